@@ -1,0 +1,101 @@
+// Command restage keeps staging databases production-shaped without a
+// single real person's data in them. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes, shared by every command.
+const (
+	exitOK        = 0
+	exitFailed    = 1 // the run failed; cleanup done
+	exitBadInput  = 2 // invalid input found before anything was changed
+	exitCancelled = 3 // cancelled (signal, deadline); cleanup done
+	exitRefused   = 4 // a safety gate refused
+)
+
+// exitError carries the exit code an error maps to.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func badInput(err error) error { return &exitError{code: exitBadInput, err: err} }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(report(err, os.Stderr))
+}
+
+// report prints err and returns the process exit code.
+func report(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, errHelp) {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "restage: %v\n", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return exitCancelled
+	}
+	return exitFailed
+}
+
+var errHelp = errors.New("help requested")
+
+const usage = `restage — refresh staging databases from production with personal data masked
+
+Usage:
+  restage mask --dsn DSN --rules FILE --confirm HOST:PORT/DB [flags]
+      mask one database in place (meant for a copy: destructive)
+  restage version
+
+Environment:
+  RESTAGE_MASK_KEY    masking key, at least 32 bytes (required for mask)
+  RESTAGE_SOURCE_DSN  the production source; mask refuses to touch it
+  RESTAGE_WORKERS     concurrent connections (default 2)
+  RESTAGE_BATCH_SIZE  rows per range/transaction (default 10000)
+  RESTAGE_LOG_LEVEL   debug|info|warn|error (default info)
+
+Exit codes: 0 ok, 1 failed, 2 bad input (nothing changed), 3 cancelled, 4 a safety gate refused.
+`
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return badInput(errors.New("no command given"))
+	}
+	switch args[0] {
+	case "mask":
+		return runMask(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "restage", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return errHelp
+	default:
+		fmt.Fprint(stderr, usage)
+		return badInput(fmt.Errorf("unknown command %q", args[0]))
+	}
+}

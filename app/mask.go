@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/restage/restage/internal/config"
+	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/mask"
+)
+
+func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("restage mask", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		dsnFlag    = fs.String("dsn", "", "connection string of the database to mask (postgres://…, mysql://… or user:pass@tcp(host:port)/db)")
+		rulesFlag  = fs.String("rules", "", "rules file (YAML)")
+		confirm    = fs.String("confirm", "", "repeat the exact target, host:port/dbname, to confirm the in-place masking")
+		workers    = fs.Int("workers", 0, "concurrent connections (default RESTAGE_WORKERS or 2)")
+		batch      = fs.Int("batch-size", 0, "rows per range and transaction (default RESTAGE_BATCH_SIZE or 10000)")
+		dryRun     = fs.Bool("dry-run", false, "check rules against the database and print the plan; change nothing")
+		reportFile = fs.String("report", "", "write the JSON report to this file")
+	)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return badInput(err)
+	}
+	if fs.NArg() > 0 {
+		return badInput(fmt.Errorf("unexpected arguments: %v", fs.Args()))
+	}
+
+	// Everything that can be checked offline, reported at once.
+	var problems []error
+	settings, err := config.LoadSettings()
+	if err != nil {
+		return badInput(err)
+	}
+	if *workers != 0 {
+		settings.Workers = *workers
+	}
+	if *batch != 0 {
+		settings.BatchSize = *batch
+	}
+	if err := settings.Validate(); err != nil {
+		problems = append(problems, err)
+	}
+	key, err := settings.Key()
+	if err != nil && !*dryRun {
+		problems = append(problems, err)
+	}
+	var target dsn.DSN
+	if *dsnFlag == "" {
+		problems = append(problems, errors.New("--dsn is required"))
+	} else if target, err = dsn.Parse(*dsnFlag); err != nil {
+		problems = append(problems, fmt.Errorf("--dsn: %w", err))
+	}
+	if target.Engine != "" && !*dryRun {
+		switch {
+		case *confirm == "":
+			problems = append(problems, fmt.Errorf("masking changes %s in place: confirm with --confirm %s", target.Target(), target.Target()))
+		case *confirm != target.Target():
+			problems = append(problems, fmt.Errorf("--confirm %q does not match the target %s", *confirm, target.Target()))
+		}
+	}
+	if settings.SourceDSN != "" && target.Engine != "" {
+		src, err := dsn.Parse(settings.SourceDSN)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Errorf("RESTAGE_SOURCE_DSN: %w", err))
+		case dsn.SameDatabase(src, target):
+			problems = append(problems, fmt.Errorf("refusing to mask %s: it is the production source (RESTAGE_SOURCE_DSN)", target.Target()))
+		}
+	}
+	var rules *config.Rules
+	if *rulesFlag == "" {
+		problems = append(problems, errors.New("--rules is required"))
+	} else if rules, err = config.LoadRules(*rulesFlag); err != nil {
+		problems = append(problems, err)
+	}
+	if len(problems) > 0 {
+		return badInput(errors.Join(problems...))
+	}
+
+	log := newLogger(stdout, settings.LogLevel).With("target", target.Target())
+	eng, err := openEngine(ctx, target)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", target.Target(), err)
+	}
+	defer eng.Close()
+	sch, err := eng.Introspect(ctx)
+	if err != nil {
+		return fmt.Errorf("read schema of %s: %w", target.Target(), err)
+	}
+	plan, err := mask.NewPlan(rules, sch)
+	if err != nil {
+		return badInput(err)
+	}
+	fmt.Fprintf(stderr, "plan for %s:\n%s", target.Target(), plan.Describe())
+	if *dryRun {
+		fmt.Fprintln(stderr, "dry run: nothing changed")
+		return nil
+	}
+
+	rep, err := mask.Run(ctx, eng, plan, key, mask.Options{Workers: settings.Workers, BatchSize: settings.BatchSize, Logger: log})
+	if rep != nil {
+		printSummary(stderr, rep)
+		if *reportFile != "" {
+			if werr := writeReport(*reportFile, rep); werr != nil {
+				err = errors.Join(err, werr)
+			}
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return &exitError{code: exitCancelled, err: fmt.Errorf("cancelled; the database is partly masked: %w", err)}
+		}
+		return err
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func printSummary(w io.Writer, rep *mask.Report) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "table\taction\trows\tduration\trows/s\t")
+	for _, t := range rep.Tables {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.0f\t\n", t.Table, t.Action, t.Rows, t.Duration.Round(time.Millisecond), t.RowsPerSec)
+	}
+	fmt.Fprintf(tw, "total\t\t%d\t%s\t\t\n", rep.Rows, rep.Duration.Round(time.Millisecond))
+	tw.Flush()
+	for _, f := range rep.Firing {
+		fmt.Fprintf(w, "warning: trigger %s fired during masking\n", f)
+	}
+}
+
+func writeReport(path string, rep *mask.Report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

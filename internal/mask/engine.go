@@ -1,0 +1,79 @@
+package mask
+
+import (
+	"context"
+
+	"github.com/restage/restage/internal/schema"
+)
+
+// Value is one column value in its text form, the way the server prints it
+// (PostgreSQL: col::text; MySQL: the text protocol). Null marks SQL NULL.
+type Value struct {
+	S    string
+	Null bool
+}
+
+// Range is a half-open key range (Lo, Hi] over a table's key columns, values
+// in text form. A nil Lo means "from the start"; a nil Hi means "to the end".
+// For tables without a usable key the engine defines its own positions
+// (PostgreSQL: ctid pages); the planner treats them as opaque.
+type Range struct {
+	Lo, Hi []string
+}
+
+// TableJob tells a worker what to read and write for one table.
+type TableJob struct {
+	Table *schema.Table
+	// Key are the columns rows are addressed by: the primary key, else a
+	// unique index over NOT NULL columns; empty when the table has neither.
+	Key []string
+	// Read are the columns read for each row, in this order: the masked
+	// columns first (same order as Write), then seed-only columns.
+	Read []string
+	// Write are the masked columns, written back in this order.
+	Write []string
+	// Pin are ON UPDATE CURRENT_TIMESTAMP columns not in Write: the UPDATE
+	// sets them to themselves so they keep their value.
+	Pin []string
+}
+
+// RowFunc computes the masked values of one row: in has one value per
+// TableJob.Read column, out one per TableJob.Write column (pre-sized; the
+// function fills it). It must not retain in or out.
+type RowFunc func(in, out []Value) error
+
+// Engine is one database server flavour, opened on one database. Every
+// method is safe for concurrent use; Workers are not.
+type Engine interface {
+	// Introspect describes every base table of the database.
+	Introspect(ctx context.Context) (*schema.Schema, error)
+	// Truncate empties the tables. The set must be closed under foreign
+	// keys (the planner ensures every referencing table is in it); no ON
+	// DELETE action fires on a table outside the set and no row outside it
+	// changes. Partitions/children of a listed parent are listed too.
+	Truncate(ctx context.Context, tables []*schema.Table) error
+	// Chunks splits the table's rows into ranges of about size rows each,
+	// in key order, covering every row exactly once.
+	Chunks(ctx context.Context, job *TableJob, size int) ([]Range, error)
+	// Worker opens a dedicated connection for masking.
+	Worker(ctx context.Context) (Worker, error)
+	// Prepare runs once before masking: e.g. disable or drop user triggers
+	// on the tables where the engine allows it. It returns the triggers that
+	// will fire anyway (reported, not an error).
+	Prepare(ctx context.Context, tables []*schema.Table) (firing []string, err error)
+	// Finish runs once after masking (also after a failure, to restore what
+	// Prepare changed): restore triggers, refresh statistics so they hold no
+	// original values, vacuum where it pays. masked is nil after a failure.
+	Finish(ctx context.Context, masked []*schema.Table) error
+	// Close releases the engine's connections.
+	Close() error
+}
+
+// Worker masks ranges of rows over one connection.
+type Worker interface {
+	// MaskRange reads the rows of job.Table in r, calls fn for each, and
+	// writes the results back set-based in one transaction. It returns the
+	// number of rows read. Errors never contain row values.
+	MaskRange(ctx context.Context, job *TableJob, r Range, fn RowFunc) (rows int64, err error)
+	Close() error
+}

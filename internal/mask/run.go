@@ -1,0 +1,238 @@
+package mask
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/restage/restage/internal/schema"
+	"github.com/restage/restage/internal/transform"
+)
+
+// Log attribute keys, constant across the code base.
+const (
+	KeyStep     = "step"
+	KeyTable    = "table"
+	KeyRows     = "rows"
+	KeyDuration = "duration"
+)
+
+// Options tune a masking run.
+type Options struct {
+	Workers   int // concurrent connections; default 2
+	BatchSize int // rows per range and transaction; default 10000
+	Logger    *slog.Logger
+	// ProgressEvery is the interval of progress log lines; 0 means 5s.
+	ProgressEvery time.Duration
+	// FinishTimeout bounds the cleanup that restores what Prepare changed
+	// after a failure or cancellation; default 2 minutes.
+	FinishTimeout time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 10000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ProgressEvery <= 0 {
+		o.ProgressEvery = 5 * time.Second
+	}
+	if o.FinishTimeout <= 0 {
+		o.FinishTimeout = 2 * time.Minute
+	}
+}
+
+// TableStats is the outcome for one table.
+type TableStats struct {
+	Table      string        `json:"table"`
+	Action     string        `json:"action"` // "mask" or "truncate"
+	Columns    []string      `json:"columns,omitempty"`
+	Rows       int64         `json:"rows"`
+	Ranges     int           `json:"ranges,omitempty"`
+	Duration   time.Duration `json:"duration_ns"`
+	RowsPerSec float64       `json:"rows_per_sec,omitempty"`
+}
+
+// Report summarises a masking run.
+type Report struct {
+	Tables []TableStats `json:"tables"`
+	// Firing lists user triggers that fired during masking because the
+	// engine could not keep them quiet.
+	Firing   []string      `json:"triggers_fired,omitempty"`
+	Rows     int64         `json:"rows"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+type task struct {
+	tp  *TablePlan
+	r   Range
+	idx int
+}
+
+type slot struct {
+	w Worker
+	m *transform.Masker
+}
+
+// Run executes the plan: Prepare, truncate, mask every range with a
+// bounded pool of workers (one connection each), Finish. On failure or
+// cancellation it still calls Finish (from a fresh context with its own
+// timeout) so triggers are restored, and returns the first error.
+func Run(ctx context.Context, eng Engine, plan *Plan, key transform.Key, opt Options) (rep *Report, err error) {
+	opt.defaults()
+	log := opt.Logger
+	start := time.Now()
+	rep = &Report{}
+
+	var tables []*schema.Table
+	for _, j := range plan.Jobs {
+		tables = append(tables, j.Job.Table)
+	}
+	firing, err := eng.Prepare(ctx, tables)
+	if err != nil {
+		return rep, fmt.Errorf("prepare: %w", err)
+	}
+	rep.Firing = firing
+	for _, f := range firing {
+		log.Warn("trigger fires during masking (engine cannot disable it)", KeyTable, f)
+	}
+	finished := false
+	defer func() {
+		if finished {
+			return
+		}
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opt.FinishTimeout)
+		defer cancel()
+		if ferr := eng.Finish(fctx, nil); ferr != nil {
+			err = errors.Join(err, fmt.Errorf("restore after failure: %w", ferr))
+		}
+	}()
+
+	if len(plan.Truncate) > 0 {
+		t0 := time.Now()
+		if err := eng.Truncate(ctx, plan.Truncate); err != nil {
+			return rep, fmt.Errorf("truncate: %w", err)
+		}
+		for _, t := range plan.Truncate {
+			rep.Tables = append(rep.Tables, TableStats{Table: t.TableName.String(), Action: "truncate", Duration: time.Since(t0)})
+			log.Info("truncated", KeyStep, "mask", KeyTable, t.TableName.String())
+		}
+	}
+
+	// Ranges for every job, computed up front so big tables can be spread
+	// over all workers.
+	var tasks []task
+	stats := make([]TableStats, len(plan.Jobs))
+	for i, tp := range plan.Jobs {
+		ranges, err := eng.Chunks(ctx, &tp.Job, opt.BatchSize)
+		if err != nil {
+			return rep, fmt.Errorf("split %s: %w", tp.Job.Table.TableName, err)
+		}
+		stats[i] = TableStats{Table: tp.Job.Table.TableName.String(), Action: "mask", Columns: tp.Job.Write, Ranges: len(ranges)}
+		for _, r := range ranges {
+			tasks = append(tasks, task{tp: tp, r: r, idx: i})
+		}
+	}
+
+	// One connection per worker, handed out through a channel.
+	n := min(opt.Workers, max(len(tasks), 1))
+	slots := make(chan slot, n)
+	defer func() {
+		close(slots)
+		for s := range slots {
+			s.w.Close()
+		}
+	}()
+	for range n {
+		w, err := eng.Worker(ctx)
+		if err != nil {
+			return rep, fmt.Errorf("open worker connection: %w", err)
+		}
+		slots <- slot{w: w, m: transform.NewMasker(key)}
+	}
+
+	var done atomic.Int64
+	var mu sync.Mutex
+	first := make([]time.Time, len(plan.Jobs))
+	last := make([]time.Time, len(plan.Jobs))
+	progressDone := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(opt.ProgressEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-progressDone:
+				return
+			case <-tick.C:
+				log.Info("masking", KeyStep, "mask", KeyRows, done.Load(), KeyDuration, time.Since(start).Round(time.Millisecond).String())
+			}
+		}
+	}()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(n)
+	for _, tk := range tasks {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			s := <-slots
+			defer func() { slots <- s }()
+			t0 := time.Now()
+			rows, err := s.w.MaskRange(gctx, &tk.tp.Job, tk.r, tk.tp.RowFunc(s.m))
+			if err != nil {
+				return fmt.Errorf("mask %s: %w", tk.tp.Job.Table.TableName, err)
+			}
+			done.Add(rows)
+			mu.Lock()
+			stats[tk.idx].Rows += rows
+			if first[tk.idx].IsZero() || t0.Before(first[tk.idx]) {
+				first[tk.idx] = t0
+			}
+			if now := time.Now(); now.After(last[tk.idx]) {
+				last[tk.idx] = now
+			}
+			mu.Unlock()
+			return nil
+		})
+	}
+	err = g.Wait()
+	close(progressDone)
+	if err != nil {
+		if ctx.Err() != nil {
+			return rep, fmt.Errorf("masking stopped: %w", context.Cause(ctx))
+		}
+		return rep, err
+	}
+
+	for i := range stats {
+		if !first[i].IsZero() {
+			stats[i].Duration = last[i].Sub(first[i])
+		}
+		if s := stats[i].Duration.Seconds(); s > 0 {
+			stats[i].RowsPerSec = float64(stats[i].Rows) / s
+		}
+		rep.Rows += stats[i].Rows
+		log.Info("masked", KeyStep, "mask", KeyTable, stats[i].Table, KeyRows, stats[i].Rows, KeyDuration, stats[i].Duration.Round(time.Millisecond).String())
+	}
+	sort.SliceStable(stats, func(i, j int) bool { return stats[i].Table < stats[j].Table })
+	rep.Tables = append(rep.Tables, stats...)
+
+	finished = true
+	if err := eng.Finish(ctx, tables); err != nil {
+		return rep, fmt.Errorf("finish (statistics, triggers): %w", err)
+	}
+	rep.Duration = time.Since(start)
+	return rep, nil
+}
