@@ -1,5 +1,3 @@
-// Package transform holds restage's masking transformers: pure, keyed,
-// deterministic functions from an original value to a fake one.
 package transform
 
 import (
