@@ -111,12 +111,18 @@ func NewPlan(rules *config.Rules, s *schema.Schema) (*Plan, error) {
 			ruled[t.TableName] = true
 		}
 	}
+	firstLine := map[schema.TableName]int{}
 	for _, tr := range rules.Tables {
 		t := s.Table(tr.Name)
 		if t == nil {
 			bad(tr.Line, "table %q does not exist", tr.Name)
 			continue
 		}
+		if l, dup := firstLine[t.TableName]; dup {
+			bad(tr.Line, "table %s already has rules at line %d (two spellings of one table)", t.TableName, l)
+			continue
+		}
+		firstLine[t.TableName] = tr.Line
 		if _, ok := truncSet[t.TableName]; ok {
 			bad(tr.Line, "table %s is truncated (directly or through its parent) and also has column rules", t.TableName)
 			continue

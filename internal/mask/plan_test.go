@@ -97,12 +97,15 @@ tables:
       store_id: hash
       email: nullify
       name: {transformer: email, seed: [nope]}
+  public.customer:
+    columns:
+      name: full_name
 `
 	_, err := NewPlan(rules(t, body), testSchema())
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, want := range []string{"rules.yaml:3: table \"nosuch\"", "rules.yaml:8: column public.customer.missing", "rules.yaml:9:", "generated", "rules.yaml:10:", "primary key", "rules.yaml:11:", "foreign key", "rules.yaml:12:", "rules.yaml:13:", "seed column"} {
+	for _, want := range []string{"rules.yaml:3: table \"nosuch\"", "rules.yaml:8: column public.customer.missing", "rules.yaml:9:", "generated", "rules.yaml:10:", "primary key", "rules.yaml:11:", "foreign key", "rules.yaml:12:", "rules.yaml:13:", "seed column", "rules.yaml:14: table public.customer already has rules at line 6"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

@@ -1,0 +1,665 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/restage/restage/internal/transform"
+)
+
+// RulesVersion is the only rules-file format version this build reads.
+const RulesVersion = 1
+
+// DefaultLocale is the locale fakes use when the rules file names none.
+const DefaultLocale = "en"
+
+// Locales are the values the file-level locale accepts.
+var Locales = []string{"en", "ja"}
+
+// Rules is one parsed and validated rules file: how to mask one database.
+// Names are as written; resolving them against the live schema (default
+// schema, partitions, column existence and types) is the planner's job.
+type Rules struct {
+	Path     string
+	Version  int
+	Locale   string // file-level default for fakes; DefaultLocale when unset
+	Truncate []TableRef
+	Tables   []*TableRules // in file order
+}
+
+// TableRef names a table, with the line it was named on.
+type TableRef struct {
+	Name string
+	Line int
+}
+
+// TableRules are the column rules of one table.
+type TableRules struct {
+	Name    string // "name" or "schema.name"
+	Line    int
+	Columns []*ColumnRule // in file order
+}
+
+// ColumnRule is the rule for one column.
+type ColumnRule struct {
+	Column      string
+	Line        int
+	Transformer transform.Transformer
+	Name        string   // transformer name; "keep" for keep
+	Seed        []string // columns of the same row whose values seed the fake; nil when unseeded
+	Reason      string   // why the column is kept, if the file says
+}
+
+// RulesError lists every problem found in a rules file.
+type RulesError struct {
+	Problems []Problem
+}
+
+// Problem is one thing wrong in a rules file. Msg never contains a value
+// from the file that could be personal data (a fixed value, a pattern).
+type Problem struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (p Problem) String() string {
+	return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
+}
+
+// Error returns one "file:line: message" per problem, one per line.
+func (e *RulesError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// LoadRules reads and parses the rules file at path.
+func LoadRules(path string) (*Rules, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load rules: %w", err)
+	}
+	return ParseRules(path, data)
+}
+
+// ParseRules parses and validates a rules file; path is used in messages
+// only. Every problem is reported at once, as a *RulesError.
+func ParseRules(path string, data []byte) (*Rules, error) {
+	p := &rulesParser{file: path, rules: &Rules{Path: path, Locale: DefaultLocale}}
+	p.parse(data)
+	if len(p.problems) > 0 {
+		slices.SortStableFunc(p.problems, func(a, b Problem) int { return a.Line - b.Line })
+		return nil, &RulesError{Problems: p.problems}
+	}
+	return p.rules, nil
+}
+
+// Keys a column mapping reserves; every other key is a transformer parameter.
+const (
+	keyTransformer = "transformer"
+	keySeed        = "seed"
+	keyKeep        = "keep"
+	// keepReason is keep's parameter for the reason, which {keep: REASON}
+	// sets.
+	keepReason = "reason"
+)
+
+var topLevelKeys = []string{"version", "locale", "truncate", "tables"}
+
+type rulesParser struct {
+	file     string
+	rules    *Rules
+	problems []Problem
+	// values counts parameter nodes converted, against alias bombs.
+	values int
+}
+
+// maxParamValues bounds the parameter values (aliases expanded) a file
+// may hold.
+const maxParamValues = 100000
+
+func (p *rulesParser) errorf(line int, format string, args ...any) {
+	if line < 1 {
+		line = 1
+	}
+	p.problems = append(p.problems, Problem{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// yamlLineErr matches the line yaml.v3 puts in its syntax errors.
+var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func (p *rulesParser) parse(data []byte) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		p.errorf(1, "rules file is empty")
+		return
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) { // comments only
+			p.errorf(1, "rules file is empty")
+		} else {
+			p.yamlError(err)
+		}
+		return
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		p.errorf(extra.Line, "a rules file holds one YAML document, found another")
+	} else if !errors.Is(err, io.EOF) {
+		p.yamlError(err)
+	}
+	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+		p.errorf(doc.Line, "rules file is empty")
+		return
+	}
+	root := resolve(doc.Content[0])
+	if root.Kind != yaml.MappingNode {
+		p.errorf(root.Line, "rules file must be a mapping with version, locale, truncate and tables, got %s", describe(root))
+		return
+	}
+
+	entries := p.mapping(root, "")
+	var versionSeen bool
+	var truncate, tables *yaml.Node
+	for _, e := range entries {
+		switch e.key {
+		case "version":
+			versionSeen = true
+			p.version(e.value)
+		case "locale":
+			p.locale(e.value)
+		case "truncate":
+			truncate = e.value
+		case "tables":
+			tables = e.value
+		default:
+			p.errorf(e.line, "unknown key %q (valid: %s)", e.key, strings.Join(topLevelKeys, ", "))
+		}
+	}
+	if !versionSeen {
+		p.errorf(root.Line, "version is missing: add \"version: %d\"", RulesVersion)
+	}
+	// The locale must be known before transformers are parsed, and the
+	// truncate list before tables are checked against it.
+	truncated := map[string]int{}
+	if truncate != nil {
+		p.truncate(truncate, truncated)
+	}
+	if tables != nil {
+		p.tables(tables, truncated)
+	}
+}
+
+func (p *rulesParser) yamlError(err error) {
+	if m := yamlLineErr.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		p.errorf(line, "invalid YAML: %s", m[2])
+		return
+	}
+	p.errorf(1, "invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+func (p *rulesParser) version(n *yaml.Node) {
+	n = resolve(n)
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+		p.errorf(n.Line, "version must be an integer, got %s", describe(n))
+		return
+	}
+	v, err := strconv.Atoi(n.Value)
+	if err != nil || v != RulesVersion {
+		p.errorf(n.Line, "unsupported version %s: this restage reads version %d", n.Value, RulesVersion)
+		return
+	}
+	p.rules.Version = v
+}
+
+func (p *rulesParser) locale(n *yaml.Node) {
+	s, ok := p.str(n, "locale")
+	if !ok {
+		return
+	}
+	if !slices.Contains(Locales, s) {
+		p.errorf(n.Line, "unknown locale (valid: %s)", strings.Join(Locales, ", "))
+		return
+	}
+	p.rules.Locale = s
+}
+
+func (p *rulesParser) truncate(n *yaml.Node, seen map[string]int) {
+	n = resolve(n)
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n.Line, "truncate must be a list of table names, got %s", describe(n))
+		return
+	}
+	for _, item := range n.Content {
+		name, ok := p.str(item, "table name")
+		if !ok || !p.tableName(item.Line, name) {
+			continue
+		}
+		if first, dup := seen[name]; dup {
+			p.errorf(item.Line, "table %s is listed twice in truncate (first at line %d)", name, first)
+			continue
+		}
+		seen[name] = item.Line
+		p.rules.Truncate = append(p.rules.Truncate, TableRef{Name: name, Line: item.Line})
+	}
+}
+
+func (p *rulesParser) tables(n *yaml.Node, truncated map[string]int) {
+	n = resolve(n)
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n.Line, "tables must be a mapping of table name to its rules, got %s", describe(n))
+		return
+	}
+	for _, e := range p.mapping(n, "table") {
+		if !p.tableName(e.line, e.key) {
+			continue
+		}
+		t := p.table(e)
+		if tl, ok := truncated[e.key]; ok {
+			p.errorf(e.line, "table %s is both truncated (line %d) and masked: truncate it or mask it", e.key, tl)
+			continue
+		}
+		if t != nil {
+			p.rules.Tables = append(p.rules.Tables, t)
+		}
+	}
+}
+
+func (p *rulesParser) table(e entry) *TableRules {
+	v := resolve(e.value)
+	if isNull(v) {
+		p.errorf(e.line, "table %s has no rules: give it columns", e.key)
+		return nil
+	}
+	if v.Kind != yaml.MappingNode {
+		p.errorf(v.Line, "table %s must be a mapping with columns, got %s", e.key, describe(v))
+		return nil
+	}
+	t := &TableRules{Name: e.key, Line: e.line}
+	var columns *yaml.Node
+	for _, te := range p.mapping(v, "") {
+		switch te.key {
+		case "columns":
+			columns = te.value
+		case "truncate":
+			p.errorf(te.line, "table %s: to empty a table, list it under the top-level truncate instead", e.key)
+		default:
+			p.errorf(te.line, "table %s: unknown key %q (valid: columns)", e.key, te.key)
+		}
+	}
+	if columns == nil {
+		p.errorf(e.line, "table %s has no columns", e.key)
+		return nil
+	}
+	columns = resolve(columns)
+	if isNull(columns) || (columns.Kind == yaml.MappingNode && len(columns.Content) == 0) {
+		p.errorf(columns.Line, "table %s has no columns", e.key)
+		return nil
+	}
+	if columns.Kind != yaml.MappingNode {
+		p.errorf(columns.Line, "table %s: columns must be a mapping of column name to rule, got %s", e.key, describe(columns))
+		return nil
+	}
+	for _, ce := range p.mapping(columns, "column") {
+		if c := p.column(e.key, ce); c != nil {
+			t.Columns = append(t.Columns, c)
+		}
+	}
+	return t
+}
+
+// column parses one column rule: a transformer name, or a mapping with
+// transformer, seed, keep and the transformer's parameters.
+func (p *rulesParser) column(table string, e entry) *ColumnRule {
+	where := table + "." + e.key
+	c := &ColumnRule{Column: e.key, Line: e.line}
+	v := resolve(e.value)
+	switch {
+	case isNull(v):
+		p.errorf(e.line, "%s: no rule: name a transformer, or keep", where)
+		return nil
+	case v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str":
+		if !p.parseTransformer(c, where, v.Value, v.Line, nil, nil) {
+			return nil
+		}
+		return c
+	case v.Kind != yaml.MappingNode:
+		p.errorf(v.Line, "%s: rule must be a transformer name or a mapping, got %s", where, describe(v))
+		return nil
+	}
+
+	before := len(p.problems)
+	var nameNode, seedNode, keepNode *yaml.Node
+	params := map[string]any{}
+	paramLines := map[string]int{}
+	for _, pe := range p.mapping(v, "parameter") {
+		switch pe.key {
+		case keyTransformer:
+			nameNode = resolve(pe.value)
+		case keySeed:
+			seedNode = resolve(pe.value)
+		case keyKeep:
+			keepNode = resolve(pe.value)
+		default:
+			params[pe.key] = p.value(pe.value, where+": parameter "+pe.key)
+			paramLines[pe.key] = pe.line
+		}
+	}
+
+	name, nameLine := "", e.line
+	switch {
+	case keepNode != nil && nameNode != nil:
+		p.errorf(nameNode.Line, "%s: keep and transformer exclude each other", where)
+	case keepNode != nil:
+		name, nameLine = "keep", keepNode.Line
+		switch {
+		case keepNode.Kind == yaml.ScalarNode && keepNode.ShortTag() == "!!str" && strings.TrimSpace(keepNode.Value) != "":
+			params[keepReason] = keepNode.Value
+		case keepNode.Kind == yaml.ScalarNode && keepNode.ShortTag() == "!!bool" && keepNode.Value == "true":
+		default:
+			p.errorf(keepNode.Line, "%s: keep must be a reason (text) or true, got %s", where, describe(keepNode))
+		}
+		for _, k := range slices.Sorted(maps.Keys(paramLines)) {
+			p.errorf(paramLines[k], "%s: a kept column takes no parameters, found %q", where, k)
+		}
+	case nameNode == nil:
+		p.errorf(e.line, "%s: no transformer: add \"transformer: NAME\", or keep", where)
+	case nameNode.Kind != yaml.ScalarNode || nameNode.ShortTag() != "!!str":
+		p.errorf(nameNode.Line, "%s: transformer must be a name, got %s", where, describe(nameNode))
+	default:
+		name, nameLine = nameNode.Value, nameNode.Line
+	}
+	if seedNode != nil {
+		c.Seed = p.seed(seedNode, where, e.key)
+	}
+	if len(p.problems) > before || !p.parseTransformer(c, where, name, nameLine, params, paramLines) {
+		return nil
+	}
+	if transform.IsKeep(c.Transformer) {
+		c.Reason, _ = params[keepReason].(string)
+	}
+	if seedNode != nil && transform.IsKeep(c.Transformer) {
+		p.errorf(seedNode.Line, "%s: a kept column takes no seed", where)
+		return nil
+	}
+	if seedNode != nil && transform.Nullifies(c.Transformer) {
+		p.errorf(seedNode.Line, "%s: seed has no effect with %s", where, c.Name)
+		return nil
+	}
+	return c
+}
+
+// parseTransformer resolves the transformer name and parameters into c.
+func (p *rulesParser) parseTransformer(c *ColumnRule, where, name string, line int, params map[string]any, paramLines map[string]int) bool {
+	names := transform.Names()
+	if !slices.Contains(names, name) {
+		hint := ""
+		if near := nearest(name, names); near != "" {
+			hint = fmt.Sprintf(", did you mean %q?", near)
+		}
+		p.errorf(line, "%s: unknown transformer%s (valid: %s)", where, hint, strings.Join(names, ", "))
+		return false
+	}
+	tr, err := transform.Parse(name, params, transform.Options{Locale: p.rules.Locale})
+	if err != nil {
+		var pe *transform.ParamError
+		if errors.As(err, &pe) {
+			if l, ok := paramLines[paramRoot(pe.Param)]; ok {
+				line = l
+			}
+		}
+		p.errorf(line, "%s: %s: %v", where, name, err)
+		return false
+	}
+	c.Transformer = tr
+	c.Name = tr.Name()
+	if transform.IsKeep(tr) {
+		c.Name = "keep"
+	}
+	return true
+}
+
+// paramRoot is the top-level parameter a ParamError.Param names: "paths",
+// also for "paths[0].transformer" or "paths.0".
+func paramRoot(param string) string {
+	if i := strings.IndexAny(param, ".["); i >= 0 {
+		return param[:i]
+	}
+	return param
+}
+
+func (p *rulesParser) seed(n *yaml.Node, where, column string) []string {
+	var items []*yaml.Node
+	switch {
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str":
+		items = []*yaml.Node{n}
+	case n.Kind == yaml.SequenceNode:
+		items = n.Content
+	default:
+		p.errorf(n.Line, "%s: seed must be a list of column names, got %s", where, describe(n))
+		return nil
+	}
+	if len(items) == 0 {
+		p.errorf(n.Line, "%s: seed is empty: name the columns, or drop seed", where)
+		return nil
+	}
+	seen := map[string]bool{}
+	seed := make([]string, 0, len(items))
+	for _, it := range items {
+		s, ok := p.str(it, where+": seed column")
+		switch {
+		case !ok:
+		case s == column:
+			p.errorf(it.Line, "%s: seed names the column itself: seed it by other columns of the row, or drop seed", where)
+		case seen[s]:
+			p.errorf(it.Line, "%s: seed names column %q twice", where, s)
+		default:
+			seen[s] = true
+			seed = append(seed, s)
+		}
+	}
+	return seed
+}
+
+// value converts a parameter's node into plain Go values: map[string]any,
+// []any, string, int, float64, bool or nil; dates stay text. Problems are
+// recorded; values never appear in messages.
+func (p *rulesParser) value(n *yaml.Node, what string) any {
+	n = resolve(n)
+	if p.values++; p.values == maxParamValues {
+		p.errorf(n.Line, "%s: too many parameter values (more than %d, aliases expanded)", what, maxParamValues)
+	}
+	if p.values >= maxParamValues {
+		return nil
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := map[string]any{}
+		for _, e := range p.mapping(n, "key") {
+			m[e.key] = p.value(e.value, what+"."+e.key)
+		}
+		return m
+	case yaml.SequenceNode:
+		s := make([]any, 0, len(n.Content))
+		for _, it := range n.Content {
+			s = append(s, p.value(it, what))
+		}
+		return s
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!str", "!!timestamp":
+			return n.Value
+		case "!!null":
+			return nil
+		case "!!int":
+			var i int
+			if err := n.Decode(&i); err != nil {
+				p.errorf(n.Line, "%s: integer out of range", what)
+			}
+			return i
+		case "!!float":
+			var f float64
+			if err := n.Decode(&f); err != nil {
+				p.errorf(n.Line, "%s: not a number", what)
+			}
+			return f
+		case "!!bool":
+			var b bool
+			if err := n.Decode(&b); err != nil {
+				p.errorf(n.Line, "%s: not a boolean", what)
+			}
+			return b
+		}
+	}
+	p.errorf(n.Line, "%s: unsupported YAML value (%s)", what, describe(n))
+	return nil
+}
+
+// entry is one key of a mapping.
+type entry struct {
+	key   string
+	line  int
+	value *yaml.Node
+}
+
+// mapping returns the entries of a mapping node in order, reporting
+// duplicate and non-text keys (which are left out). what names the keys in
+// messages ("table", "column"); "" for fixed-vocabulary mappings.
+func (p *rulesParser) mapping(n *yaml.Node, what string) []entry {
+	seen := map[string]int{}
+	out := make([]entry, 0, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := resolve(n.Content[i])
+		if k.ShortTag() == "!!merge" {
+			p.errorf(k.Line, "merge keys (<<) are not supported: write the keys out, or use an alias for the whole value")
+			continue
+		}
+		if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!null" || k.Value == "" {
+			p.errorf(k.Line, "a key must be a name, got %s", describe(k))
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			label := "key"
+			if what != "" {
+				label = what
+			}
+			p.errorf(k.Line, "duplicate %s %q (first at line %d)", label, k.Value, first)
+			continue
+		}
+		seen[k.Value] = k.Line
+		out = append(out, entry{key: k.Value, line: k.Line, value: n.Content[i+1]})
+	}
+	return out
+}
+
+// str reads a text scalar.
+func (p *rulesParser) str(n *yaml.Node, what string) (string, bool) {
+	n = resolve(n)
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" || n.Value == "" {
+		p.errorf(n.Line, "%s must be text, got %s", what, describe(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+// tableName checks the shape of "name" or "schema.name".
+func (p *rulesParser) tableName(line int, name string) bool {
+	parts := strings.Split(name, ".")
+	if len(parts) > 2 || slices.Contains(parts, "") || strings.TrimSpace(name) != name {
+		p.errorf(line, "bad table name %q: use \"name\" or \"schema.name\"", name)
+		return false
+	}
+	return true
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// describe names a node's YAML type for messages, never its value.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!str":
+			return "text"
+		case "!!int":
+			return "an integer"
+		case "!!float":
+			return "a number"
+		case "!!bool":
+			return "a boolean"
+		case "!!null":
+			return "nothing"
+		}
+		return n.ShortTag()
+	}
+	return "an alias"
+}
+
+// nearest returns the valid name within two edits of name, if any. The
+// misspelt name itself is never repeated in a message: a value typed where
+// a transformer name goes may be personal data.
+func nearest(name string, valid []string) string {
+	best, bestDist := "", 3
+	for _, v := range valid {
+		if d := editDistance(name, v); d < bestDist {
+			best, bestDist = v, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance, with a transposition counting
+// as two edits.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
