@@ -1,0 +1,35 @@
+package mysql_test
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+
+	_ "github.com/go-sql-driver/mysql"
+
+	"github.com/restage/restage/internal/enginetest"
+	"github.com/restage/restage/internal/mask"
+	"github.com/restage/restage/internal/mysql"
+	"github.com/restage/restage/internal/testdb"
+)
+
+func TestConformance(t *testing.T) {
+	enginetest.Run(t, enginetest.Harness{
+		DateTime: "DATETIME",
+		JSON:     "JSON",
+		Open: func(t *testing.T) (mask.Engine, *sql.DB) {
+			dsn, _ := testdb.MySQL(t)
+			eng, err := mysql.Open(context.Background(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { eng.Close() })
+			db, err := sql.Open("mysql", dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return eng, db
+		},
+	})
+}
