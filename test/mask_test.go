@@ -296,10 +296,14 @@ func TestSakilaMasked(t *testing.T) {
 							if arow[i].Valid != brow[i].Valid {
 								t.Fatalf("%s.%s: NULL position changed", tn, c.Name)
 							}
-							if brow[i].Valid && equalUnder(c, arow[i].String, brow[i].String) {
+							blank := c.Kind == schema.KindText && strings.TrimSpace(brow[i].String) == ""
+							if blank && arow[i] != brow[i] {
+								t.Fatalf("%s.%s: a blank value was not kept blank", tn, c.Name)
+							}
+							if brow[i].Valid && !blank && equalUnder(c, arow[i].String, brow[i].String) {
 								t.Fatalf("%s.%s: a masked value equals its original", tn, c.Name)
 							}
-							if brow[i].Valid {
+							if brow[i].Valid && !blank {
 								maskedValues++
 							}
 						}
@@ -543,8 +547,8 @@ func TestMaskRefusesBadInput(t *testing.T) {
 				code int
 				want []string
 			}{
-				{"unknown transformer", []string{key}, []string{"--rules", unknownTr, "--confirm", p.Target()}, 2, []string{"unknown.yaml:5", "emial"}},
-				{"rules do not fit schema", []string{key}, []string{"--rules", badCols, "--confirm", p.Target()}, 2, []string{"mail", "nosuch", "NOT NULL"}},
+				{"unknown transformer", []string{key}, []string{"--rules", unknownTr, "--confirm", p.Target()}, 2, []string{"unknown.yaml:5", "unknown transformer"}},
+				{"rules do not fit schema", []string{key}, []string{"--rules", badCols, "--confirm", p.Target()}, 2, []string{"users.mail", "nosuch", "users.note", "not null"}},
 				{"no key", []string{"RESTAGE_MASK_KEY="}, []string{"--rules", good, "--confirm", p.Target()}, 2, []string{"RESTAGE_MASK_KEY"}},
 				{"short key", []string{"RESTAGE_MASK_KEY=short-secret-key"}, []string{"--rules", good, "--confirm", p.Target()}, 2, []string{"too short"}},
 				{"no confirmation", []string{key}, []string{"--rules", good}, 2, []string{"--confirm " + p.Target()}},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/restage/restage/internal/schema"
 )
@@ -109,6 +110,12 @@ type wrapOpts struct {
 // compares (redrawing with attempt+1 on a hit).
 func wrap(col *schema.Column, g gen, o wrapOpts) Func {
 	return func(m *Masker, in Input) (string, bool, error) {
+		// Blank stays blank, like NULL stays NULL: an empty or all-space
+		// text holds no personal data, and a fake there would change the
+		// data's shape (and collide under a unique index).
+		if !o.exempt && col.Kind == schema.KindText && strings.TrimSpace(in.Value) == "" {
+			return in.Value, false, nil
+		}
 		seed := in.Seed
 		if seed == nil {
 			seed = bytesOf(in.Value)

@@ -27,7 +27,8 @@
 // the original the way the column compares (bytes; case, accents, width
 // and kana kind ignored on CaseInsensitive columns; trailing spaces on
 // PadSpace ones) and redraws with attempt+1 up to 50 times, else fails with
-// "could not draw a value different from the original".
+// "could not draw a value different from the original". Blank text (empty
+// or spaces only) stays as it is, like NULL: it holds nothing personal.
 //
 // Exempt from that check: fixed (a constant), json at document level
 // (each masked leaf differs; a document where none of the paths is present
