@@ -314,7 +314,11 @@ func TestSakilaMasked(t *testing.T) {
 				t.Errorf("only %d values masked; Sakila has thousands of personal values", maskedValues)
 			}
 			checkConstraints(t, ec, db, s)
-			checkStats(t, ec, db, name, s, masked, before)
+			after := map[string]map[string][]sql.NullString{}
+			for _, tb := range s.Tables {
+				after[tb.TableName.String()] = dump(t, ec, db, tb)
+			}
+			checkStats(t, ec, db, name, s, masked, before, after)
 		})
 	}
 }
@@ -386,8 +390,10 @@ func quoteID(ec engineCase, c string) string {
 }
 
 // checkStats asserts that no statistic of a masked column still holds one
-// of its original values.
-func checkStats(t *testing.T, ec engineCase, db *sql.DB, dbName string, s *schema.Schema, masked map[string]map[string]string, before map[string]map[string][]sql.NullString) {
+// of its original values: every value the statistics hold is one of the
+// column's current (masked) values. (A fake may by chance equal another
+// row's original — a five-digit postal code, say — which leaks nothing.)
+func checkStats(t *testing.T, ec engineCase, db *sql.DB, dbName string, s *schema.Schema, masked map[string]map[string]string, before, after map[string]map[string][]sql.NullString) {
 	t.Helper()
 	checked := 0
 	for tn, cols := range masked {
@@ -399,9 +405,15 @@ func checkStats(t *testing.T, ec engineCase, db *sql.DB, dbName string, s *schem
 					idx = i
 				}
 			}
+			current := map[string]bool{}
+			for _, row := range after[tn] {
+				if row[idx].Valid {
+					current[row[idx].String] = true
+				}
+			}
 			originals := map[string]bool{}
 			for _, row := range before[tn] {
-				if row[idx].Valid && len(row[idx].String) >= 3 {
+				if row[idx].Valid && len(row[idx].String) >= 3 && !current[row[idx].String] {
 					originals[row[idx].String] = true
 				}
 			}
@@ -438,8 +450,8 @@ func checkStats(t *testing.T, ec engineCase, db *sql.DB, dbName string, s *schem
 			}
 			for _, v := range stats {
 				checked++
-				if originals[v] {
-					t.Errorf("%s.%s: statistics still hold an original value", tn, col)
+				if !current[v] {
+					t.Errorf("%s.%s: statistics hold a value that is not in the masked column", tn, col)
 				}
 			}
 		}
