@@ -12,11 +12,14 @@ BIN=bin/restage
 
 load_mysql() { # db
   mariadb -uroot -e "DROP DATABASE IF EXISTS \`$1\`; CREATE DATABASE \`$1\`"
-  { sed -e 's/^CREATE SCHEMA sakila;//' -e 's/^USE sakila;//' "$SAKILA/mysql-schema.sql"
-    sed -e 's/^USE sakila;//' "$SAKILA/mysql-data.sql"; } | mariadb -uroot "$1"
+  # The sample hard-codes a `sakila` schema: never drop/create/use it, load
+  # into the named database instead.
+  cat "$SAKILA/mysql-schema.sql" "$SAKILA/mysql-data.sql" |
+    sed -e '/^DROP SCHEMA IF EXISTS sakila;/d' -e '/^CREATE SCHEMA sakila;/d' -e '/^USE sakila;/d' \
+        -e "s/\bsakila\./\`$1\`./g" | mariadb -uroot "$1"
 }
 load_pg() { # db
-  su postgres -c "dropdb --if-exists --force $1 && createdb -O restage $1"
+  su postgres -c "dropdb --if-exists --force $1 2>/dev/null; createdb -O restage $1"
   PGPASSWORD=restage psql -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -U restage -d "$1" \
     -f "$SAKILA/postgres-schema.sql" -f "$SAKILA/postgres-data.sql" >/dev/null
 }
@@ -40,7 +43,6 @@ echo "== PostgreSQL: masking the staging copy"
 $BIN mask --dsn 'postgres://restage:restage@127.0.0.1:5432/restage_demo_staging?sslmode=disable' \
   --rules examples/rules/sakila-postgres.yaml --confirm 127.0.0.1:5432/restage_demo_staging >/dev/null
 echo "-- production vs staging (customer)"
-PGPASSWORD=restage psql -h 127.0.0.1 -U restage -d restage_demo_staging -c "CREATE EXTENSION IF NOT EXISTS dblink" >/dev/null 2>&1 || true
 for db in restage_demo_prod restage_demo_staging; do
   echo "   $db:"
   PGPASSWORD=restage psql -h 127.0.0.1 -U restage -d "$db" -c "SELECT customer_id, first_name, last_name, email FROM customer ORDER BY customer_id LIMIT 5"
