@@ -41,6 +41,46 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Mask", func(t *testing.T) { testMask(t, h) })
 	t.Run("MaskNoKey", func(t *testing.T) { testMaskNoKey(t, h) })
 	t.Run("Cancel", func(t *testing.T) { testCancel(t, h) })
+	t.Run("Reader", func(t *testing.T) { testReader(t, h) })
+}
+
+func testReader(t *testing.T, h Harness) {
+	eng, db := h.Open(t)
+	r, ok := eng.(mask.Reader)
+	if !ok {
+		t.Fatalf("%T does not implement mask.Reader", eng)
+	}
+	exec(t, db, peopleDDL(h)...)
+	fill(t, db, 20)
+	tbl := schema.TableName{Name: "people"}
+	if r.Flavor() == "postgres" {
+		tbl.Schema = "public"
+	}
+	q := fmt.Sprintf("SELECT %s, %s, %s FROM %s", r.Text(r.QuoteIdent("id")), r.Text(r.QuoteIdent("phone")), r.Text(r.QuoteIdent("born")), r.From(tbl))
+	seen := map[int]bool{}
+	err := r.Query(context.Background(), q, func(row []mask.Value) error {
+		var n int
+		if _, err := fmt.Sscan(row[0].S, &n); err != nil || seen[n] {
+			return fmt.Errorf("bad or repeated id %q", row[0].S)
+		}
+		seen[n] = true
+		if (n%10 == 0) != row[1].Null {
+			return fmt.Errorf("row %d: phone null = %v", n, row[1].Null)
+		}
+		if want := fmt.Sprintf("1980-01-%02d", 1+n%28); row[2].S != want {
+			return fmt.Errorf("row %d: born %q, want %q (text form)", n, row[2].S, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 20 {
+		t.Errorf("rows = %d, want 20", len(seen))
+	}
+	if err := r.Query(context.Background(), "SELECT no_such_column FROM "+r.QuoteIdent("people"), func([]mask.Value) error { return nil }); err == nil {
+		t.Error("a bad query returned no error")
+	}
 }
 
 func exec(t *testing.T, db *sql.DB, stmts ...string) {

@@ -77,3 +77,21 @@ type Worker interface {
 	MaskRange(ctx context.Context, job *TableJob, r Range, fn RowFunc) (rows int64, err error)
 	Close() error
 }
+
+// Reader is read-only SQL access for the safety gates (drift detection,
+// verification). Both engines implement it next to Engine.
+type Reader interface {
+	// Flavor is "mysql", "mariadb" or "postgres".
+	Flavor() string
+	// QuoteIdent quotes one identifier.
+	QuoteIdent(name string) string
+	// From renders a table for a FROM clause, restricted to its own rows
+	// (PostgreSQL: ONLY, so an inheritance parent excludes its children).
+	From(t schema.TableName) string
+	// Text renders an already quoted column reference as text in a SELECT
+	// list, the same text form MaskRange reads.
+	Text(col string) string
+	// Query runs a read-only query and calls fn with each row's values in
+	// text form (fn must not retain row). Errors never contain values.
+	Query(ctx context.Context, query string, fn func(row []Value) error) error
+}

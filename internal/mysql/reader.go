@@ -1,0 +1,68 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/restage/restage/internal/mask"
+	"github.com/restage/restage/internal/schema"
+)
+
+var _ mask.Reader = (*Engine)(nil)
+
+// Flavor tells MariaDB from MySQL; their statistics tables differ.
+func (e *Engine) Flavor() string {
+	if e.mariadb {
+		return "mariadb"
+	}
+	return "mysql"
+}
+
+// QuoteIdent quotes an identifier with backticks.
+func (e *Engine) QuoteIdent(name string) string { return quote(name) }
+
+// From renders a table name; MySQL tables have no inheritance.
+func (e *Engine) From(t schema.TableName) string { return quote(t.Name) }
+
+// Text returns col unchanged: the text protocol already reads values as
+// the server prints them.
+func (e *Engine) Text(col string) string { return col }
+
+// Query runs a read-only query, values as text.
+func (e *Engine) Query(ctx context.Context, query string, fn func(row []mask.Value) error) error {
+	rows, err := e.db.QueryContext(ctx, query)
+	if err != nil {
+		return fmt.Errorf("query: %w", scrub(err))
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return scrub(err)
+	}
+	raw := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range raw {
+		ptrs[i] = &raw[i]
+	}
+	vals := make([]mask.Value, len(cols))
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return fmt.Errorf("query: %w", scrub(err))
+		}
+		for i, b := range raw {
+			if b == nil {
+				vals[i] = mask.Value{Null: true}
+			} else {
+				vals[i] = mask.Value{S: string(b)}
+			}
+		}
+		if err := fn(vals); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("query: %w", scrub(err))
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/restage/restage/internal/mask"
+	"github.com/restage/restage/internal/schema"
+)
+
+var _ mask.Reader = (*Engine)(nil)
+
+// Flavor is "postgres".
+func (e *Engine) Flavor() string { return "postgres" }
+
+// QuoteIdent quotes an identifier.
+func (e *Engine) QuoteIdent(name string) string { return pgx.Identifier{name}.Sanitize() }
+
+// From renders ONLY schema.table: an inheritance parent's own rows.
+func (e *Engine) From(t schema.TableName) string {
+	return "ONLY " + pgx.Identifier{t.Schema, t.Name}.Sanitize()
+}
+
+// Text casts to text, the form MaskRange reads.
+func (e *Engine) Text(col string) string { return col + "::text" }
+
+// Query runs a read-only query in the simple protocol, so every value
+// arrives in its text form.
+func (e *Engine) Query(ctx context.Context, query string, fn func(row []mask.Value) error) error {
+	return e.with(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, query, pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			return fmt.Errorf("query: %w", scrub(err))
+		}
+		defer rows.Close()
+		var vals []mask.Value
+		for rows.Next() {
+			raw := rows.RawValues()
+			vals = vals[:0]
+			for _, b := range raw {
+				if b == nil {
+					vals = append(vals, mask.Value{Null: true})
+				} else {
+					vals = append(vals, mask.Value{S: string(b)})
+				}
+			}
+			if err := fn(vals); err != nil {
+				return err
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("query: %w", scrub(err))
+		}
+		return nil
+	})
+}
