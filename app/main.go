@@ -65,6 +65,9 @@ const usage = `restage — refresh staging databases from production with person
 Usage:
   restage mask --dsn DSN --rules FILE --confirm HOST:PORT/DB [flags]
       mask one database in place (meant for a copy: destructive)
+  restage check --dsn DSN --rules FILE [--patch FILE | --fix] [--report FILE]
+      read-only: validate the rules against a live database and run the
+      drift gate (exit 0 clean, 1 unclassified personal-looking columns, 2 bad input)
   restage version
 
 Environment:
@@ -88,6 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "mask":
 		return runMask(ctx, args[1:], stdout, stderr)
+	case "check":
+		return runCheck(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "restage", version)
 		return nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/restage/restage/internal/config"
 	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/gate"
 	"github.com/restage/restage/internal/mask"
 )
 
@@ -82,9 +83,12 @@ func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	var rules *config.Rules
+	var rulesText []byte
 	if *rulesFlag == "" {
 		problems = append(problems, errors.New("--rules is required"))
-	} else if rules, err = config.LoadRules(*rulesFlag); err != nil {
+	} else if rulesText, err = os.ReadFile(*rulesFlag); err != nil {
+		problems = append(problems, fmt.Errorf("read rules: %w", err))
+	} else if rules, err = config.ParseRules(*rulesFlag, rulesText); err != nil {
 		problems = append(problems, err)
 	}
 	if len(problems) > 0 {
@@ -106,27 +110,63 @@ func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return badInput(err)
 	}
 	fmt.Fprintf(stderr, "plan for %s:\n%s", target.Target(), plan.Describe())
+
+	rd, ok := eng.(mask.Reader)
+	if !ok {
+		return fmt.Errorf("engine %s cannot be read by the gates", target.Engine)
+	}
+	drift, err := gate.Drift(ctx, rd, sch, rules, rulesText, gate.DriftOptions{})
+	if err != nil {
+		return fmt.Errorf("drift gate: %w", err)
+	}
+	if !drift.OK() {
+		fmt.Fprint(stderr, drift.Summary())
+		if drift.Patch != "" {
+			fmt.Fprintf(stderr, "\nrules patch (apply with `patch -p0`, or `restage check --fix`):\n%s", drift.Patch)
+		}
+		return &exitError{code: exitRefused, err: errors.New("drift gate refused: personal-looking columns are not covered by the rules; nothing was changed")}
+	}
 	if *dryRun {
-		fmt.Fprintln(stderr, "dry run: nothing changed")
+		fmt.Fprintln(stderr, "dry run: rules fit, drift gate passed; nothing changed")
 		return nil
 	}
 
+	log.Info("capturing fingerprints for verification", "step", "verify")
+	base, err := gate.VerifyCapture(ctx, rd, plan, key, gate.VerifyOptions{})
+	if err != nil {
+		return fmt.Errorf("verification baseline: %w", err)
+	}
 	rep, err := mask.Run(ctx, eng, plan, key, mask.Options{Workers: settings.Workers, BatchSize: settings.BatchSize, Logger: log})
-	if rep != nil {
-		printSummary(stderr, rep)
+	out := &maskReport{Mask: rep}
+	defer func() {
+		printSummary(stderr, out)
 		if *reportFile != "" {
-			if werr := writeReport(*reportFile, rep); werr != nil {
-				err = errors.Join(err, werr)
+			if werr := writeReport(*reportFile, out); werr != nil {
+				fmt.Fprintf(stderr, "restage: write report: %v\n", werr)
 			}
 		}
-	}
+	}()
 	if err != nil {
 		if ctx.Err() != nil {
 			return &exitError{code: exitCancelled, err: fmt.Errorf("cancelled; the database is partly masked: %w", err)}
 		}
 		return err
 	}
+	ver, err := gate.Verify(ctx, rd, sch, plan, base)
+	if err != nil {
+		return fmt.Errorf("verification: %w", err)
+	}
+	out.Verify = ver
+	if !ver.OK() {
+		return &exitError{code: exitRefused, err: errors.New("verification gate refused: the masked database failed a check (see the report)")}
+	}
 	return nil
+}
+
+// maskReport is what `restage mask --report` writes.
+type maskReport struct {
+	Mask   *mask.Report       `json:"mask"`
+	Verify *gate.VerifyReport `json:"verify,omitempty"`
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -135,7 +175,16 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-func printSummary(w io.Writer, rep *mask.Report) {
+func printSummary(w io.Writer, r *maskReport) {
+	rep := r.Mask
+	if rep == nil {
+		return
+	}
+	defer func() {
+		if r.Verify != nil {
+			fmt.Fprint(w, r.Verify.Summary())
+		}
+	}()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "table\taction\trows\tduration\trows/s\t")
 	for _, t := range rep.Tables {
@@ -148,7 +197,7 @@ func printSummary(w io.Writer, rep *mask.Report) {
 	}
 }
 
-func writeReport(path string, rep *mask.Report) error {
+func writeReport(path string, rep *maskReport) error {
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err

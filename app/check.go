@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/restage/restage/internal/config"
+	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/gate"
+	"github.com/restage/restage/internal/mask"
+)
+
+// errUnclassified makes `restage check` exit 1: the database has personal-
+// looking columns the rules don't cover, or rules for columns that are gone.
+var errUnclassified = errors.New("the rules do not cover the database")
+
+func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("restage check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		dsnFlag   = fs.String("dsn", "", "connection string of the database to check (read-only)")
+		rulesFlag = fs.String("rules", "", "rules file (YAML)")
+		patchOut  = fs.String("patch", "", "write the rules patch (unified diff) to this file")
+		fix       = fs.Bool("fix", false, "apply the suggested rules to the rules file in place")
+		jsonOut   = fs.String("report", "", "write the JSON report to this file")
+		sample    = fs.Int("sample", 200, "values sampled per column for personal-data detection")
+	)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return badInput(err)
+	}
+	if fs.NArg() > 0 {
+		return badInput(fmt.Errorf("unexpected arguments: %v", fs.Args()))
+	}
+	var problems []error
+	var target dsn.DSN
+	var err error
+	if *dsnFlag == "" {
+		problems = append(problems, errors.New("--dsn is required"))
+	} else if target, err = dsn.Parse(*dsnFlag); err != nil {
+		problems = append(problems, fmt.Errorf("--dsn: %w", err))
+	}
+	if *sample < 1 || *sample > 100000 {
+		problems = append(problems, fmt.Errorf("--sample must be between 1 and 100000, got %d", *sample))
+	}
+	var rules *config.Rules
+	var rulesText []byte
+	if *rulesFlag == "" {
+		problems = append(problems, errors.New("--rules is required"))
+	} else if rulesText, err = os.ReadFile(*rulesFlag); err != nil {
+		problems = append(problems, fmt.Errorf("read rules: %w", err))
+	} else if rules, err = config.ParseRules(*rulesFlag, rulesText); err != nil {
+		problems = append(problems, err)
+	}
+	if len(problems) > 0 {
+		return badInput(errors.Join(problems...))
+	}
+
+	eng, err := openEngine(ctx, target)
+	if err != nil {
+		return badInput(fmt.Errorf("connect to %s: %w", target.Target(), err))
+	}
+	defer eng.Close()
+	rd, ok := eng.(mask.Reader)
+	if !ok {
+		return fmt.Errorf("engine %s cannot be read by the gates", target.Engine)
+	}
+	sch, err := eng.Introspect(ctx)
+	if err != nil {
+		return badInput(fmt.Errorf("read schema of %s: %w", target.Target(), err))
+	}
+	rep, err := gate.Drift(ctx, rd, sch, rules, rulesText, gate.DriftOptions{SampleRows: *sample})
+	if err != nil {
+		return fmt.Errorf("drift gate: %w", err)
+	}
+	// The rules must also fit the schema (types, lengths, NOT NULL, ...).
+	_, planErr := mask.NewPlan(rules, sch)
+
+	fmt.Fprint(stdout, rep.Summary())
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	if rep.Patch != "" {
+		switch {
+		case *fix:
+			fixed, err := gate.PatchApply(rulesText, rep)
+			if err != nil {
+				return fmt.Errorf("apply patch: %w", err)
+			}
+			if err := os.WriteFile(*rulesFlag, fixed, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "applied the suggested rules to %s: review them, then run check again\n", *rulesFlag)
+		case *patchOut != "":
+			if err := os.WriteFile(*patchOut, []byte(rep.Patch), 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "rules patch written to %s (apply with: patch -p0 < %s)\n", *patchOut, *patchOut)
+		default:
+			fmt.Fprintf(stdout, "\nrules patch (apply with `patch -p0`, or rerun with --fix):\n%s", rep.Patch)
+		}
+	}
+	if !rep.OK() {
+		return errUnclassified
+	}
+	if planErr != nil {
+		// Drift passed, but a rule can't produce its column: bad input.
+		return badInput(planErr)
+	}
+	fmt.Fprintln(stdout, "ok: every column is masked, kept, truncated or not personal-looking")
+	return nil
+}

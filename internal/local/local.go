@@ -1,0 +1,99 @@
+// Package local is the embedded default provider: the refresh pipeline on
+// ordinary MySQL/MariaDB and PostgreSQL servers. Source and staging may be
+// the same server or different ones.
+package local
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+
+	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/refresh"
+)
+
+// Config configures the local provider.
+type Config struct {
+	// Target names the staging database being refreshed ([a-z0-9_]).
+	Target string
+	// SourceDSN is the production source: only ever read, to copy it.
+	SourceDSN string
+	// StagingDSN is an admin login on the staging server; its database is
+	// the stable staging name the application connects to.
+	StagingDSN string
+	// ControlDB is restage's own database on the staging server, where
+	// every DB a run creates is recorded with its run id and state.
+	ControlDB string
+	// KeepLast keeps the N most recent previous staging DBs instead of
+	// dropping them at retire.
+	KeepLast int
+	// Adopt names a hand-made staging DB restage may retire.
+	Adopt string
+	// ProductionLogins must not be able to read staging. Empty: every
+	// login with access to the source database.
+	ProductionLogins []string
+	// AcceptSharedLogins accepts production logins that can't be shut out
+	// (superusers, global grants) instead of refusing.
+	AcceptSharedLogins bool
+	Log                *slog.Logger
+}
+
+var targetRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,29}$`)
+
+// Validate checks the configuration offline; every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if !targetRE.MatchString(c.Target) {
+		errs = append(errs, fmt.Errorf("target %q: want 1-30 lower-case letters, digits or underscores, starting with a letter", c.Target))
+	}
+	src, err := dsn.Parse(c.SourceDSN)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("source DSN: %w", err))
+	}
+	stg, err2 := dsn.Parse(c.StagingDSN)
+	if err2 != nil {
+		errs = append(errs, fmt.Errorf("staging DSN: %w", err2))
+	}
+	if err == nil && err2 == nil {
+		if src.Engine != stg.Engine {
+			errs = append(errs, fmt.Errorf("source is %s but staging is %s", src.Engine, stg.Engine))
+		}
+		if dsn.SameDatabase(src, stg) {
+			errs = append(errs, errors.New("the staging DSN names the production source database"))
+		}
+		adopted := stg
+		adopted.Database = c.Adopt
+		if c.Adopt != "" && dsn.SameDatabase(src, adopted) {
+			errs = append(errs, errors.New("adopt names the production source database"))
+		}
+	}
+	if c.ControlDB == "" {
+		c.ControlDB = "restage_control"
+	}
+	if c.KeepLast < 0 {
+		errs = append(errs, fmt.Errorf("keep-last must be ≥ 0, got %d", c.KeepLast))
+	}
+	return errors.Join(errs...)
+}
+
+// DBName is the name of the database run runID creates for target.
+func DBName(target, runID string) string { return "restage_" + target + "_" + runID }
+
+// New returns the provider for the engine the DSNs name.
+func New(cfg Config) (refresh.Provider, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	stg, _ := dsn.Parse(cfg.StagingDSN)
+	switch stg.Engine {
+	case dsn.Postgres:
+		return newPostgres(cfg)
+	case dsn.MySQL:
+		return newMySQL(cfg)
+	}
+	return nil, fmt.Errorf("unsupported engine %q", stg.Engine)
+}

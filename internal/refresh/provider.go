@@ -1,0 +1,102 @@
+// Package refresh is the refresh pipeline: prepare → restore → credentials
+// → ready → mask → verify → users → swap → retire → report, fail-closed,
+// and the small interfaces it consumes. Providers (local servers, AWS)
+// implement Provider; the pipeline does not know which one it runs on.
+package refresh
+
+import (
+	"context"
+	"errors"
+)
+
+// DB is one database a provider created or found behind the staging name.
+type DB struct {
+	// Name identifies it: a database name on local servers, a cluster or
+	// instance identifier on AWS.
+	Name string `json:"name"`
+	// RunID is the run that created it; empty for a DB restage did not
+	// create (hand-made, adopted).
+	RunID string `json:"run_id,omitempty"`
+	// Engine is dsn.MySQL or dsn.Postgres.
+	Engine string `json:"engine"`
+	// Endpoint names it in logs and reports (host:port/db); no password.
+	Endpoint string `json:"endpoint"`
+	// AdminDSN connects with rights to mask, grant and read. Never logged.
+	AdminDSN string `json:"-"`
+}
+
+// StagingUser is a login the staging application uses.
+type StagingUser struct {
+	Name string
+	// Password is never logged. On MySQL, an empty password with
+	// CopyFromStaging means "copy the account's grants from the current
+	// staging DB" (the old system's way).
+	Password string
+	// Privileges: "read" (SELECT) or "write" (SELECT, INSERT, UPDATE,
+	// DELETE).
+	Privileges string
+}
+
+// PreserveSpec names rows copied from the current staging DB into the new
+// one after masking (QA accounts, feature flags).
+type PreserveSpec struct {
+	Table string // "table" or "schema.table"
+	Where string // optional SQL predicate; empty means every row
+}
+
+// ErrLocked is returned by Provider.Lock when another live run holds the
+// target's lock.
+var ErrLocked = errors.New("another run of this target holds the lock")
+
+// Provider is where the databases live. Every method must be safe to call
+// from a fresh context after the run's context was cancelled (cleanup).
+type Provider interface {
+	// Lock takes this target's run lock and returns ErrLocked when another
+	// live run holds it. The lock must die with the process (a server-side
+	// session lock, or a lease that stops being renewed). release is
+	// idempotent.
+	Lock(ctx context.Context, runID string) (release func(), err error)
+	// Sweep removes every DB restage created for this target that is
+	// neither the live staging DB nor owned by a live run (the caller holds
+	// the lock, so no other run is live), and returns their names. It also
+	// finishes a retire that failed.
+	Sweep(ctx context.Context) ([]string, error)
+	// Restore creates the new DB from the source's newest consistent state.
+	// It records the DB (run id, state) before creating it, so that a
+	// killed run leaves a leftover Sweep finds. After an error, what it
+	// created is removed by Discard.
+	Restore(ctx context.Context, runID string) (*DB, error)
+	// Credentials takes over the new DB's master login. A provider with
+	// nothing to do returns a note saying so.
+	Credentials(ctx context.Context, db *DB) (note string, err error)
+	// Ready waits until a real login and SELECT 1 succeed on db, with
+	// bounded backoff (no fixed sleeps).
+	Ready(ctx context.Context, db *DB) error
+	// Preserve copies rows from the current staging DB into db. No current
+	// staging DB, or a table missing there, copies nothing (reported).
+	Preserve(ctx context.Context, db *DB, specs []PreserveSpec) (rows int64, err error)
+	// Users gives each staging user access to db, keeps production's
+	// logins out of it, and logs in as each user to read. It refuses
+	// (ErrSharedLogin) when a production login can't be shut out and the
+	// configuration does not accept that.
+	Users(ctx context.Context, db *DB, users []StagingUser) error
+	// Switch makes db the DB behind the stable staging name and returns
+	// the DB that was there before (nil if none). On failure, the previous
+	// staging DB is serving again, untouched.
+	Switch(ctx context.Context, db *DB) (previous *DB, err error)
+	// Retire deletes a previous staging DB — only one restage created for
+	// this target, or the one the configuration adopts; never the source.
+	// It returns ErrNotOurs for anything else.
+	Retire(ctx context.Context, prev *DB) error
+	// Discard deletes a DB this run created (cleanup). Idempotent.
+	Discard(ctx context.Context, db *DB) error
+	// Close releases the provider's connections.
+	Close() error
+}
+
+// ErrNotOurs is returned by Retire for a DB restage must not delete.
+var ErrNotOurs = errors.New("not created by restage for this target and not adopted")
+
+// ErrSharedLogin is returned by Users when a production login can read
+// every database on a shared server (superuser, global grants).
+var ErrSharedLogin = errors.New("a production login can't be shut out of staging")
