@@ -35,6 +35,16 @@ type Rules struct {
 	Locale   string // file-level default for fakes; DefaultLocale when unset
 	Truncate []TableRef
 	Tables   []*TableRules // in file order
+	// PostMaskSQL runs on the new DB after masking and before
+	// verification (e.g. neutralise webhooks or API keys stored in
+	// tables), in file order.
+	PostMaskSQL []Statement
+}
+
+// Statement is one post-mask SQL statement with its line.
+type Statement struct {
+	SQL  string
+	Line int
 }
 
 // TableRef names a table, with the line it was named on.
@@ -117,7 +127,7 @@ const (
 	keepReason = "reason"
 )
 
-var topLevelKeys = []string{"version", "locale", "truncate", "tables"}
+var topLevelKeys = []string{"version", "locale", "truncate", "tables", "post_mask_sql"}
 
 type rulesParser struct {
 	file     string
@@ -186,6 +196,8 @@ func (p *rulesParser) parse(data []byte) {
 			truncate = e.value
 		case "tables":
 			tables = e.value
+		case "post_mask_sql":
+			p.postMaskSQL(e.value)
 		default:
 			p.errorf(e.line, "unknown key %q (valid: %s)", e.key, strings.Join(topLevelKeys, ", "))
 		}
@@ -237,6 +249,28 @@ func (p *rulesParser) locale(n *yaml.Node) {
 		return
 	}
 	p.rules.Locale = s
+}
+
+func (p *rulesParser) postMaskSQL(n *yaml.Node) {
+	n = resolve(n)
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n.Line, "post_mask_sql must be a list of SQL statements, got %s", describe(n))
+		return
+	}
+	for _, item := range n.Content {
+		stmt, ok := p.str(item, "SQL statement")
+		if !ok {
+			continue
+		}
+		if strings.TrimSpace(stmt) == "" {
+			p.errorf(item.Line, "post_mask_sql: empty statement")
+			continue
+		}
+		p.rules.PostMaskSQL = append(p.rules.PostMaskSQL, Statement{SQL: stmt, Line: item.Line})
+	}
 }
 
 func (p *rulesParser) truncate(n *yaml.Node, seen map[string]int) {

@@ -216,7 +216,7 @@ func TestParseRulesReportsEveryProblem(t *testing.T) {
 func TestRulesErrorFormat(t *testing.T) {
 	_, err := ParseRules("db/rules.yaml", []byte("version: 3\nextra: 1\n"))
 	want := "db/rules.yaml:1: unsupported version 3: this restage reads version 1\n" +
-		"db/rules.yaml:2: unknown key \"extra\" (valid: version, locale, truncate, tables)"
+		"db/rules.yaml:2: unknown key \"extra\" (valid: version, locale, truncate, tables, post_mask_sql)"
 	if err == nil || err.Error() != want {
 		t.Errorf("Error():\ngot  %v\nwant %s", err, want)
 	}
@@ -332,5 +332,20 @@ func TestExampleRulesParse(t *testing.T) {
 				t.Error("got no tables, want the Sakila rules")
 			}
 		})
+	}
+}
+
+func TestPostMaskSQL(t *testing.T) {
+	r, err := ParseRules("r.yaml", []byte("version: 1\npost_mask_sql:\n  - UPDATE webhooks SET url = 'https://example.invalid/hook'\n  - |\n    DELETE FROM api_keys\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.PostMaskSQL) != 2 || r.PostMaskSQL[0].Line != 3 || !strings.HasPrefix(r.PostMaskSQL[1].SQL, "DELETE FROM api_keys") {
+		t.Errorf("post_mask_sql = %+v, want two statements, the first on line 3", r.PostMaskSQL)
+	}
+	for _, bad := range []string{"version: 1\npost_mask_sql: UPDATE x SET y = 1\n", "version: 1\npost_mask_sql:\n  - ''\n"} {
+		if _, err := ParseRules("r.yaml", []byte(bad)); err == nil || !strings.Contains(err.Error(), "r.yaml:2") && !strings.Contains(err.Error(), "r.yaml:3") {
+			t.Errorf("ParseRules(%q) = %v, want a post_mask_sql error with its line", bad, err)
+		}
 	}
 }

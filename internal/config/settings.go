@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
 
@@ -22,6 +23,31 @@ type Settings struct {
 	Workers   int    `envconfig:"WORKERS" default:"2"`
 	BatchSize int    `envconfig:"BATCH_SIZE" default:"10000"`
 	LogLevel  string `envconfig:"LOG_LEVEL" default:"info"`
+
+	// restage run (the refresh pipeline).
+	Target     string `envconfig:"TARGET"`
+	Provider   string `envconfig:"PROVIDER" default:"local"`
+	StagingDSN string `envconfig:"STAGING_DSN"`
+	Rules      string `envconfig:"RULES"`
+	// MaxDuration aborts a run (cleanup, alert) when exceeded.
+	MaxDuration time.Duration `envconfig:"MAX_DURATION" default:"6h"`
+	RetireGrace time.Duration `envconfig:"RETIRE_GRACE" default:"0s"`
+	KeepLast    int           `envconfig:"KEEP_LAST" default:"0"`
+	Adopt       string        `envconfig:"ADOPT"`
+	ControlDB   string        `envconfig:"CONTROL_DB" default:"restage_control"`
+	// StagingUsers: "name:read,other:write"; each password from
+	// RESTAGE_STAGING_USER_<NAME>_PASSWORD or …_PASSWORD_FILE.
+	StagingUsers       string `envconfig:"STAGING_USERS"`
+	ProductionLogins   string `envconfig:"PRODUCTION_LOGINS"`
+	AcceptSharedLogins bool   `envconfig:"ACCEPT_SHARED_LOGINS"`
+	// Preserve: "table[: where predicate]; table2 …".
+	Preserve string `envconfig:"PRESERVE"`
+
+	SlackToken     string        `envconfig:"SLACK_TOKEN"`
+	SlackChannel   string        `envconfig:"SLACK_CHANNEL"`
+	SlackWebhook   string        `envconfig:"SLACK_WEBHOOK_URL"`
+	SlackOnSuccess bool          `envconfig:"SLACK_ON_SUCCESS"`
+	SlackTimeout   time.Duration `envconfig:"SLACK_TIMEOUT" default:"10s"`
 }
 
 // LoadSettings reads the environment. Every problem is reported at once.

@@ -95,3 +95,9 @@ type Reader interface {
 	// text form (fn must not retain row). Errors never contain values.
 	Query(ctx context.Context, query string, fn func(row []Value) error) error
 }
+
+// Execer runs one statement of the rules file's post-mask SQL on the copy.
+// Errors never contain values.
+type Execer interface {
+	Exec(ctx context.Context, stmt string) error
+}

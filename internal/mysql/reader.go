@@ -66,3 +66,13 @@ func (e *Engine) Query(ctx context.Context, query string, fn func(row []mask.Val
 	}
 	return nil
 }
+
+var _ mask.Execer = (*Engine)(nil)
+
+// Exec runs one statement (post-mask SQL) on the masked copy.
+func (e *Engine) Exec(ctx context.Context, stmt string) error {
+	if _, err := e.db.ExecContext(ctx, stmt); err != nil {
+		return fmt.Errorf("exec: %w", scrub(err))
+	}
+	return nil
+}

@@ -56,3 +56,15 @@ func (e *Engine) Query(ctx context.Context, query string, fn func(row []mask.Val
 		return nil
 	})
 }
+
+var _ mask.Execer = (*Engine)(nil)
+
+// Exec runs one statement (post-mask SQL) on the masked copy.
+func (e *Engine) Exec(ctx context.Context, stmt string) error {
+	return e.with(ctx, func(c *pgx.Conn) error {
+		if _, err := c.Exec(ctx, stmt, pgx.QueryExecModeSimpleProtocol); err != nil {
+			return fmt.Errorf("exec: %w", scrub(err))
+		}
+		return nil
+	})
+}
