@@ -132,7 +132,7 @@ func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	log.Info("capturing fingerprints for verification", "step", "verify")
-	base, err := gate.VerifyCapture(ctx, rd, plan, key, gate.VerifyOptions{})
+	base, err := gate.VerifyCapture(ctx, rd, plan, key, gate.VerifyOptions{Schema: sch})
 	if err != nil {
 		return fmt.Errorf("verification baseline: %w", err)
 	}

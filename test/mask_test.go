@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -197,8 +198,13 @@ func checksum(t *testing.T, ec engineCase, db *sql.DB, s *schema.Schema) string 
 	for _, tb := range s.Tables {
 		d := dump(t, ec, db, tb)
 		fmt.Fprintf(h, "%s:%d\n", tb.TableName, len(d))
-		for k, row := range d {
-			fmt.Fprintf(h, "%s=%v\n", k, row)
+		keys := make([]string, 0, len(d))
+		for k := range d {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(h, "%s=%v\n", k, d[k])
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))

@@ -1,0 +1,914 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/restage/restage/internal/mask"
+	"github.com/restage/restage/internal/schema"
+	"github.com/restage/restage/internal/transform"
+)
+
+// The verification gate: after masking and before anything is published,
+// prove with keyed fingerprints taken before masking that no masked value
+// kept its production value, that nothing but the masked columns changed
+// shape, that constraints hold and that the server's statistics hold no
+// original value. docs/verification-gate.md describes every check.
+
+// Verification check names, as listed in a VerifyReport.
+const (
+	VerifyCheckUnchanged   = "unchanged"
+	VerifyCheckRowCount    = "row_count"
+	VerifyCheckNullCount   = "null_count"
+	VerifyCheckUnique      = "unique"
+	VerifyCheckForeignKeys = "foreign_keys"
+	VerifyCheckConsistency = "consistency"
+	VerifyCheckStatistics  = "statistics"
+)
+
+// Defaults of VerifyOptions.
+const (
+	VerifyDefaultMaxRowsPerTable   = 2_000_000
+	VerifyDefaultConsistencySample = 100_000
+	VerifyDefaultWorkers           = 2
+)
+
+// VerifyOptions tune the gate.
+type VerifyOptions struct {
+	// MaxRowsPerTable bounds the memory of the baseline: up to this many
+	// rows per masked table are held (8 bytes for the row key's
+	// fingerprint plus 8 per masked column). Above it a deterministic
+	// sample is held and compared: the rows whose key fingerprint is 0
+	// modulo m, m the smallest power of two that leaves at most
+	// MaxRowsPerTable rows. Tables without a key hold up to this many
+	// distinct original fingerprints per column, sampled the same way by
+	// value fingerprint. NULL counts, row counts and the statistics check
+	// always cover every row. Default 2,000,000 (≈ 16 MB + 8 MB per
+	// masked column for the biggest table).
+	MaxRowsPerTable int64
+	// ConsistencySample bounds the original values tracked per rule
+	// signature for the consistency check (≈ 60 bytes each). Default
+	// 100,000.
+	ConsistencySample int
+	// Workers is how many tables are read at once (one connection each).
+	// Default 2.
+	Workers int
+	// Schema, when set, makes VerifyCapture count the rows of every table
+	// of the database, so row_count covers tables without rules too.
+	// Without it only the plan's tables (masked and truncated) are counted.
+	Schema *schema.Schema
+}
+
+func (o *VerifyOptions) defaults() {
+	if o.MaxRowsPerTable <= 0 {
+		o.MaxRowsPerTable = VerifyDefaultMaxRowsPerTable
+	}
+	if o.ConsistencySample <= 0 {
+		o.ConsistencySample = VerifyDefaultConsistencySample
+	}
+	if o.Workers <= 0 {
+		o.Workers = VerifyDefaultWorkers
+	}
+}
+
+// VerifyBaseline is what VerifyCapture took before masking: keyed
+// fingerprints, never values. It holds the masking key (which formats as
+// "[redacted]") to fingerprint the masked values the same way.
+type VerifyBaseline struct {
+	key     transform.Key
+	opt     VerifyOptions
+	counts  map[schema.TableName]int64
+	tables  []*schema.Table // counted tables, in schema/plan order
+	jobs    []*verifyJobBase
+	groups  []*verifyGroup
+	elapsed time.Duration
+}
+
+// Duration is how long the capture took.
+func (b *VerifyBaseline) Duration() time.Duration { return b.elapsed }
+
+// Bytes estimates the memory the baseline holds.
+func (b *VerifyBaseline) Bytes() int64 {
+	var n int64
+	for _, j := range b.jobs {
+		if j.rows2 != nil {
+			n += j.rows2.bytes()
+		}
+		for _, s := range j.sets {
+			if s != nil {
+				n += s.bytes()
+			}
+		}
+	}
+	for _, g := range b.groups {
+		n += int64(len(g.pairs)) * 64
+	}
+	return n
+}
+
+// verifyJobBase is the baseline of one masked table.
+type verifyJobBase struct {
+	idx     int
+	table   *schema.Table
+	keyCols []string // empty: compared as sets
+	cols    []*schema.Column
+	rules   []string
+	exempt  []bool // fixed and nullify: no unchanged check
+	nullify []bool
+	group   []int // per column: consistency group, -1 none
+	rows    int64
+	nulls   []int64
+	rows2   *verifyRows  // keyed tables
+	sets    []*verifySet // keyless tables, per column
+	// want maps a row key fingerprint to the consistency places in this
+	// table whose masked value is needed.
+	want map[uint64][]verifyWant
+}
+
+type verifyWant struct {
+	group, pair, slot int
+	col               int
+}
+
+func (j *verifyJobBase) keyed() bool { return len(j.keyCols) > 0 }
+
+// verifyNonZero keeps 0 free: in a baseline row it marks NULL and blank
+// values.
+func verifyNonZero(fp uint64) uint64 {
+	if fp == 0 {
+		return 1
+	}
+	return fp
+}
+
+// verifyBlank mirrors the transformers: blank text stays blank.
+func verifyBlank(c *schema.Column, v string) bool {
+	return c.Kind == schema.KindText && strings.TrimSpace(v) == ""
+}
+
+// verifyExact reports whether the column compares bytes exactly, so its
+// collation fingerprint is also the exact one.
+func verifyExact(c *schema.Column) bool { return !c.CaseInsensitive && !c.PadSpace }
+
+// VerifyCapture reads, BEFORE masking, keyed fingerprints (never originals)
+// of every masked column of every job (row key → fingerprint), the row
+// counts of every table (of opt.Schema, else of the plan), NULL counts per
+// masked column and per-rule-signature samples for the consistency check.
+// Memory is bounded by opt.MaxRowsPerTable and opt.ConsistencySample.
+func VerifyCapture(ctx context.Context, rd mask.Reader, plan *mask.Plan, key transform.Key, opt VerifyOptions) (*VerifyBaseline, error) {
+	start := time.Now()
+	opt.defaults()
+	b := &VerifyBaseline{key: key, opt: opt, counts: map[schema.TableName]int64{}}
+	_ = transform.NewMasker(key) // panics on the zero Key before any query
+
+	// Tables to count.
+	seen := map[schema.TableName]bool{}
+	addTable := func(t *schema.Table) {
+		if !seen[t.TableName] {
+			seen[t.TableName] = true
+			b.tables = append(b.tables, t)
+		}
+	}
+	if opt.Schema != nil {
+		for _, t := range opt.Schema.Tables {
+			addTable(t)
+		}
+	}
+	for _, t := range plan.Truncate {
+		addTable(t)
+	}
+	for _, j := range plan.Jobs {
+		addTable(j.Job.Table)
+	}
+
+	// Consistency groups: unseeded rules with one signature on columns of
+	// one type (fit depends on the column).
+	groupOf := map[string]int{}
+	for ji, tp := range plan.Jobs {
+		jb := &verifyJobBase{idx: ji, table: tp.Job.Table, keyCols: tp.Job.Key}
+		for _, c := range tp.Job.Key {
+			if slices.Contains(tp.Job.Write, c) {
+				jb.keyCols = nil // the key itself is masked: rows can't be matched
+			}
+		}
+		n := len(tp.Job.Write)
+		jb.nulls = make([]int64, n)
+		for i, name := range tp.Job.Write {
+			col := tp.Job.Table.Column(name)
+			if col == nil {
+				return nil, fmt.Errorf("verify: column %s.%s is not in the schema", tp.Job.Table.TableName, name)
+			}
+			r := tp.Rules[i]
+			jb.cols = append(jb.cols, col)
+			jb.rules = append(jb.rules, r.Name)
+			nul := transform.Nullifies(r.Transformer)
+			jb.nullify = append(jb.nullify, nul)
+			jb.exempt = append(jb.exempt, nul || r.Name == "fixed" || transform.IsKeep(r.Transformer))
+			g := -1
+			if jb.keyed() && !jb.exempt[i] && len(r.Seed) == 0 {
+				sig := strings.Join([]string{transform.Signature(r.Transformer), col.DataType, col.Charset, col.Collation,
+					fmt.Sprint(col.CaseInsensitive, col.PadSpace, tp.Job.Table.UniqueColumn(name))}, "\x00")
+				var ok bool
+				if g, ok = groupOf[sig]; !ok {
+					g = len(b.groups)
+					groupOf[sig] = g
+					b.groups = append(b.groups, newVerifyGroup(r.Name, opt.ConsistencySample))
+				}
+			}
+			jb.group = append(jb.group, g)
+		}
+		if jb.keyed() {
+			jb.rows2 = newVerifyRows(n, opt.MaxRowsPerTable)
+		} else {
+			jb.sets = make([]*verifySet, n)
+			for i := range jb.sets {
+				jb.sets[i] = newVerifySet(opt.MaxRowsPerTable)
+			}
+		}
+		b.jobs = append(b.jobs, jb)
+	}
+
+	var mu sync.Mutex // guards b.counts and the groups
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opt.Workers)
+	for _, jb := range b.jobs {
+		g.Go(func() error {
+			if err := verifyCaptureJob(gctx, rd, transform.NewMasker(key), jb, b.groups, &mu); err != nil {
+				return err
+			}
+			mu.Lock()
+			b.counts[jb.table.TableName] = jb.rows
+			mu.Unlock()
+			return nil
+		})
+	}
+	jobTable := map[schema.TableName]bool{}
+	for _, jb := range b.jobs {
+		jobTable[jb.table.TableName] = true
+	}
+	for _, t := range b.tables {
+		if jobTable[t.TableName] {
+			continue
+		}
+		g.Go(func() error {
+			n, err := verifyCount(gctx, rd, t)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			b.counts[t.TableName] = n
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("verify: capture: %w", err)
+	}
+
+	// Consistency: keep the originals seen twice and index the places by
+	// table and row key for Verify.
+	for gi, gr := range b.groups {
+		gr.finish()
+		for pi, p := range gr.pairs {
+			for slot, at := range p.at {
+				jb := b.jobs[at.job]
+				if jb.want == nil {
+					jb.want = map[uint64][]verifyWant{}
+				}
+				jb.want[at.key] = append(jb.want[at.key], verifyWant{group: gi, pair: pi, slot: slot, col: int(at.col)})
+			}
+		}
+	}
+	b.elapsed = time.Since(start)
+	return b, nil
+}
+
+// verifySelect renders SELECT key columns, masked columns FROM the table.
+func verifySelect(rd mask.Reader, jb *verifyJobBase) string {
+	var cols []string
+	for _, k := range jb.keyCols {
+		cols = append(cols, rd.Text(rd.QuoteIdent(k)))
+	}
+	for _, c := range jb.cols {
+		cols = append(cols, rd.Text(rd.QuoteIdent(c.Name)))
+	}
+	return "SELECT " + strings.Join(cols, ", ") + " FROM " + rd.From(jb.table.TableName)
+}
+
+// verifyKeyFP fingerprints a row key (exact bytes of its unambiguous
+// encoding).
+func verifyKeyFP(m *transform.Masker, row []mask.Value, n int, buf []string) uint64 {
+	buf = buf[:0]
+	for _, v := range row[:n] {
+		buf = append(buf, v.S)
+	}
+	return m.Fingerprint(nil, string(transform.SeedOf(buf, nil)))
+}
+
+func verifyCaptureJob(ctx context.Context, rd mask.Reader, m *transform.Masker, jb *verifyJobBase, groups []*verifyGroup, mu *sync.Mutex) error {
+	nk, n := len(jb.keyCols), len(jb.cols)
+	fps := make([]uint64, n)
+	keyBuf := make([]string, 0, nk)
+	type consHit struct {
+		group int
+		fp    uint64
+		place verifyPlace
+	}
+	var hits []consHit
+	flush := func() {
+		mu.Lock()
+		for _, h := range hits {
+			groups[h.group].add(h.fp, h.place)
+		}
+		mu.Unlock()
+		hits = hits[:0]
+	}
+	err := rd.Query(ctx, verifySelect(rd, jb), func(row []mask.Value) error {
+		jb.rows++
+		var kfp uint64
+		sampled := false
+		if nk > 0 {
+			kfp = verifyKeyFP(m, row, nk, keyBuf)
+			sampled = jb.rows2.sampled(kfp)
+		}
+		for i, col := range jb.cols {
+			v := row[nk+i]
+			fps[i] = 0
+			if v.Null {
+				jb.nulls[i]++
+				continue
+			}
+			// Exempt columns (fixed, nullify) are fingerprinted too: the
+			// statistics check needs their originals.
+			if verifyBlank(col, v.S) {
+				continue
+			}
+			switch {
+			case nk == 0:
+				jb.sets[i].add(verifyNonZero(m.Fingerprint(col, v.S)))
+			case sampled:
+				fps[i] = verifyNonZero(m.Fingerprint(col, v.S))
+			}
+			if g := jb.group[i]; g >= 0 {
+				var exact uint64
+				if sampled && verifyExact(col) {
+					exact = fps[i]
+				} else {
+					exact = verifyNonZero(m.Fingerprint(nil, v.S))
+				}
+				hits = append(hits, consHit{g, exact, verifyPlace{job: int32(jb.idx), col: int32(i), key: kfp}})
+			}
+		}
+		if sampled {
+			jb.rows2.add(kfp, fps)
+		}
+		if len(hits) >= 4096 {
+			flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read %s: %w", jb.table.TableName, err)
+	}
+	flush()
+	if jb.rows2 != nil {
+		jb.rows2.finish()
+	}
+	for _, s := range jb.sets {
+		if s != nil {
+			s.finish()
+		}
+	}
+	return nil
+}
+
+func verifyCount(ctx context.Context, rd mask.Reader, t *schema.Table) (int64, error) {
+	var n int64
+	err := rd.Query(ctx, "SELECT COUNT(*) FROM "+rd.From(t.TableName), func(row []mask.Value) error {
+		_, err := fmt.Sscan(row[0].S, &n)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count rows of %s: %w", t.TableName, err)
+	}
+	return n, nil
+}
+
+// VerifyReport is the outcome of Verify. It holds names and counts only,
+// never a value.
+type VerifyReport struct {
+	Tables   []VerifyTable   `json:"tables"`
+	Failures []VerifyFailure `json:"failures"`
+	Duration time.Duration   `json:"duration_ns"`
+}
+
+// VerifyTable is one table's result.
+type VerifyTable struct {
+	Table string `json:"table"`
+	// Rows is the table's row count after masking.
+	Rows    int64          `json:"rows"`
+	Columns []VerifyColumn `json:"columns,omitempty"`
+	// Checks are the table-level checks that passed.
+	Checks []string `json:"checks"`
+	// SampleModulus is 1 when every row was compared, m when only the
+	// rows whose key fingerprint is 0 modulo m were.
+	SampleModulus uint64        `json:"sample_modulus,omitempty"`
+	Duration      time.Duration `json:"duration_ns"`
+}
+
+// VerifyColumn is one masked column's result.
+type VerifyColumn struct {
+	Column      string `json:"column"`
+	Transformer string `json:"transformer"`
+	// Rows is how many values were compared with their original (sampled
+	// rows; NULL, blank and exempt values excluded).
+	Rows int64 `json:"rows"`
+	// Nulls is the column's NULL count after masking.
+	Nulls int64 `json:"nulls"`
+	// Checks are the column-level checks that passed.
+	Checks []string `json:"checks"`
+}
+
+// VerifyFailure is one failed check. Detail holds counts, never a value.
+type VerifyFailure struct {
+	Table  string `json:"table"`
+	Column string `json:"column,omitempty"`
+	Check  string `json:"check"`
+	Detail string `json:"detail"`
+}
+
+func (f VerifyFailure) String() string {
+	where := f.Table
+	if f.Column != "" {
+		where += "." + f.Column
+	}
+	return where + ": " + f.Check + ": " + f.Detail
+}
+
+// OK reports whether every check passed; false means refuse (exit 4).
+func (r *VerifyReport) OK() bool { return r != nil && len(r.Failures) == 0 }
+
+// Summary is a few lines for humans (run report, Slack).
+func (r *VerifyReport) Summary() string {
+	cols := 0
+	for _, t := range r.Tables {
+		cols += len(t.Columns)
+	}
+	var b strings.Builder
+	if r.OK() {
+		fmt.Fprintf(&b, "verification passed: %d tables, %d masked columns, every check held (%s)", len(r.Tables), cols, r.Duration.Round(time.Millisecond))
+		return b.String()
+	}
+	fmt.Fprintf(&b, "verification REFUSED: %d failed checks over %d tables, %d masked columns (%s)", len(r.Failures), len(r.Tables), cols, r.Duration.Round(time.Millisecond))
+	const show = 5
+	for i, f := range r.Failures {
+		if i == show {
+			fmt.Fprintf(&b, "\n  … and %d more (see the report)", len(r.Failures)-show)
+			break
+		}
+		b.WriteString("\n  ")
+		b.WriteString(f.String())
+	}
+	return b.String()
+}
+
+// verifyAcc gathers results from concurrent tasks.
+type verifyAcc struct {
+	mu       sync.Mutex
+	tables   map[string]*VerifyTable
+	failures []VerifyFailure
+}
+
+func (a *verifyAcc) table(name string) *VerifyTable {
+	t := a.tables[name]
+	if t == nil {
+		t = &VerifyTable{Table: name}
+		a.tables[name] = t
+	}
+	return t
+}
+
+func (a *verifyAcc) fail(table, column, check, format string, args ...any) {
+	a.failures = append(a.failures, VerifyFailure{Table: table, Column: column, Check: check, Detail: fmt.Sprintf(format, args...)})
+}
+
+// Verify runs every check AFTER masking and returns the report;
+// report.OK() false means refuse. s is the database's schema (unique
+// indexes and foreign keys are taken from it); plan and base are the ones
+// VerifyCapture was given and returned. An error means the checks could
+// not run (the caller must refuse too); it never holds a value. Verify
+// may be called again on the same baseline, but not concurrently.
+func Verify(ctx context.Context, rd mask.Reader, s *schema.Schema, plan *mask.Plan, base *VerifyBaseline) (*VerifyReport, error) {
+	start := time.Now()
+	if base == nil {
+		return nil, errors.New("verify: no baseline")
+	}
+	if len(plan.Jobs) != len(base.jobs) {
+		return nil, errors.New("verify: the plan is not the one the baseline was captured for")
+	}
+	for i, tp := range plan.Jobs {
+		jb := base.jobs[i]
+		if tp.Job.Table.TableName != jb.table.TableName || len(tp.Job.Write) != len(jb.cols) {
+			return nil, fmt.Errorf("verify: the plan is not the one the baseline was captured for (%s)", tp.Job.Table.TableName)
+		}
+	}
+	acc := &verifyAcc{tables: map[string]*VerifyTable{}}
+	truncated := map[schema.TableName]bool{}
+	for _, t := range plan.Truncate {
+		truncated[t.TableName] = true
+	}
+	involved := map[schema.TableName]bool{}
+	for t := range truncated {
+		involved[t] = true
+	}
+	jobTable := map[schema.TableName]bool{}
+	for _, jb := range base.jobs {
+		involved[jb.table.TableName] = true
+		jobTable[jb.table.TableName] = true
+	}
+	for _, t := range base.tables {
+		acc.table(t.TableName.String())
+	}
+
+	timed := func(table string, t0 time.Time) {
+		acc.mu.Lock()
+		acc.table(table).Duration += time.Since(t0)
+		acc.mu.Unlock()
+	}
+	results := make([]*verifyJobResult, len(base.jobs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(base.opt.Workers)
+	for i, jb := range base.jobs {
+		g.Go(func() error {
+			t0 := time.Now()
+			defer timed(jb.table.TableName.String(), t0)
+			res, err := verifyJob(gctx, rd, s, transform.NewMasker(base.key), jb)
+			if err != nil {
+				return err
+			}
+			results[i] = res
+			return nil
+		})
+	}
+	for _, t := range base.tables {
+		if jobTable[t.TableName] {
+			continue
+		}
+		g.Go(func() error {
+			t0 := time.Now()
+			defer timed(t.TableName.String(), t0)
+			n, err := verifyCount(gctx, rd, t)
+			if err != nil {
+				return err
+			}
+			acc.mu.Lock()
+			defer acc.mu.Unlock()
+			acc.rowCount(t, n, base.counts[t.TableName], truncated[t.TableName])
+			return nil
+		})
+	}
+	// statistics of truncated tables: empty tables, so any value left is
+	// a stale original.
+	for _, t := range plan.Truncate {
+		g.Go(func() error {
+			t0 := time.Now()
+			defer timed(t.TableName.String(), t0)
+			vals, err := verifyStatValues(gctx, rd, s, t, "")
+			if err != nil {
+				return err
+			}
+			acc.mu.Lock()
+			defer acc.mu.Unlock()
+			if len(vals) > 0 {
+				acc.fail(t.TableName.String(), "", VerifyCheckStatistics, "%d values remain in the statistics of a truncated table", len(vals))
+			} else {
+				acc.pass(t.TableName.String(), VerifyCheckStatistics)
+			}
+			return nil
+		})
+	}
+	// unique: every primary key and unique index of a masked table.
+	for _, jb := range base.jobs {
+		t := jb.table
+		if st := s.Lookup(t.TableName); st != nil {
+			t = st
+		}
+		g.Go(func() error {
+			t0 := time.Now()
+			defer timed(t.TableName.String(), t0)
+			return verifyUnique(gctx, rd, t, acc)
+		})
+	}
+	// foreign_keys: every FK whose child or parent was masked or truncated.
+	for _, t := range s.Tables {
+		for _, fk := range t.ForeignKeys {
+			if !involved[t.TableName] && !involved[fk.RefTable] {
+				continue
+			}
+			ref := s.Lookup(fk.RefTable)
+			if ref == nil {
+				continue
+			}
+			g.Go(func() error {
+				t0 := time.Now()
+				defer timed(t.TableName.String(), t0)
+				return verifyForeignKey(gctx, rd, t, ref, fk, acc)
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+
+	// Per-table results of the masked tables.
+	for i, jb := range base.jobs {
+		res := results[i]
+		name := jb.table.TableName.String()
+		vt := acc.table(name)
+		acc.rowCount(jb.table, res.rows, jb.rows, false)
+		if jb.rows2 != nil {
+			vt.SampleModulus = jb.rows2.mod
+		}
+		for c, col := range jb.cols {
+			vc := VerifyColumn{Column: col.Name, Transformer: jb.rules[c], Rows: res.compared[c], Nulls: res.nulls[c]}
+			if !jb.exempt[c] {
+				if res.unchanged[c] > 0 {
+					acc.fail(name, col.Name, VerifyCheckUnchanged, "%d of %d compared values equal their original (%s)", res.unchanged[c], res.compared[c], jb.rules[c])
+				} else {
+					vc.Checks = append(vc.Checks, VerifyCheckUnchanged)
+				}
+			}
+			wantNulls := jb.nulls[c]
+			if jb.nullify[c] {
+				wantNulls = res.rows
+			}
+			if res.nulls[c] != wantNulls {
+				acc.fail(name, col.Name, VerifyCheckNullCount, "%d NULLs after masking, want %d", res.nulls[c], wantNulls)
+			} else {
+				vc.Checks = append(vc.Checks, VerifyCheckNullCount)
+			}
+			if res.statBad[c] > 0 {
+				acc.fail(name, col.Name, VerifyCheckStatistics, "%d of %d statistics values are original values not in the masked column", res.statBad[c], res.statValues[c])
+			} else {
+				vc.Checks = append(vc.Checks, VerifyCheckStatistics)
+			}
+			vt.Columns = append(vt.Columns, vc)
+		}
+		if res.missing > 0 {
+			acc.fail(name, "", VerifyCheckUnchanged, "%d rows have no row with their key in the baseline", res.missing)
+		}
+	}
+
+	// consistency
+	for _, gr := range base.groups {
+		for i := range gr.pairs {
+			gr.pairs[i].got = [2]bool{}
+		}
+	}
+	for _, res := range results {
+		for _, h := range res.cons {
+			p := &base.groups[h.group].pairs[h.pair]
+			p.masked[h.slot], p.got[h.slot] = h.fp, true
+		}
+	}
+	type colKey struct{ job, col int32 }
+	bad := map[colKey]int{}
+	checked := map[colKey]int{}
+	for _, gr := range base.groups {
+		for i := range gr.pairs {
+			p := &gr.pairs[i]
+			if !p.got[0] || !p.got[1] {
+				continue // a NULL after masking: null_count reports it
+			}
+			for _, at := range p.at {
+				checked[colKey{at.job, at.col}]++
+			}
+			if p.masked[0] != p.masked[1] {
+				bad[colKey{p.at[1].job, p.at[1].col}]++
+			}
+		}
+	}
+	for ji, jb := range base.jobs {
+		vt := acc.table(jb.table.TableName.String())
+		for c := range jb.cols {
+			if jb.group[c] < 0 {
+				continue
+			}
+			k := colKey{int32(ji), int32(c)}
+			if n := bad[k]; n > 0 {
+				acc.fail(vt.Table, jb.cols[c].Name, VerifyCheckConsistency, "%d originals seen elsewhere too were masked differently here (%s; %d places compared)", n, jb.rules[c], checked[k])
+				continue
+			}
+			for i := range vt.Columns {
+				if vt.Columns[i].Column == jb.cols[c].Name {
+					vt.Columns[i].Checks = append(vt.Columns[i].Checks, VerifyCheckConsistency)
+				}
+			}
+		}
+	}
+
+	rep := &VerifyReport{Failures: acc.failures}
+	for _, t := range acc.tables {
+		sort.Strings(t.Checks)
+		rep.Tables = append(rep.Tables, *t)
+	}
+	sort.Slice(rep.Tables, func(i, j int) bool { return rep.Tables[i].Table < rep.Tables[j].Table })
+	sort.SliceStable(rep.Failures, func(i, j int) bool {
+		a, b := rep.Failures[i], rep.Failures[j]
+		if a.Table != b.Table {
+			return a.Table < b.Table
+		}
+		if a.Column != b.Column {
+			return a.Column < b.Column
+		}
+		return a.Check < b.Check
+	})
+	if rep.Failures == nil {
+		rep.Failures = []VerifyFailure{}
+	}
+	rep.Duration = time.Since(start)
+	return rep, nil
+}
+
+// rowCount records the row_count check; the caller holds a.mu (or runs
+// alone).
+func (a *verifyAcc) rowCount(t *schema.Table, got, before int64, truncated bool) {
+	name := t.TableName.String()
+	vt := a.table(name)
+	vt.Rows = got
+	want := before
+	if truncated {
+		want = 0
+	}
+	if got != want {
+		if truncated {
+			a.fail(name, "", VerifyCheckRowCount, "%d rows after truncation, want 0", got)
+		} else {
+			a.fail(name, "", VerifyCheckRowCount, "%d rows after masking, %d before", got, before)
+		}
+		return
+	}
+	vt.Checks = append(vt.Checks, VerifyCheckRowCount)
+}
+
+func (a *verifyAcc) pass(table, check string) {
+	vt := a.table(table)
+	for _, c := range vt.Checks {
+		if c == check {
+			return
+		}
+	}
+	vt.Checks = append(vt.Checks, check)
+}
+
+type verifyConsResult struct {
+	group, pair, slot int
+	fp                uint64
+}
+
+type verifyJobResult struct {
+	rows       int64
+	nulls      []int64
+	compared   []int64
+	unchanged  []int64
+	missing    int64
+	statValues []int
+	statBad    []int64
+	cons       []verifyConsResult
+}
+
+// verifyJob re-reads one masked table: unchanged, null counts, consistency
+// places, statistics.
+func verifyJob(ctx context.Context, rd mask.Reader, s *schema.Schema, m *transform.Masker, jb *verifyJobBase) (*verifyJobResult, error) {
+	n, nk := len(jb.cols), len(jb.keyCols)
+	res := &verifyJobResult{nulls: make([]int64, n), compared: make([]int64, n), unchanged: make([]int64, n), statValues: make([]int, n), statBad: make([]int64, n)}
+
+	// Statistics first: the fingerprints of the values they hold, marked
+	// true below when a current (masked) value has the same one.
+	stats := make([]map[uint64]bool, n)
+	for c, col := range jb.cols {
+		vals, err := verifyStatValues(ctx, rd, s, jb.table, col.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vals {
+			if stats[c] == nil {
+				stats[c] = map[uint64]bool{}
+			}
+			stats[c][verifyNonZero(m.Fingerprint(col, v))] = false
+		}
+		res.statValues[c] = len(vals)
+	}
+
+	keyBuf := make([]string, 0, nk)
+	fps := make([]uint64, n)
+	err := rd.Query(ctx, verifySelect(rd, jb), func(row []mask.Value) error {
+		res.rows++
+		var kfp uint64
+		sampled := false
+		if nk > 0 {
+			kfp = verifyKeyFP(m, row, nk, keyBuf)
+			sampled = jb.rows2.sampled(kfp)
+		}
+		for c, col := range jb.cols {
+			v := row[nk+c]
+			fps[c] = 0
+			if v.Null {
+				res.nulls[c]++
+				continue
+			}
+			if sampled || nk == 0 || stats[c] != nil {
+				fps[c] = verifyNonZero(m.Fingerprint(col, v.S))
+			}
+			if st := stats[c]; st != nil {
+				if _, ok := st[fps[c]]; ok {
+					st[fps[c]] = true
+				}
+			}
+			if nk == 0 && !jb.exempt[c] && !verifyBlank(col, v.S) {
+				res.compared[c]++
+				if jb.sets[c].has(fps[c]) {
+					res.unchanged[c]++
+				}
+			}
+		}
+		if sampled {
+			first, count := jb.rows2.lookup(kfp)
+			if count == 0 {
+				res.missing++
+			}
+			for c := range jb.cols {
+				if jb.exempt[c] || fps[c] == 0 {
+					continue
+				}
+				counted := false
+				for i := first; i < first+count; i++ {
+					orig := jb.rows2.value(i, c)
+					if orig == 0 {
+						continue // NULL or blank before
+					}
+					if !counted {
+						res.compared[c]++
+						counted = true
+					}
+					if orig == fps[c] {
+						res.unchanged[c]++
+						break
+					}
+				}
+			}
+		}
+		if jb.want != nil && nk > 0 {
+			for _, w := range jb.want[kfp] {
+				v := row[nk+w.col]
+				if v.Null {
+					continue
+				}
+				res.cons = append(res.cons, verifyConsResult{group: w.group, pair: w.pair, slot: w.slot, fp: verifyNonZero(m.Fingerprint(nil, v.S))})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", jb.table.TableName, err)
+	}
+
+	// A statistics value fails when it is an original of the column and
+	// not one of its current values.
+	for c := range jb.cols {
+		st := stats[c]
+		if st == nil {
+			continue
+		}
+		orig := map[uint64]bool{}
+		if nk > 0 {
+			for i := range jb.rows2.keys {
+				if fp := jb.rows2.value(i, c); fp != 0 {
+					if _, ok := st[fp]; ok {
+						orig[fp] = true
+					}
+				}
+			}
+		} else {
+			for fp := range st {
+				if jb.sets[c].has(fp) {
+					orig[fp] = true
+				}
+			}
+		}
+		for fp, current := range st {
+			if orig[fp] && !current {
+				res.statBad[c]++
+			}
+		}
+	}
+	return res, nil
+}
