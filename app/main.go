@@ -63,6 +63,8 @@ var errHelp = errors.New("help requested")
 const usage = `restage — refresh staging databases from production with personal data masked
 
 Usage:
+  restage run [--dry-run] [--report FILE]
+      refresh one staging database from production (configured by RESTAGE_* env; see README)
   restage mask --dsn DSN --rules FILE --confirm HOST:PORT/DB [flags]
       mask one database in place (meant for a copy: destructive)
   restage check --dsn DSN --rules FILE [--patch FILE | --fix] [--report FILE]
@@ -91,6 +93,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "mask":
 		return runMask(ctx, args[1:], stdout, stderr)
+	case "run":
+		return runRun(ctx, args[1:], stdout, stderr)
 	case "check":
 		return runCheck(ctx, args[1:], stdout, stderr)
 	case "version", "--version":

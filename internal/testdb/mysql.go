@@ -47,8 +47,9 @@ func MySQL(t testing.TB) (dsn, name string) {
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4"); err != nil {
 		t.Fatalf("create database %s: %v", name, err)
 	}
+	adminDSN := cfg.FormatDSN() // before cfg.DBName is set below
 	t.Cleanup(func() {
-		db, err := sql.Open("mysql", cfg.FormatDSN())
+		db, err := sql.Open("mysql", adminDSN)
 		if err != nil {
 			t.Errorf("drop database %s: %v", name, err)
 			return

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/restage/restage/internal/config"
+	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/local"
+	"github.com/restage/restage/internal/mask"
+	"github.com/restage/restage/internal/refresh"
+	"github.com/restage/restage/internal/slack"
+)
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("restage run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dryRun := fs.Bool("dry-run", false, "validate everything and print what would be done; touch nothing")
+	reportFile := fs.String("report", "", "write the JSON report to this file")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return badInput(err)
+	}
+	if fs.NArg() > 0 {
+		return badInput(fmt.Errorf("unexpected arguments: %v", fs.Args()))
+	}
+	rc, err := loadRunConfig()
+	if err != nil {
+		return badInput(err)
+	}
+	log := newLogger(stdout, rc.settings.LogLevel).With("target", rc.cfg.Target)
+
+	if *dryRun {
+		fmt.Fprintf(stderr, "dry run for target %s (provider %s):\n", rc.cfg.Target, rc.settings.Provider)
+		fmt.Fprintf(stderr, "  prepare      take the run lock on the staging server; remove leftovers of earlier runs\n")
+		fmt.Fprintf(stderr, "  restore      copy %s into %s from one consistent snapshot\n", rc.source.Target(), local.DBName(rc.cfg.Target, "<run>"))
+		fmt.Fprintf(stderr, "  credentials  no-op on local servers\n")
+		fmt.Fprintf(stderr, "  ready        log in and SELECT 1, with backoff\n")
+		fmt.Fprintf(stderr, "  mask         drift gate, then %d masked / %d truncated table rule(s) with %d worker(s); %d post-mask statement(s)\n",
+			len(rc.cfg.Rules.Tables), len(rc.cfg.Rules.Truncate), rc.cfg.Workers, len(rc.cfg.Rules.PostMaskSQL))
+		fmt.Fprintf(stderr, "  verify       verification gate\n")
+		fmt.Fprintf(stderr, "  users        %d staging user(s); %d preserved table(s)\n", len(rc.cfg.Users), len(rc.cfg.Preserve))
+		fmt.Fprintf(stderr, "  swap         make it the database behind %s\n", rc.staging.Target())
+		fmt.Fprintf(stderr, "  retire       drop the previous staging DB after %s (keep last %d)\n", rc.cfg.RetireGrace, rc.settings.KeepLast)
+		fmt.Fprintln(stderr, "nothing was changed")
+		return nil
+	}
+
+	prov, err := local.New(rc.local(log))
+	if err != nil {
+		return badInput(err)
+	}
+	defer prov.Close()
+	notifier := &slackNotifier{n: slack.New(rc.slack, log)}
+	rep, err := refresh.Run(ctx, rc.cfg, refresh.Deps{
+		Provider: prov,
+		OpenEngine: func(ctx context.Context, adminDSN string) (mask.Engine, error) {
+			d, err := dsn.Parse(adminDSN)
+			if err != nil {
+				return nil, err
+			}
+			return openEngine(ctx, d)
+		},
+		Notifier: notifier,
+		Log:      log,
+	})
+	printRunReport(stderr, rep)
+	if *reportFile != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if werr := os.WriteFile(*reportFile, append(b, '\n'), 0o644); werr != nil {
+			fmt.Fprintf(stderr, "restage: write report: %v\n", werr)
+		}
+	}
+	if err != nil {
+		return &exitError{code: refresh.ExitCode(err), err: err}
+	}
+	return nil
+}
+
+type runConfig struct {
+	settings *config.Settings
+	cfg      refresh.Config
+	source   dsn.DSN
+	staging  dsn.DSN
+	slack    slack.Config
+	prodLogs []string
+}
+
+func (rc *runConfig) local(log *slog.Logger) local.Config {
+	s := rc.settings
+	return local.Config{
+		Target: s.Target, SourceDSN: s.SourceDSN, StagingDSN: s.StagingDSN, ControlDB: s.ControlDB,
+		KeepLast: s.KeepLast, Adopt: s.Adopt, ProductionLogins: rc.prodLogs, AcceptSharedLogins: s.AcceptSharedLogins, Log: log,
+	}
+}
+
+var userNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,31}$`)
+
+// loadRunConfig reads and validates every setting `restage run` needs and
+// reports every problem at once.
+func loadRunConfig() (*runConfig, error) {
+	s, err := config.LoadSettings()
+	if err != nil {
+		return nil, err
+	}
+	rc := &runConfig{settings: s}
+	var problems []error
+	add := func(err error) {
+		if err != nil {
+			problems = append(problems, err)
+		}
+	}
+	add(s.Validate())
+	key, err := s.Key()
+	add(err)
+	if s.Target == "" {
+		add(errors.New("RESTAGE_TARGET is required (the name of the staging database being refreshed)"))
+	}
+	if s.Provider != "local" {
+		add(fmt.Errorf("RESTAGE_PROVIDER %q: this build runs the local provider only", s.Provider))
+	}
+	if s.SourceDSN == "" {
+		add(errors.New("RESTAGE_SOURCE_DSN is required (the production source)"))
+	} else if rc.source, err = dsn.Parse(s.SourceDSN); err != nil {
+		add(fmt.Errorf("RESTAGE_SOURCE_DSN: %w", err))
+	}
+	if s.StagingDSN == "" {
+		add(errors.New("RESTAGE_STAGING_DSN is required (admin login on the staging server; its database is the staging name)"))
+	} else if rc.staging, err = dsn.Parse(s.StagingDSN); err != nil {
+		add(fmt.Errorf("RESTAGE_STAGING_DSN: %w", err))
+	}
+	if s.MaxDuration < 0 {
+		add(fmt.Errorf("RESTAGE_MAX_DURATION must not be negative, got %s", s.MaxDuration))
+	}
+	if s.RetireGrace < 0 {
+		add(fmt.Errorf("RESTAGE_RETIRE_GRACE must not be negative, got %s", s.RetireGrace))
+	}
+	var rules *config.Rules
+	var rulesText []byte
+	if s.Rules == "" {
+		add(errors.New("RESTAGE_RULES is required (the rules file)"))
+	} else if rulesText, err = os.ReadFile(s.Rules); err != nil {
+		add(fmt.Errorf("RESTAGE_RULES: %w", err))
+	} else if rules, err = config.ParseRules(s.Rules, rulesText); err != nil {
+		add(err)
+	}
+	users, err := parseStagingUsers(s.StagingUsers)
+	add(err)
+	preserve, err := parsePreserve(s.Preserve)
+	add(err)
+	rc.slack = slack.Config{Token: s.SlackToken, Channel: s.SlackChannel, WebhookURL: s.SlackWebhook, OnSuccess: s.SlackOnSuccess, Timeout: s.SlackTimeout}
+	add(rc.slack.Validate())
+	for _, l := range strings.Split(s.ProductionLogins, ",") {
+		if l = strings.TrimSpace(l); l != "" {
+			rc.prodLogs = append(rc.prodLogs, l)
+		}
+	}
+	if len(problems) == 0 {
+		lc := rc.local(nil)
+		add(lc.Validate())
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	rc.cfg = refresh.Config{
+		Target: s.Target, Rules: rules, RulesText: rulesText, Key: key,
+		Workers: s.Workers, BatchSize: s.BatchSize, MaxDuration: s.MaxDuration, RetireGrace: s.RetireGrace,
+		Users: users, Preserve: preserve,
+	}
+	return rc, nil
+}
+
+// parseStagingUsers reads "name:read,other:write"; passwords come from
+// RESTAGE_STAGING_USER_<NAME>_PASSWORD or …_PASSWORD_FILE.
+func parseStagingUsers(spec string) ([]refresh.StagingUser, error) {
+	var users []refresh.StagingUser
+	var errs []error
+	for _, item := range strings.Split(spec, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		name, priv, ok := strings.Cut(item, ":")
+		if !ok {
+			priv = "read"
+		}
+		if !userNameRE.MatchString(name) {
+			errs = append(errs, fmt.Errorf("RESTAGE_STAGING_USERS: user %q: want lower-case letters, digits, underscores", name))
+			continue
+		}
+		if priv != "read" && priv != "write" {
+			errs = append(errs, fmt.Errorf("RESTAGE_STAGING_USERS: user %s: privileges must be read or write, got %q", name, priv))
+			continue
+		}
+		env := "RESTAGE_STAGING_USER_" + strings.ToUpper(name) + "_PASSWORD"
+		pw := os.Getenv(env)
+		if f := os.Getenv(env + "_FILE"); f != "" {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s_FILE: %w", env, err))
+				continue
+			}
+			pw = strings.TrimRight(string(b), "\r\n")
+		}
+		if pw == "" {
+			errs = append(errs, fmt.Errorf("staging user %s has no password: set %s or %s_FILE", name, env, env))
+			continue
+		}
+		users = append(users, refresh.StagingUser{Name: name, Password: pw, Privileges: priv})
+	}
+	return users, errors.Join(errs...)
+}
+
+// parsePreserve reads "table[: where]; table2 …".
+func parsePreserve(spec string) ([]refresh.PreserveSpec, error) {
+	var out []refresh.PreserveSpec
+	var errs []error
+	for _, item := range strings.Split(spec, ";") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		table, where, _ := strings.Cut(item, ":")
+		table, where = strings.TrimSpace(table), strings.TrimSpace(where)
+		if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$`).MatchString(table) {
+			errs = append(errs, fmt.Errorf("RESTAGE_PRESERVE: %q is not a table name", table))
+			continue
+		}
+		out = append(out, refresh.PreserveSpec{Table: table, Where: where})
+	}
+	return out, errors.Join(errs...)
+}
+
+func printRunReport(w io.Writer, rep *refresh.Report) {
+	if rep == nil {
+		return
+	}
+	fmt.Fprintf(w, "restage run %s, target %s: exit %d in %s\n", rep.RunID, rep.Target, rep.ExitCode, rep.Duration.Round(time.Millisecond))
+	for _, s := range rep.Steps {
+		fmt.Fprintf(w, "  %-12s %-8s %8s  %s\n", s.Step, s.Status, s.Duration.Round(time.Millisecond), s.Note)
+	}
+	if rep.Mask != nil {
+		printSummary(w, &maskReport{Mask: rep.Mask, Verify: rep.Verify})
+	}
+	if rep.Drift != nil && !rep.Drift.OK() {
+		fmt.Fprint(w, rep.Drift.Summary())
+		if rep.Drift.Patch != "" {
+			fmt.Fprintf(w, "\nrules patch (apply with `patch -p0`):\n%s", rep.Drift.Patch)
+		}
+	}
+	for _, warn := range rep.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+}
+
+// slackNotifier adapts the Slack client to the pipeline's Notifier.
+type slackNotifier struct{ n *slack.Notifier }
+
+func (s *slackNotifier) Notify(ctx context.Context, n refresh.Notice) {
+	ev := slack.Event{Target: n.Target, RunID: n.RunID, Step: n.Step, Class: n.Class, Detail: n.Detail,
+		Duration: n.Duration, Rows: n.Rows, Tables: n.Tables, ExitCode: n.ExitCode}
+	switch n.Kind {
+	case "failure":
+		s.n.Failure(ctx, ev)
+	case "warning":
+		s.n.Warning(ctx, ev)
+	default:
+		s.n.Success(ctx, ev)
+	}
+}

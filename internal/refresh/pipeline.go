@@ -1,0 +1,526 @@
+package refresh
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/restage/restage/internal/config"
+	"github.com/restage/restage/internal/gate"
+	"github.com/restage/restage/internal/mask"
+	"github.com/restage/restage/internal/transform"
+)
+
+// Exit codes of a run.
+const (
+	ExitOK        = 0
+	ExitFailed    = 1
+	ExitBadInput  = 2
+	ExitCancelled = 3
+	ExitRefused   = 4
+)
+
+// Step names, in run order.
+const (
+	StepPrepare     = "prepare"
+	StepRestore     = "restore"
+	StepCredentials = "credentials"
+	StepReady       = "ready"
+	StepMask        = "mask"
+	StepVerify      = "verify"
+	StepUsers       = "users"
+	StepSwap        = "swap"
+	StepRetire      = "retire"
+)
+
+// Steps lists the steps in order.
+var Steps = []string{StepPrepare, StepRestore, StepCredentials, StepReady, StepMask, StepVerify, StepUsers, StepSwap, StepRetire}
+
+// Config is one run's validated configuration.
+type Config struct {
+	Target    string
+	RunID     string // NewRunID(Now()) when empty
+	Rules     *config.Rules
+	RulesText []byte
+	Key       transform.Key
+	Workers   int
+	BatchSize int
+	// MaxDuration aborts the run (cleanup, alert) when exceeded; 0: none.
+	MaxDuration time.Duration
+	// RetireGrace is waited after the swap before the previous staging DB
+	// is deleted (clients holding the old endpoint finish).
+	RetireGrace time.Duration
+	// CleanupTimeout bounds the cleanup that runs from a fresh context
+	// after a failure or cancellation.
+	CleanupTimeout time.Duration
+	Users          []StagingUser
+	Preserve       []PreserveSpec
+}
+
+// Notice is what the pipeline tells a Notifier. It never holds personal
+// data or secrets.
+type Notice struct {
+	Kind     string // "failure", "warning", "success"
+	Target   string
+	RunID    string
+	Step     string
+	Class    string
+	Detail   string
+	Duration time.Duration
+	Rows     int64
+	Tables   int
+	ExitCode int
+}
+
+// Notifier delivers notices (Slack). It must not fail or hang the run:
+// errors are its own to log.
+type Notifier interface {
+	Notify(ctx context.Context, n Notice)
+}
+
+// Deps are what the pipeline runs with.
+type Deps struct {
+	Provider Provider
+	// OpenEngine opens the masking engine on a DB's admin DSN; the engine
+	// must also implement mask.Reader and mask.Execer.
+	OpenEngine func(ctx context.Context, adminDSN string) (mask.Engine, error)
+	Notifier   Notifier
+	Log        *slog.Logger
+	Now        func() time.Time
+	// Hook, when set, is called at the start of every step; a test uses it
+	// to inject failures. An error it returns fails that step.
+	Hook func(ctx context.Context, step string) error
+}
+
+// StepReport is the outcome of one step.
+type StepReport struct {
+	Step     string        `json:"step"`
+	Status   string        `json:"status"` // ok, no-op, failed, skipped, warning
+	Duration time.Duration `json:"duration_ns"`
+	Note     string        `json:"note,omitempty"`
+}
+
+// Report is the run's structured summary.
+type Report struct {
+	Target   string             `json:"target"`
+	RunID    string             `json:"run_id"`
+	ExitCode int                `json:"exit_code"`
+	Error    string             `json:"error,omitempty"`
+	Steps    []StepReport       `json:"steps"`
+	New      *DB                `json:"new_db,omitempty"`
+	Previous *DB                `json:"previous_db,omitempty"`
+	Swept    []string           `json:"swept,omitempty"`
+	Mask     *mask.Report       `json:"mask,omitempty"`
+	Drift    *gate.DriftReport  `json:"drift,omitempty"`
+	Verify   *gate.VerifyReport `json:"verify,omitempty"`
+	Warnings []string           `json:"warnings,omitempty"`
+	Duration time.Duration      `json:"duration_ns"`
+}
+
+// StepError is a failed step: which step, which exit code, and the cause.
+type StepError struct {
+	Step string
+	Code int
+	Err  error
+}
+
+func (e *StepError) Error() string { return fmt.Sprintf("step %s: %v", e.Step, e.Err) }
+func (e *StepError) Unwrap() error { return e.Err }
+
+// ExitCode maps a Run error to the process exit code.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var se *StepError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return ExitFailed
+}
+
+// errRefused marks a safety-gate refusal.
+var errRefused = errors.New("safety gate refused")
+
+type run struct {
+	cfg   Config
+	deps  Deps
+	log   *slog.Logger
+	rep   *Report
+	start time.Time
+	// created is the DB this run created; discarded on failure before the
+	// swap succeeded.
+	created *DB
+	swapped bool
+	// release frees the run lock; called after cleanup, so no other run
+	// can sweep what this one is still removing.
+	release func()
+}
+
+// Run refreshes the target's staging DB once. It is fail-closed: the
+// staging name is switched only after masking and both gates passed; any
+// failure before that removes what the run created (from a fresh context)
+// and leaves the current staging DB serving, untouched. A failed retire
+// after a successful swap is a warning (exit 0); the next run finishes it.
+func Run(ctx context.Context, cfg Config, deps Deps) (*Report, error) {
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RunID == "" {
+		cfg.RunID = NewRunID(deps.Now())
+	}
+	if cfg.CleanupTimeout <= 0 {
+		cfg.CleanupTimeout = 10 * time.Minute
+	}
+	r := &run{cfg: cfg, deps: deps, start: deps.Now(),
+		log: deps.Log.With("target", cfg.Target, "run", cfg.RunID),
+		rep: &Report{Target: cfg.Target, RunID: cfg.RunID}}
+
+	var cancel context.CancelFunc = func() {}
+	if cfg.MaxDuration > 0 {
+		ctx, cancel = context.WithTimeoutCause(ctx, cfg.MaxDuration, errMaxDuration)
+	}
+	defer cancel()
+
+	err := r.steps(ctx)
+	if err != nil && !r.swapped {
+		r.cleanup(ctx)
+	}
+	if r.release != nil {
+		r.release()
+	}
+	r.rep.Duration = deps.Now().Sub(r.start)
+	r.rep.ExitCode = ExitCode(err)
+	if err != nil {
+		r.rep.Error = err.Error()
+		r.notifyFailure(ctx, err)
+	} else {
+		r.notifySuccess(ctx)
+	}
+	return r.rep, err
+}
+
+var errMaxDuration = errors.New("maximum run duration exceeded")
+
+// NewRunID is the UTC time to the second plus 4 random hex digits: sortable,
+// and unique even for runs started in the same second (a rerun right after
+// a killed run, a duplicate scheduler delivery).
+func NewRunID(now time.Time) string {
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102150405") + "_" + hex.EncodeToString(b[:])
+}
+
+// step runs one named step with logging, timing and the report entry.
+func (r *run) step(ctx context.Context, name string, f func(ctx context.Context) (note string, err error)) error {
+	t0 := r.deps.Now()
+	r.log.Info("step start", "step", name)
+	var note string
+	err := func() error {
+		if r.deps.Hook != nil {
+			if err := r.deps.Hook(ctx, name); err != nil {
+				return err
+			}
+		}
+		var err error
+		note, err = f(ctx)
+		return err
+	}()
+	d := r.deps.Now().Sub(t0)
+	sr := StepReport{Step: name, Status: "ok", Duration: d, Note: note}
+	if err != nil {
+		sr.Status = "failed"
+		r.rep.Steps = append(r.rep.Steps, sr)
+		r.log.Error("step failed", "step", name, "duration", d.String(), "error", err.Error())
+		return r.classify(ctx, name, err)
+	}
+	if len(note) >= 5 && note[:5] == "no-op" {
+		sr.Status = "no-op"
+	}
+	r.rep.Steps = append(r.rep.Steps, sr)
+	r.log.Info("step end", "step", name, "duration", d.String(), "status", sr.Status)
+	return nil
+}
+
+func (r *run) classify(ctx context.Context, step string, err error) error {
+	code := ExitFailed
+	switch {
+	case errors.Is(err, errRefused):
+		code = ExitRefused
+	case errors.Is(context.Cause(ctx), errMaxDuration):
+		err = fmt.Errorf("%w (%s): %v", errMaxDuration, r.cfg.MaxDuration, err)
+	case ctx.Err() != nil:
+		code = ExitCancelled
+		err = fmt.Errorf("cancelled: %w", err)
+	case errors.Is(err, ErrSharedLogin):
+		code = ExitBadInput
+	}
+	return &StepError{Step: step, Code: code, Err: err}
+}
+
+func (r *run) steps(ctx context.Context) error {
+	p := r.deps.Provider
+
+	// prepare: the lock, then leftovers of earlier runs.
+	if err := r.step(ctx, StepPrepare, func(ctx context.Context) (string, error) {
+		rel, err := p.Lock(ctx, r.cfg.RunID)
+		if err != nil {
+			return "", err
+		}
+		r.release = rel
+		swept, err := p.Sweep(ctx)
+		r.rep.Swept = swept
+		if err != nil {
+			return "", fmt.Errorf("remove leftovers: %w", err)
+		}
+		if len(swept) > 0 {
+			return fmt.Sprintf("removed %d leftover DB(s) of earlier runs", len(swept)), nil
+		}
+		return "lock taken; no leftovers", nil
+	}); err != nil {
+		return err
+	}
+
+	var db *DB
+	if err := r.step(ctx, StepRestore, func(ctx context.Context) (string, error) {
+		var err error
+		db, err = p.Restore(ctx, r.cfg.RunID)
+		if db != nil {
+			r.created = db
+			r.rep.New = db
+		}
+		if err != nil {
+			return "", err
+		}
+		return "restored into " + db.Name, nil
+	}); err != nil {
+		return err
+	}
+	if err := r.step(ctx, StepCredentials, func(ctx context.Context) (string, error) {
+		return p.Credentials(ctx, db)
+	}); err != nil {
+		return err
+	}
+	if err := r.step(ctx, StepReady, func(ctx context.Context) (string, error) {
+		return "", p.Ready(ctx, db)
+	}); err != nil {
+		return err
+	}
+
+	eng, err := r.deps.OpenEngine(ctx, db.AdminDSN)
+	if err != nil {
+		return r.classify(ctx, StepMask, fmt.Errorf("connect to %s: %w", db.Endpoint, err))
+	}
+	engClosed := false
+	closeEngine := func() {
+		if !engClosed {
+			engClosed = true
+			eng.Close()
+		}
+	}
+	defer closeEngine()
+	rd, ok := eng.(mask.Reader)
+	if !ok {
+		return r.classify(ctx, StepMask, errors.New("engine cannot be read by the gates"))
+	}
+
+	var plan *mask.Plan
+	var base *gate.VerifyBaseline
+	if err := r.step(ctx, StepMask, func(ctx context.Context) (string, error) {
+		s, err := eng.Introspect(ctx)
+		if err != nil {
+			return "", fmt.Errorf("read schema: %w", err)
+		}
+		drift, err := gate.Drift(ctx, rd, s, r.cfg.Rules, r.cfg.RulesText, gate.DriftOptions{})
+		if err != nil {
+			return "", fmt.Errorf("drift gate: %w", err)
+		}
+		r.rep.Drift = drift
+		if !drift.OK() {
+			return "", fmt.Errorf("%w: drift gate: %d unclassified column(s), %d stale rule(s); the report holds the rules patch", errRefused, len(drift.Unclassified), len(drift.Stale))
+		}
+		plan, err = mask.NewPlan(r.cfg.Rules, s)
+		if err != nil {
+			return "", fmt.Errorf("%w: the rules do not fit the restored schema: %v", errRefused, err)
+		}
+		base, err = gate.VerifyCapture(ctx, rd, plan, r.cfg.Key, gate.VerifyOptions{Schema: s})
+		if err != nil {
+			return "", fmt.Errorf("verification baseline: %w", err)
+		}
+		rep, err := mask.Run(ctx, eng, plan, r.cfg.Key, mask.Options{Workers: r.cfg.Workers, BatchSize: r.cfg.BatchSize, Logger: r.log})
+		r.rep.Mask = rep
+		if err != nil {
+			return "", err
+		}
+		if len(r.cfg.Rules.PostMaskSQL) > 0 {
+			ex, ok := eng.(mask.Execer)
+			if !ok {
+				return "", errors.New("engine cannot run post-mask SQL")
+			}
+			for _, st := range r.cfg.Rules.PostMaskSQL {
+				if err := ex.Exec(ctx, st.SQL); err != nil {
+					return "", fmt.Errorf("post-mask SQL at %s:%d: %w", r.cfg.Rules.Path, st.Line, err)
+				}
+			}
+		}
+		return fmt.Sprintf("%d rows in %d tables masked, %d truncated", rep.Rows, len(plan.Jobs), len(plan.Truncate)), nil
+	}); err != nil {
+		return err
+	}
+	if err := r.step(ctx, StepVerify, func(ctx context.Context) (string, error) {
+		s, err := eng.Introspect(ctx)
+		if err != nil {
+			return "", fmt.Errorf("read schema: %w", err)
+		}
+		v, err := gate.Verify(ctx, rd, s, plan, base)
+		r.rep.Verify = v
+		if err != nil {
+			return "", err
+		}
+		if !v.OK() {
+			return "", fmt.Errorf("%w: verification: %d check(s) failed", errRefused, len(v.Failures))
+		}
+		return "every check passed", nil
+	}); err != nil {
+		return err
+	}
+	closeEngine()
+
+	if err := r.step(ctx, StepUsers, func(ctx context.Context) (string, error) {
+		var notes []string
+		if len(r.cfg.Preserve) > 0 {
+			n, err := p.Preserve(ctx, db, r.cfg.Preserve)
+			if err != nil {
+				return "", fmt.Errorf("preserve rows: %w", err)
+			}
+			notes = append(notes, fmt.Sprintf("%d preserved rows copied", n))
+		}
+		if err := p.Users(ctx, db, r.cfg.Users); err != nil {
+			return "", err
+		}
+		notes = append(notes, fmt.Sprintf("%d staging user(s) can log in", len(r.cfg.Users)))
+		return joinNotes(notes), nil
+	}); err != nil {
+		return err
+	}
+
+	var prev *DB
+	if err := r.step(ctx, StepSwap, func(ctx context.Context) (string, error) {
+		var err error
+		prev, err = p.Switch(ctx, db)
+		if err != nil {
+			return "", err
+		}
+		r.swapped = true
+		r.rep.Previous = prev
+		if prev == nil {
+			return "staging now serves " + db.Name + " (first run)", nil
+		}
+		return fmt.Sprintf("staging now serves %s (was %s)", db.Name, prev.Name), nil
+	}); err != nil {
+		return err
+	}
+
+	// retire: a failure is a warning; the next run's sweep finishes it.
+	if prev == nil {
+		r.rep.Steps = append(r.rep.Steps, StepReport{Step: StepRetire, Status: "no-op", Note: "no-op: no previous staging DB"})
+		return nil
+	}
+	if err := r.step(ctx, StepRetire, func(ctx context.Context) (string, error) {
+		if r.cfg.RetireGrace > 0 {
+			t := time.NewTimer(r.cfg.RetireGrace)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return "", ctx.Err()
+			case <-t.C:
+			}
+		}
+		if err := p.Retire(ctx, prev); err != nil {
+			return "", err
+		}
+		return "retired " + prev.Name, nil
+	}); err != nil {
+		msg := fmt.Sprintf("retire of %s failed; staging serves the new copy and the next run retires it: %v", prev.Name, err)
+		r.rep.Warnings = append(r.rep.Warnings, msg)
+		r.rep.Steps[len(r.rep.Steps)-1].Status = "warning"
+		if r.deps.Notifier != nil {
+			r.deps.Notifier.Notify(ctx, Notice{Kind: "warning", Target: r.cfg.Target, RunID: r.cfg.RunID, Step: StepRetire,
+				Class: "retire failed", Detail: "staging serves the new copy; the previous DB is left for the next run", Duration: r.deps.Now().Sub(r.start)})
+		}
+	}
+	return nil
+}
+
+func joinNotes(n []string) string {
+	s := ""
+	for i, v := range n {
+		if i > 0 {
+			s += "; "
+		}
+		s += v
+	}
+	return s
+}
+
+// cleanup removes what the run created, from a fresh context with its own
+// timeout so a cancelled run still cleans up.
+func (r *run) cleanup(ctx context.Context) {
+	if r.created == nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.CleanupTimeout)
+	defer cancel()
+	if err := r.deps.Provider.Discard(cctx, r.created); err != nil {
+		msg := fmt.Sprintf("cleanup: could not remove %s (the next run removes it): %v", r.created.Name, err)
+		r.rep.Warnings = append(r.rep.Warnings, msg)
+		r.log.Error("cleanup failed", "step", "cleanup", "error", err.Error())
+		return
+	}
+	r.log.Info("cleanup: removed the new DB", "step", "cleanup", "db", r.created.Name)
+}
+
+func (r *run) notifyFailure(ctx context.Context, err error) {
+	if r.deps.Notifier == nil {
+		return
+	}
+	n := Notice{Kind: "failure", Target: r.cfg.Target, RunID: r.cfg.RunID, Duration: r.deps.Now().Sub(r.start), ExitCode: ExitCode(err)}
+	var se *StepError
+	if errors.As(err, &se) {
+		n.Step = se.Step
+	}
+	switch n.ExitCode {
+	case ExitRefused:
+		n.Class = "safety gate refused"
+	case ExitCancelled:
+		n.Class = "cancelled"
+	case ExitBadInput:
+		n.Class = "bad input"
+	default:
+		n.Class = "failed"
+		if errors.Is(err, errMaxDuration) {
+			n.Class = "maximum duration exceeded"
+		}
+	}
+	n.Detail = "staging still serves the previous copy; nothing of this run is left"
+	r.deps.Notifier.Notify(ctx, n)
+}
+
+func (r *run) notifySuccess(ctx context.Context) {
+	if r.deps.Notifier == nil {
+		return
+	}
+	n := Notice{Kind: "success", Target: r.cfg.Target, RunID: r.cfg.RunID, Duration: r.deps.Now().Sub(r.start)}
+	if r.rep.Mask != nil {
+		n.Rows = r.rep.Mask.Rows
+		n.Tables = len(r.rep.Mask.Tables)
+	}
+	r.deps.Notifier.Notify(ctx, n)
+}
