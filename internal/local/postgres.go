@@ -1,0 +1,745 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/refresh"
+)
+
+var _ refresh.Provider = (*pgProvider)(nil)
+
+// pgProvider is the local provider on PostgreSQL servers. Every database
+// operation on the staging server runs on a short-lived admin connection to
+// the control DB: it is never renamed or dropped, so restage's own sessions
+// never stand in the way of a rename or a drop. docs/local-postgres.md
+// describes the whole design.
+type pgProvider struct {
+	cfg     Config
+	log     *slog.Logger
+	src     dsn.DSN
+	stg     dsn.DSN
+	srcConn *pgx.ConnConfig // the production source, read only
+	stgConn *pgx.ConnConfig // admin login on the staging server
+	staging string          // the stable staging name
+
+	// testHook, when set, runs between the steps of Switch; an error it
+	// returns fails the switch at that point (tests inject failures).
+	testHook func(step string) error
+
+	mu         sync.Mutex
+	controlOK  bool                   // the control table is known to exist
+	lockConns  map[*pgx.Conn]struct{} // sessions holding run locks
+	closedDown bool
+}
+
+// pgSessionParams apply to every connection restage opens.
+var pgSessionParams = map[string]string{"application_name": "restage"}
+
+// newPostgres returns the local provider for PostgreSQL. cfg has been
+// validated by New.
+func newPostgres(cfg Config) (refresh.Provider, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ControlDB == "" {
+		cfg.ControlDB = "restage_control"
+	}
+	src, err := dsn.Parse(cfg.SourceDSN)
+	if err != nil {
+		return nil, fmt.Errorf("source DSN: %w", err)
+	}
+	stg, err := dsn.Parse(cfg.StagingDSN)
+	if err != nil {
+		return nil, fmt.Errorf("staging DSN: %w", err)
+	}
+	srcConn, err := pgx.ParseConfig(cfg.SourceDSN)
+	if err != nil {
+		return nil, errors.New("source DSN can't be parsed (details withheld: it may hold a password)")
+	}
+	stgConn, err := pgx.ParseConfig(cfg.StagingDSN)
+	if err != nil {
+		return nil, errors.New("staging DSN can't be parsed (details withheld: it may hold a password)")
+	}
+	for k, v := range pgSessionParams {
+		srcConn.RuntimeParams[k] = v
+		stgConn.RuntimeParams[k] = v
+	}
+	// Belt and braces: nothing restage runs on the source may write.
+	srcConn.RuntimeParams["default_transaction_read_only"] = "on"
+
+	var errs []error
+	switch cfg.ControlDB {
+	case stg.Database:
+		errs = append(errs, fmt.Errorf("control DB %q is the staging database", cfg.ControlDB))
+	case cfg.Adopt:
+		errs = append(errs, fmt.Errorf("control DB %q is the adopted database", cfg.ControlDB))
+	}
+	ctl := stg
+	ctl.Database = cfg.ControlDB
+	if dsn.SameDatabase(src, ctl) {
+		errs = append(errs, fmt.Errorf("control DB %q is the production source database", cfg.ControlDB))
+	}
+	if strings.HasPrefix(stg.Database, "restage_"+cfg.Target+"_") {
+		errs = append(errs, fmt.Errorf("staging name %q is inside restage's own names for target %q", stg.Database, cfg.Target))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &pgProvider{
+		cfg:       cfg,
+		log:       cfg.Log.With("target", cfg.Target, "engine", dsn.Postgres),
+		src:       src,
+		stg:       stg,
+		srcConn:   srcConn,
+		stgConn:   stgConn,
+		staging:   stg.Database,
+		lockConns: map[*pgx.Conn]struct{}{},
+	}, nil
+}
+
+// Close closes the sessions that hold run locks (releasing them).
+func (p *pgProvider) Close() error {
+	p.mu.Lock()
+	conns := p.lockConns
+	p.lockConns = map[*pgx.Conn]struct{}{}
+	p.closedDown = true
+	p.mu.Unlock()
+	for c := range conns {
+		pgClose(c)
+	}
+	return nil
+}
+
+// ---- connections ----
+
+// connect opens an admin session on the staging server to database db.
+func (p *pgProvider) connect(ctx context.Context, db string) (*pgx.Conn, error) {
+	cfg := p.stgConn.Copy()
+	cfg.Database = db
+	return pgConnect(ctx, cfg)
+}
+
+// connectSource opens a read-only session on the production source.
+func (p *pgProvider) connectSource(ctx context.Context) (*pgx.Conn, error) {
+	return pgConnect(ctx, p.srcConn.Copy())
+}
+
+func pgConnect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, pgRedact(pgScrub(err), cfg.Password)
+	}
+	return c, nil
+}
+
+func pgClose(c *pgx.Conn) {
+	if c == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = c.Close(ctx)
+}
+
+// pgCleanupCtx is a context for undoing a step: it survives the run's
+// cancellation but not forever.
+func pgCleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+}
+
+// adminDSN is the staging DSN pointed at database name.
+func (p *pgProvider) adminDSN(name string) string {
+	u, err := url.Parse(p.cfg.StagingDSN)
+	if err != nil {
+		return ""
+	}
+	u.Path = "/" + name
+	u.RawPath = ""
+	return u.String()
+}
+
+func (p *pgProvider) dbFor(name, runID string) *refresh.DB {
+	return &refresh.DB{
+		Name:     name,
+		RunID:    runID,
+		Engine:   dsn.Postgres,
+		Endpoint: net.JoinHostPort(p.stg.Host, p.stg.Port) + "/" + name,
+		AdminDSN: p.adminDSN(name),
+	}
+}
+
+// isSource reports whether database name on the staging server is the
+// production source.
+func (p *pgProvider) isSource(name string) bool {
+	d := p.stg
+	d.Database = name
+	return dsn.SameDatabase(p.src, d)
+}
+
+// ---- control DB ----
+
+// pgControlTable records every database restage creates (or renames out
+// of the staging name). name is the database's current name while it is
+// not live; a live DB keeps its restage name here and is found by db_oid.
+const pgControlTable = "restage_databases"
+
+const pgControlDDL = `CREATE TABLE IF NOT EXISTS ` + pgControlTable + ` (
+	name          text PRIMARY KEY,
+	target        text NOT NULL,
+	run_id        text NOT NULL DEFAULT '',
+	state         text NOT NULL CHECK (state IN ('creating', 'ready', 'live', 'previous', 'retired', 'discarded')),
+	created_at    timestamptz NOT NULL DEFAULT now(),
+	updated_at    timestamptz NOT NULL DEFAULT now(),
+	db_oid        bigint,
+	original_name text
+)`
+
+// control opens an admin session on the control DB, creating the database
+// and its table when missing.
+func (p *pgProvider) control(ctx context.Context) (*pgx.Conn, error) {
+	c, err := p.connect(ctx, p.cfg.ControlDB)
+	if pgCode(err) == "3D000" { // invalid_catalog_name: no control DB yet
+		if err := p.createControlDB(ctx); err != nil {
+			return nil, err
+		}
+		c, err = p.connect(ctx, p.cfg.ControlDB)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect to control DB %s: %w", p.cfg.ControlDB, err)
+	}
+	p.mu.Lock()
+	ok := p.controlOK
+	p.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	var exists bool
+	if err := c.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pgControlTable).Scan(&exists); err != nil {
+		pgClose(c)
+		return nil, fmt.Errorf("control DB %s: %w", p.cfg.ControlDB, pgScrub(err))
+	}
+	if !exists {
+		// Two first runs racing on CREATE TABLE IF NOT EXISTS can still
+		// collide in the catalog; the loser's table exists all the same.
+		if _, err := c.Exec(ctx, pgControlDDL); err != nil && pgCode(err) != "23505" && pgCode(err) != "42P07" {
+			pgClose(c)
+			return nil, fmt.Errorf("create control table in %s: %w", p.cfg.ControlDB, pgScrub(err))
+		}
+	}
+	p.mu.Lock()
+	p.controlOK = true
+	p.mu.Unlock()
+	return c, nil
+}
+
+func (p *pgProvider) createControlDB(ctx context.Context) error {
+	var c *pgx.Conn
+	var err error
+	for _, maint := range []string{"postgres", "template1"} {
+		if c, err = p.connect(ctx, maint); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("create control DB %s: connect to a maintenance database: %w", p.cfg.ControlDB, err)
+	}
+	defer pgClose(c)
+	_, err = c.Exec(ctx, "CREATE DATABASE "+pgIdent(p.cfg.ControlDB))
+	if err != nil && pgCode(err) != "42P04" { // duplicate_database: another run won
+		return fmt.Errorf("create control DB %s: %w", p.cfg.ControlDB, pgScrub(err))
+	}
+	p.log.Info("created control database", "step", "prepare", "db", p.cfg.ControlDB)
+	return nil
+}
+
+// pgRecord is one row of the control table.
+type pgRecord struct {
+	Name     string
+	Target   string
+	RunID    string
+	State    string
+	OID      int64 // 0: not known yet
+	Original string
+	Updated  time.Time
+}
+
+const pgRecordCols = `name, target, run_id, state, coalesce(db_oid, 0), coalesce(original_name, ''), updated_at`
+
+func pgScanRecords(rows pgx.Rows) ([]pgRecord, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (pgRecord, error) {
+		var rec pgRecord
+		err := r.Scan(&rec.Name, &rec.Target, &rec.RunID, &rec.State, &rec.OID, &rec.Original, &rec.Updated)
+		return rec, err
+	})
+}
+
+// pgQuerier is what both *pgx.Conn and pgx.Tx offer.
+type pgQuerier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// pgLookup returns the control row for name, nil if there is none.
+func pgLookup(ctx context.Context, q pgQuerier, name string) (*pgRecord, error) {
+	rows, err := q.Query(ctx, "SELECT "+pgRecordCols+" FROM "+pgControlTable+" WHERE name = $1", name)
+	if err != nil {
+		return nil, pgScrub(err)
+	}
+	recs, err := pgScanRecords(rows)
+	if err != nil || len(recs) == 0 {
+		return nil, pgScrub(err)
+	}
+	return &recs[0], nil
+}
+
+func pgSetState(ctx context.Context, q pgQuerier, name, state string) error {
+	_, err := q.Exec(ctx, "UPDATE "+pgControlTable+" SET state = $2, updated_at = clock_timestamp() WHERE name = $1", name, state)
+	return pgScrub(err)
+}
+
+// pgDBOID returns the OID of database name, 0 if there is none.
+func pgDBOID(ctx context.Context, q pgQuerier, name string) (int64, error) {
+	var oid int64
+	err := q.QueryRow(ctx, "SELECT coalesce((SELECT oid::bigint FROM pg_database WHERE datname = $1), 0)", name).Scan(&oid)
+	return oid, pgScrub(err)
+}
+
+// ---- lock ----
+
+// pgLockKey is the advisory lock key of a target: FNV-1a 64 of
+// "restage:"+target, a stable function of the name alone.
+func pgLockKey(target string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("restage:" + target))
+	return int64(h.Sum64())
+}
+
+// Lock takes a session-level advisory lock on a dedicated session to the
+// control DB. The server releases it when that session ends, so a killed
+// process can't leave it behind.
+func (p *pgProvider) Lock(ctx context.Context, runID string) (func(), error) {
+	c, err := p.control(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lock target %s: %w", p.cfg.Target, err)
+	}
+	// Name the holder, so that a refused run (and an operator) can see it.
+	if _, err := c.Exec(ctx, "SELECT set_config('application_name', $1, false)", pgAppName("restage lock "+p.cfg.Target+" "+runID)); err != nil {
+		pgClose(c)
+		return nil, fmt.Errorf("lock target %s: %w", p.cfg.Target, pgScrub(err))
+	}
+	key := pgLockKey(p.cfg.Target)
+	var got bool
+	if err := c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&got); err != nil {
+		pgClose(c)
+		return nil, fmt.Errorf("lock target %s: %w", p.cfg.Target, pgScrub(err))
+	}
+	if !got {
+		holder := p.lockHolder(ctx, c, key)
+		pgClose(c)
+		return nil, fmt.Errorf("lock target %s%s: %w", p.cfg.Target, holder, refresh.ErrLocked)
+	}
+	p.mu.Lock()
+	if p.closedDown {
+		p.mu.Unlock()
+		pgClose(c)
+		return nil, fmt.Errorf("lock target %s: provider is closed", p.cfg.Target)
+	}
+	p.lockConns[c] = struct{}{}
+	p.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			p.mu.Lock()
+			_, mine := p.lockConns[c]
+			delete(p.lockConns, c)
+			p.mu.Unlock()
+			if mine {
+				// Unlock first: the server ends a closed session
+				// asynchronously, and the next run should not have to wait.
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_, _ = c.Exec(ctx, "SELECT pg_advisory_unlock($1)", key)
+				cancel()
+				pgClose(c)
+			}
+		})
+	}, nil
+}
+
+// lockHolder describes the session holding key, best effort.
+func (p *pgProvider) lockHolder(ctx context.Context, c *pgx.Conn, key int64) string {
+	var pid int32
+	var app string
+	err := c.QueryRow(ctx, `SELECT l.pid, coalesce(a.application_name, '')
+		FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		  AND l.classid = (($1::bigint >> 32) & 4294967295)::bigint::oid AND l.objid = ($1::bigint & 4294967295)::oid AND l.objsubid = 1
+		LIMIT 1`, key).Scan(&pid, &app)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf(" (held by backend %d %q)", pid, app)
+}
+
+func pgAppName(s string) string {
+	if len(s) > 63 {
+		s = s[:63]
+	}
+	return s
+}
+
+// ---- sweep, retire, discard ----
+
+// Sweep drops the leftovers of this target: DBs recorded as creating or
+// ready (a run that died or failed before its switch), and previous DBs
+// beyond KeepLast that restage may drop (a retire that failed). DBs that
+// exist but were never recorded are left alone.
+func (p *pgProvider) Sweep(ctx context.Context) ([]string, error) {
+	c, err := p.control(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sweep: %w", err)
+	}
+	defer pgClose(c)
+	rows, err := c.Query(ctx, "SELECT "+pgRecordCols+" FROM "+pgControlTable+
+		" WHERE target = $1 AND state IN ('creating', 'ready', 'previous') ORDER BY updated_at DESC, name", p.cfg.Target)
+	if err != nil {
+		return nil, fmt.Errorf("sweep: read control DB: %w", pgScrub(err))
+	}
+	recs, err := pgScanRecords(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sweep: read control DB: %w", pgScrub(err))
+	}
+	var dropped []string
+	var errs []error
+	kept := 0
+	for _, r := range recs {
+		state := "discarded"
+		if r.State == "previous" {
+			if !p.mayDrop(r) {
+				continue
+			}
+			if kept < p.cfg.KeepLast {
+				kept++
+				continue
+			}
+			state = "retired"
+		}
+		existed, err := p.drop(ctx, c, r, state)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sweep: %w", err))
+			continue
+		}
+		if existed {
+			dropped = append(dropped, r.Name)
+		}
+	}
+	return dropped, errors.Join(errs...)
+}
+
+// mayDrop reports whether restage may drop the recorded DB: it created
+// it for this target, or it is the adopted hand-made one.
+func (p *pgProvider) mayDrop(r pgRecord) bool {
+	if r.Target != p.cfg.Target || p.isSource(r.Name) || r.Name == p.staging {
+		return false
+	}
+	if r.RunID != "" {
+		return true
+	}
+	return p.cfg.Adopt != "" && (r.Name == p.cfg.Adopt || r.Original == p.cfg.Adopt)
+}
+
+// drop drops the recorded DB (if it still exists and is the one recorded)
+// and marks its record state. existed says whether a database was dropped.
+func (p *pgProvider) drop(ctx context.Context, c *pgx.Conn, r pgRecord, state string) (existed bool, err error) {
+	if r.Name == p.staging || p.isSource(r.Name) || r.Name == p.cfg.ControlDB {
+		return false, fmt.Errorf("drop %s: refusing to drop the staging, source or control database", r.Name)
+	}
+	oid, err := pgDBOID(ctx, c, r.Name)
+	if err != nil {
+		return false, fmt.Errorf("drop %s: %w", r.Name, err)
+	}
+	if oid != 0 && r.OID != 0 && oid != r.OID {
+		// Same name, another database: not the one restage recorded.
+		return false, fmt.Errorf("drop %s: the database by that name is not the one restage recorded (oid %d, recorded %d); not touching it", r.Name, oid, r.OID)
+	}
+	if oid != 0 {
+		// FORCE ends sessions on this database only: it is restage's own
+		// (never production, never the live staging DB).
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgIdent(r.Name)+" WITH (FORCE)"); err != nil {
+			return false, fmt.Errorf("drop %s: %w", r.Name, pgScrub(err))
+		}
+		p.log.Info("dropped database", "db", r.Name, "run_id", r.RunID, "state", state)
+	}
+	if err := pgSetState(ctx, c, r.Name, state); err != nil {
+		return oid != 0, fmt.Errorf("drop %s: mark %s: %w", r.Name, state, err)
+	}
+	return oid != 0, nil
+}
+
+// Retire drops a previous staging DB that restage created for this target
+// (or the adopted one); with KeepLast N it keeps the N most recent such
+// previous DBs and drops older ones.
+func (p *pgProvider) Retire(ctx context.Context, prev *refresh.DB) error {
+	if prev == nil {
+		return nil
+	}
+	if p.isSource(prev.Name) {
+		return fmt.Errorf("retire %s: it is the production source: %w", prev.Name, refresh.ErrNotOurs)
+	}
+	if prev.Name == p.staging || prev.Name == p.cfg.ControlDB {
+		return fmt.Errorf("retire %s: it is the live staging or the control database: %w", prev.Name, refresh.ErrNotOurs)
+	}
+	c, err := p.control(ctx)
+	if err != nil {
+		return fmt.Errorf("retire %s: %w", prev.Name, err)
+	}
+	defer pgClose(c)
+	rec, err := pgLookup(ctx, c, prev.Name)
+	if err != nil {
+		return fmt.Errorf("retire %s: read control DB: %w", prev.Name, err)
+	}
+	if rec == nil {
+		if p.cfg.Adopt == "" || prev.Name != p.cfg.Adopt {
+			return fmt.Errorf("retire %s: %w", prev.Name, refresh.ErrNotOurs)
+		}
+		// The adopted DB: record it so a failed drop is finished by Sweep.
+		oid, err := pgDBOID(ctx, c, prev.Name)
+		if err != nil {
+			return fmt.Errorf("retire %s: %w", prev.Name, err)
+		}
+		if _, err := c.Exec(ctx, "INSERT INTO "+pgControlTable+" (name, target, run_id, state, db_oid, original_name) VALUES ($1, $2, '', 'previous', nullif($3, 0), $1)",
+			prev.Name, p.cfg.Target, oid); err != nil {
+			return fmt.Errorf("retire %s: record adoption: %w", prev.Name, pgScrub(err))
+		}
+		rec = &pgRecord{Name: prev.Name, Target: p.cfg.Target, State: "previous", OID: oid, Original: prev.Name}
+	}
+	if !p.mayDrop(*rec) {
+		return fmt.Errorf("retire %s: %w", prev.Name, refresh.ErrNotOurs)
+	}
+	switch rec.State {
+	case "retired", "discarded":
+		return nil
+	case "previous":
+	default:
+		return fmt.Errorf("retire %s: it is %s, not a previous staging DB", prev.Name, rec.State)
+	}
+	if p.cfg.KeepLast == 0 {
+		_, err := p.drop(ctx, c, *rec, "retired")
+		if err != nil {
+			return fmt.Errorf("retire: %w", err)
+		}
+		return nil
+	}
+	rows, err := c.Query(ctx, "SELECT "+pgRecordCols+" FROM "+pgControlTable+
+		" WHERE target = $1 AND state = 'previous' ORDER BY updated_at DESC, name", p.cfg.Target)
+	if err != nil {
+		return fmt.Errorf("retire %s: read control DB: %w", prev.Name, pgScrub(err))
+	}
+	recs, err := pgScanRecords(rows)
+	if err != nil {
+		return fmt.Errorf("retire %s: read control DB: %w", prev.Name, pgScrub(err))
+	}
+	var errs []error
+	kept := 0
+	for _, r := range recs {
+		if !p.mayDrop(r) {
+			continue
+		}
+		if kept < p.cfg.KeepLast {
+			kept++
+			p.log.Info("kept previous staging database", "step", "retire", "db", r.Name, "keep_last", p.cfg.KeepLast)
+			continue
+		}
+		if _, err := p.drop(ctx, c, r, "retired"); err != nil {
+			errs = append(errs, fmt.Errorf("retire: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Discard drops a DB this run created and marks it discarded. A DB the
+// control DB does not record for this run is never dropped.
+func (p *pgProvider) Discard(ctx context.Context, db *refresh.DB) error {
+	if db == nil {
+		return nil
+	}
+	c, err := p.control(ctx)
+	if err != nil {
+		return fmt.Errorf("discard %s: %w", db.Name, err)
+	}
+	defer pgClose(c)
+	rec, err := pgLookup(ctx, c, db.Name)
+	if err != nil {
+		return fmt.Errorf("discard %s: read control DB: %w", db.Name, err)
+	}
+	if rec == nil {
+		oid, err := pgDBOID(ctx, c, db.Name)
+		if err != nil {
+			return fmt.Errorf("discard %s: %w", db.Name, err)
+		}
+		if oid == 0 {
+			return nil // never created
+		}
+		return fmt.Errorf("discard %s: restage has no record of creating it: %w", db.Name, refresh.ErrNotOurs)
+	}
+	if rec.Target != p.cfg.Target || rec.RunID == "" || rec.RunID != db.RunID {
+		return fmt.Errorf("discard %s: recorded for target %q run %q, not this run: %w", db.Name, rec.Target, rec.RunID, refresh.ErrNotOurs)
+	}
+	switch rec.State {
+	case "discarded", "retired":
+		return nil
+	case "live", "previous":
+		return fmt.Errorf("discard %s: it is %s; only Retire drops it", db.Name, rec.State)
+	}
+	if _, err := p.drop(ctx, c, *rec, "discarded"); err != nil {
+		return fmt.Errorf("discard: %w", err)
+	}
+	return nil
+}
+
+// ---- ready, credentials ----
+
+// Credentials has nothing to do: the new DB lives on the staging server,
+// whose logins it shares.
+func (p *pgProvider) Credentials(ctx context.Context, db *refresh.DB) (string, error) {
+	return "no-op: local servers keep their logins", nil
+}
+
+// Ready logs in with the admin DSN and runs SELECT 1, retrying with
+// exponential backoff (100ms doubling to 5s) for at most two minutes.
+func (p *pgProvider) Ready(ctx context.Context, db *refresh.DB) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	delay := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := p.ping(ctx, db.Name)
+		if err == nil {
+			return nil
+		}
+		p.log.Debug("database not ready", "step", "ready", "db", db.Name, "attempt", attempt, "error", err.Error())
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("ready %s: gave up after %d attempts: %w", db.Name, attempt, err)
+		case <-t.C:
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+}
+
+func (p *pgProvider) ping(ctx context.Context, name string) error {
+	c, err := p.connect(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer pgClose(c)
+	var one int
+	return pgScrub(c.QueryRow(ctx, "SELECT 1").Scan(&one))
+}
+
+// ---- helpers ----
+
+func pgIdent(name string) string { return pgx.Identifier{name}.Sanitize() }
+
+// pgCode returns the SQLSTATE in err's chain, "" if none.
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	var se interface{ SQLState() string }
+	if errors.As(err, &se) {
+		return se.SQLState()
+	}
+	return ""
+}
+
+// pgError is a server error without the parts that can carry a row value
+// (detail, context, quoted values in data errors). It keeps the SQLSTATE.
+type pgError struct {
+	Code    string
+	Message string
+}
+
+func (e *pgError) Error() string    { return fmt.Sprintf("%s (SQLSTATE %s)", e.Message, e.Code) }
+func (e *pgError) SQLState() string { return e.Code }
+
+// pgScrub replaces a *pgconn.PgError in err's chain by a *pgError. Data
+// exceptions (22…) and integrity violations (23…) quote values in their
+// messages: every quoted part of those is replaced by "…", except object
+// names the server reports separately.
+func pgScrub(err error) error {
+	var pe *pgconn.PgError
+	if err == nil || !errors.As(err, &pe) {
+		return err
+	}
+	msg := pe.Message
+	if strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23") {
+		msg = pgScrubQuoted(msg, pe.SchemaName, pe.TableName, pe.ColumnName, pe.ConstraintName, pe.DataTypeName)
+	}
+	return &pgError{Code: pe.Code, Message: msg}
+}
+
+// pgScrubQuoted replaces the content of every double-quoted part of msg
+// with "…", except the names listed.
+func pgScrubQuoted(msg string, keep ...string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(msg, '"')
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		j := strings.IndexByte(msg[i+1:], '"')
+		if j < 0 {
+			b.WriteString(msg[:i])
+			b.WriteString(`"…"`)
+			return b.String()
+		}
+		quoted := msg[i+1 : i+1+j]
+		b.WriteString(msg[:i+1])
+		kept := false
+		for _, k := range keep {
+			if k != "" && k == quoted {
+				kept = true
+			}
+		}
+		if kept {
+			b.WriteString(quoted)
+		} else {
+			b.WriteString("…")
+		}
+		b.WriteByte('"')
+		msg = msg[i+1+j+1:]
+	}
+}
+
+// pgRedact replaces secret in err's message, keeping the SQLSTATE.
+func pgRedact(err error, secret string) error {
+	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	var pe *pgError
+	if errors.As(err, &pe) && !strings.Contains(strings.Replace(err.Error(), pe.Error(), "", 1), secret) {
+		return &pgError{Code: pe.Code, Message: strings.ReplaceAll(pe.Message, secret, "xxxxx")}
+	}
+	msg := strings.ReplaceAll(err.Error(), secret, "xxxxx")
+	if code := pgCode(err); code != "" {
+		return &pgError{Code: code, Message: msg}
+	}
+	return errors.New(msg)
+}
