@@ -1,0 +1,98 @@
+// Package awsiam declares, in one place, every IAM action restage's AWS
+// provider calls — directly, or implied by a call (tags on create need
+// rds:AddTagsToResource; restoring an encrypted snapshot needs the KMS
+// grant actions). The Terraform module's task-role policy is tested
+// against this list, so the code and the policy cannot drift apart.
+package awsiam
+
+// Scope says which resources an action may touch; the policy conditions
+// follow from it.
+type Scope string
+
+// Scopes.
+const (
+	// Describe actions read metadata of any RDS resource (no conditions
+	// are possible for most RDS Describe* calls).
+	Describe Scope = "describe"
+	// Create actions make restage-<target>-* resources and must carry the
+	// restage request tags.
+	Create Scope = "create"
+	// Managed actions modify or delete only resources tagged
+	// restage:managed=true and restage:target=<target>.
+	Managed Scope = "managed"
+	// DNS actions change exactly the configured staging record.
+	DNS Scope = "dns"
+	// Lock actions use the run-lock table.
+	Lock Scope = "lock"
+	// KMS actions use the listed snapshot keys.
+	KMS Scope = "kms"
+	// Secrets actions read the listed secrets (staging users, masking key,
+	// RDS-managed master passwords of restage's own DBs).
+	Secrets Scope = "secrets"
+	// Rules actions read the rules file object.
+	Rules Scope = "rules"
+)
+
+// Action is one IAM action and why restage needs it.
+type Action struct {
+	Name    string
+	Scope   Scope
+	Purpose string
+}
+
+// Actions is the complete list.
+var Actions = []Action{
+	{"rds:DescribeDBClusters", Describe, "find the source, restored clusters, leftovers"},
+	{"rds:DescribeDBInstances", Describe, "find instances, wait for available"},
+	{"rds:DescribeDBClusterSnapshots", Describe, "newest available Aurora snapshot"},
+	{"rds:DescribeDBSnapshots", Describe, "newest available RDS instance snapshot"},
+	{"rds:ListTagsForResource", Describe, "check restage's tags before modify/delete"},
+
+	{"rds:RestoreDBClusterFromSnapshot", Create, "restore the Aurora cluster"},
+	{"rds:CreateDBInstance", Create, "create the Aurora writer instance"},
+	{"rds:RestoreDBInstanceFromDBSnapshot", Create, "restore the RDS instance"},
+	{"rds:AddTagsToResource", Create, "tags given on create/restore"},
+
+	{"rds:ModifyDBCluster", Managed, "master password, backups on restage's clusters"},
+	{"rds:ModifyDBInstance", Managed, "master password, backups on restage's instances"},
+	{"rds:DeleteDBCluster", Managed, "retire/cleanup restage's clusters"},
+	{"rds:DeleteDBInstance", Managed, "retire/cleanup restage's instances"},
+
+	{"route53:ListResourceRecordSets", DNS, "read the current staging record"},
+	{"route53:ChangeResourceRecordSets", DNS, "UPSERT the staging CNAME"},
+	{"route53:GetChange", DNS, "wait until INSYNC"},
+
+	{"dynamodb:GetItem", Lock, "read the run lock"},
+	{"dynamodb:PutItem", Lock, "take the run lock (conditional write)"},
+	{"dynamodb:UpdateItem", Lock, "renew the lease"},
+	{"dynamodb:DeleteItem", Lock, "release the run lock"},
+
+	{"kms:DescribeKey", KMS, "restore encrypted snapshots"},
+	{"kms:CreateGrant", KMS, "restore encrypted snapshots"},
+	{"kms:Decrypt", KMS, "restore encrypted snapshots"},
+	{"kms:GenerateDataKey", KMS, "restore encrypted snapshots"},
+
+	{"secretsmanager:GetSecretValue", Secrets, "staging users' passwords, RDS-managed master passwords"},
+
+	{"s3:GetObject", Rules, "read the rules file"},
+}
+
+// ProductionDeny lists the mutating RDS actions the task role is
+// explicitly denied on the production source ARNs.
+var ProductionDeny = []string{
+	"rds:ModifyDBCluster", "rds:ModifyDBInstance",
+	"rds:DeleteDBCluster", "rds:DeleteDBInstance",
+	"rds:AddTagsToResource", "rds:RemoveTagsFromResource",
+	"rds:RebootDBCluster", "rds:RebootDBInstance",
+	"rds:StopDBCluster", "rds:StopDBInstance",
+	"rds:FailoverDBCluster", "rds:PromoteReadReplica",
+}
+
+// Names returns the action names.
+func Names() []string {
+	out := make([]string, len(Actions))
+	for i, a := range Actions {
+		out[i] = a.Name
+	}
+	return out
+}
