@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -182,7 +183,7 @@ func printSummary(w io.Writer, r *maskReport) {
 	}
 	defer func() {
 		if r.Verify != nil {
-			fmt.Fprint(w, r.Verify.Summary())
+			fmt.Fprintln(w, strings.TrimRight(r.Verify.Summary(), "\n"))
 		}
 	}()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
