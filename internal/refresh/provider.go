@@ -28,9 +28,9 @@ type DB struct {
 // StagingUser is a login the staging application uses.
 type StagingUser struct {
 	Name string
-	// Password is never logged. On MySQL, an empty password with
-	// CopyFromStaging means "copy the account's grants from the current
-	// staging DB" (the old system's way).
+	// Password is never logged. On MySQL, an empty password means "copy
+	// the account's grants from the current staging DB" (the old system's
+	// way); PostgreSQL can't read passwords back, so it needs one.
 	Password string
 	// Privileges: "read" (SELECT) or "write" (SELECT, INSERT, UPDATE,
 	// DELETE).
