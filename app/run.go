@@ -155,7 +155,7 @@ func loadRunConfig() (*runConfig, error) {
 	} else if rules, err = config.ParseRules(s.Rules, rulesText); err != nil {
 		add(err)
 	}
-	users, err := parseStagingUsers(s.StagingUsers)
+	users, err := parseStagingUsers(s.StagingUsers, rc.staging.Engine == dsn.MySQL)
 	add(err)
 	preserve, err := parsePreserve(s.Preserve)
 	add(err)
@@ -183,7 +183,11 @@ func loadRunConfig() (*runConfig, error) {
 
 // parseStagingUsers reads "name:read,other:write"; passwords come from
 // RESTAGE_STAGING_USER_<NAME>_PASSWORD or …_PASSWORD_FILE.
-func parseStagingUsers(spec string) ([]refresh.StagingUser, error) {
+//
+// On MySQL a user without a password keeps the account's grants copied
+// from the current staging DB (the old system's way); PostgreSQL can't
+// read passwords back, so there it needs one.
+func parseStagingUsers(spec string, copyAllowed bool) ([]refresh.StagingUser, error) {
 	var users []refresh.StagingUser
 	var errs []error
 	for _, item := range strings.Split(spec, ",") {
@@ -213,7 +217,7 @@ func parseStagingUsers(spec string) ([]refresh.StagingUser, error) {
 			}
 			pw = strings.TrimRight(string(b), "\r\n")
 		}
-		if pw == "" {
+		if pw == "" && !copyAllowed {
 			errs = append(errs, fmt.Errorf("staging user %s has no password: set %s or %s_FILE", name, env, env))
 			continue
 		}

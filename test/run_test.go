@@ -500,3 +500,88 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 		})
 	}
 }
+
+// TestRunBadConfig: every configuration problem is reported at once, exit 2,
+// nothing created; --dry-run validates, prints the steps, touches nothing.
+func TestRunBadConfig(t *testing.T) {
+	res := restage(t, []string{"RESTAGE_MASK_KEY=short", "RESTAGE_TARGET=Bad-Name", "RESTAGE_SOURCE_DSN=", "RESTAGE_STAGING_DSN=nonsense",
+		"RESTAGE_RULES=/nonexistent/rules.yaml", "RESTAGE_WORKERS=0", "RESTAGE_STAGING_USERS=qa:admin", "RESTAGE_SLACK_TOKEN=xoxb-secret-token"}, "run")
+	if res.code != 2 {
+		t.Fatalf("exit %d, want 2\n%s", res.code, res.stderr)
+	}
+	for _, want := range []string{"RESTAGE_MASK_KEY", "RESTAGE_SOURCE_DSN", "RESTAGE_STAGING_DSN", "RESTAGE_RULES", "RESTAGE_WORKERS", "qa", "SLACK"} {
+		if !strings.Contains(res.stderr, want) {
+			t.Errorf("stderr does not mention %s:\n%s", want, res.stderr)
+		}
+	}
+	for _, secret := range []string{"xoxb-secret-token", "short"} {
+		if strings.Contains(res.stderr, "="+secret) || strings.Contains(res.stderr, secret+"\"") {
+			t.Errorf("stderr leaks %q", secret)
+		}
+	}
+}
+
+func TestRunDryRunAndMaxDuration(t *testing.T) {
+	for _, ec := range engines {
+		t.Run(ec.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, ec)
+			env := []string{
+				"RESTAGE_MASK_KEY=" + testKey, "RESTAGE_TARGET=" + f.target, "RESTAGE_SOURCE_DSN=" + f.sourceDSN,
+				"RESTAGE_STAGING_DSN=" + f.stagingDSN, "RESTAGE_CONTROL_DB=" + f.control, "RESTAGE_RULES=" + ec.rules,
+				"RESTAGE_PRODUCTION_LOGINS=" + f.prodLogin,
+			}
+			res := restage(t, env, "run", "--dry-run")
+			if res.code != 0 || !strings.Contains(res.stderr, "nothing was changed") {
+				t.Fatalf("dry run: exit %d\n%s", res.code, res.stderr)
+			}
+			if dbs := f.databases(t, "restage_"); len(f.databases(t, "restage_"+f.target)) != 0 || containsStr(dbs, f.control) {
+				t.Errorf("dry run created databases: %v", dbs)
+			}
+
+			// A run that exceeds its maximum duration aborts, cleans up and
+			// alerts.
+			cfg := f.runConfig(t)
+			cfg.MaxDuration = 3 * time.Second
+			prov, err := local.New(f.localConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer prov.Close()
+			var notices []refresh.Notice
+			rep, err := refresh.Run(context.Background(), cfg, refresh.Deps{
+				Provider:   prov,
+				OpenEngine: func(ctx context.Context, admin string) (mask.Engine, error) { return f.ec.open(ctx, admin) },
+				Notifier:   notifierFunc(func(_ context.Context, n refresh.Notice) { notices = append(notices, n) }),
+				Hook: func(ctx context.Context, step string) error {
+					if step == refresh.StepMask { // a mask that never ends
+						<-ctx.Done()
+						return ctx.Err()
+					}
+					return nil
+				},
+			})
+			if err == nil || refresh.ExitCode(err) != refresh.ExitFailed || !strings.Contains(err.Error(), "maximum run duration") {
+				t.Fatalf("err = %v (exit %d), want the maximum-duration failure, exit 1", err, refresh.ExitCode(err))
+			}
+			if rep.New == nil {
+				t.Fatal("the run created nothing before it was aborted: the test proves nothing")
+			}
+			if containsStr(f.databases(t, "restage_"+f.target+"_"), rep.New.Name) {
+				t.Errorf("the aborted run's DB %s was left behind", rep.New.Name)
+			}
+			if len(notices) != 1 || notices[0].Step != refresh.StepMask || notices[0].Class != "maximum duration exceeded" {
+				t.Errorf("notices = %+v, want one naming the mask step and the class", notices)
+			}
+		})
+	}
+}
+
+func containsStr(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -36,8 +36,8 @@ const (
 
 // Defaults of VerifyOptions.
 const (
-	VerifyDefaultMaxRowsPerTable   = 2_000_000
-	VerifyDefaultConsistencySample = 100_000
+	VerifyDefaultMaxRowsPerTable   = 200_000
+	VerifyDefaultConsistencySample = 20_000
 	VerifyDefaultWorkers           = 2
 )
 
@@ -51,12 +51,14 @@ type VerifyOptions struct {
 	// MaxRowsPerTable rows. Tables without a key hold up to this many
 	// distinct original fingerprints per column, sampled the same way by
 	// value fingerprint. NULL counts, row counts and the statistics check
-	// always cover every row. Default 2,000,000 (≈ 16 MB + 8 MB per
-	// masked column for the biggest table).
+	// always cover every row. Default 200,000 (≈ 1.6 MB + 1.6 MB per
+	// masked column for each table): restage's peak memory stays well under
+	// 100 MB whatever the table size; a 1-in-2^k sample of a big table
+	// still catches a broken transformer at once.
 	MaxRowsPerTable int64
 	// ConsistencySample bounds the original values tracked per rule
 	// signature for the consistency check (≈ 60 bytes each). Default
-	// 100,000.
+	// 20,000.
 	ConsistencySample int
 	// Workers is how many tables are read at once (one connection each).
 	// Default 2.
