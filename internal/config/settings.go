@@ -80,8 +80,8 @@ func (s *Settings) Validate() error {
 	if s.Workers < 1 || s.Workers > 64 {
 		errs = append(errs, fmt.Errorf("RESTAGE_WORKERS must be between 1 and 64, got %d", s.Workers))
 	}
-	if s.BatchSize < 100 || s.BatchSize > 1_000_000 {
-		errs = append(errs, fmt.Errorf("RESTAGE_BATCH_SIZE must be between 100 and 1000000, got %d", s.BatchSize))
+	if s.BatchSize < 100 || s.BatchSize > 100_000 {
+		errs = append(errs, fmt.Errorf("RESTAGE_BATCH_SIZE must be between 100 and 100000, got %d", s.BatchSize))
 	}
 	switch s.LogLevel {
 	case "debug", "info", "warn", "error":

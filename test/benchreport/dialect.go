@@ -29,11 +29,13 @@ type dialect interface {
 	// Password is the login's password, scrubbed from anything printed.
 	Password() string
 	// Create creates the bench database(s) named after base and returns the
-	// database the measurements run in.
+	// database the measurements run in. On failure it leaves nothing behind
+	// (and never drops a database it did not create).
 	Create(ctx context.Context, admin *sql.DB, base string) (work string, err error)
-	// Drop drops what Create created; it must tolerate a partial Create.
+	// Drop drops what a successful Create created.
 	Drop(ctx context.Context, admin *sql.DB, base string) error
-	// Generate creates the source table and fills it with rows [lo, hi].
+	// CreateSource creates the (empty) source table; GenerateSQL fills
+	// rows [lo, hi] of it server-side.
 	CreateSource(ctx context.Context, db *sql.DB) error
 	GenerateSQL(lo, hi int) string
 	// CopySQL replaces people in the work database with a copy of the source.
@@ -111,10 +113,12 @@ func mysqlSource(base string) string { return base + "_src" }
 
 func (m *mysqlDialect) Create(ctx context.Context, admin *sql.DB, base string) (string, error) {
 	m.src = mysqlSource(base)
-	for _, db := range []string{base, mysqlSource(base)} {
-		if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+db+"` CHARACTER SET utf8mb4"); err != nil {
-			return "", fmt.Errorf("create database %s: %w", db, err)
-		}
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+base+"` CHARACTER SET utf8mb4"); err != nil {
+		return "", fmt.Errorf("create database %s: %w", base, err)
+	}
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+m.src+"` CHARACTER SET utf8mb4"); err != nil {
+		_, _ = admin.ExecContext(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS `"+base+"`")
+		return "", fmt.Errorf("create database %s: %w", m.src, err)
 	}
 	return base, nil
 }

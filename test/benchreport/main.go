@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -61,6 +62,7 @@ type config struct {
 	strict   bool
 	verbose  bool
 	keep     bool
+	repeat   int
 }
 
 func main() {
@@ -124,6 +126,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.bin, "bin", "bin/restage", "the restage binary (make build)")
 	fs.IntVar(&cfg.batch, "batch", 10_000, "rows per range and transaction, for restage (--batch-size) and the baselines")
 	fs.IntVar(&cfg.loopRows, "loop-rows", 50_000, "rows the row-by-row loop masks (its rows/s is extrapolated)")
+	fs.IntVar(&cfg.repeat, "repeat", 1, "run every measurement this many times (each on a fresh copy) and report the median")
 	fs.BoolVar(&cfg.strict, "strict", false, "exit 1 when a target is missed")
 	fs.BoolVar(&cfg.verbose, "v", false, "print restage's own output")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the bench databases (for inspection); their names are printed")
@@ -139,6 +142,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if cfg.batch < 100 || cfg.batch > 1_000_000 {
 		problems = append(problems, errors.New("-batch must be within 100–1,000,000 (restage's range)"))
+	}
+	if cfg.repeat < 1 {
+		problems = append(problems, errors.New("-repeat must be ≥ 1"))
 	}
 	if cfg.loopRows < 1 {
 		problems = append(problems, errors.New("-loop-rows must be ≥ 1"))
@@ -249,7 +255,7 @@ func benchEngine(ctx context.Context, cfg *config, name string, logf func(string
 	err = admin.PingContext(pctx)
 	cancel()
 	if err != nil {
-		return fail(fmt.Errorf("%s server unreachable (set %s): %w", name, map[string]string{"mysql": envMySQL, "postgres": envPostgres}[name], err))
+		return fail(fmt.Errorf("cannot connect to the %s server (admin DSN from %s or its default): %w", name, map[string]string{"mysql": envMySQL, "postgres": envPostgres}[name], err))
 	}
 	if res.version, err = d.Version(ctx, admin); err != nil {
 		return fail(err)
@@ -268,6 +274,9 @@ func benchEngine(ctx context.Context, cfg *config, name string, logf func(string
 		if s.tmp != "" {
 			os.RemoveAll(s.tmp)
 		}
+		if !s.created {
+			return
+		}
 		if cfg.keep {
 			logf("== %s: kept database %s (-keep)", name, base)
 			return
@@ -285,6 +294,7 @@ func benchEngine(ctx context.Context, cfg *config, name string, logf func(string
 	if err != nil {
 		return fail(err)
 	}
+	s.created = true
 	if s.dsn, err = d.DSN(work); err != nil {
 		return fail(err)
 	}
@@ -333,7 +343,8 @@ func benchEngine(ctx context.Context, cfg *config, name string, logf func(string
 		}
 	}()
 	for _, w := range cfg.workers {
-		r, err := s.runRestage(ctx, w)
+		r, err := median(cfg.repeat, func() (*restageRun, error) { return s.runRestage(ctx, w) },
+			func(r *restageRun) time.Duration { return r.mask })
 		if !note(err) {
 			return res
 		}
@@ -342,7 +353,8 @@ func benchEngine(ctx context.Context, cfg *config, name string, logf func(string
 		}
 	}
 	for _, w := range cfg.workers {
-		u, err := s.runUpdate(ctx, w)
+		u, err := median(cfg.repeat, func() (*updateRun, error) { return s.runUpdate(ctx, w) },
+			func(u *updateRun) time.Duration { return u.update })
 		if !note(err) {
 			return res
 		}
@@ -350,10 +362,27 @@ func benchEngine(ctx context.Context, cfg *config, name string, logf func(string
 			res.update = append(res.update, u)
 		}
 	}
-	l, err := s.runLoop(ctx)
+	l, err := median(cfg.repeat, func() (*loopRun, error) { return s.runLoop(ctx) },
+		func(l *loopRun) time.Duration { return l.dur })
 	note(err)
 	res.loop = l
 	return res
+}
+
+// median runs a measurement n times and returns the run with the median
+// duration (the upper one for even n); the first error stops it.
+func median[T any](n int, run func() (T, error), dur func(T) time.Duration) (T, error) {
+	var runs []T
+	for range n {
+		r, err := run()
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		runs = append(runs, r)
+	}
+	sort.Slice(runs, func(i, j int) bool { return dur(runs[i]) < dur(runs[j]) })
+	return runs[len(runs)/2], nil
 }
 
 func slicesMax(xs []int) int {

@@ -119,13 +119,13 @@ func (res *engineResult) targets() []target {
 		if u := res.updateFor(r.workers); u != nil {
 			m := ratio(rate(r.rows, r.mask), rate(u.rows, u.update))
 			ts = append(ts, target{fmt.Sprintf("restage ≥ %.1f× server-side UPDATE, masking only (workers %d)", targetVsUpdate, r.workers), fmtRatio(m), m >= targetVsUpdate})
-			e := ratio(rate(r.rows, r.wall), rate(u.rows, u.update+u.stats))
+			e := ratio(rate(r.rows, r.total), rate(u.rows, u.update+u.stats))
 			ts = append(ts, target{fmt.Sprintf("restage ≥ %.1f× server-side UPDATE, with statistics (workers %d)", targetVsUpdate, r.workers), fmtRatio(e), e >= targetVsUpdate})
 		}
 		if !math.IsNaN(loopRate) {
 			l := ratio(rate(r.rows, r.mask), loopRate)
-			le := ratio(rate(r.rows, r.wall), loopRate)
-			ts = append(ts, target{fmt.Sprintf("restage ≥ %.0f× row-by-row loop (workers %d; end-to-end %s)", targetVsLoop, r.workers, fmtRatio(le)), fmtRatio(l), l >= targetVsLoop})
+			le := ratio(rate(r.rows, r.total), loopRate)
+			ts = append(ts, target{fmt.Sprintf("restage ≥ %.0f× row-by-row loop (workers %d; with stats %s)", targetVsLoop, r.workers, fmtRatio(le)), fmtRatio(l), l >= targetVsLoop})
 		}
 		rss := r.rssKiB * 1024
 		ts = append(ts, target{fmt.Sprintf("restage peak RSS < 100 MB (workers %d)", r.workers), fmtMiB(rss), rss > 0 && rss < targetRSSBytes})
@@ -150,6 +150,9 @@ func render(cfg *config, results []*engineResult) string {
 	fmt.Fprintf(&b, "table people: %s rows (id int PK, full_name, email UNIQUE, phone ~10%% NULL, address ~10%% NULL, birth_date, note, created_at)\n", group(int64(cfg.rows)))
 	fmt.Fprintf(&b, "masked: full_name (full_name), email (email), phone (phone), address (street_address); batch %s rows; host %s/%s, %d CPUs\n",
 		group(int64(cfg.batch)), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	if cfg.repeat > 1 {
+		fmt.Fprintf(&b, "every measurement run %d times, each on a fresh copy; the run with the median duration is shown\n", cfg.repeat)
+	}
 
 	var all []target
 	for _, res := range results {
@@ -177,10 +180,11 @@ func render(cfg *config, results []*engineResult) string {
 				vm, ve := math.NaN(), math.NaN()
 				if u != nil {
 					vm = ratio(rate(r.rows, r.mask), rate(u.rows, u.update))
-					ve = ratio(rate(r.rows, r.wall), rate(u.rows, u.update+u.stats))
+					ve = ratio(rate(r.rows, r.total), rate(u.rows, u.update+u.stats))
 				}
 				fmt.Fprintf(tw, m("restage mask: masking phase")+"\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", w, group(r.rows), fmtSecs(r.mask), fmtRate(rate(r.rows, r.mask)), fmtRatio(vm), fmtMiB(r.rssKiB*1024), fmtMiB(r.before), fmtMiB(r.after))
-				fmt.Fprintf(tw, m("restage mask: end-to-end¹")+"\t%d\t%s\t%s\t%s\t%s²\t\t\t\t\n", w, group(r.rows), fmtSecs(r.wall), fmtRate(rate(r.rows, r.wall)), fmtRatio(ve))
+				fmt.Fprintf(tw, m("restage mask: + stats¹")+"\t%d\t%s\t%s\t%s\t%s²\t\t\t\t\n", w, group(r.rows), fmtSecs(r.total), fmtRate(rate(r.rows, r.total)), fmtRatio(ve))
+				fmt.Fprintf(tw, m("restage mask: whole command⁵")+"\t%d\t%s\t%s\t%s\t\t\t\t\t\n", w, group(r.rows), fmtSecs(r.wall), fmtRate(rate(r.rows, r.wall)))
 			}
 			if u != nil {
 				fmt.Fprintf(tw, m("server-side UPDATE")+"\t%d\t%s\t%s\t%s\t%s\t\t%s\t\t\n", w, group(u.rows), fmtSecs(u.update), fmtRate(rate(u.rows, u.update)), fmtRatio(1), fmtMiB(u.before))
@@ -197,11 +201,7 @@ func render(cfg *config, results []*engineResult) string {
 		tw.Flush()
 		if measured {
 			b.WriteString("\n")
-			b.WriteString("¹ process wall clock: start, connect, schema check, masking, statistics refresh, exit")
-			for _, r := range res.restage {
-				fmt.Fprintf(&b, "; workers %d: restage's own duration %.2f s", r.workers, r.total.Seconds())
-			}
-			b.WriteString("\n")
+			b.WriteString("¹ restage's own mask duration (--report mask.duration_ns): prepare, masking, statistics refresh\n")
 			b.WriteString("² compared with server-side UPDATE + stats (same workers); other ratios with server-side UPDATE (same workers)\n")
 			statsName := "ANALYZE TABLE people"
 			if res.name == "postgres" {
@@ -220,6 +220,9 @@ func render(cfg *config, results []*engineResult) string {
 				}
 				b.WriteString("\n")
 			}
+		}
+		if len(res.restage) > 0 {
+			b.WriteString("⁵ process wall clock: start, connect, schema read, drift gate, verification baseline, masking, statistics, verification, exit (no target)\n")
 		}
 		if res.err != nil {
 			fmt.Fprintf(&b, "\nERROR: %v\n", res.err)
