@@ -28,8 +28,6 @@ func TestCheck(t *testing.T) {
 			if err := os.WriteFile(rules, rulesText, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			sumBefore := checksum(t, ec, db, introspect(t, ec, d))
-
 			res := restage(t, nil, "check", "--dsn", d, "--rules", rules)
 			if res.code != 0 {
 				t.Fatalf("complete rules: exit %d, want 0\n%s%s", res.code, res.stdout, res.stderr)
@@ -46,7 +44,7 @@ func TestCheck(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			sumBefore = checksum(t, ec, db, introspect(t, ec, d))
+			sumBefore := checksum(t, ec, db, introspect(t, ec, d))
 			patch := filepath.Join(t.TempDir(), "rules.diff")
 			res = restage(t, nil, "check", "--dsn", d, "--rules", rules, "--patch", patch)
 			if res.code != 1 {
