@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
@@ -685,10 +686,26 @@ ALTER TABLE people OWNER TO %[1]s; ALTER TABLE audit OWNER TO %[1]s;`, pgx.Ident
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		q := fmt.Sprintf("REASSIGN OWNED BY %[1]s TO CURRENT_USER; DROP OWNED BY %[1]s; DROP ROLE %[1]s", pgx.Identifier{role}.Sanitize())
-		if _, err := admin.Exec(context.Background(), q); err != nil {
-			t.Errorf("drop role: %v", err)
+		// The role's sessions end asynchronously, dropping their temp
+		// tables as they go; REASSIGN OWNED can trip over a temp table
+		// vanishing under it, so wait for them and retry.
+		ctx := context.Background()
+		for i := 0; i < 50; i++ {
+			var n int
+			if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE usename = $1", role).Scan(&n); err != nil || n == 0 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
+		q := fmt.Sprintf("REASSIGN OWNED BY %[1]s TO CURRENT_USER; DROP OWNED BY %[1]s; DROP ROLE %[1]s", pgx.Identifier{role}.Sanitize())
+		var err error
+		for i := 0; i < 5; i++ {
+			if _, err = admin.Exec(ctx, q); err == nil {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Errorf("drop role: %v", err)
 	})
 	u.User = url.UserPassword(role, "pw")
 	e, err := Open(ctx, u.String())
