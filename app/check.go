@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/restage/restage/internal/config"
 	"github.com/restage/restage/internal/dsn"
 	"github.com/restage/restage/internal/gate"
 	"github.com/restage/restage/internal/mask"
@@ -50,13 +49,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *sample < 1 || *sample > 100000 {
 		problems = append(problems, fmt.Errorf("--sample must be between 1 and 100000, got %d", *sample))
 	}
-	var rules *config.Rules
-	var rulesText []byte
-	if *rulesFlag == "" {
-		problems = append(problems, errors.New("--rules is required"))
-	} else if rulesText, err = os.ReadFile(*rulesFlag); err != nil {
-		problems = append(problems, fmt.Errorf("read rules: %w", err))
-	} else if rules, err = config.ParseRules(*rulesFlag, rulesText); err != nil {
+	rules, rulesText, err := readRules("--rules", *rulesFlag)
+	if err != nil {
 		problems = append(problems, err)
 	}
 	if len(problems) > 0 {

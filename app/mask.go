@@ -83,13 +83,8 @@ func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			problems = append(problems, fmt.Errorf("refusing to mask %s: it is the production source (RESTAGE_SOURCE_DSN)", target.Target()))
 		}
 	}
-	var rules *config.Rules
-	var rulesText []byte
-	if *rulesFlag == "" {
-		problems = append(problems, errors.New("--rules is required"))
-	} else if rulesText, err = os.ReadFile(*rulesFlag); err != nil {
-		problems = append(problems, fmt.Errorf("read rules: %w", err))
-	} else if rules, err = config.ParseRules(*rulesFlag, rulesText); err != nil {
+	rules, rulesText, err := readRules("--rules", *rulesFlag)
+	if err != nil {
 		problems = append(problems, err)
 	}
 	if len(problems) > 0 {

@@ -146,15 +146,8 @@ func loadRunConfig() (*runConfig, error) {
 	if s.RetireGrace < 0 {
 		add(fmt.Errorf("RESTAGE_RETIRE_GRACE must not be negative, got %s", s.RetireGrace))
 	}
-	var rules *config.Rules
-	var rulesText []byte
-	if s.Rules == "" {
-		add(errors.New("RESTAGE_RULES is required (the rules file)"))
-	} else if rulesText, err = os.ReadFile(s.Rules); err != nil {
-		add(fmt.Errorf("RESTAGE_RULES: %w", err))
-	} else if rules, err = config.ParseRules(s.Rules, rulesText); err != nil {
-		add(err)
-	}
+	rules, rulesText, err := readRules("RESTAGE_RULES", s.Rules)
+	add(err)
 	users, err := parseStagingUsers(s.StagingUsers, rc.staging.Engine == dsn.MySQL)
 	add(err)
 	preserve, err := parsePreserve(s.Preserve)
@@ -282,4 +275,21 @@ func (s *slackNotifier) Notify(ctx context.Context, n refresh.Notice) {
 	default:
 		s.n.Success(ctx, ev)
 	}
+}
+
+// readRules reads and parses a rules file; what names where it came from
+// (a flag or a variable) for the error when it is missing or unreadable.
+func readRules(what, path string) (*config.Rules, []byte, error) {
+	if path == "" {
+		return nil, nil, fmt.Errorf("%s is required (the rules file)", what)
+	}
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	rules, err := config.ParseRules(path, text)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rules, text, nil
 }
