@@ -101,3 +101,12 @@ type Reader interface {
 type Execer interface {
 	Exec(ctx context.Context, stmt string) error
 }
+
+// IndexDeferrer is an optional Engine capability: drop the secondary
+// indexes that cover masked columns before masking and build them again
+// (one sorted build per table) in Finish, instead of paying index
+// maintenance row by row. Finish must rebuild them after a failure too; a
+// unique index that no longer holds fails Finish (fail closed).
+type IndexDeferrer interface {
+	DeferIndexes(ctx context.Context, jobs []*TableJob) (deferred []string, err error)
+}

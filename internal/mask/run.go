@@ -34,6 +34,9 @@ type Options struct {
 	// FinishTimeout bounds the cleanup that restores what Prepare changed
 	// after a failure or cancellation; default 2 minutes.
 	FinishTimeout time.Duration
+	// KeepIndexes maintains indexes over masked columns row by row
+	// instead of rebuilding them after masking (engines that can defer).
+	KeepIndexes bool
 }
 
 func (o *Options) defaults() {
@@ -70,9 +73,11 @@ type Report struct {
 	Tables []TableStats `json:"tables"`
 	// Firing lists user triggers that fired during masking because the
 	// engine could not keep them quiet.
-	Firing   []string      `json:"triggers_fired,omitempty"`
-	Rows     int64         `json:"rows"`
-	Duration time.Duration `json:"duration_ns"`
+	Firing []string `json:"triggers_fired,omitempty"`
+	// DeferredIndexes were dropped before masking and built again after.
+	DeferredIndexes []string      `json:"deferred_indexes,omitempty"`
+	Rows            int64         `json:"rows"`
+	Duration        time.Duration `json:"duration_ns"`
 }
 
 type task struct {
@@ -109,6 +114,19 @@ func Run(ctx context.Context, eng Engine, plan *Plan, key transform.Key, opt Opt
 		log.Warn("trigger fires during masking (engine cannot disable it)", KeyTable, f)
 	}
 	finished := false
+	if d, ok := eng.(IndexDeferrer); ok && !opt.KeepIndexes {
+		jobs := make([]*TableJob, len(plan.Jobs))
+		for i, j := range plan.Jobs {
+			jobs[i] = &j.Job
+		}
+		deferred, err := d.DeferIndexes(ctx, jobs)
+		rep.DeferredIndexes = deferred
+		if err != nil {
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opt.FinishTimeout)
+			defer cancel()
+			return rep, errors.Join(fmt.Errorf("defer indexes: %w", err), eng.Finish(fctx, nil))
+		}
+	}
 	defer func() {
 		if finished {
 			return

@@ -76,7 +76,8 @@ func (e *Engine) Prepare(ctx context.Context, tables []*schema.Table) ([]string,
 // when masked is nil) and refreshes the statistics of the masked tables
 // so they hold no original value.
 func (e *Engine) Finish(ctx context.Context, masked []*schema.Table) error {
-	errTrig := e.restoreTriggers(ctx)
+	errIdx := e.rebuildIndexes(ctx)
+	errTrig := errors.Join(errIdx, e.restoreTriggers(ctx))
 	var errStats error
 	for _, t := range masked {
 		if err := e.refreshStats(ctx, t); err != nil {

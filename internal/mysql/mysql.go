@@ -35,6 +35,8 @@ type Engine struct {
 
 	mu    sync.Mutex
 	saved []savedTrigger // triggers Prepare dropped, in creation order
+	// deferred are the indexes DeferIndexes dropped; Finish rebuilds them.
+	deferred []deferredIndex
 }
 
 // Open connects to the database the DSN names (go-sql-driver format) and
