@@ -593,6 +593,9 @@ ORDER BY 1`, names, enabled)
 // removed. VACUUM can't run in a transaction block: one statement per table.
 func (e *Engine) Finish(ctx context.Context, masked []*schema.Table) error {
 	e.closeExporter()
+	if err := e.rebuildIndexes(ctx); err != nil {
+		return fmt.Errorf("finish masking: %w", err)
+	}
 	if len(masked) == 0 {
 		return nil
 	}

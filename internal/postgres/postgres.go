@@ -28,6 +28,9 @@ type Engine struct {
 	cfg  *pgx.ConnConfig
 	pool *connPool
 
+	// deferred are the indexes DeferIndexes dropped; Finish rebuilds them.
+	deferred pgDeferred
+
 	// exp holds the transaction whose exported snapshot ctid-range jobs read
 	// under (see Chunks); closed by Finish and Close.
 	expMu sync.Mutex
