@@ -1,0 +1,317 @@
+################################################################################
+# Trust policies
+################################################################################
+
+locals {
+  ecs_tasks_trust = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "ecs-tasks.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = var.account_id }
+        ArnLike      = { "aws:SourceArn" = "${local.arn_prefix}:ecs:${var.region}:${var.account_id}:*" }
+      }
+    }]
+  })
+
+  rds_arn = "${local.arn_prefix}:rds:${var.region}:${var.account_id}"
+
+  restage_request_tags = {
+    for target, _ in local.databases : target => {
+      "aws:RequestTag/restage:managed" = "true"
+      "aws:RequestTag/restage:target"  = target
+    }
+  }
+  restage_resource_tags = {
+    for target, _ in local.databases : target => {
+      "aws:ResourceTag/restage:managed" = "true"
+      "aws:ResourceTag/restage:target"  = target
+    }
+  }
+}
+
+################################################################################
+# Execution role (per database): pull the image, write logs, read exactly
+# the secrets injected into this database's task.
+################################################################################
+
+resource "aws_iam_role" "execution" {
+  for_each = local.databases
+
+  name                 = each.value.execution_role
+  description          = "restage ${each.key}: ECS task execution (image pull, logs, injected secrets)"
+  assume_role_policy   = local.ecs_tasks_trust
+  max_session_duration = 3600
+  tags                 = merge(local.tags, { "restage:target" = each.key })
+}
+
+resource "aws_iam_role_policy" "execution" {
+  for_each = local.databases
+
+  name = "execution"
+  role = aws_iam_role.execution[each.key].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      [for s in [
+        {
+          Sid      = "EcrAuth"
+          Effect   = "Allow"
+          Action   = ["ecr:GetAuthorizationToken"]
+          Resource = "*"
+        },
+        {
+          Sid      = "EcrPull"
+          Effect   = "Allow"
+          Action   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+          Resource = [local.ecr_repository_arn]
+        },
+      ] : s if local.ecr_repository_arn != null],
+      [
+        {
+          Sid      = "Logs"
+          Effect   = "Allow"
+          Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+          Resource = ["${local.log_group_arn}:log-stream:*"]
+        },
+        {
+          Sid      = "InjectedSecrets"
+          Effect   = "Allow"
+          Action   = ["secretsmanager:GetSecretValue"]
+          Resource = sort(distinct(values(local.secrets[each.key])))
+        },
+      ],
+      [for s in [{
+        Sid       = "InjectedSecretsKms"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt"]
+        Resource  = var.secrets_kms_key_arns
+        Condition = { StringEquals = { "kms:ViaService" = "secretsmanager.${var.region}.amazonaws.com" } }
+      }] : s if length(var.secrets_kms_key_arns) > 0],
+    )
+  })
+}
+
+################################################################################
+# Task role (per database): exactly the actions internal/awsiam declares,
+# each scoped as its awsiam.Scope says, plus the production Deny.
+################################################################################
+
+resource "aws_iam_role" "task" {
+  for_each = local.databases
+
+  name                 = each.value.task_role
+  description          = "restage ${each.key}: refresh restage-${each.key}-* from ${each.value.source_id} snapshots"
+  assume_role_policy   = local.ecs_tasks_trust
+  max_session_duration = 3600
+  tags                 = merge(local.tags, { "restage:target" = each.key })
+}
+
+locals {
+  # Resources a restore/create reads from (never creates): the source's
+  # snapshots, the subnet group and the parameter/option groups.
+  restore_inputs = {
+    for target, db in local.databases : target => concat(
+      db.snapshot_arn != null ? [db.snapshot_arn] : (
+        db.snapshot_type == "automated"
+        ? ["${local.rds_arn}:${db.is_aurora ? "cluster-snapshot" : "snapshot"}:rds:${db.source_id}-*"]
+        : ["${local.rds_arn}:${db.is_aurora ? "cluster-snapshot" : "snapshot"}:*"]
+      ),
+      ["${local.rds_arn}:subgrp:${db.subnet_group}"],
+      db.is_aurora ? ["${local.rds_arn}:cluster-pg:${coalesce(db.cluster_parameter_group, "default.*")}"] : [],
+      ["${local.rds_arn}:pg:${coalesce(db.db_parameter_group, "default.*")}"],
+      ["${local.rds_arn}:og:${coalesce(db.option_group, "default:*")}"],
+    )
+  }
+
+  restage_resources = {
+    for target, db in local.databases : target => [
+      "${local.rds_arn}:cluster:restage-${target}-*",
+      "${local.rds_arn}:db:restage-${target}-*",
+    ]
+  }
+
+  task_policy = {
+    for target, db in local.databases : target => {
+      Version = "2012-10-17"
+      Statement = concat(
+        [
+          {
+            # Most RDS Describe* calls support no resource-level permissions.
+            Sid      = "Describe"
+            Effect   = "Allow"
+            Action   = ["rds:DescribeDBClusterSnapshots", "rds:DescribeDBClusters", "rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:ListTagsForResource"]
+            Resource = "*"
+          },
+          {
+            Sid       = "CreateRestageDatabases"
+            Effect    = "Allow"
+            Action    = ["rds:AddTagsToResource", "rds:CreateDBInstance", "rds:RestoreDBClusterFromSnapshot", "rds:RestoreDBInstanceFromDBSnapshot"]
+            Resource  = local.restage_resources[target]
+            Condition = { StringEquals = local.restage_request_tags[target] }
+          },
+          {
+            Sid       = "CreateFromSourceSnapshot"
+            Effect    = "Allow"
+            Action    = ["rds:CreateDBInstance", "rds:RestoreDBClusterFromSnapshot", "rds:RestoreDBInstanceFromDBSnapshot"]
+            Resource  = local.restore_inputs[target]
+            Condition = { StringEquals = local.restage_request_tags[target] }
+          },
+          {
+            Sid       = "ModifyDeleteRestageDatabases"
+            Effect    = "Allow"
+            Action    = ["rds:DeleteDBCluster", "rds:DeleteDBInstance", "rds:ModifyDBCluster", "rds:ModifyDBInstance"]
+            Resource  = local.restage_resources[target]
+            Condition = { StringEquals = local.restage_resource_tags[target] }
+          },
+          {
+            Sid      = "ReadStagingRecord"
+            Effect   = "Allow"
+            Action   = ["route53:ListResourceRecordSets"]
+            Resource = ["${local.arn_prefix}:route53:::hostedzone/${db.hosted_zone_id}"]
+          },
+          {
+            Sid      = "UpsertStagingRecord"
+            Effect   = "Allow"
+            Action   = ["route53:ChangeResourceRecordSets"]
+            Resource = ["${local.arn_prefix}:route53:::hostedzone/${db.hosted_zone_id}"]
+            Condition = {
+              "ForAllValues:StringEquals" = {
+                "route53:ChangeResourceRecordSetsNormalizedRecordNames" = [db.dns_name]
+                "route53:ChangeResourceRecordSetsRecordTypes"           = ["CNAME"]
+                "route53:ChangeResourceRecordSetsActions"               = ["UPSERT"]
+              }
+            }
+          },
+          {
+            Sid      = "WaitForRecordChange"
+            Effect   = "Allow"
+            Action   = ["route53:GetChange"]
+            Resource = ["${local.arn_prefix}:route53:::change/*"]
+          },
+          {
+            Sid      = "RunLock"
+            Effect   = "Allow"
+            Action   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+            Resource = [local.lock_table_arn]
+          },
+          {
+            # RDS-managed master passwords of restage's own databases only:
+            # RDS tags the secret with the database it belongs to.
+            Sid      = "ManagedMasterSecrets"
+            Effect   = "Allow"
+            Action   = ["secretsmanager:GetSecretValue"]
+            Resource = ["${local.arn_prefix}:secretsmanager:${var.region}:${var.account_id}:secret:rds!*"]
+            Condition = {
+              StringLike = {
+                (db.is_aurora ? "secretsmanager:ResourceTag/aws:rds:primaryDBClusterArn" : "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn") = "${local.rds_arn}:${db.is_aurora ? "cluster" : "db"}:restage-${target}-*"
+              }
+            }
+          },
+          {
+            Sid      = "RulesFile"
+            Effect   = "Allow"
+            Action   = ["s3:GetObject"]
+            Resource = ["${local.rules_bucket_arn}/${db.rules_key}"]
+          },
+        ],
+        [for s in [{
+          Sid      = "StagingUserSecrets"
+          Effect   = "Allow"
+          Action   = ["secretsmanager:GetSecretValue"]
+          Resource = sort(distinct([for u in values(db.staging_users) : u.password_secret_arn]))
+        }] : s if length(db.staging_users) > 0],
+        [for s in [
+          {
+            Sid      = "SnapshotKeys"
+            Effect   = "Allow"
+            Action   = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
+            Resource = db.kms_key_arns
+          },
+          {
+            # Grants only for AWS resources (RDS restoring the snapshot).
+            Sid       = "SnapshotKeyGrants"
+            Effect    = "Allow"
+            Action    = ["kms:CreateGrant"]
+            Resource  = db.kms_key_arns
+            Condition = { Bool = { "kms:GrantIsForAWSResource" = "true" } }
+          },
+        ] : s if length(db.kms_key_arns) > 0],
+        [
+          {
+            # No bug and no tag trick can touch production: an explicit Deny
+            # beats every Allow, whatever tags the source carries.
+            Sid      = "ProtectProduction"
+            Effect   = "Deny"
+            Action   = ["rds:AddTagsToResource", "rds:DeleteDBCluster", "rds:DeleteDBInstance", "rds:FailoverDBCluster", "rds:ModifyDBCluster", "rds:ModifyDBInstance", "rds:PromoteReadReplica", "rds:RebootDBCluster", "rds:RebootDBInstance", "rds:RemoveTagsFromResource", "rds:StopDBCluster", "rds:StopDBInstance"]
+            Resource = distinct(concat([db.source_arn], db.production_arns))
+          },
+        ],
+      )
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "task" {
+  for_each = local.databases
+
+  name   = "restage"
+  role   = aws_iam_role.task[each.key].id
+  policy = jsonencode(local.task_policy[each.key])
+}
+
+################################################################################
+# Scheduler role: run exactly these task families, pass exactly their roles,
+# dead-letter undeliverable invocations.
+################################################################################
+
+resource "aws_iam_role" "scheduler" {
+  name        = local.scheduler_role_name
+  description = "EventBridge Scheduler: start the restage tasks"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "scheduler.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = var.account_id } }
+    }]
+  })
+  max_session_duration = 3600
+  tags                 = local.tags
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  name = "run-restage-tasks"
+  role = aws_iam_role.scheduler.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "RunTask"
+        Effect    = "Allow"
+        Action    = ["ecs:RunTask"]
+        Resource  = sort([for db in local.databases : "${local.arn_prefix}:ecs:${var.region}:${var.account_id}:task-definition/${db.family}:*"])
+        Condition = { ArnEquals = { "ecs:cluster" = local.cluster_arn } }
+      },
+      {
+        Sid    = "PassTaskRoles"
+        Effect = "Allow"
+        Action = ["iam:PassRole"]
+        Resource = sort(flatten([for db in local.databases : [
+          "${local.arn_prefix}:iam::${var.account_id}:role/${db.task_role}",
+          "${local.arn_prefix}:iam::${var.account_id}:role/${db.execution_role}",
+        ]]))
+        Condition = { StringEquals = { "iam:PassedToService" = "ecs-tasks.amazonaws.com" } }
+      },
+      {
+        Sid      = "DeadLetter"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [local.dlq_arn]
+      },
+    ]
+  })
+}

@@ -1,0 +1,152 @@
+package terraform_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gruntwork-io/terratest/modules/terraform"
+)
+
+// TestFormat: terraform fmt leaves terraform/ and the test roots unchanged.
+func TestFormat(t *testing.T) {
+	t.Parallel()
+	pluginDir(t) // skip/fail without the CLI like every other test
+	for _, dir := range []string{"terraform", "test/terraform/testdata"} {
+		opts := &terraform.Options{TerraformDir: filepath.Join(repoRoot(t), dir), NoColor: true, EnvVars: map[string]string{"TF_CLI_CONFIG_FILE": os.DevNull}}
+		if out, err := terraform.RunTerraformCommandE(t, opts, "fmt", "-check", "-recursive", "-diff"); err != nil {
+			t.Errorf("terraform fmt -check %s: %v\n%s\nrun: terraform fmt -recursive %s", dir, err, out, dir)
+		}
+	}
+}
+
+// TestModuleValidateAndTerraformTest validates the module on its own and
+// runs terraform/tests (mock provider, command = apply): the values known
+// only after apply — created security group ids in the environment and the
+// manual run command, container definitions — are asserted there.
+func TestModuleValidateAndTerraformTest(t *testing.T) {
+	t.Parallel()
+	dir := copyRoot(t, "terraform")
+	opts := options(t, dir)
+	if _, err := terraform.InitAndValidateE(t, opts); err != nil {
+		t.Fatalf("validate the module: %v", err)
+	}
+	out, err := terraform.RunTerraformCommandE(t, opts, "test", "-no-color")
+	if err != nil {
+		t.Fatalf("terraform test: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "Success!") || strings.Contains(out, " 0 passed") {
+		t.Errorf("terraform test ran no passing test:\n%s", out)
+	}
+}
+
+// TestExampleValidate validates examples/complete.
+func TestExampleValidate(t *testing.T) {
+	t.Parallel()
+	dir := copyRoot(t, "terraform/examples/complete")
+	if _, err := terraform.InitAndValidateE(t, options(t, dir)); err != nil {
+		t.Fatalf("validate the example: %v", err)
+	}
+}
+
+// TestInvalidInputs: each bad input fails plan with the module's own
+// validation message, before anything could be created.
+func TestInvalidInputs(t *testing.T) {
+	t.Parallel()
+	dir := copyRoot(t, "test/terraform/testdata/invalid")
+	opts := options(t, dir)
+	if _, err := terraform.InitE(t, opts); err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	rules := filepath.Join(repoRoot(t), "examples", "rules", "sakila-mysql.yaml")
+	db := func(edit func(map[string]any)) map[string]any {
+		d := map[string]any{
+			"engine":         "aurora-mysql",
+			"source_id":      "shop-prod",
+			"db_name":        "sakila",
+			"dns_name":       "shop-db.staging.example.com",
+			"hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+			"subnet_group":   "staging-db",
+			"instance_class": "db.r6g.large",
+			"rules_file":     rules,
+		}
+		if edit != nil {
+			edit(d)
+		}
+		return d
+	}
+	one := func(target string, edit func(map[string]any)) map[string]any {
+		return map[string]any{"databases": map[string]any{target: db(edit)}}
+	}
+	cases := []struct {
+		name string
+		vars map[string]any
+		want string // start of the validation message ("" = must plan)
+	}{
+		{"valid baseline", one("shop", nil), ""},
+		{"unknown engine", one("shop", func(d map[string]any) { d["engine"] = "oracle-ee" }), "engine must be one of aurora-mysql, aurora-postgresql, mysql, postgres, mariadb"},
+		{"schedule in words", one("shop", func(d map[string]any) { d["schedule_expression"] = "daily at 03:00" }), "schedule_expression must be cron("},
+		{"cron with 5 fields", one("shop", func(d map[string]any) { d["schedule_expression"] = "cron(0 3 * * *)" }), "schedule_expression must be cron("},
+		{"rate without unit", one("shop", func(d map[string]any) { d["schedule_expression"] = "rate(1)" }), "schedule_expression must be cron("},
+		{"cpu/memory pair", map[string]any{"databases": one("shop", nil)["databases"], "cpu": 1024, "memory": 1024}, "cpu/memory is not a valid Fargate pair"},
+		{"cpu not Fargate", map[string]any{"databases": one("shop", nil)["databases"], "cpu": 1000, "memory": 2048}, "cpu must be one of 256"},
+		{"target with underscore", one("shop_db", nil), "database keys (target names) must be lower-case letters"},
+		{"target with capitals", one("Shop", nil), "database keys (target names) must be lower-case letters"},
+		{"target with double hyphen", one("shop--db", nil), "database keys (target names) must be lower-case letters"},
+		{"target ending in hyphen", one("shop-", nil), "database keys (target names) must be lower-case letters"},
+		{"target starting with digit", one("1shop", nil), "database keys (target names) must be lower-case letters"},
+		{"target too long for RDS", one(strings.Repeat("a", 43), nil), "database keys (target names) must be lower-case letters"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b, err := json.Marshal(tc.vars)
+			if err != nil {
+				t.Fatal(err)
+			}
+			varFile := filepath.Join(t.TempDir(), "vars.tfvars.json")
+			if err := os.WriteFile(varFile, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			o := *opts
+			o.VarFiles = []string{varFile}
+			out, err := terraform.PlanE(t, &o) // -lock=false: parallel plans share the directory
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("valid input failed to plan: %v\n%s", err, out)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("plan succeeded, want the validation error %q", tc.want)
+			}
+			msg := oneLine(out + " " + err.Error())
+			if !strings.Contains(msg, "Invalid value for variable") || !strings.Contains(msg, tc.want) {
+				t.Errorf("plan failed without the validation message %q:\n%s", tc.want, msg)
+			}
+		})
+	}
+}
+
+// TestReadme: the module README documents every input and output.
+func TestReadme(t *testing.T) {
+	root := repoRoot(t)
+	readme, err := os.ReadFile(filepath.Join(root, "terraform", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for file, kind := range map[string]string{"variables.tf": "variable", "outputs.tf": "output"} {
+		src, err := os.ReadFile(filepath.Join(root, "terraform", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`(?m)^`+kind+` "([^"]+)"`).FindAllStringSubmatch(string(src), -1) {
+			if !strings.Contains(string(readme), "| `"+m[1]+"` |") {
+				t.Errorf("terraform/README.md has no table row for %s %s", kind, m[1])
+			}
+		}
+	}
+}
