@@ -35,29 +35,40 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if fs.NArg() > 0 {
 		return badInput(fmt.Errorf("unexpected arguments: %v", fs.Args()))
 	}
-	rc, err := loadRunConfig()
+	rc, err := loadRunConfig(ctx)
 	if err != nil {
 		return badInput(err)
 	}
 	log := newLogger(stdout, rc.settings.LogLevel).With("target", rc.cfg.Target)
 
 	if *dryRun {
+		restore := fmt.Sprintf("copy %s into %s from one consistent snapshot", rc.source.Target(), local.DBName(rc.cfg.Target, "<run>"))
+		swap := "make it the database behind " + rc.staging.Target()
+		if rc.aws != nil {
+			restore = fmt.Sprintf("restore the newest %s snapshot of %s into restage-%s-<yyyymmddhhmm>", rc.aws.rds.Engine, rc.aws.rds.SourceID, rc.cfg.Target)
+			swap = "point " + rc.aws.dns.Name + " at the new endpoint"
+		}
 		fmt.Fprintf(stderr, "dry run for target %s (provider %s):\n", rc.cfg.Target, rc.settings.Provider)
-		fmt.Fprintf(stderr, "  prepare      take the run lock on the staging server; remove leftovers of earlier runs\n")
-		fmt.Fprintf(stderr, "  restore      copy %s into %s from one consistent snapshot\n", rc.source.Target(), local.DBName(rc.cfg.Target, "<run>"))
-		fmt.Fprintf(stderr, "  credentials  no-op on local servers\n")
+		fmt.Fprintf(stderr, "  prepare      take the run lock; remove leftovers of earlier runs\n")
+		fmt.Fprintf(stderr, "  restore      %s\n", restore)
+		fmt.Fprintf(stderr, "  credentials  local: no-op; AWS: take over the master login\n")
 		fmt.Fprintf(stderr, "  ready        log in and SELECT 1, with backoff\n")
 		fmt.Fprintf(stderr, "  mask         drift gate, then %d masked / %d truncated table rule(s) with %d worker(s); %d post-mask statement(s)\n",
 			len(rc.cfg.Rules.Tables), len(rc.cfg.Rules.Truncate), rc.cfg.Workers, len(rc.cfg.Rules.PostMaskSQL))
 		fmt.Fprintf(stderr, "  verify       verification gate\n")
 		fmt.Fprintf(stderr, "  users        %d staging user(s); %d preserved table(s)\n", len(rc.cfg.Users), len(rc.cfg.Preserve))
-		fmt.Fprintf(stderr, "  swap         make it the database behind %s\n", rc.staging.Target())
-		fmt.Fprintf(stderr, "  retire       drop the previous staging DB after %s (keep last %d)\n", rc.cfg.RetireGrace, rc.settings.KeepLast)
+		fmt.Fprintf(stderr, "  swap         %s\n", swap)
+		fmt.Fprintf(stderr, "  retire       delete the previous staging DB after %s\n", rc.cfg.RetireGrace)
 		fmt.Fprintln(stderr, "nothing was changed")
 		return nil
 	}
 
-	prov, err := local.New(rc.local(log))
+	var prov refresh.Provider
+	if rc.aws != nil {
+		prov, err = newAWSProvider(ctx, rc.settings, log)
+	} else {
+		prov, err = local.New(rc.local(log))
+	}
 	if err != nil {
 		return badInput(err)
 	}
@@ -95,6 +106,7 @@ type runConfig struct {
 	staging  dsn.DSN
 	slack    slack.Config
 	prodLogs []string
+	aws      *awsEnv // set when RESTAGE_PROVIDER=aws
 }
 
 func (rc *runConfig) local(log *slog.Logger) local.Config {
@@ -109,7 +121,7 @@ var userNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,31}$`)
 
 // loadRunConfig reads and validates every setting `restage run` needs and
 // reports every problem at once.
-func loadRunConfig() (*runConfig, error) {
+func loadRunConfig(ctx context.Context) (*runConfig, error) {
 	s, err := config.LoadSettings()
 	if err != nil {
 		return nil, err
@@ -127,18 +139,23 @@ func loadRunConfig() (*runConfig, error) {
 	if s.Target == "" {
 		add(errors.New("RESTAGE_TARGET is required (the name of the staging database being refreshed)"))
 	}
-	if s.Provider != "local" {
-		add(fmt.Errorf("RESTAGE_PROVIDER %q: this build runs the local provider only", s.Provider))
-	}
-	if s.SourceDSN == "" {
-		add(errors.New("RESTAGE_SOURCE_DSN is required (the production source)"))
-	} else if rc.source, err = dsn.Parse(s.SourceDSN); err != nil {
-		add(fmt.Errorf("RESTAGE_SOURCE_DSN: %w", err))
-	}
-	if s.StagingDSN == "" {
-		add(errors.New("RESTAGE_STAGING_DSN is required (admin login on the staging server; its database is the staging name)"))
-	} else if rc.staging, err = dsn.Parse(s.StagingDSN); err != nil {
-		add(fmt.Errorf("RESTAGE_STAGING_DSN: %w", err))
+	switch s.Provider {
+	case "local":
+		if s.SourceDSN == "" {
+			add(errors.New("RESTAGE_SOURCE_DSN is required (the production source)"))
+		} else if rc.source, err = dsn.Parse(s.SourceDSN); err != nil {
+			add(fmt.Errorf("RESTAGE_SOURCE_DSN: %w", err))
+		}
+		if s.StagingDSN == "" {
+			add(errors.New("RESTAGE_STAGING_DSN is required (admin login on the staging server; its database is the staging name)"))
+		} else if rc.staging, err = dsn.Parse(s.StagingDSN); err != nil {
+			add(fmt.Errorf("RESTAGE_STAGING_DSN: %w", err))
+		}
+	case "aws":
+		rc.aws, err = readAWSEnv(s)
+		add(err)
+	default:
+		add(fmt.Errorf("RESTAGE_PROVIDER %q: want local or aws", s.Provider))
 	}
 	if s.MaxDuration < 0 {
 		add(fmt.Errorf("RESTAGE_MAX_DURATION must not be negative, got %s", s.MaxDuration))
@@ -146,9 +163,20 @@ func loadRunConfig() (*runConfig, error) {
 	if s.RetireGrace < 0 {
 		add(fmt.Errorf("RESTAGE_RETIRE_GRACE must not be negative, got %s", s.RetireGrace))
 	}
-	rules, rulesText, err := readRules("RESTAGE_RULES", s.Rules)
-	add(err)
-	users, err := parseStagingUsers(s.StagingUsers, rc.staging.Engine == dsn.MySQL)
+	var rules *config.Rules
+	var rulesText []byte
+	if strings.HasPrefix(s.Rules, "s3://") {
+		region := os.Getenv("RESTAGE_AWS_REGION")
+		if rulesText, err = readS3Rules(ctx, region, s.Rules); err != nil {
+			add(err)
+		} else if rules, err = config.ParseRules(s.Rules, rulesText); err != nil {
+			add(err)
+		}
+	} else {
+		rules, rulesText, err = readRules("RESTAGE_RULES", s.Rules)
+		add(err)
+	}
+	users, err := parseStagingUsers(s.StagingUsers, rc.aws == nil && rc.staging.Engine == dsn.MySQL)
 	add(err)
 	preserve, err := parsePreserve(s.Preserve)
 	add(err)
@@ -159,7 +187,7 @@ func loadRunConfig() (*runConfig, error) {
 			rc.prodLogs = append(rc.prodLogs, l)
 		}
 	}
-	if len(problems) == 0 {
+	if len(problems) == 0 && rc.aws == nil {
 		lc := rc.local(nil)
 		add(lc.Validate())
 	}

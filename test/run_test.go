@@ -585,3 +585,17 @@ func containsStr(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestRunAWSBadConfig: with RESTAGE_PROVIDER=aws every missing AWS setting
+// is listed at once, exit 2, before anything reaches AWS.
+func TestRunAWSBadConfig(t *testing.T) {
+	res := restage(t, []string{"RESTAGE_MASK_KEY=" + testKey, "RESTAGE_PROVIDER=aws", "RESTAGE_TARGET=shop", "RESTAGE_RULES=../examples/rules/sakila-mysql.yaml"}, "run")
+	if res.code != 2 {
+		t.Fatalf("exit %d, want 2\n%s", res.code, res.stderr)
+	}
+	for _, want := range []string{"RESTAGE_AWS_REGION", "RESTAGE_ENGINE", "RESTAGE_SOURCE_ID", "RESTAGE_SUBNET_GROUP", "RESTAGE_DNS_NAME", "RESTAGE_HOSTED_ZONE_ID", "RESTAGE_LOCK_TABLE", "RESTAGE_DB_NAME"} {
+		if !strings.Contains(res.stderr, want) {
+			t.Errorf("stderr does not name %s:\n%s", want, res.stderr)
+		}
+	}
+}
