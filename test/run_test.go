@@ -41,6 +41,7 @@ type fixture struct {
 	admin      *sql.DB // connected to the source; used for server-wide queries
 	slack      *slackServer
 	prodLogin  string // the production application's login
+	extraRules string // appended to the engine's example rules
 }
 
 // testdbAdmin is the admin DSN of the test server (no database for MySQL,
@@ -160,6 +161,7 @@ func (f *fixture) runConfig(t *testing.T) refresh.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
+	text = append(text, f.extraRules...)
 	rules, err := config.ParseRules(f.ec.rules, text)
 	if err != nil {
 		t.Fatal(err)
@@ -215,6 +217,30 @@ func (f *fixture) stagingSum(t *testing.T) string {
 	db := f.stagingDB(t)
 	defer db.Close()
 	return checksum(t, f.ec, db, s)
+}
+
+// prodGrants renders what the production login may do, to compare before
+// and after a run: restage must never alter a shared server's logins.
+func (f *fixture) prodGrants(t *testing.T) string {
+	t.Helper()
+	q := "SELECT rolcanlogin::text || ' ' || rolsuper::text || ' ' || coalesce(rolpassword, '') || ' ' || (SELECT coalesce(datacl::text, '') FROM pg_database WHERE datname = current_database()) FROM pg_authid WHERE rolname = '" + f.prodLogin + "'"
+	if f.ec.name == "mysql" {
+		q = "SHOW GRANTS FOR '" + f.prodLogin + "'@'%'"
+	}
+	rows, err := f.admin.Query(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, "; ")
 }
 
 func (f *fixture) sourceSum(t *testing.T) string {
@@ -275,7 +301,9 @@ func TestRunRefreshesStaging(t *testing.T) {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
+			f.extraRules = "\npost_mask_sql:\n  - UPDATE category SET name = 'Restaged' WHERE category_id = 1\n"
 			srcBefore := f.sourceSum(t)
+			grantsBefore := f.prodGrants(t)
 
 			rep, err := f.run(t, nil)
 			if err != nil {
@@ -305,6 +333,15 @@ func TestRunRefreshesStaging(t *testing.T) {
 			}
 			if got := f.sourceSum(t); got != srcBefore {
 				t.Error("the production source changed")
+			}
+			if got := f.prodGrants(t); got != grantsBefore {
+				t.Errorf("the production login's grants changed:\nbefore %s\nafter  %s", grantsBefore, got)
+			}
+			// The post-mask SQL of the rules file ran on the copy.
+			var cat string
+			sdb0 := f.stagingDB(t)
+			if err := sdb0.QueryRow("SELECT name FROM category WHERE category_id = 1").Scan(&cat); err != nil || cat != "Restaged" {
+				t.Errorf("post_mask_sql: staging category 1 is %q (err %v), want Restaged", cat, err)
 			}
 			// The staging user logs in and reads the staging name.
 			u := withUser(t, f.stagingDSN, "stg_"+f.target, "stg-pw-"+f.target)

@@ -510,6 +510,15 @@ func (r *run) notifyFailure(ctx context.Context, err error) {
 		}
 	}
 	n.Detail = "staging still serves the previous copy; nothing of this run is left"
+	// A gate's short summary names tables, columns and checks — never a
+	// value — so it may go to Slack.
+	switch {
+	case r.rep.Verify != nil && !r.rep.Verify.OK():
+		n.Detail = r.rep.Verify.Summary() + "\n" + n.Detail
+	case r.rep.Drift != nil && !r.rep.Drift.OK():
+		n.Detail = fmt.Sprintf("drift gate: %d column(s) look personal but have no rule, %d stale rule(s); the run report holds the rules patch\n%s",
+			len(r.rep.Drift.Unclassified), len(r.rep.Drift.Stale), n.Detail)
+	}
 	r.deps.Notifier.Notify(ctx, n)
 }
 
