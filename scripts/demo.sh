@@ -13,6 +13,9 @@ export RESTAGE_TARGET=demo RESTAGE_CONTROL_DB=restage_demo_control RESTAGE_LOG_L
 export RESTAGE_STAGING_USERS=demo_stg:read RESTAGE_STAGING_USER_DEMO_STG_PASSWORD=demo-stg-pw
 export RESTAGE_PRODUCTION_LOGINS=demo_app
 
+# su from / : the postgres user may not enter the checkout's directory.
+pgsu() { (cd / && su postgres -c "$1"); }
+
 run_twice() { # engine
   for i in 1 2; do
     echo "-- restage run #$i ($1)"
@@ -43,16 +46,16 @@ MYSQL_PWD=demo-stg-pw mariadb -h127.0.0.1 -udemo_stg demo_staging -e "SELECT COU
 MYSQL_PWD=demo-app-pw mariadb -h127.0.0.1 -udemo_app demo_staging -e "SELECT 1" 2>&1 | sed 's/^/   production login demo_app on staging: /' || true
 
 echo "== PostgreSQL"
-su postgres -c "psql -q -d postgres" <<'SQL' >/dev/null
+pgsu "psql -q -d postgres" <<'SQL' >/dev/null
 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN ('demo_prod','demo_staging') OR datname LIKE 'restage\_demo\_%';
 SQL
-for db in $(su postgres -c "psql -At -d postgres -c \"SELECT datname FROM pg_database WHERE datname IN ('demo_prod','demo_staging','restage_demo_control') OR datname LIKE 'restage\\_demo\\_%'\""); do
-  su postgres -c "dropdb --force $db"
+for db in $(pgsu "psql -At -d postgres -c \"SELECT datname FROM pg_database WHERE datname IN ('demo_prod','demo_staging','restage_demo_control') OR datname LIKE 'restage\\_demo\\_%'\""); do
+  pgsu "dropdb --force $db"
 done
-su postgres -c "createdb -O restage demo_prod"
+pgsu "createdb -O restage demo_prod"
 PGPASSWORD=restage psql -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -U restage -d demo_prod \
   -f "$SAKILA/postgres-schema.sql" -f "$SAKILA/postgres-data.sql" >/dev/null
-su postgres -c "psql -q -d demo_prod" <<'SQL' >/dev/null
+pgsu "psql -q -d demo_prod" <<'SQL' >/dev/null
 DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'demo_app') THEN CREATE ROLE demo_app LOGIN PASSWORD 'demo-app-pw'; END IF; END $$;
 GRANT CONNECT ON DATABASE demo_prod TO demo_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO demo_app;

@@ -42,8 +42,8 @@ if ! pg_lsclusters -h | grep -q online; then
   if [ -z "$cluster" ]; then pg_createcluster "$ver" main >/dev/null; cluster=main; fi
   pg_ctlcluster --skip-systemctl-redirect "$ver" "$cluster" start
 fi
-for _ in $(seq 1 60); do su postgres -c "pg_isready -q -h 127.0.0.1" && break; sleep 0.5; done
-su postgres -c "psql -q -v ON_ERROR_STOP=1 -d postgres" <<'SQL'
+for _ in $(seq 1 60); do (cd / && su postgres -c "pg_isready -q -h 127.0.0.1") && break; sleep 0.5; done
+(cd / && su postgres -c "psql -q -v ON_ERROR_STOP=1 -d postgres") <<'SQL'
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'restage') THEN
     CREATE ROLE restage LOGIN SUPERUSER PASSWORD 'restage';
