@@ -636,3 +636,57 @@ func TestRunAWSBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestRunSIGTERMCleansUp: a run stopped with SIGTERM (ECS stopping the
+// task) exits 3 after removing what it created; staging is untouched.
+func TestRunSIGTERMCleansUp(t *testing.T) {
+	for _, ec := range engines {
+		t.Run(ec.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, ec)
+			env := []string{
+				"RESTAGE_MASK_KEY=" + testKey, "RESTAGE_TARGET=" + f.target, "RESTAGE_SOURCE_DSN=" + f.sourceDSN,
+				"RESTAGE_STAGING_DSN=" + f.stagingDSN, "RESTAGE_CONTROL_DB=" + f.control, "RESTAGE_RULES=" + ec.rules,
+				"RESTAGE_BATCH_SIZE=100", "RESTAGE_WORKERS=1", "RESTAGE_PRODUCTION_LOGINS=" + f.prodLogin,
+			}
+			if res := restage(t, env, "run"); res.code != 0 {
+				t.Fatalf("first run: exit %d\n%s", res.code, res.stderr)
+			}
+			before := f.stagingSum(t)
+			cmd := exec.Command(binary, "run")
+			cmd.Env = append(os.Environ(), env...)
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				if line := sc.Text(); strings.Contains(line, `"step start"`) && strings.Contains(line, `"step":"mask"`) {
+					cmd.Process.Signal(syscall.SIGTERM)
+					break
+				}
+			}
+			go io.Copy(io.Discard, out)
+			err = cmd.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+				t.Fatalf("after SIGTERM: %v, want exit 3", err)
+			}
+			if got := f.stagingSum(t); got != before {
+				t.Error("staging changed after a cancelled run")
+			}
+			// Only the live staging DB's own name may remain (PostgreSQL renames
+			// the live copy to the staging name; MySQL keeps none either).
+			if left := f.databases(t, "restage_"+f.target+"_"); len(left) != 0 {
+				t.Errorf("the cancelled run left %v behind", left)
+			}
+			// The lock was released: the next run proceeds.
+			if res := restage(t, env, "run"); res.code != 0 {
+				t.Fatalf("run after SIGTERM: exit %d\n%s", res.code, res.stderr)
+			}
+		})
+	}
+}
