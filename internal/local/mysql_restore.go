@@ -242,6 +242,11 @@ func mysqlRewriteDump(dst io.Writer, src io.Reader, from, to string) error {
 			if bytes.HasPrefix(line, []byte("DELIMITER ")) {
 				delim = strings.TrimSpace(string(line[len("DELIMITER "):]))
 			}
+			if bytes.Contains(line, []byte("/*!50106 EVENT ")) {
+				// Production's events arrive disabled: on the copy they
+				// would run against unmasked data (and later on staging).
+				line = myEventEnable.ReplaceAll(line, []byte("${1} DISABLE "))
+			}
 			if _, werr := bw.Write(rw(line)); werr != nil {
 				return werr
 			}
@@ -255,6 +260,9 @@ func mysqlRewriteDump(dst io.Writer, src io.Reader, from, to string) error {
 		}
 	}
 }
+
+// myEventEnable matches the ENABLE of a dumped event definition.
+var myEventEnable = regexp.MustCompile(`(ON COMPLETION (?:NOT )?PRESERVE) ENABLE `)
 
 // mysqlSchemaRewriter returns a function replacing qualified references to
 // schema from (`from`. and, for a plain name, from.) with `to`.

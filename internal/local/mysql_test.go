@@ -224,12 +224,14 @@ func TestMySQLRewriteDump(t *testing.T) {
 		"DELIMITER ;;\n" +
 		"INSERT INTO `src`.`t` VALUES (1);\n" + // a routine body line
 		"CREATE TRIGGER x AFTER INSERT ON t FOR EACH ROW INSERT INTO src.log VALUES (1), (mysrc.f(1)) ;;\n" +
+		"/*!50106 CREATE*/ /*!50117 DEFINER=`root`@`localhost`*/ /*!50106 EVENT `e1` ON SCHEDULE EVERY 1 HOUR STARTS '2026-11-25 15:56:23' ON COMPLETION NOT PRESERVE ENABLE DO INSERT INTO src.x VALUES (1) ;;\n" +
 		"DELIMITER ;\n" + long
 	want := "CREATE TABLE `t` (a int);\n" + long +
 		"/*!50001 CREATE VIEW `v` AS select `dst`.`t`.`a` from `dst`.`t` */;\n" +
 		"DELIMITER ;;\n" +
 		"INSERT INTO `dst`.`t` VALUES (1);\n" +
 		"CREATE TRIGGER x AFTER INSERT ON t FOR EACH ROW INSERT INTO `dst`.log VALUES (1), (mysrc.f(1)) ;;\n" +
+		"/*!50106 CREATE*/ /*!50117 DEFINER=`root`@`localhost`*/ /*!50106 EVENT `e1` ON SCHEDULE EVERY 1 HOUR STARTS '2026-11-25 15:56:23' ON COMPLETION NOT PRESERVE DISABLE DO INSERT INTO `dst`.x VALUES (1) ;;\n" +
 		"DELIMITER ;\n" + long
 	var out bytes.Buffer
 	if err := mysqlRewriteDump(&out, strings.NewReader(in), "src", "dst"); err != nil {
