@@ -160,6 +160,19 @@ locals {
             Condition = { StringEquals = local.restage_request_tags[target] }
           },
           {
+            # restage:state on restage's own databases of this target only,
+            # and no other tag key: the restage tags themselves cannot be
+            # changed after create (request tags are checked above).
+            Sid      = "TagStateOfRestageDatabases"
+            Effect   = "Allow"
+            Action   = ["rds:AddTagsToResource"]
+            Resource = local.restage_resources[target]
+            Condition = {
+              StringEquals                = local.restage_resource_tags[target]
+              "ForAllValues:StringEquals" = { "aws:TagKeys" = ["restage:state"] }
+            }
+          },
+          {
             Sid       = "ModifyDeleteRestageDatabases"
             Effect    = "Allow"
             Action    = ["rds:DeleteDBCluster", "rds:DeleteDBInstance", "rds:ModifyDBCluster", "rds:ModifyDBInstance"]
@@ -211,6 +224,16 @@ locals {
             }
           },
           {
+            # ModifyDB* with ManageMasterUserPassword: RDS creates and tags
+            # the master-password secret with the caller's permissions. Its
+            # name is always rds!…; the default aws/secretsmanager key needs
+            # no KMS permission (restage never asks for a customer key).
+            Sid      = "CreateManagedMasterSecrets"
+            Effect   = "Allow"
+            Action   = ["secretsmanager:CreateSecret", "secretsmanager:TagResource"]
+            Resource = ["${local.arn_prefix}:secretsmanager:${var.region}:${var.account_id}:secret:rds!*"]
+          },
+          {
             Sid      = "RulesFile"
             Effect   = "Allow"
             Action   = ["s3:GetObject"]
@@ -239,6 +262,15 @@ locals {
             Condition = { Bool = { "kms:GrantIsForAWSResource" = "true" } }
           },
         ] : s if length(db.kms_key_arns) > 0],
+        [for s in [{
+          # adopt: the one hand-made staging database restage may retire
+          # (deletion protection off, then delete). It carries no restage
+          # tags, so it is named exactly; validated never to be production.
+          Sid      = "RetireAdoptedDatabase"
+          Effect   = "Allow"
+          Action   = ["rds:DeleteDBCluster", "rds:DeleteDBInstance", "rds:ModifyDBCluster", "rds:ModifyDBInstance"]
+          Resource = db.adopt_arns
+        }] : s if length(db.adopt_arns) > 0],
         [
           {
             # No bug and no tag trick can touch production: an explicit Deny
@@ -260,6 +292,13 @@ resource "aws_iam_role_policy" "task" {
   name   = "restage"
   role   = aws_iam_role.task[each.key].id
   policy = jsonencode(local.task_policy[each.key])
+
+  lifecycle {
+    precondition {
+      condition     = length(setintersection(toset(each.value.adopt_arns), toset(concat([each.value.source_arn], each.value.production_arns)))) == 0
+      error_message = "adopt of ${each.key} names a database the production Deny protects."
+    }
+  }
 }
 
 ################################################################################

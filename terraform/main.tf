@@ -57,6 +57,12 @@ locals {
         ? "${local.arn_prefix}:rds:${var.region}:${var.account_id}:cluster:${db.source_id}"
       : "${local.arn_prefix}:rds:${var.region}:${var.account_id}:db:${db.source_id}")
       kms_key_arns = distinct(compact(concat(db.snapshot_kms_key_arns, [db.kms_key_id])))
+      # The hand-made staging DB restage may retire (an Aurora cluster and
+      # its instances, or an RDS instance); [] without adopt.
+      adopt_arns = db.adopt == null ? [] : concat(
+        ["${local.arn_prefix}:rds:${var.region}:${var.account_id}:${startswith(db.engine, "aurora-") ? "cluster" : "db"}:${db.adopt.id}"],
+        [for id in db.adopt.instance_ids : "${local.arn_prefix}:rds:${var.region}:${var.account_id}:db:${id}"],
+      )
     })
   }
 
@@ -96,6 +102,7 @@ locals {
         RESTAGE_STAGING_USERS = join(",", [for u in sort(keys(db.staging_users)) : "${u}:${db.staging_users[u].privilege}"])
       },
       var.slack_channel == null ? {} : { RESTAGE_SLACK_CHANNEL = var.slack_channel },
+      db.adopt == null ? {} : { RESTAGE_ADOPT = db.adopt.id },
     )
   }
 

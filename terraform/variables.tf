@@ -287,6 +287,9 @@ variable "databases" {
       rules_file              path of the rules YAML; uploaded to S3, the task reads it from there
       staging_users           user name => { privilege = read|write, password_secret_arn }
       environment             extra plain environment variables of this database's task
+      adopt                   { id, instance_ids }: a hand-made staging cluster (Aurora; instance_ids = its
+                              instances) or instance (RDS) that restage may retire once, after its first switch
+                              (RESTAGE_ADOPT); never the production source or a restage-* database
   EOT
   type = map(object({
     engine                  = string
@@ -317,6 +320,10 @@ variable "databases" {
       password_secret_arn = string
     })), {})
     environment = optional(map(string), {})
+    adopt = optional(object({
+      id           = string
+      instance_ids = optional(list(string), [])
+    }))
   }))
 
   validation {
@@ -372,6 +379,34 @@ variable "databases" {
   validation {
     condition     = alltrue(flatten([for _, d in var.databases : [for u, s in d.staging_users : can(regex("^[a-z0-9_]+$", u)) && contains(["read", "write"], s.privilege)]]))
     error_message = "staging_users: user names must be lower-case letters, digits and underscores; privilege must be read or write."
+  }
+
+  validation {
+    condition = alltrue([for _, d in var.databases : d.adopt == null ? true : alltrue([
+      for id in concat([d.adopt.id], d.adopt.instance_ids) : can(regex("^[a-z][a-z0-9]*(-[a-z0-9]+)*$", id)) && length(id) <= 63
+    ])])
+    error_message = "adopt: id and instance_ids must be RDS identifiers in lower case (letters, digits, single hyphens, starting with a letter)."
+  }
+
+  validation {
+    condition = alltrue([for _, d in var.databases : d.adopt == null ? true : (
+      startswith(d.engine, "aurora-") ? length(d.adopt.instance_ids) > 0 : length(d.adopt.instance_ids) == 0
+    )])
+    error_message = "adopt: an Aurora cluster needs instance_ids (its instances, deleted before the cluster); an RDS instance takes none."
+  }
+
+  # The adopted DB may be deleted: it can never be a production database
+  # (any database's source or production ARN) nor one of restage's own.
+  validation {
+    condition = alltrue([for _, d in var.databases : d.adopt == null ? true : alltrue([
+      for id in concat([d.adopt.id], d.adopt.instance_ids) : !startswith(id, "restage-") && !contains(flatten([
+        for _, o in var.databases : concat([lower(o.source_id)], [
+          for arn in o.production_arns : lower(element(split(":", arn), length(split(":", arn)) - 1))
+          if can(regex(":rds:[^:]*:[^:]*:(cluster|db):[^:]+$", arn))
+        ])
+      ]), id)
+    ])])
+    error_message = "adopt must name a hand-made staging database: never a production source_id or production_arns database, and never a restage-* database (restage deletes its own without adoption)."
   }
 
   validation {

@@ -17,6 +17,12 @@ const (
 	// Create actions make restage-<target>-* resources and must carry the
 	// restage request tags.
 	Create Scope = "create"
+	// Tag actions tag restage-<target>-* resources: at create/restore only
+	// with the restage request tags, and afterwards (restage:state on
+	// restage's own DBs) only on resources already tagged
+	// restage:managed=true and restage:target=<target>, and only the
+	// restage:state key.
+	Tag Scope = "tag"
 	// Managed actions modify or delete only resources tagged
 	// restage:managed=true and restage:target=<target>.
 	Managed Scope = "managed"
@@ -29,6 +35,13 @@ const (
 	// Secrets actions read the listed secrets (staging users, masking key,
 	// RDS-managed master passwords of restage's own DBs).
 	Secrets Scope = "secrets"
+	// ManagedSecrets actions let RDS create the master-password secret of
+	// a DB restage hands to RDS (ModifyDB* with ManageMasterUserPassword):
+	// RDS creates and tags that secret with the caller's permissions, so
+	// the task needs them on secret:rds!* (and nothing else). The default
+	// aws/secretsmanager key needs no KMS permission; restage never asks
+	// for a customer key (MasterUserSecretKmsKeyId).
+	ManagedSecrets Scope = "managed-secrets"
 	// Rules actions read the rules file object.
 	Rules Scope = "rules"
 )
@@ -51,7 +64,7 @@ var Actions = []Action{
 	{"rds:RestoreDBClusterFromSnapshot", Create, "restore the Aurora cluster"},
 	{"rds:CreateDBInstance", Create, "create the Aurora writer instance"},
 	{"rds:RestoreDBInstanceFromDBSnapshot", Create, "restore the RDS instance"},
-	{"rds:AddTagsToResource", Create, "tags given on create/restore"},
+	{"rds:AddTagsToResource", Tag, "tags given on create/restore; restage:state on restage's own DBs"},
 
 	{"rds:ModifyDBCluster", Managed, "master password, backups on restage's clusters"},
 	{"rds:ModifyDBInstance", Managed, "master password, backups on restage's instances"},
@@ -73,6 +86,9 @@ var Actions = []Action{
 	{"kms:GenerateDataKey", KMS, "restore encrypted snapshots"},
 
 	{"secretsmanager:GetSecretValue", Secrets, "staging users' passwords, RDS-managed master passwords"},
+
+	{"secretsmanager:CreateSecret", ManagedSecrets, "RDS creates the managed master-password secret as the caller"},
+	{"secretsmanager:TagResource", ManagedSecrets, "RDS tags the managed master-password secret as the caller"},
 
 	{"s3:GetObject", Rules, "read the rules file"},
 }

@@ -78,6 +78,12 @@ func TestInvalidInputs(t *testing.T) {
 		}
 		return d
 	}
+	adopt := func(id string, instances ...string) func(map[string]any) {
+		return func(d map[string]any) {
+			d["adopt"] = map[string]any{"id": id, "instance_ids": append([]string{}, instances...)}
+		}
+	}
+	const adoptNotProduction = "adopt must name a hand-made staging database: never a production source_id or production_arns database, and never a restage-* database"
 	one := func(target string, edit func(map[string]any)) map[string]any {
 		return map[string]any{"databases": map[string]any{target: db(edit)}}
 	}
@@ -99,6 +105,25 @@ func TestInvalidInputs(t *testing.T) {
 		{"target ending in hyphen", one("shop-", nil), "database keys (target names) must be lower-case letters"},
 		{"target starting with digit", one("1shop", nil), "database keys (target names) must be lower-case letters"},
 		{"target too long for RDS", one(strings.Repeat("a", 43), nil), "database keys (target names) must be lower-case letters"},
+		{"valid adopt", one("shop", adopt("staging-shop-handmade", "staging-shop-handmade-1")), ""},
+		{"adopt the source", one("shop", adopt("shop-prod", "staging-shop-handmade-1")), adoptNotProduction},
+		{"adopt a production instance", one("shop", func(d map[string]any) {
+			d["production_arns"] = []string{"arn:aws:rds:ap-northeast-1:123456789012:db:shop-prod-instance-1"}
+			adopt("staging-shop-handmade", "shop-prod-instance-1")(d)
+		}), adoptNotProduction},
+		{"adopt another database's source", map[string]any{"databases": map[string]any{
+			"shop": db(adopt("billing-prod", "billing-prod-instance-1")),
+			"billing": db(func(d map[string]any) {
+				d["engine"], d["source_id"], d["dns_name"] = "aurora-postgresql", "billing-prod", "billing-db.staging.example.com"
+			}),
+		}}, adoptNotProduction},
+		{"adopt a restage database", one("shop", adopt("restage-shop-202501010300", "restage-shop-202501010300-1")), adoptNotProduction},
+		{"adopt a cluster without instances", one("shop", adopt("staging-shop-handmade")), "adopt: an Aurora cluster needs instance_ids"},
+		{"adopt an instance with instances", one("legacy", func(d map[string]any) {
+			d["engine"], d["source_id"] = "mysql", "legacy-prod"
+			adopt("staging-legacy-handmade", "staging-legacy-handmade-1")(d)
+		}), "adopt: an Aurora cluster needs instance_ids"},
+		{"adopt with capitals", one("shop", adopt("Staging-Shop", "staging-shop-1")), "adopt: id and instance_ids must be RDS identifiers"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

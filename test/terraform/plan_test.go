@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/restage/restage/internal/awsiam"
+	"github.com/restage/restage/internal/rds"
 )
 
 // What terraform/examples/complete declares; the plan must match it.
@@ -35,6 +36,8 @@ type exampleDB struct {
 	kms        []string
 	users      map[string]string // user => secret ARN
 	rules      string            // repo-relative rules file
+	adoptID    string            // RESTAGE_ADOPT ("" = no adopt)
+	adopt      []string          // ARNs the adopt statement may modify/delete
 }
 
 var example = map[string]exampleDB{
@@ -47,6 +50,8 @@ var example = map[string]exampleDB{
 		kms:        []string{exKMS + "/1111aaaa-2222-bbbb-3333-cccc4444dddd"},
 		users:      map[string]string{"app": exSM + ":staging/shop/app-MnOpQr", "readonly": exSM + ":staging/shop/readonly-StUvWx"},
 		rules:      "examples/rules/sakila-mysql.yaml",
+		adoptID:    "staging-shop-handmade",
+		adopt:      []string{exRDS + ":cluster:staging-shop-handmade", exRDS + ":db:staging-shop-handmade-1"},
 	},
 	"billing": {
 		engine:     "aurora-postgresql",
@@ -330,6 +335,9 @@ func checkEnvironment(t *testing.T, p *plan) {
 				t.Errorf("%s: %s = %v, want %q", target, k, e[k], v)
 			}
 		}
+		if got, ok := e["RESTAGE_ADOPT"]; db.adoptID == "" && ok || db.adoptID != "" && got != db.adoptID {
+			t.Errorf("%s: RESTAGE_ADOPT = %v, want %q (unset when empty)", target, got, db.adoptID)
+		}
 	}
 }
 
@@ -372,6 +380,8 @@ func checkTaskRoles(t *testing.T, p *plan) {
 
 		var allowed []string
 		var denies []statement
+		var adopts int
+		var tagOnCreate, tagState bool
 		for _, s := range doc.Statement {
 			if len(s.NotAction) > 0 {
 				t.Errorf("%s %s: NotAction is not least privilege", target, s.Sid)
@@ -388,6 +398,18 @@ func checkTaskRoles(t *testing.T, p *plan) {
 					}
 				}
 			}
+			if s.Sid == "RetireAdoptedDatabase" {
+				// The one grant on a database without restage's tags: exactly
+				// the adopted cluster/instances, exactly retire's actions.
+				adopts++
+				want := []string{"rds:DeleteDBCluster", "rds:DeleteDBInstance", "rds:ModifyDBCluster", "rds:ModifyDBInstance"}
+				if len(db.adopt) == 0 {
+					t.Errorf("%s: adopt statement %v on %v, but the database adopts nothing", target, s.Action, s.Resource)
+				} else if !sameSet(s.Action, want) || len(s.Action) != len(want) || !sameSet(s.Resource, db.adopt) || len(s.Resource) != len(db.adopt) {
+					t.Errorf("%s %s: %v on %v, want exactly %v on %v", target, s.Sid, s.Action, s.Resource, want, db.adopt)
+				}
+				continue
+			}
 			for _, action := range s.Action {
 				switch scopeOf[action] {
 				case awsiam.Create:
@@ -396,13 +418,36 @@ func checkTaskRoles(t *testing.T, p *plan) {
 							t.Errorf("%s %s: %s may create %s, want only %v", target, s.Sid, action, r, restage)
 						}
 					}
-					if action == "rds:AddTagsToResource" && !sameSet(s.Resource, restage) {
-						t.Errorf("%s %s: AddTagsToResource on %v, want only %v", target, s.Sid, s.Resource, restage)
-					}
 					for k, v := range requestTags {
 						if !slices.Equal(s.cond("StringEquals", k), v) {
 							t.Errorf("%s %s: %s without StringEquals %s = %v", target, s.Sid, action, k, v)
 						}
+					}
+				case awsiam.Tag:
+					// Either at create (the restage request tags) or on
+					// restage's own DBs of this target, restage:state only.
+					if !sameSet(s.Resource, restage) {
+						t.Errorf("%s %s: %s on %v, want only %v", target, s.Sid, action, s.Resource, restage)
+					}
+					hasAll := func(tags map[string][]string) bool {
+						for k, v := range tags {
+							if !slices.Equal(s.cond("StringEquals", k), v) {
+								return false
+							}
+						}
+						return true
+					}
+					switch keys := s.cond("ForAllValues:StringEquals", "aws:TagKeys"); {
+					case hasAll(requestTags):
+						tagOnCreate = true
+					case hasAll(resourceTags) && slices.Equal(keys, []string{rds.TagState}):
+						tagState = true
+					default:
+						t.Errorf("%s %s: %s with conditions %v: want the restage request tags, or restage's resource tags and aws:TagKeys [%s]", target, s.Sid, action, s.Condition, rds.TagState)
+					}
+				case awsiam.ManagedSecrets:
+					if !slices.Equal(s.Resource, []string{exSM + ":rds!*"}) {
+						t.Errorf("%s %s: %s on %v, want only the RDS-managed secrets %s", target, s.Sid, action, s.Resource, exSM+":rds!*")
 					}
 				case awsiam.Managed:
 					if !sameSet(s.Resource, restage) {
@@ -449,6 +494,13 @@ func checkTaskRoles(t *testing.T, p *plan) {
 					t.Errorf("%s %s: %s is not declared in internal/awsiam", target, s.Sid, action)
 				}
 			}
+		}
+
+		if !tagOnCreate || !tagState {
+			t.Errorf("%s: rds:AddTagsToResource with request tags %v, on restage's tagged DBs %v; want both", target, tagOnCreate, tagState)
+		}
+		if want := min(len(db.adopt), 1); adopts != want {
+			t.Errorf("%s: %d adopt statements, want %d", target, adopts, want)
 		}
 
 		// The actions equal the declared list (KMS only where keys are listed).

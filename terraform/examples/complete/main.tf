@@ -70,6 +70,9 @@ module "restage" {
         app      = { privilege = "write", password_secret_arn = "${local.sm}:staging/shop/app-MnOpQr" }
         readonly = { privilege = "read", password_secret_arn = "${local.sm}:staging/shop/readonly-StUvWx" }
       }
+      # The staging cluster made by hand before restage: the first refresh
+      # switches away from it, then retires it (RESTAGE_ADOPT).
+      adopt = { id = "staging-shop-handmade", instance_ids = ["staging-shop-handmade-1"] }
     }
 
     # Aurora PostgreSQL cluster, unencrypted snapshots, its own schedule.
