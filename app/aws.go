@@ -65,6 +65,19 @@ func (e *awsEnv) integer(name string, def, lo, hi int64) int64 {
 	return n
 }
 
+func (e *awsEnv) boolean(name string, def bool) bool {
+	v := strings.TrimSpace(os.Getenv(name))
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.fail(fmt.Errorf("%s %q: want true or false", name, v))
+		return def
+	}
+	return b
+}
+
 func (e *awsEnv) required(name, why string) string {
 	v := strings.TrimSpace(os.Getenv(name))
 	if v == "" {
@@ -102,6 +115,7 @@ func readAWSEnv(s *config.Settings) (*awsEnv, error) {
 		OptionGroup:           get("RESTAGE_OPTION_GROUP"),
 		BackupRetention:       int32(e.integer("RESTAGE_BACKUP_RETENTION", 0, 0, 35)),
 		WaitTimeout:           waitTimeout,
+		Adopt:                 s.Adopt,
 	}
 	e.dns = route53.Config{
 		ZoneID: e.required("RESTAGE_HOSTED_ZONE_ID", "the staging record's hosted zone"),
@@ -119,7 +133,18 @@ func readAWSEnv(s *config.Settings) (*awsEnv, error) {
 		TLSCAFile:          get("RESTAGE_TLS_CA_FILE"),
 		ReadyTimeout:       e.duration("RESTAGE_READY_TIMEOUT", awsprov.DefaultReadyTimeout),
 		Adopt:              s.Adopt,
+		FinalSnapshot:      e.boolean("RESTAGE_FINAL_SNAPSHOT", false),
 		AcceptSharedLogins: s.AcceptSharedLogins,
+	}
+	if strings.TrimSpace(s.Preserve) != "" {
+		// Preserve reads the current staging DB as the first staging user
+		// (run.go reports problems with the list itself).
+		users, _ := parseStagingUsers(s.StagingUsers, false)
+		if len(users) == 0 || users[0].Password == "" {
+			e.fail(errors.New("RESTAGE_PRESERVE on AWS reads the current staging DB as the first staging user: set RESTAGE_STAGING_USERS and its password"))
+		} else {
+			e.prov.PreserveUser, e.prov.PreservePassword = users[0].Name, users[0].Password
+		}
 	}
 	// The detailed checks only once every required variable is there, so
 	// a missing one is reported once.

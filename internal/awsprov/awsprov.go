@@ -75,10 +75,20 @@ type Config struct {
 	// ReadyTimeout bounds Ready (default 10m).
 	ReadyTimeout time.Duration
 	// Adopt is the identifier of a hand-made staging DB (not tagged by
-	// restage) that may be returned as the previous DB by Switch.
+	// restage) that may be returned as the previous DB by Switch and
+	// retired. It must be the rds.Client's Config.Adopt, which lets the
+	// ownership guard accept it.
 	Adopt string
-	// FinalSnapshot keeps a final snapshot of a retired DB.
+	// FinalSnapshot keeps a final snapshot (<id>-final) of a retired DB —
+	// a masked one that served staging. Never of a discarded copy (it may
+	// be unmasked) nor of a swept leftover.
 	FinalSnapshot bool
+	// PreserveUser and PreservePassword are the login Preserve reads the
+	// current staging DB with: the first staging user (RESTAGE_STAGING_USERS),
+	// who can read it — its master password may be unknowable. Needed only
+	// with rows to preserve.
+	PreserveUser     string
+	PreservePassword string
 	// AcceptSharedLogins accepts an inherited login that can't be locked
 	// instead of refusing with refresh.ErrSharedLogin.
 	AcceptSharedLogins bool
@@ -186,6 +196,9 @@ func New(cfg Config, rdsc *rds.Client, dns *route53.DNS, lock *ddblock.Locker, s
 	}
 	if rdsc == nil || dns == nil || lock == nil {
 		errs = append(errs, errors.New("RDS, Route53 and lock clients are required"))
+	}
+	if rdsc != nil && !strings.EqualFold(rdsc.Adopted(), cfg.Adopt) {
+		errs = append(errs, fmt.Errorf("adopt: the provider adopts %q, its RDS client %q (both must be RESTAGE_ADOPT)", cfg.Adopt, rdsc.Adopted()))
 	}
 	if cfg.MasterPasswordMode == PasswordManaged && secrets == nil {
 		errs = append(errs, errors.New("managed master password: a Secrets Manager client is required"))
@@ -451,9 +464,10 @@ func randomPassword() (string, error) {
 }
 
 // Switch turns backups on as configured, marks db live and points the
-// staging record at it. The DB the record pointed at before is returned
-// (restage's, or the adopted one; nil otherwise). A change Route53 had
-// accepted is switched back before the error is returned.
+// staging record at it. The DB the record pointed at before is returned:
+// restage's or the adopted one, or — named by its host, so that Retire
+// refuses it with a warning — any other; nil without a record. A change
+// Route53 had accepted is switched back before the error is returned.
 func (p *Provider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, error) {
 	if err := p.checkLease(); err != nil {
 		return nil, err
@@ -503,10 +517,14 @@ func (p *Provider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, err
 	p.prevTTL = curTTL
 	p.mu.Unlock()
 	if prev == nil {
-		if curHost != "" {
-			p.log.Warn("the staging record pointed at a DB restage does not manage; it is left alone", "step", refresh.StepSwap, "was", curHost)
+		if curHost == "" {
+			return nil, nil
 		}
-		return nil, nil
+		// Neither restage's nor adopted: reported as the previous DB so
+		// that Retire refuses it (a warning in the report and on Slack),
+		// named by its host; it is left alone.
+		p.log.Warn("the staging record pointed at a DB restage does not manage; it is left alone", "step", refresh.StepSwap, "was", curHost)
+		return &refresh.DB{Name: strings.TrimSuffix(curHost, "."), Engine: p.engine().Family(), Endpoint: curHost}, nil
 	}
 	if prev.RunID != "" {
 		if err := p.rdsc.SetState(ctx, prev, "retiring"); err != nil {
@@ -554,8 +572,9 @@ func (p *Provider) Retire(ctx context.Context, prev *refresh.DB) error {
 		return nil
 	}
 	v := p.view(prev)
-	if v.RunID == "" && (p.cfg.Adopt == "" || v.ID != p.cfg.Adopt) {
-		return fmt.Errorf("retire %s: %w", prev.Name, refresh.ErrNotOurs)
+	adopted := p.cfg.Adopt != "" && strings.EqualFold(v.ID, p.cfg.Adopt)
+	if v.RunID == "" && !adopted {
+		return fmt.Errorf("retire %s: %w (left alone; set RESTAGE_ADOPT to a hand-made staging DB's identifier to let restage retire it)", prev.Name, refresh.ErrNotOurs)
 	}
 	p.mu.Lock()
 	ttl := max(p.prevTTL, p.dns.TTL())
@@ -570,15 +589,16 @@ func (p *Provider) Retire(ctx context.Context, prev *refresh.DB) error {
 		}
 	}
 	if err := p.rdsc.Delete(ctx, v, p.cfg.FinalSnapshot); err != nil {
-		if errors.Is(err, rds.ErrNotOurs) && v.RunID == "" {
-			return fmt.Errorf("retire adopted %s: %w (tag it %s=true and %s=%s to let restage delete it)", v.ID, err, rds.TagManaged, rds.TagTarget, p.cfg.Target)
+		if adopted {
+			return fmt.Errorf("retire adopted %s: %w", v.ID, err)
 		}
 		return fmt.Errorf("retire %s: %w", v.ID, err)
 	}
 	return nil
 }
 
-// Discard deletes a DB this run created; a DB that is gone is fine.
+// Discard deletes a DB this run created; a DB that is gone is fine. It
+// never keeps a final snapshot: the copy may not be masked.
 func (p *Provider) Discard(ctx context.Context, db *refresh.DB) error {
 	if db == nil {
 		return nil
@@ -588,12 +608,3 @@ func (p *Provider) Discard(ctx context.Context, db *refresh.DB) error {
 
 // Close releases nothing: every connection is closed after use.
 func (p *Provider) Close() error { return nil }
-
-// Preserve copies rows from the current staging DB. Not supported on AWS
-// yet: any spec is refused (before the switch, so nothing changes).
-func (p *Provider) Preserve(ctx context.Context, db *refresh.DB, specs []refresh.PreserveSpec) (int64, error) {
-	if len(specs) == 0 {
-		return 0, nil
-	}
-	return 0, errors.New("preserving rows (RESTAGE_PRESERVE) is not supported on AWS yet; unset it")
-}

@@ -83,6 +83,12 @@ type env struct {
 
 	lease time.Duration // lock lease (0: default)
 	logs  lockedBuffer
+	// adopt and finalSnapshot configure the next provider;
+	// notifier receives the pipeline's notices (nil: none).
+	adopt         string
+	finalSnapshot bool
+	notifier      refresh.Notifier
+	preserve      []refresh.PreserveSpec
 
 	mu        sync.Mutex
 	instances map[string]*testdb.Instance
@@ -203,11 +209,12 @@ func (e *env) provider(t *testing.T) *Provider {
 	log := slog.New(slog.NewTextHandler(&e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	rdsc := rds.New(e.rf, rds.Config{Target: target, Engine: e.ec.engine, SourceID: sourceID, SubnetGroup: "staging",
 		SecurityGroupIDs: []string{"sg-0staging"}, InstanceClass: "db.t4g.medium", BackupRetention: 3,
-		WaitTimeout: time.Minute, PollInterval: 2 * time.Millisecond}, log)
+		WaitTimeout: time.Minute, PollInterval: 2 * time.Millisecond, Adopt: e.adopt}, log)
 	dns := route53.New(e.zone, route53.Config{ZoneID: zoneID, Name: record, TTL: 1, PollInterval: 2 * time.Millisecond, Backoff: time.Millisecond}, log)
 	lock := ddblock.New(e.locks, ddblock.Config{Table: "restage-locks", Lease: e.lease}, log)
 	p, err := New(Config{Target: target, Engine: string(e.ec.engine), DBName: dbName, MasterPasswordMode: e.ec.mode,
-		DNSName: record, TLS: TLSOff, ReadyTimeout: 30 * time.Second,
+		DNSName: record, TLS: TLSOff, ReadyTimeout: 30 * time.Second, Adopt: e.adopt, FinalSnapshot: e.finalSnapshot,
+		PreserveUser: stagingUser, PreservePassword: stagingPass,
 		Resolve: func(string) string { return "127.0.0.1" },
 		Now: func() time.Time {
 			return time.Unix(e.clock.Add(60), 0)
@@ -222,11 +229,14 @@ func (e *env) run(t *testing.T, hook func(ctx context.Context, step string) erro
 	t.Helper()
 	p := e.provider(t)
 	defer p.Close()
-	return refresh.Run(context.Background(), runConfig(t, e.ec, ""), refresh.Deps{
+	cfg := runConfig(t, e.ec, "")
+	cfg.Preserve = e.preserve
+	return refresh.Run(context.Background(), cfg, refresh.Deps{
 		Provider:   p,
 		OpenEngine: opener(e.ec.family()),
 		Log:        slog.New(slog.NewTextHandler(&e.logs, nil)),
 		Hook:       hook,
+		Notifier:   e.notifier,
 	})
 }
 

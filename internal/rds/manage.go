@@ -86,6 +86,16 @@ func (c *Client) ours(tags map[string]string) bool {
 	return tags[TagManaged] == "true" && tags[TagTarget] == c.cfg.Target
 }
 
+// adopted reports whether id is the configured hand-made staging DB
+// (Config.Adopt).
+func (c *Client) adopted(id string) bool {
+	return c.cfg.Adopt != "" && eqFold(id, c.cfg.Adopt)
+}
+
+// Adopted returns the identifier of the adopted hand-made staging DB
+// (Config.Adopt; empty if none).
+func (c *Client) Adopted() string { return c.cfg.Adopt }
+
 // Managed lists every cluster and every stand-alone instance tagged
 // restage:managed=true and restage:target=<target>, whatever the
 // configured engine (a leftover from before an engine change is found
@@ -135,8 +145,8 @@ func (c *Client) Managed(ctx context.Context) ([]*DB, error) {
 // describes db afresh (trusting nothing but db.ID and db.Engine), reads
 // its tags with ListTagsForResource, and describes the production source.
 // It returns ErrNotOurs unless the DB carries restage:managed=true and
-// restage:target=<target> and is not the source by identifier, ARN or
-// endpoint. A DB that no longer exists is (state{}, false, nil).
+// restage:target=<target> — or is exactly the adopted DB (Config.Adopt)
+// — and is not the source by identifier, ARN or endpoint. A DB that no longer exists is (state{}, false, nil).
 func (c *Client) guard(ctx context.Context, db *DB) (s state, exists bool, err error) {
 	if db == nil || db.ID == "" {
 		return state{}, false, errors.New("no DB given")
@@ -161,7 +171,7 @@ func (c *Client) guard(ctx context.Context, db *DB) (s state, exists bool, err e
 		return state{}, true, fmt.Errorf("list tags of %s %q: %w", kind, db.ID, err)
 	}
 	tags := tagMap(out.TagList)
-	if !c.ours(tags) {
+	if !c.ours(tags) && !c.adopted(db.ID) {
 		return state{}, true, fmt.Errorf("%s %q is not tagged %s=true, %s=%s: %w", kind, db.ID, TagManaged, TagTarget, c.cfg.Target, ErrNotOurs)
 	}
 	if eqFold(s.arn, c.cfg.SourceARN) {

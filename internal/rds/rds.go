@@ -179,6 +179,13 @@ type Config struct {
 	// PollInterval is the time between two describes while waiting
 	// (default 30s); retries back off from half of it.
 	PollInterval time.Duration
+	// Adopt is the identifier of a hand-made staging cluster (Aurora) or
+	// instance that restage may change and delete although it does not
+	// carry restage's tags (adoption: the first run retires it). It is
+	// accepted in place of the tags and nowhere else: the production
+	// source is still refused by identifier, ARN and endpoint, and Managed
+	// does not list it (Sweep never deletes it).
+	Adopt string
 }
 
 var (
@@ -211,6 +218,16 @@ func (c Config) Validate() error {
 	kind := "db"
 	if c.Engine.Aurora() {
 		kind = "cluster"
+	}
+	if c.Adopt != "" {
+		switch err := validIdentifier(c.Adopt); {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("adopt: %w", err))
+		case eqFold(c.Adopt, c.SourceID):
+			errs = append(errs, fmt.Errorf("adopt %q is the production source: restage never deletes it", c.Adopt))
+		case c.SourceARN != "" && strings.HasSuffix(strings.ToLower(c.SourceARN), ":"+strings.ToLower(c.Adopt)):
+			errs = append(errs, fmt.Errorf("adopt %q names the production source's ARN: restage never deletes it", c.Adopt))
+		}
 	}
 	if c.SourceARN != "" {
 		if !strings.HasPrefix(c.SourceARN, "arn:") || !strings.Contains(c.SourceARN, ":rds:") || !strings.HasSuffix(strings.ToLower(c.SourceARN), ":"+kind+":"+strings.ToLower(c.SourceID)) {

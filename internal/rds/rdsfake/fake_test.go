@@ -146,3 +146,32 @@ func apiCode(err error) string {
 	}
 	return ""
 }
+
+func TestFault(t *testing.T) {
+	f := rdsfake.New()
+	f.AddInstance(types.DBInstance{DBInstanceIdentifier: aws.String("a"), Engine: aws.String("mysql")})
+	f.AddInstance(types.DBInstance{DBInstanceIdentifier: aws.String("b"), Engine: aws.String("mysql")})
+	n := 0
+	f.Fault = func(op, id string) error {
+		if op == "DescribeDBInstances" && id == "a" && n == 0 {
+			n++
+			return f.AccessDeniedError(op, id)
+		}
+		return nil
+	}
+	ctx := context.Background()
+	_, err := f.DescribeDBInstances(ctx, &awsrds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("a")})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "AccessDenied" {
+		t.Fatalf("first describe of a: %v, want AccessDenied", err)
+	}
+	if got := status(t, f, "b"); got != "available" {
+		t.Errorf("b: %s", got)
+	}
+	if got := status(t, f, "a"); got != "available" {
+		t.Errorf("a after the one fault: %s", got)
+	}
+	if c := f.Calls()[0]; c.Op != "DescribeDBInstances" || c.ID != "a" || c.Err == nil {
+		t.Errorf("first call recorded as %+v", c)
+	}
+}

@@ -1,0 +1,106 @@
+package awsprov
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/restage/restage/internal/refresh"
+	"github.com/restage/restage/internal/testdb"
+)
+
+// TestAWSPreserve: rows QA changed on the current staging DB survive the
+// next run — read as the first staging user, written as the new DB's
+// admin: a changed row replaces the fresh copy's, a new row is added.
+func TestAWSPreserve(t *testing.T) {
+	for _, ec := range []engineCase{engines[1], engines[2]} { // aurora-postgresql, mysql
+		t.Run(string(ec.engine), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, ec, loadSource(t, ec.family()))
+			defer e.checkHooks(t)
+			defer e.checkProductionUntouched(t)
+
+			// Nothing to preserve from before the first run.
+			e.preserve = []refresh.PreserveSpec{{Table: "customer", Where: "customer_id = 1"}, {Table: "category", Where: "category_id >= 200"}, {Table: "no_such_table"}}
+			rep, err := e.run(t, nil)
+			if err != nil {
+				t.Fatalf("first run: %v", err)
+			}
+			first := rep.New.Name
+			exec(t, e.instance(first), "UPDATE customer SET first_name = 'QA_KEEP' WHERE customer_id = 1",
+				"UPDATE customer SET first_name = 'QA_DROP' WHERE customer_id = 2",
+				"INSERT INTO category (category_id, name) VALUES (200, 'QA')")
+
+			rep, err = e.run(t, nil)
+			if err != nil {
+				t.Fatalf("second run: %v\n%+v", err, rep.Steps)
+			}
+			second := rep.New.Name
+			if e.cname() != endpointOf(second) {
+				t.Fatalf("record = %q, want %q", e.cname(), endpointOf(second))
+			}
+			var note string
+			for _, s := range rep.Steps {
+				if s.Step == refresh.StepUsers {
+					note = s.Note
+				}
+			}
+			if !strings.Contains(note, "2 preserved rows") {
+				t.Errorf("users step note %q, want 2 preserved rows", note)
+			}
+			inst := e.instance(second)
+			if got := query(t, inst, "SELECT first_name FROM customer WHERE customer_id = 1"); got != "QA_KEEP" {
+				t.Errorf("customer 1 = %q, want the preserved QA_KEEP", got)
+			}
+			if got := query(t, inst, "SELECT first_name FROM customer WHERE customer_id = 2"); got == "QA_DROP" {
+				t.Errorf("customer 2 was preserved though no spec names it")
+			}
+			if got := query(t, inst, "SELECT name FROM category WHERE category_id = 200"); got != "QA" {
+				t.Errorf("category 200 = %q, want the preserved QA", got)
+			}
+			if got := query(t, inst, "SELECT COUNT(*) FROM customer"); got != "599" {
+				t.Errorf("%s customers, want 599", got)
+			}
+			e.checkServed(t, second)
+		})
+	}
+}
+
+func open(t *testing.T, inst *testdb.Instance) *sql.DB {
+	t.Helper()
+	driver := "mysql"
+	if inst.Engine == testdb.EnginePostgres {
+		driver = "pgx"
+	}
+	db, err := sql.Open(driver, inst.DSN(dbName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func exec(t *testing.T, inst *testdb.Instance, stmts ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db := open(t, inst)
+	for _, s := range stmts {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+func query(t *testing.T, inst *testdb.Instance, q string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var s string
+	if err := open(t, inst).QueryRowContext(ctx, q).Scan(&s); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return s
+}
