@@ -133,6 +133,15 @@ locals {
     ]
   }
 
+  # The final snapshot a retire keeps with RESTAGE_FINAL_SNAPSHOT=true:
+  # <id>-final of a restage-<target>-* DB (a cluster snapshot on Aurora).
+  restage_final_snapshots = {
+    for target, db in local.databases : target => [
+      "${local.rds_arn}:cluster-snapshot:restage-${target}-*-final",
+      "${local.rds_arn}:snapshot:restage-${target}-*-final",
+    ]
+  }
+
   task_policy = {
     for target, db in local.databases : target => {
       Version = "2012-10-17"
@@ -178,6 +187,24 @@ locals {
             Action    = ["rds:DeleteDBCluster", "rds:DeleteDBInstance", "rds:ModifyDBCluster", "rds:ModifyDBInstance"]
             Resource  = local.restage_resources[target]
             Condition = { StringEquals = local.restage_resource_tags[target] }
+          },
+          {
+            # RESTAGE_FINAL_SNAPSHOT=true: DeleteDB* with a final snapshot is
+            # authorized as CreateDB*Snapshot on the database too (restage's
+            # own of this target only, like modify/delete)…
+            Sid       = "FinalSnapshotOfRestageDatabases"
+            Effect    = "Allow"
+            Action    = ["rds:CreateDBClusterSnapshot", "rds:CreateDBSnapshot"]
+            Resource  = local.restage_resources[target]
+            Condition = { StringEquals = local.restage_resource_tags[target] }
+          },
+          {
+            # …and on the new snapshot, which carries no tags yet (and gets
+            # none: CopyTagsToSnapshot=false), so it is named: <id>-final.
+            Sid      = "FinalSnapshotsOfRestageDatabases"
+            Effect   = "Allow"
+            Action   = ["rds:CreateDBClusterSnapshot", "rds:CreateDBSnapshot"]
+            Resource = local.restage_final_snapshots[target]
           },
           {
             Sid      = "ReadStagingRecord"
@@ -262,15 +289,29 @@ locals {
             Condition = { Bool = { "kms:GrantIsForAWSResource" = "true" } }
           },
         ] : s if length(db.kms_key_arns) > 0],
-        [for s in [{
-          # adopt: the one hand-made staging database restage may retire
-          # (deletion protection off, then delete). It carries no restage
-          # tags, so it is named exactly; validated never to be production.
-          Sid      = "RetireAdoptedDatabase"
-          Effect   = "Allow"
-          Action   = ["rds:DeleteDBCluster", "rds:DeleteDBInstance", "rds:ModifyDBCluster", "rds:ModifyDBInstance"]
-          Resource = db.adopt_arns
-        }] : s if length(db.adopt_arns) > 0],
+        [for s in [
+          {
+            # adopt: the one hand-made staging database restage may retire
+            # (deletion protection off, then delete). It carries no restage
+            # tags, so it is named exactly; validated never to be production.
+            Sid      = "RetireAdoptedDatabase"
+            Effect   = "Allow"
+            Action   = ["rds:DeleteDBCluster", "rds:DeleteDBInstance", "rds:ModifyDBCluster", "rds:ModifyDBInstance"]
+            Resource = db.adopt_arns
+          },
+          {
+            # adopt with RESTAGE_FINAL_SNAPSHOT=true: the final snapshot of
+            # exactly the adopted cluster/instance (Aurora members take none),
+            # named exactly <id>-final.
+            Sid    = "FinalSnapshotOfAdoptedDatabase"
+            Effect = "Allow"
+            Action = ["rds:CreateDBClusterSnapshot", "rds:CreateDBSnapshot"]
+            Resource = [
+              try(db.adopt_arns[0], ""),
+              "${local.rds_arn}:${db.is_aurora ? "cluster-snapshot" : "snapshot"}:${try(db.adopt.id, "")}-final",
+            ]
+          },
+        ] : s if length(db.adopt_arns) > 0],
         [
           {
             # No bug and no tag trick can touch production: an explicit Deny

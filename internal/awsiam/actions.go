@@ -26,6 +26,15 @@ const (
 	// Managed actions modify or delete only resources tagged
 	// restage:managed=true and restage:target=<target>.
 	Managed Scope = "managed"
+	// FinalSnapshot actions keep the final snapshot <id>-final of a
+	// retired DB (RESTAGE_FINAL_SNAPSHOT=true): DeleteDBCluster /
+	// DeleteDBInstance with FinalDBSnapshotIdentifier is also authorized
+	// as CreateDBClusterSnapshot / CreateDBSnapshot, against both the DB
+	// (only restage's tagged DBs of the target, or exactly the adopted
+	// one) and the new snapshot (only restage-<target>-*-final, or exactly
+	// <adopted id>-final). The snapshot carries no tags (the restore sets
+	// CopyTagsToSnapshot=false), so no tagging permission is needed.
+	FinalSnapshot Scope = "final-snapshot"
 	// DNS actions change exactly the configured staging record.
 	DNS Scope = "dns"
 	// Lock actions use the run-lock table.
@@ -70,6 +79,9 @@ var Actions = []Action{
 	{"rds:ModifyDBInstance", Managed, "master password, backups on restage's instances"},
 	{"rds:DeleteDBCluster", Managed, "retire/cleanup restage's clusters"},
 	{"rds:DeleteDBInstance", Managed, "retire/cleanup restage's instances"},
+
+	{"rds:CreateDBClusterSnapshot", FinalSnapshot, "retire an Aurora cluster keeping <id>-final (DeleteDBCluster with FinalDBSnapshotIdentifier)"},
+	{"rds:CreateDBSnapshot", FinalSnapshot, "retire an RDS instance keeping <id>-final (DeleteDBInstance with FinalDBSnapshotIdentifier)"},
 
 	{"route53:ListResourceRecordSets", DNS, "read the current staging record"},
 	{"route53:ChangeResourceRecordSets", DNS, "UPSERT the staging CNAME"},

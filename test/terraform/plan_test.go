@@ -377,10 +377,15 @@ func checkTaskRoles(t *testing.T, p *plan) {
 		restage := []string{exRDS + ":cluster:restage-" + target + "-*", exRDS + ":db:restage-" + target + "-*"}
 		requestTags := map[string][]string{"aws:RequestTag/restage:managed": {"true"}, "aws:RequestTag/restage:target": {target}}
 		resourceTags := map[string][]string{"aws:ResourceTag/restage:managed": {"true"}, "aws:ResourceTag/restage:target": {target}}
+		finalSnapshots := []string{exRDS + ":cluster-snapshot:restage-" + target + "-*-final", exRDS + ":snapshot:restage-" + target + "-*-final"}
+		snapshotActions := []string{"rds:CreateDBClusterSnapshot", "rds:CreateDBSnapshot"}
+		// Each final-snapshot action must be granted on both sides: on the
+		// DB (restage's tagged ones) and on the new <id>-final snapshot.
+		finalOnDB, finalOnSnapshot := map[string]bool{}, map[string]bool{}
 
 		var allowed []string
 		var denies []statement
-		var adopts int
+		var adopts, adoptSnapshots int
 		var tagOnCreate, tagState bool
 		for _, s := range doc.Statement {
 			if len(s.NotAction) > 0 {
@@ -410,8 +415,49 @@ func checkTaskRoles(t *testing.T, p *plan) {
 				}
 				continue
 			}
+			if s.Sid == "FinalSnapshotOfAdoptedDatabase" {
+				// The adopted cluster/instance itself (not its Aurora
+				// members: they take no snapshot) and exactly its
+				// <id>-final snapshot, no more.
+				adoptSnapshots++
+				var want []string
+				if len(db.adopt) > 0 {
+					kind := "snapshot"
+					if strings.HasPrefix(db.engine, "aurora-") {
+						kind = "cluster-snapshot"
+					}
+					want = []string{db.adopt[0], exRDS + ":" + kind + ":" + db.adoptID + "-final"}
+				}
+				if len(db.adopt) == 0 {
+					t.Errorf("%s: adopt final-snapshot statement %v on %v, but the database adopts nothing", target, s.Action, s.Resource)
+				} else if !sameSet(s.Action, snapshotActions) || len(s.Action) != len(snapshotActions) || !sameSet(s.Resource, want) || len(s.Resource) != len(want) || len(s.Condition) != 0 {
+					t.Errorf("%s %s: %v on %v (conditions %v), want exactly %v on %v", target, s.Sid, s.Action, s.Resource, s.Condition, snapshotActions, want)
+				}
+				continue
+			}
 			for _, action := range s.Action {
 				switch scopeOf[action] {
+				case awsiam.FinalSnapshot:
+					// Either side of the final snapshot, never both in one
+					// statement: the new snapshot has no tags, so a tag
+					// condition there would deny it, and no condition on
+					// the DB side would reach any DB.
+					switch {
+					case sameSet(s.Resource, restage) && len(s.Resource) == len(restage):
+						for k, v := range resourceTags {
+							if !slices.Equal(s.cond("StringEquals", k), v) {
+								t.Errorf("%s %s: %s without StringEquals %s = %v", target, s.Sid, action, k, v)
+							}
+						}
+						finalOnDB[action] = true
+					case sameSet(s.Resource, finalSnapshots) && len(s.Resource) == len(finalSnapshots):
+						if len(s.Condition) != 0 {
+							t.Errorf("%s %s: %s on the new snapshots with conditions %v: it carries no tags", target, s.Sid, action, s.Condition)
+						}
+						finalOnSnapshot[action] = true
+					default:
+						t.Errorf("%s %s: %s on %v, want either %v (tagged) or %v", target, s.Sid, action, s.Resource, restage, finalSnapshots)
+					}
 				case awsiam.Create:
 					for _, r := range s.Resource {
 						if !slices.Contains(restage, r) && regexp.MustCompile(`:rds:[^:]+:[^:]+:(cluster|db):`).MatchString(r) {
@@ -499,8 +545,16 @@ func checkTaskRoles(t *testing.T, p *plan) {
 		if !tagOnCreate || !tagState {
 			t.Errorf("%s: rds:AddTagsToResource with request tags %v, on restage's tagged DBs %v; want both", target, tagOnCreate, tagState)
 		}
-		if want := min(len(db.adopt), 1); adopts != want {
-			t.Errorf("%s: %d adopt statements, want %d", target, adopts, want)
+		if want := min(len(db.adopt), 1); adopts != want || adoptSnapshots != want {
+			t.Errorf("%s: %d adopt and %d adopt final-snapshot statements, want %d each", target, adopts, adoptSnapshots, want)
+		}
+		for _, a := range snapshotActions {
+			if scopeOf[a] != awsiam.FinalSnapshot {
+				t.Errorf("%s is not declared with scope %s in internal/awsiam", a, awsiam.FinalSnapshot)
+			}
+			if !finalOnDB[a] || !finalOnSnapshot[a] {
+				t.Errorf("%s: %s on restage's tagged DBs %v, on the new %v %v; want both", target, a, finalOnDB[a], finalSnapshots, finalOnSnapshot[a])
+			}
 		}
 
 		// The actions equal the declared list (KMS only where keys are listed).
