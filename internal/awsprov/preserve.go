@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/restage/restage/internal/rds"
 	"github.com/restage/restage/internal/refresh"
+	"github.com/restage/restage/internal/rowcopy"
 )
 
 // Preserve copies rows from the current staging DB (the one behind the
@@ -293,39 +293,6 @@ func (p *Provider) mysqlPreserveTable(ctx context.Context, src *sql.DB, tx *sql.
 
 // ---- PostgreSQL ----
 
-type pgCol struct {
-	name      string
-	generated bool
-	key       bool
-}
-
-type pgQuerier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
-// pgCols lists table's columns; ok is false when there is no such table.
-func pgCols(ctx context.Context, q pgQuerier, table string) (cols []pgCol, ok bool, err error) {
-	if err := q.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&ok); err != nil || !ok {
-		return nil, false, err
-	}
-	rows, err := q.Query(ctx, `SELECT a.attname, a.attgenerated <> '', coalesce(a.attnum = ANY (i.indkey), false)
-		FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
-		WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
-		ORDER BY a.attnum`, table)
-	if err != nil {
-		return nil, true, err
-	}
-	cols, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (pgCol, error) {
-		var c pgCol
-		err := r.Scan(&c.name, &c.generated, &c.key)
-		return c, err
-	})
-	return cols, true, err
-}
-
-var errCopyStopped = errors.New("copy into the new DB stopped")
-
 func (p *Provider) pgPreserve(ctx context.Context, log interface{ Info(string, ...any) }, oldDSN, newDSN string, specs []refresh.PreserveSpec) (int64, error) {
 	src, err := pgx.Connect(ctx, oldDSN)
 	if err != nil {
@@ -341,7 +308,7 @@ func (p *Provider) pgPreserve(ctx context.Context, log interface{ Info(string, .
 	err = pgx.BeginTxFunc(ctx, src, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(stx pgx.Tx) error {
 		return pgx.BeginFunc(ctx, dst, func(ntx pgx.Tx) error {
 			for i, spec := range specs {
-				n, err := pgPreserveTable(ctx, stx, ntx, i, spec)
+				n, err := rowcopy.PostgreSQL(ctx, stx, ntx, i, spec)
 				if err != nil {
 					return fmt.Errorf("%s: %w", spec.Table, err)
 				}
@@ -359,81 +326,4 @@ func (p *Provider) pgPreserve(ctx context.Context, log interface{ Info(string, .
 		return 0, err
 	}
 	return total, nil
-}
-
-func pgPreserveTable(ctx context.Context, stx, ntx pgx.Tx, i int, spec refresh.PreserveSpec) (int64, error) {
-	schema, name, err := tableName(spec.Table)
-	if err != nil {
-		return 0, err
-	}
-	if schema == "" {
-		schema = "public"
-	}
-	table := pgx.Identifier{schema, name}.Sanitize()
-	srcCols, ok, err := pgCols(ctx, stx, table)
-	if err != nil {
-		return 0, fmt.Errorf("read the current staging DB's columns: %w", err)
-	}
-	if !ok {
-		return -1, nil
-	}
-	dstCols, ok, err := pgCols(ctx, ntx, table)
-	if err != nil {
-		return 0, fmt.Errorf("read columns: %w", err)
-	}
-	if !ok {
-		return 0, errors.New("the table does not exist in the new DB")
-	}
-	var cols, key, set []string
-	for _, c := range dstCols {
-		inSrc := slices.ContainsFunc(srcCols, func(s pgCol) bool { return s.name == c.name })
-		id := pgx.Identifier{c.name}.Sanitize()
-		if c.key {
-			if !inSrc {
-				return 0, fmt.Errorf("primary key column %s is missing in the current staging DB", c.name)
-			}
-			key = append(key, id)
-		}
-		if c.generated || !inSrc {
-			continue
-		}
-		cols = append(cols, id)
-		if !c.key {
-			set = append(set, id+" = EXCLUDED."+id)
-		}
-	}
-	if len(key) == 0 {
-		return 0, errors.New("the table has no primary key in the new DB")
-	}
-	colList := strings.Join(cols, ", ")
-	tmp := fmt.Sprintf("restage_preserve_%d", i)
-	if _, err := ntx.Exec(ctx, "CREATE TEMPORARY TABLE "+tmp+" ON COMMIT DROP AS SELECT "+colList+" FROM "+table+" WITH NO DATA"); err != nil {
-		return 0, fmt.Errorf("create a temporary table: %w", err)
-	}
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		_, err := stx.Conn().PgConn().CopyTo(ctx, pw, "COPY (SELECT "+colList+" FROM "+table+where(spec)+") TO STDOUT")
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	_, errIn := ntx.Conn().PgConn().CopyFrom(ctx, pr, "COPY "+tmp+" ("+colList+") FROM STDIN")
-	pr.CloseWithError(errCopyStopped)
-	errOut := <-done
-	if errOut != nil && !errors.Is(errOut, errCopyStopped) {
-		return 0, fmt.Errorf("read from the current staging DB: %w", errOut)
-	}
-	if errIn != nil {
-		return 0, fmt.Errorf("copy into the new DB: %w", errIn)
-	}
-	conflict := "DO NOTHING"
-	if len(set) > 0 {
-		conflict = "DO UPDATE SET " + strings.Join(set, ", ")
-	}
-	tag, err := ntx.Exec(ctx, "INSERT INTO "+table+" ("+colList+") OVERRIDING SYSTEM VALUE SELECT "+colList+" FROM "+tmp+
-		" ON CONFLICT ("+strings.Join(key, ", ")+") "+conflict)
-	if err != nil {
-		return 0, fmt.Errorf("write rows: %w", err)
-	}
-	return tag.RowsAffected(), nil
 }

@@ -2,15 +2,12 @@ package local
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"slices"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/restage/restage/internal/refresh"
+	"github.com/restage/restage/internal/rowcopy"
 )
 
 // Preserve copies rows from the current staging DB (the database named by
@@ -74,125 +71,11 @@ func (p *pgProvider) Preserve(ctx context.Context, db *refresh.DB, specs []refre
 	return total, nil
 }
 
-// pgColumn is a column of the table a spec names.
-type pgColumn struct {
-	Name      string
-	Generated bool
-	Key       bool // part of the primary key
-}
-
-// pgColumns lists the columns of table (quoted, qualified); ok is false
-// when there is no such table.
-func pgColumns(ctx context.Context, q pgQuerier, table string) (cols []pgColumn, ok bool, err error) {
-	if err := q.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&ok); err != nil || !ok {
-		return nil, false, pgScrub(err)
-	}
-	rows, err := q.Query(ctx, `SELECT a.attname, a.attgenerated <> '', coalesce(a.attnum = ANY (i.indkey), false)
-		FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
-		WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
-		ORDER BY a.attnum`, table)
-	if err != nil {
-		return nil, true, pgScrub(err)
-	}
-	cols, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (pgColumn, error) {
-		var c pgColumn
-		err := r.Scan(&c.Name, &c.Generated, &c.Key)
-		return c, err
-	})
-	return cols, true, pgScrub(err)
-}
-
 // preserveTable copies one spec's rows; -1 rows means skipped.
 func (p *pgProvider) preserveTable(ctx context.Context, stx, ntx pgx.Tx, i int, spec refresh.PreserveSpec) (int64, error) {
-	table, err := pgQualified(spec.Table)
-	if err != nil {
-		return 0, err
-	}
-	srcCols, ok, err := pgColumns(ctx, stx, table)
-	if err != nil {
-		return 0, fmt.Errorf("read staging columns: %w", err)
-	}
-	if !ok {
+	n, err := rowcopy.PostgreSQL(ctx, stx, ntx, i, spec)
+	if n < 0 {
 		p.log.Info("table missing in the current staging database: nothing preserved", "step", "preserve", "table", spec.Table)
-		return -1, nil
 	}
-	dstCols, ok, err := pgColumns(ctx, ntx, table)
-	if err != nil {
-		return 0, fmt.Errorf("read columns: %w", err)
-	}
-	if !ok {
-		return 0, errors.New("the table does not exist in the new database")
-	}
-	var cols, key, set []string
-	for _, c := range dstCols {
-		inSrc := slices.ContainsFunc(srcCols, func(s pgColumn) bool { return s.Name == c.Name })
-		if c.Key {
-			if !inSrc {
-				return 0, fmt.Errorf("primary key column %s is missing in the current staging database", c.Name)
-			}
-			key = append(key, pgIdent(c.Name))
-		}
-		if c.Generated || !inSrc {
-			continue
-		}
-		cols = append(cols, pgIdent(c.Name))
-		if !c.Key {
-			set = append(set, pgIdent(c.Name)+" = EXCLUDED."+pgIdent(c.Name))
-		}
-	}
-	if len(key) == 0 {
-		return 0, errors.New("the table has no primary key in the new database")
-	}
-	colList := strings.Join(cols, ", ")
-	tmp := fmt.Sprintf("restage_preserve_%d", i)
-	if _, err := ntx.Exec(ctx, "CREATE TEMPORARY TABLE "+tmp+" ON COMMIT DROP AS SELECT "+colList+" FROM "+table+" WITH NO DATA"); err != nil {
-		return 0, fmt.Errorf("create temporary table: %w", pgScrub(err))
-	}
-
-	sel := "SELECT " + colList + " FROM " + table
-	if w := strings.TrimSpace(spec.Where); w != "" {
-		sel += " WHERE (" + w + ")"
-	}
-	// Stream staging's COPY output into the new DB's COPY input.
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		_, err := stx.Conn().PgConn().CopyTo(ctx, pw, "COPY ("+sel+") TO STDOUT")
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	_, errIn := ntx.Conn().PgConn().CopyFrom(ctx, pr, "COPY "+tmp+" ("+colList+") FROM STDIN")
-	pr.CloseWithError(errPGCopyStopped) // unblocks the writer if the copy in stopped early
-	errOut := <-done
-	if errOut != nil && !errors.Is(errOut, errPGCopyStopped) {
-		return 0, fmt.Errorf("read from staging: %w", pgScrub(errOut))
-	}
-	if errIn != nil {
-		return 0, fmt.Errorf("copy into the new database: %w", pgScrub(errIn))
-	}
-
-	conflict := "DO NOTHING"
-	if len(set) > 0 {
-		conflict = "DO UPDATE SET " + strings.Join(set, ", ")
-	}
-	tag, err := ntx.Exec(ctx, "INSERT INTO "+table+" ("+colList+") OVERRIDING SYSTEM VALUE SELECT "+colList+" FROM "+tmp+
-		" ON CONFLICT ("+strings.Join(key, ", ")+") "+conflict)
-	if err != nil {
-		return 0, fmt.Errorf("write rows: %w", pgScrub(err))
-	}
-	return tag.RowsAffected(), nil
-}
-
-var errPGCopyStopped = errors.New("copy into the new database stopped")
-
-// pgQualified quotes "table" (schema public) or "schema.table".
-func pgQualified(name string) (string, error) {
-	schema, table, ok := strings.Cut(name, ".")
-	if !ok {
-		schema, table = "public", name
-	}
-	if schema == "" || table == "" || strings.Contains(table, ".") {
-		return "", fmt.Errorf("table name %q: want table or schema.table", name)
-	}
-	return pgx.Identifier{schema, table}.Sanitize(), nil
+	return n, err
 }

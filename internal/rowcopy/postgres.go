@@ -1,0 +1,150 @@
+// Package rowcopy copies preserved rows (QA accounts, feature flags) from
+// the current staging database into a new one; both providers use it.
+package rowcopy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/restage/restage/internal/postgres"
+	"github.com/restage/restage/internal/refresh"
+)
+
+// Querier is the part of pgx.Tx / *pgx.Conn column lookups need.
+type Querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// Column is one column of a table.
+type Column struct {
+	Name      string
+	Generated bool
+	Key       bool // part of the primary key
+}
+
+// Columns lists the columns of table (quoted, qualified); ok is false when
+// there is no such table.
+func Columns(ctx context.Context, q Querier, table string) (cols []Column, ok bool, err error) {
+	if err := q.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&ok); err != nil || !ok {
+		return nil, false, postgres.Scrub(err)
+	}
+	rows, err := q.Query(ctx, `SELECT a.attname, a.attgenerated <> '', coalesce(a.attnum = ANY (i.indkey), false)
+		FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+		WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+		ORDER BY a.attnum`, table)
+	if err != nil {
+		return nil, true, postgres.Scrub(err)
+	}
+	cols, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Column, error) {
+		var c Column
+		err := r.Scan(&c.Name, &c.Generated, &c.Key)
+		return c, err
+	})
+	return cols, true, postgres.Scrub(err)
+}
+
+// Qualified quotes "table" (schema public) or "schema.table".
+func Qualified(name string) (string, error) {
+	schema, table, ok := strings.Cut(name, ".")
+	if !ok {
+		schema, table = "public", name
+	}
+	if schema == "" || table == "" || strings.Contains(table, ".") {
+		return "", fmt.Errorf("table name %q: want table or schema.table", name)
+	}
+	return pgx.Identifier{schema, table}.Sanitize(), nil
+}
+
+var errCopyStopped = errors.New("copy into the new database stopped")
+
+// PostgreSQL copies one spec's rows from the current staging DB (read in
+// stx) into the new DB (written in ntx): COPY … TO STDOUT streamed into
+// COPY … FROM STDIN of a temporary table, then INSERT … ON CONFLICT
+// (primary key) DO UPDATE — an upsert, because deleting a row that masked
+// child rows reference would fail or cascade. The columns both tables have
+// are copied (generated ones excluded). It returns -1 when the table is
+// missing in the current staging DB (nothing to preserve). i names the
+// temporary table. Errors never contain row values.
+func PostgreSQL(ctx context.Context, stx, ntx pgx.Tx, i int, spec refresh.PreserveSpec) (int64, error) {
+	table, err := Qualified(spec.Table)
+	if err != nil {
+		return 0, err
+	}
+	srcCols, ok, err := Columns(ctx, stx, table)
+	if err != nil {
+		return 0, fmt.Errorf("read the current staging DB's columns: %w", err)
+	}
+	if !ok {
+		return -1, nil
+	}
+	dstCols, ok, err := Columns(ctx, ntx, table)
+	if err != nil {
+		return 0, fmt.Errorf("read columns: %w", err)
+	}
+	if !ok {
+		return 0, errors.New("the table does not exist in the new database")
+	}
+	var cols, key, set []string
+	for _, c := range dstCols {
+		inSrc := slices.ContainsFunc(srcCols, func(s Column) bool { return s.Name == c.Name })
+		id := pgx.Identifier{c.Name}.Sanitize()
+		if c.Key {
+			if !inSrc {
+				return 0, fmt.Errorf("primary key column %s is missing in the current staging database", c.Name)
+			}
+			key = append(key, id)
+		}
+		if c.Generated || !inSrc {
+			continue
+		}
+		cols = append(cols, id)
+		if !c.Key {
+			set = append(set, id+" = EXCLUDED."+id)
+		}
+	}
+	if len(key) == 0 {
+		return 0, errors.New("the table has no primary key in the new database")
+	}
+	colList := strings.Join(cols, ", ")
+	tmp := fmt.Sprintf("restage_preserve_%d", i)
+	if _, err := ntx.Exec(ctx, "CREATE TEMPORARY TABLE "+tmp+" ON COMMIT DROP AS SELECT "+colList+" FROM "+table+" WITH NO DATA"); err != nil {
+		return 0, fmt.Errorf("create temporary table: %w", postgres.Scrub(err))
+	}
+	sel := "SELECT " + colList + " FROM " + table
+	if w := strings.TrimSpace(spec.Where); w != "" {
+		sel += " WHERE (" + w + ")"
+	}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := stx.Conn().PgConn().CopyTo(ctx, pw, "COPY ("+sel+") TO STDOUT")
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	_, errIn := ntx.Conn().PgConn().CopyFrom(ctx, pr, "COPY "+tmp+" ("+colList+") FROM STDIN")
+	pr.CloseWithError(errCopyStopped) // unblocks the writer if the copy in stopped early
+	errOut := <-done
+	if errOut != nil && !errors.Is(errOut, errCopyStopped) {
+		return 0, fmt.Errorf("read from the current staging database: %w", postgres.Scrub(errOut))
+	}
+	if errIn != nil {
+		return 0, fmt.Errorf("copy into the new database: %w", postgres.Scrub(errIn))
+	}
+	conflict := "DO NOTHING"
+	if len(set) > 0 {
+		conflict = "DO UPDATE SET " + strings.Join(set, ", ")
+	}
+	tag, err := ntx.Exec(ctx, "INSERT INTO "+table+" ("+colList+") OVERRIDING SYSTEM VALUE SELECT "+colList+" FROM "+tmp+
+		" ON CONFLICT ("+strings.Join(key, ", ")+") "+conflict)
+	if err != nil {
+		return 0, fmt.Errorf("write rows: %w", postgres.Scrub(err))
+	}
+	return tag.RowsAffected(), nil
+}
