@@ -131,7 +131,11 @@ func startMariaDB(t testing.TB, dir string) *Instance {
 		}
 	}
 
-	args := append([]string{"--no-defaults", "--datadir=" + i.DataDir,
+	// The bootstrap server gets the private tmpdir too: mariadbd removes
+	// every #sql* file in its tmpdir at startup (mysql_rm_tmp_tables), which
+	// on the shared /tmp broke the main test server's temporary tables
+	// ("Error on delete of '/tmp/#sql-temptable-…'").
+	args := append([]string{"--no-defaults", "--datadir=" + i.DataDir, "--tmpdir=" + tmp,
 		"--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"}, mariadbSmall...)
 	install := u.command(installDB, root, 0, args...)
 	if out, err := install.CombinedOutput(); err != nil {
