@@ -40,6 +40,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return badInput(err)
 	}
 	log := newLogger(stdout, rc.settings.LogLevel).With("target", rc.cfg.Target)
+	log.Info("restage run", "version", version, "provider", rc.settings.Provider, "reason", rc.settings.RunReason)
 
 	if *dryRun {
 		restore := fmt.Sprintf("copy %s into %s from one consistent snapshot", rc.source.Target(), local.DBName(rc.cfg.Target, "<run>"))

@@ -43,6 +43,10 @@ type Settings struct {
 	// Preserve: "table[: where predicate]; table2 …".
 	Preserve string `envconfig:"PRESERVE"`
 
+	// RunReason says why this run started ("scheduled", "manual"; the
+	// Terraform module sets it); logged at the start of every run.
+	RunReason string `envconfig:"RUN_REASON" default:"unspecified"`
+
 	SlackToken     string        `envconfig:"SLACK_TOKEN"`
 	SlackChannel   string        `envconfig:"SLACK_CHANNEL"`
 	SlackWebhook   string        `envconfig:"SLACK_WEBHOOK_URL"`
