@@ -151,6 +151,15 @@ func (f *fixture) databases(t *testing.T, prefix string) []string {
 	return out
 }
 
+// env is the environment of a `restage run` of this fixture's target.
+func (f *fixture) env(extra ...string) []string {
+	return append([]string{
+		"RESTAGE_MASK_KEY=" + testKey, "RESTAGE_TARGET=" + f.target, "RESTAGE_SOURCE_DSN=" + f.sourceDSN,
+		"RESTAGE_STAGING_DSN=" + f.stagingDSN, "RESTAGE_CONTROL_DB=" + f.control, "RESTAGE_RULES=" + f.ec.rules,
+		"RESTAGE_PRODUCTION_LOGINS=" + f.prodLogin,
+	}, extra...)
+}
+
 func (f *fixture) localConfig() local.Config {
 	return local.Config{Target: f.target, SourceDSN: f.sourceDSN, StagingDSN: f.stagingDSN, ControlDB: f.control, ProductionLogins: []string{f.prodLogin}}
 }
@@ -490,11 +499,7 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
-			env := []string{
-				"RESTAGE_MASK_KEY=" + testKey, "RESTAGE_TARGET=" + f.target, "RESTAGE_SOURCE_DSN=" + f.sourceDSN,
-				"RESTAGE_STAGING_DSN=" + f.stagingDSN, "RESTAGE_CONTROL_DB=" + f.control, "RESTAGE_RULES=" + ec.rules,
-				"RESTAGE_BATCH_SIZE=100", "RESTAGE_WORKERS=1", "RESTAGE_PRODUCTION_LOGINS=" + f.prodLogin,
-			}
+			env := f.env("RESTAGE_BATCH_SIZE=100", "RESTAGE_WORKERS=1")
 			cmd := exec.Command(binary, "run")
 			cmd.Env = append(os.Environ(), env...)
 			out, err := cmd.StdoutPipe()
@@ -563,11 +568,7 @@ func TestRunDryRunAndMaxDuration(t *testing.T) {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
-			env := []string{
-				"RESTAGE_MASK_KEY=" + testKey, "RESTAGE_TARGET=" + f.target, "RESTAGE_SOURCE_DSN=" + f.sourceDSN,
-				"RESTAGE_STAGING_DSN=" + f.stagingDSN, "RESTAGE_CONTROL_DB=" + f.control, "RESTAGE_RULES=" + ec.rules,
-				"RESTAGE_PRODUCTION_LOGINS=" + f.prodLogin,
-			}
+			env := f.env()
 			res := restage(t, env, "run", "--dry-run")
 			if res.code != 0 || !strings.Contains(res.stderr, "nothing was changed") {
 				t.Fatalf("dry run: exit %d\n%s", res.code, res.stderr)
@@ -646,11 +647,7 @@ func TestRunSIGTERMCleansUp(t *testing.T) {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
-			env := []string{
-				"RESTAGE_MASK_KEY=" + testKey, "RESTAGE_TARGET=" + f.target, "RESTAGE_SOURCE_DSN=" + f.sourceDSN,
-				"RESTAGE_STAGING_DSN=" + f.stagingDSN, "RESTAGE_CONTROL_DB=" + f.control, "RESTAGE_RULES=" + ec.rules,
-				"RESTAGE_BATCH_SIZE=100", "RESTAGE_WORKERS=1", "RESTAGE_PRODUCTION_LOGINS=" + f.prodLogin,
-			}
+			env := f.env("RESTAGE_BATCH_SIZE=100", "RESTAGE_WORKERS=1")
 			if res := restage(t, env, "run"); res.code != 0 {
 				t.Fatalf("first run: exit %d\n%s", res.code, res.stderr)
 			}
