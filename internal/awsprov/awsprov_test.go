@@ -69,6 +69,9 @@ var engines = []engineCase{
 	{rds.AuroraMySQL, PasswordManaged, "../../examples/rules/sakila-mysql.yaml"},
 	{rds.AuroraPostgreSQL, PasswordManaged, "../../examples/rules/sakila-postgres.yaml"},
 	{rds.MySQL, PasswordRandom, "../../examples/rules/sakila-mysql.yaml"},
+	// RDS PostgreSQL and MariaDB instances: the same code, configuration only.
+	{rds.Postgres, PasswordRandom, "../../examples/rules/sakila-postgres.yaml"},
+	{rds.MariaDB, PasswordManaged, "../../examples/rules/sakila-mysql.yaml"},
 }
 
 // env is one target on fake AWS: RDS with a production source and its
