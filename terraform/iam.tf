@@ -232,10 +232,12 @@ locals {
             Resource = ["${local.arn_prefix}:route53:::change/*"]
           },
           {
-            Sid      = "RunLock"
-            Effect   = "Allow"
-            Action   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-            Resource = [local.lock_table_arn]
+            # Only this target's lock item (partition key = the target name).
+            Sid       = "RunLock"
+            Effect    = "Allow"
+            Action    = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+            Resource  = [local.lock_table_arn]
+            Condition = { "ForAllValues:StringEquals" = { "dynamodb:LeadingKeys" = [target] } }
           },
           {
             # RDS-managed master passwords of restage's own databases only:

@@ -521,6 +521,9 @@ func checkTaskRoles(t *testing.T, p *plan) {
 					if !slices.Equal(s.Resource, []string{"arn:aws:dynamodb:" + exRegion + ":" + exAccount + ":table/restage-locks"}) {
 						t.Errorf("%s %s: %s on %v", target, s.Sid, action, s.Resource)
 					}
+					if keys := s.Condition["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]; !slices.Equal([]string(keys), []string{target}) {
+						t.Errorf("%s %s: %s not limited to the target's lock item (LeadingKeys %v)", target, s.Sid, action, keys)
+					}
 				case awsiam.KMS:
 					if !sameSet(s.Resource, db.kms) {
 						t.Errorf("%s %s: %s on %v, want the listed keys %v", target, s.Sid, action, s.Resource, db.kms)
