@@ -128,23 +128,15 @@ func (w *worker) resetTemp(ctx context.Context, job *mask.TableJob, name string,
 func (w *worker) maskKeyed(ctx context.Context, job *mask.TableJob, r mask.Range, fn mask.RowFunc) (int64, error) {
 	t := job.Table
 	nk, nr, nw := len(job.Key), len(job.Read), len(job.Write)
-	keyCols := make([]*schema.Column, nk)
-	for i, k := range job.Key {
-		c, err := column(t, k)
-		if err != nil {
-			return 0, err
-		}
-		keyCols[i] = c
+	keyCols, err := columns(t, job.Key)
+	if err != nil {
+		return 0, err
 	}
-	writeCols := make([]*schema.Column, nw)
-	for i, name := range job.Write {
-		c, err := column(t, name)
-		if err != nil {
-			return 0, err
-		}
-		writeCols[i] = c
+	writeCols, err := columns(t, job.Write)
+	if err != nil {
+		return 0, err
 	}
-	err := w.resetTemp(ctx, job, tmpKeyed, func() (string, error) {
+	err = w.resetTemp(ctx, job, tmpKeyed, func() (string, error) {
 		var defs, pk []string
 		indexable := true
 		for i, c := range keyCols {
@@ -385,27 +377,19 @@ func (w *worker) insertBatches(ctx context.Context, tx *sql.Tx, table string, co
 func (w *worker) maskNoKey(ctx context.Context, job *mask.TableJob, fn mask.RowFunc) (int64, error) {
 	t := job.Table
 	nr, nw := len(job.Read), len(job.Write)
-	readCols := make([]*schema.Column, nr)
-	for i, name := range job.Read {
-		c, err := column(t, name)
-		if err != nil {
-			return 0, err
-		}
-		readCols[i] = c
+	readCols, err := columns(t, job.Read)
+	if err != nil {
+		return 0, err
 	}
-	writeCols := make([]*schema.Column, nw)
-	for i, name := range job.Write {
-		c, err := column(t, name)
-		if err != nil {
-			return 0, err
-		}
-		writeCols[i] = c
+	writeCols, err := columns(t, job.Write)
+	if err != nil {
+		return 0, err
 	}
 	asBytes := make([]bool, nr) // compare as bytes in the column's charset
 	for i, c := range readCols {
 		asBytes[i] = c.Charset != "" && c.Kind != schema.KindBinary && !strings.EqualFold(c.DataType, "json")
 	}
-	err := w.resetTemp(ctx, job, tmpMap, func() (string, error) {
+	err = w.resetTemp(ctx, job, tmpMap, func() (string, error) {
 		var defs []string
 		index := ""
 		for i, c := range readCols {
@@ -570,4 +554,17 @@ func memoryRowBytes(cols []*schema.Column) int {
 		}
 	}
 	return n
+}
+
+// columns looks up the named columns of t, in order.
+func columns(t *schema.Table, names []string) ([]*schema.Column, error) {
+	out := make([]*schema.Column, len(names))
+	for i, name := range names {
+		c, err := column(t, name)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
 }
