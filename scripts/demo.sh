@@ -4,7 +4,7 @@
 # and retires the first copy), then show production rows next to staging.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SAKILA=${RESTAGE_SAKILA_DIR:-../shared/testdata/sakila}
+SAKILA=${RESTAGE_SAKILA_DIR:-testdata/sakila}
 BIN=bin/restage
 LOGS=$(mktemp -d)
 # A demo-only key. Real runs take theirs from a secret.

@@ -67,8 +67,8 @@ func UniqueName(t testing.TB) string {
 	return "restage_t_" + base + "_" + hex.EncodeToString(b[:])
 }
 
-// SakilaDir is the shared Sakila sample directory. RESTAGE_SAKILA_DIR
-// overrides it; otherwise it is ../shared/testdata/sakila beside the repo.
+// SakilaDir is the Sakila sample directory the tests load: testdata/sakila
+// inside the repository (see its NOTICE). RESTAGE_SAKILA_DIR overrides it.
 func SakilaDir(t testing.TB) string {
 	t.Helper()
 	if d := os.Getenv("RESTAGE_SAKILA_DIR"); d != "" {
@@ -76,7 +76,7 @@ func SakilaDir(t testing.TB) string {
 	}
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
-	d := filepath.Join(root, "..", "shared", "testdata", "sakila")
+	d := filepath.Join(root, "testdata", "sakila")
 	if _, err := os.Stat(d); err != nil {
 		t.Fatalf("sakila test data not found at %s (set RESTAGE_SAKILA_DIR): %v", d, err)
 	}
