@@ -48,6 +48,11 @@ func init() {
 		"regex":          parseRegex,
 		"template":       parseTemplate,
 		"json":           parseJSON,
+		"ip":             parseIP,
+		"text":           parseText,
+		"address":        parseWholeAddress,
+		"credit_card":    parseCard,
+		"uuid":           parseUUID,
 	}
 }
 

@@ -218,7 +218,10 @@ func appendASCIILower(b []byte, s string) []byte {
 
 // --- phone ---
 
-type phoneT struct{ locale, format string }
+type phoneT struct {
+	locale, format string
+	shape          bool // shape: keep
+}
 
 func parsePhone(_ string, p *params, opt Options) (Transformer, error) {
 	l, err := p.locale(opt)
@@ -232,7 +235,14 @@ func parsePhone(_ string, p *params, opt Options) (Transformer, error) {
 	if p.has("format") && !strings.Contains(f, "#") {
 		return nil, perr("format", "needs at least one # (a random digit)")
 	}
-	return &phoneT{locale: l, format: f}, nil
+	shape, err := parseShape(p)
+	if err != nil {
+		return nil, err
+	}
+	if shape && p.has("format") {
+		return nil, perr("shape", "keep cannot be combined with format")
+	}
+	return &phoneT{locale: l, format: f, shape: shape}, nil
 }
 
 func (*phoneT) Name() string { return "phone" }
@@ -258,7 +268,7 @@ func (t *phoneT) Bind(tg Target) (Func, error) {
 		}
 		return string(b), nil
 	}
-	return wrap(tg.Column, g, wrapOpts{}), nil
+	return wrap(tg.Column, shaped(t.shape, true, "phone", g), wrapOpts{}), nil
 }
 
 // --- street_address, city, region (prefecture), postal_code ---
@@ -266,6 +276,7 @@ func (t *phoneT) Bind(tg Target) (Func, error) {
 type addressT struct {
 	name, locale string
 	mark         bool
+	shape        bool // shape: keep (postal_code, region, prefecture)
 }
 
 func parseAddress(name string, p *params, opt Options) (Transformer, error) {
@@ -280,6 +291,14 @@ func parseAddress(name string, p *params, opt Options) (Transformer, error) {
 		}
 		if t.mark && l != "ja" {
 			return nil, perr("mark", "needs locale ja")
+		}
+	}
+	if name == "postal_code" || name == "region" || name == "prefecture" {
+		if t.shape, err = parseShape(p); err != nil {
+			return nil, err
+		}
+		if t.shape && t.mark {
+			return nil, perr("shape", "keep cannot be combined with mark (the original's mark is kept)")
 		}
 	}
 	return t, nil
@@ -308,7 +327,10 @@ func (t *addressT) Bind(tg Target) (Func, error) {
 		}
 	case "postal_code":
 		g = func(m *Masker, in Input, seed []byte, attempt int) (string, error) {
-			s := fake.PostalCode(m.Rand("postal_code", seed, attempt), t.locale)
+			// The region comes from region's own stream, so a postal code
+			// seeded like a prefecture (or state) column lies in it.
+			region := fake.RegionIndex(m.Rand("region", seed, attempt), t.locale)
+			s := fake.PostalCodeIn(m.Rand("postal_code", seed, attempt), t.locale, region)
 			if t.mark {
 				s = "〒" + s
 			}
@@ -317,5 +339,9 @@ func (t *addressT) Bind(tg Target) (Func, error) {
 	default:
 		return nil, errors.New(t.name + ": unknown address part")
 	}
-	return wrap(tg.Column, g, wrapOpts{}), nil
+	domain := t.name
+	if domain == "prefecture" {
+		domain = "region"
+	}
+	return wrap(tg.Column, shaped(t.shape, false, domain, g), wrapOpts{}), nil
 }
