@@ -157,6 +157,12 @@ func TestUUID(t *testing.T) {
 	if len(got) != 16 || got[6]>>4 != 4 || got[8]&0xc0 != 0x80 || got == in {
 		t.Errorf("binary uuid = %x", got)
 	}
+	// PostgreSQL reads bytea in its hex text form.
+	bytea := mustBind(t, mustParse(t, "uuid", nil), col(schema.KindBinary), true)
+	pg := mustRun(t, bytea, m, Input{Value: `\xf47ac10b58cc4372a5670e02b2c3d479`})
+	if !regexp.MustCompile(`^\\x[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}$`).MatchString(pg) {
+		t.Errorf("bytea uuid = %q", pg)
+	}
 	if _, _, err := bin(m, Input{Value: "short"}); err == nil {
 		t.Error("a 5-byte value in a binary uuid column was accepted")
 	}

@@ -38,11 +38,21 @@ func (t *uuidT) Bind(tg Target) (Func, error) {
 	g := func(m *Masker, in Input, _ []byte, attempt int) (string, error) {
 		var u [16]byte
 		var form uuidForm
+		pgHex := false
 		if binary {
-			if len(in.Value) != 16 {
+			// MySQL hands binary strings over as bytes; PostgreSQL reads
+			// bytea as text in its hex output format ("\x0123…").
+			switch {
+			case len(in.Value) == 16:
+				copy(u[:], in.Value)
+			case len(in.Value) == 34 && in.Value[:2] == "\\x":
+				if _, err := hex.Decode(u[:], []byte(in.Value[2:])); err != nil {
+					return "", errors.New("uuid: binary value is not 16 bytes")
+				}
+				pgHex = true
+			default:
 				return "", errors.New("uuid: binary value is not 16 bytes")
 			}
-			copy(u[:], in.Value)
 		} else {
 			var ok bool
 			if u, form, ok = parseUUIDText(in.Value); !ok {
@@ -65,6 +75,9 @@ func (t *uuidT) Bind(tg Target) (Func, error) {
 			out[8] = 0x80 | out[8]&0x3f
 		default:
 			out[8] = u[8]&0xe0 | out[8]&0x1f
+		}
+		if pgHex {
+			return "\\x" + hex.EncodeToString(out[:]), nil
 		}
 		if binary {
 			return string(out[:]), nil
