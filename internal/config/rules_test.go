@@ -161,7 +161,7 @@ func TestParseRulesErrors(t *testing.T) {
 			[]problem{{7, `duplicate column "c" (first at line 5)`}}},
 		{"unknown transformer short", head + "      c: emial\n", []problem{{5, `unknown transformer, did you mean "email"? (valid: `}}},
 		{"unknown transformer long", head + "      c:\n        transformer: frist_name\n", []problem{{6, `did you mean "first_name"?`}}},
-		{"unknown transformer lists names", head + "      c: scramble\n", []problem{{5, "unknown transformer (valid: city, "}}},
+		{"unknown transformer lists names", head + "      c: scramble\n", []problem{{5, "unknown transformer (valid: address, city, "}}},
 		{"no rule", head + "      c:\n", []problem{{5, "no rule"}}},
 		{"rule not text", head + "      c: 42\n", []problem{{5, "rule must be a transformer name or a mapping, got an integer"}}},
 		{"no transformer", head + "      c: {seed: [id]}\n", []problem{{5, "no transformer"}}},
