@@ -65,6 +65,19 @@ func (e *awsEnv) integer(name string, def, lo, hi int64) int64 {
 	return n
 }
 
+func (e *awsEnv) float(name string) float64 {
+	v := strings.TrimSpace(os.Getenv(name))
+	if v == "" {
+		return 0
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		e.fail(fmt.Errorf("%s %q: want a number such as 0.5 or 8", name, v))
+		return 0
+	}
+	return f
+}
+
 func (e *awsEnv) boolean(name string, def bool) bool {
 	v := strings.TrimSpace(os.Getenv(name))
 	if v == "" {
@@ -92,30 +105,38 @@ func readAWSEnv(s *config.Settings) (*awsEnv, error) {
 	get := func(n string) string { return strings.TrimSpace(os.Getenv(n)) }
 	e.region = e.required("RESTAGE_AWS_REGION", "region of the databases")
 	engine := e.required("RESTAGE_ENGINE", "aurora-mysql, aurora-postgresql, mysql, postgres or mariadb")
-	var sgs []string
-	for _, g := range strings.Split(e.required("RESTAGE_SECURITY_GROUP_IDS", "comma-separated isolated security group ids"), ",") {
-		if g = strings.TrimSpace(g); g != "" {
-			sgs = append(sgs, g)
+	list := func(v string) []string {
+		var out []string
+		for _, g := range strings.Split(v, ",") {
+			if g = strings.TrimSpace(g); g != "" {
+				out = append(out, g)
+			}
 		}
+		return out
 	}
+	quarantine := list(e.required("RESTAGE_QUARANTINE_SECURITY_GROUP_IDS", "comma-separated security groups of this target that admit only its restage task; every copy starts there"))
+	sgs := list(e.required("RESTAGE_SECURITY_GROUP_IDS", "comma-separated staging security groups the copy moves to after the users step"))
 	waitTimeout := e.duration("RESTAGE_WAIT_TIMEOUT", rds.DefaultWaitTimeout)
 	e.rds = rds.Config{
-		Target:                s.Target,
-		Engine:                rds.Engine(engine),
-		SourceID:              e.required("RESTAGE_SOURCE_ID", "production cluster or instance identifier"),
-		SourceARN:             get("RESTAGE_SOURCE_ARN"),
-		SnapshotType:          get("RESTAGE_SNAPSHOT_TYPE"),
-		SnapshotARN:           get("RESTAGE_SNAPSHOT_ARN"),
-		KMSKeyID:              get("RESTAGE_KMS_KEY_ID"),
-		SubnetGroup:           e.required("RESTAGE_SUBNET_GROUP", "the staging DB subnet group"),
-		SecurityGroupIDs:      sgs,
-		InstanceClass:         e.required("RESTAGE_INSTANCE_CLASS", "e.g. db.r6g.large"),
-		DBParameterGroup:      get("RESTAGE_DB_PARAMETER_GROUP"),
-		ClusterParameterGroup: get("RESTAGE_CLUSTER_PARAMETER_GROUP"),
-		OptionGroup:           get("RESTAGE_OPTION_GROUP"),
-		BackupRetention:       int32(e.integer("RESTAGE_BACKUP_RETENTION", 0, 0, 35)),
-		WaitTimeout:           waitTimeout,
-		Adopt:                 s.Adopt,
+		Target:                     s.Target,
+		Engine:                     rds.Engine(engine),
+		SourceID:                   e.required("RESTAGE_SOURCE_ID", "production cluster or instance identifier"),
+		SourceARN:                  get("RESTAGE_SOURCE_ARN"),
+		SnapshotType:               get("RESTAGE_SNAPSHOT_TYPE"),
+		SnapshotARN:                get("RESTAGE_SNAPSHOT_ARN"),
+		KMSKeyID:                   get("RESTAGE_KMS_KEY_ID"),
+		SubnetGroup:                e.required("RESTAGE_SUBNET_GROUP", "the staging DB subnet group"),
+		SecurityGroupIDs:           sgs,
+		QuarantineSecurityGroupIDs: quarantine,
+		ServerlessMinACU:           e.float("RESTAGE_SERVERLESS_MIN_ACU"),
+		ServerlessMaxACU:           e.float("RESTAGE_SERVERLESS_MAX_ACU"),
+		InstanceClass:              e.required("RESTAGE_INSTANCE_CLASS", "e.g. db.r6g.large"),
+		DBParameterGroup:           get("RESTAGE_DB_PARAMETER_GROUP"),
+		ClusterParameterGroup:      get("RESTAGE_CLUSTER_PARAMETER_GROUP"),
+		OptionGroup:                get("RESTAGE_OPTION_GROUP"),
+		BackupRetention:            int32(e.integer("RESTAGE_BACKUP_RETENTION", 0, 0, 35)),
+		WaitTimeout:                waitTimeout,
+		Adopt:                      s.Adopt,
 	}
 	e.dns = route53.Config{
 		ZoneID: e.required("RESTAGE_HOSTED_ZONE_ID", "the staging record's hosted zone"),

@@ -497,6 +497,11 @@ func (p *Provider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, err
 			prev = a
 		}
 	}
+	// Out of quarantine only now: masked, verified, users set up. The
+	// record is switched only once RDS shows the staging groups active.
+	if err := p.rdsc.OpenToStaging(ctx, r); err != nil {
+		return nil, err
+	}
 	if err := p.rdsc.EnableBackups(ctx, r); err != nil {
 		return nil, err
 	}

@@ -92,6 +92,8 @@ type env struct {
 	finalSnapshot bool
 	notifier      refresh.Notifier
 	preserve      []refresh.PreserveSpec
+	// onDNSChange is called before every change of the staging record.
+	onDNSChange func()
 
 	mu        sync.Mutex
 	instances map[string]*testdb.Instance
@@ -201,6 +203,13 @@ func setAdminPassword(inst *testdb.Instance, password string) error {
 	return err
 }
 
+func clusterParams(e rds.Engine) string {
+	if e.Aurora() {
+		return "restage-cluster-params"
+	}
+	return ""
+}
+
 func (e *env) instance(id string) *testdb.Instance {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -211,9 +220,15 @@ func (e *env) provider(t *testing.T) *Provider {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(&e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	rdsc := rds.New(e.rf, rds.Config{Target: target, Engine: e.ec.engine, SourceID: sourceID, SubnetGroup: "staging",
-		SecurityGroupIDs: []string{"sg-0staging"}, InstanceClass: "db.t4g.medium", BackupRetention: 3,
+		QuarantineSecurityGroupIDs: []string{"sg-0quarantine"}, SecurityGroupIDs: []string{"sg-0staging"},
+		DBParameterGroup: "restage-params", ClusterParameterGroup: clusterParams(e.ec.engine),
+		InstanceClass: "db.t4g.medium", BackupRetention: 3,
 		WaitTimeout: time.Minute, PollInterval: 2 * time.Millisecond, Adopt: e.adopt}, log)
-	dns := route53.New(e.zone, route53.Config{ZoneID: zoneID, Name: record, TTL: 1, PollInterval: 2 * time.Millisecond, Backoff: time.Millisecond}, log)
+	var zone route53.API = e.zone
+	if e.onDNSChange != nil {
+		zone = &watchedZone{Zone: e.zone, onChange: e.onDNSChange}
+	}
+	dns := route53.New(zone, route53.Config{ZoneID: zoneID, Name: record, TTL: 1, PollInterval: 2 * time.Millisecond, Backoff: time.Millisecond}, log)
 	lock := ddblock.New(e.locks, ddblock.Config{Table: "restage-locks", Lease: e.lease}, log)
 	p, err := New(Config{Target: target, Engine: string(e.ec.engine), DBName: dbName, MasterPasswordMode: e.ec.mode,
 		DNSName: record, TLS: TLSOff, ReadyTimeout: 30 * time.Second, Adopt: e.adopt, FinalSnapshot: e.finalSnapshot,

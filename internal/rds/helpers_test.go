@@ -45,17 +45,18 @@ func engineVersion(e rds.Engine) string {
 
 func baseConfig(e rds.Engine) rds.Config {
 	cfg := rds.Config{
-		Target:           target,
-		Engine:           e,
-		SourceID:         sourceID,
-		SubnetGroup:      "staging-db",
-		SecurityGroupIDs: []string{"sg-0staging1", "sg-0staging2"},
-		InstanceClass:    "db.r6g.large",
-		DBParameterGroup: "restage-params",
-		OptionGroup:      "restage-options",
-		BackupRetention:  3,
-		WaitTimeout:      5 * time.Second,
-		PollInterval:     time.Millisecond,
+		Target:                     target,
+		Engine:                     e,
+		SourceID:                   sourceID,
+		SubnetGroup:                "staging-db",
+		SecurityGroupIDs:           []string{"sg-0staging1", "sg-0staging2"},
+		QuarantineSecurityGroupIDs: []string{"sg-0quarantine"},
+		InstanceClass:              "db.r6g.large",
+		DBParameterGroup:           "restage-params",
+		OptionGroup:                "restage-options",
+		BackupRetention:            3,
+		WaitTimeout:                5 * time.Second,
+		PollInterval:               time.Millisecond,
 	}
 	if e.Aurora() {
 		cfg.ClusterParameterGroup = "restage-cluster-params"

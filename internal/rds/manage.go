@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
@@ -384,14 +385,33 @@ func boolIf(b bool) *bool {
 	return aws.Bool(true)
 }
 
+// ErrCreating is returned by StartDelete without waitCreating for a DB
+// (or an Aurora member) RDS is still creating: RDS refuses to delete it
+// until it has finished. The sweep task waits for it; the start-of-run
+// sweep skips it and reports it.
+var ErrCreating = errors.New("still being created (RDS deletes it only once created; the sweep task waits for that)")
+
 // Delete deletes db and waits until it is gone — only if it is restage's
 // own DB of this target (see guard; otherwise ErrNotOurs, with no
-// changing call made). Deletion protection is turned off first, only on
-// such a DB. Aurora: every instance of the cluster, then the cluster.
-// finalSnapshot keeps a snapshot named <id>-final; only ask for it for a
-// DB whose masking passed. Automated backups are deleted with the DB.
-// Deleting a DB that is gone succeeds (idempotent).
+// changing call made). A DB still being created is waited for first
+// (bounded by WaitTimeout and ctx). See StartDelete.
 func (c *Client) Delete(ctx context.Context, db *DB, finalSnapshot bool) error {
+	if err := c.StartDelete(ctx, db, finalSnapshot, true); err != nil {
+		return err
+	}
+	return c.WaitDeleted(ctx, db)
+}
+
+// StartDelete issues the deletes of db and returns without waiting for
+// them to finish — only if it is restage's own DB of this target (see
+// guard). Deletion protection is turned off first, only on such a DB.
+// Aurora: every instance of the cluster is deleted at once (no waiting
+// instance by instance), then the cluster. finalSnapshot keeps a snapshot
+// named <id>-final; only ask for it for a DB whose masking passed.
+// Automated backups are deleted with the DB. A DB (or member) still
+// being created is waited for with waitCreating, else ErrCreating. A DB
+// that is gone or being deleted already succeeds (idempotent).
+func (c *Client) StartDelete(ctx context.Context, db *DB, finalSnapshot, waitCreating bool) error {
 	s, exists, err := c.guard(ctx, db)
 	if err != nil {
 		return fmt.Errorf("delete %q: %w", dbID(db), err)
@@ -401,6 +421,21 @@ func (c *Client) Delete(ctx context.Context, db *DB, finalSnapshot bool) error {
 		return nil
 	}
 	id := db.ID
+	kind := "instance"
+	if s.cluster != nil {
+		kind = "cluster"
+	}
+	if s.status == "creating" {
+		if !waitCreating {
+			return fmt.Errorf("delete %s %q: %w", kind, id, ErrCreating)
+		}
+		if err := c.waitCreated(ctx, kind, id); err != nil {
+			return fmt.Errorf("delete %s %q: %w", kind, id, err)
+		}
+		if s, exists, err = c.guard(ctx, db); err != nil || !exists {
+			return err
+		}
+	}
 	if s.deletionProtection && s.status != "deleting" {
 		// Applied at once, and whatever state the DB is in (a failed
 		// restore too): no wait.
@@ -419,6 +454,17 @@ func (c *Client) Delete(ctx context.Context, db *DB, finalSnapshot bool) error {
 	for _, m := range s.members {
 		mid := deref(m.DBInstanceIdentifier)
 		ms, err := c.describe(ctx, "instance", mid)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err == nil && ms.status == "creating" {
+			if !waitCreating {
+				return fmt.Errorf("delete instance %q of cluster %q: %w", mid, id, ErrCreating)
+			}
+			if err = c.waitCreated(ctx, "instance", mid); err == nil {
+				ms, err = c.describe(ctx, "instance", mid)
+			}
+		}
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
@@ -446,34 +492,50 @@ func (c *Client) Delete(ctx context.Context, db *DB, finalSnapshot bool) error {
 			return fmt.Errorf("delete cluster %q: %w", id, err)
 		}
 	}
-	if err := c.waitGone(ctx, "cluster", id); err != nil {
-		return fmt.Errorf("delete cluster %q: %w", id, err)
+	return nil
+}
+
+// WaitDeleted waits until db (Aurora: its cluster, which goes after its
+// instances) is gone, bounded by WaitTimeout.
+func (c *Client) WaitDeleted(ctx context.Context, db *DB) error {
+	kind := c.kind(db.Engine)
+	if err := c.waitGone(ctx, kind, db.ID); err != nil {
+		return fmt.Errorf("delete %s %q: %w", kind, db.ID, err)
 	}
 	return nil
 }
 
-// deleteInstance deletes instance id (unless it is being deleted already)
-// and waits until it is gone. Aurora members take no snapshot options:
-// the cluster's snapshot holds their data.
+// waitCreated waits until RDS has finished creating kind id: any other
+// status (available, a failure state) can be deleted; a DB that is gone
+// is fine too.
+func (c *Client) waitCreated(ctx context.Context, kind, id string) error {
+	c.log.Info("waiting for RDS to finish creating it before deleting it", "db", id)
+	return c.wait(ctx, "created (deletable)", kind, id, true, func(s state) bool { return s.status != "creating" })
+}
+
+// deleteInstance deletes instance id unless it is being deleted already;
+// it does not wait. Aurora members take no snapshot options: the
+// cluster's snapshot holds their data.
 func (c *Client) deleteInstance(ctx context.Context, id, status string, member, finalSnapshot bool) error {
-	if status != "deleting" {
-		in := &awsrds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(id)}
-		if !member {
-			in.SkipFinalSnapshot = aws.Bool(!finalSnapshot)
-			in.DeleteAutomatedBackups = aws.Bool(true)
-			if finalSnapshot {
-				in.FinalDBSnapshotIdentifier = aws.String(id + "-final")
-			}
-		}
-		err := c.call(ctx, "DeleteDBInstance", true, func(ctx context.Context) error {
-			_, err := c.api.DeleteDBInstance(ctx, in)
-			return err
-		})
-		if err != nil && !isNotFound(err) {
-			return err
+	if status == "deleting" {
+		return nil
+	}
+	in := &awsrds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(id)}
+	if !member {
+		in.SkipFinalSnapshot = aws.Bool(!finalSnapshot)
+		in.DeleteAutomatedBackups = aws.Bool(true)
+		if finalSnapshot {
+			in.FinalDBSnapshotIdentifier = aws.String(id + "-final")
 		}
 	}
-	return c.waitGone(ctx, "instance", id)
+	err := c.call(ctx, "DeleteDBInstance", true, func(ctx context.Context) error {
+		_, err := c.api.DeleteDBInstance(ctx, in)
+		return err
+	})
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	return nil
 }
 
 func dbID(db *DB) string {
@@ -481,4 +543,74 @@ func dbID(db *DB) string {
 		return ""
 	}
 	return db.ID
+}
+
+// OpenToStaging moves db out of quarantine: its VPC security groups
+// become exactly Config.SecurityGroupIDs (Aurora: on the cluster, which
+// its instances follow; RDS: on the instance). It waits until RDS shows
+// exactly that set with every group active — the DB's status alone says
+// nothing, a group change is applied in the background — so that the
+// staging record is switched only to a DB the applications can reach.
+// Call it only after the copy is masked, verified and its logins are
+// set up.
+func (c *Client) OpenToStaging(ctx context.Context, db *DB) error {
+	s, exists, err := c.guard(ctx, db)
+	if err != nil {
+		return fmt.Errorf("open %q to staging: %w", dbID(db), err)
+	}
+	if !exists {
+		return fmt.Errorf("open %q to staging: %w", db.ID, ErrNotFound)
+	}
+	want := c.cfg.SecurityGroupIDs
+	kind := "instance"
+	if s.cluster != nil {
+		kind = "cluster"
+	}
+	if !exactGroups(s.groups, want) {
+		err = c.call(ctx, "Modify", true, func(ctx context.Context) error {
+			if kind == "cluster" {
+				_, err := c.api.ModifyDBCluster(ctx, &awsrds.ModifyDBClusterInput{
+					DBClusterIdentifier: aws.String(db.ID), ApplyImmediately: aws.Bool(true), VpcSecurityGroupIds: want})
+				return err
+			}
+			_, err := c.api.ModifyDBInstance(ctx, &awsrds.ModifyDBInstanceInput{
+				DBInstanceIdentifier: aws.String(db.ID), ApplyImmediately: aws.Bool(true), VpcSecurityGroupIds: want})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("open %s %q to staging (security groups %s): %w", kind, db.ID, strings.Join(want, ","), err)
+		}
+	}
+	err = c.wait(ctx, "in the staging security groups", kind, db.ID, false, func(s state) bool {
+		return s.status == "available" && exactGroups(s.groups, want)
+	})
+	if err != nil {
+		return fmt.Errorf("open %s %q to staging: %w", kind, db.ID, err)
+	}
+	c.log.Info("copy moved from quarantine to the staging security groups", "db", db.ID, "groups", strings.Join(want, ","))
+	return nil
+}
+
+// exactGroups reports whether got holds exactly the groups want, each
+// active.
+func exactGroups(got map[string]string, want []string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for _, g := range want {
+		if got[g] != "active" {
+			return false
+		}
+	}
+	return true
+}
+
+// SecurityGroups returns the VPC security groups of db by id, with their
+// status (adding, active, removing).
+func (c *Client) SecurityGroups(ctx context.Context, db *DB) (map[string]string, error) {
+	s, err := c.describe(ctx, c.kind(db.Engine), db.ID)
+	if err != nil {
+		return nil, err
+	}
+	return s.groups, nil
 }

@@ -368,3 +368,41 @@ func hasSnapshot(f *rdsfake.Fake, e rds.Engine, id string) bool {
 	out, err := f.DescribeDBSnapshots(ctx, &awsrds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(id)})
 	return err == nil && len(out.DBSnapshots) == 1
 }
+
+// TestOpenToStaging: the copy leaves quarantine for exactly the staging
+// groups, and OpenToStaging returns only once RDS shows them all active
+// (the DB's status is available throughout the change); Aurora on the
+// cluster, RDS on the instance.
+func TestOpenToStaging(t *testing.T) {
+	for _, e := range allEngines {
+		t.Run(string(e), func(t *testing.T) {
+			env, db := restored(t, e)
+			env.fake.GroupPolls = 5
+			if got := env.fake.Groups(db.ID); !slices.Equal(got, []string{"sg-0quarantine:active"}) {
+				t.Fatalf("after restore: groups %v, want quarantine only", got)
+			}
+			before := len(env.fake.Calls())
+			if err := env.c.OpenToStaging(context.Background(), db); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := env.fake.Groups(db.ID), []string{"sg-0staging1:active", "sg-0staging2:active"}; !slices.Equal(got, want) {
+				t.Errorf("after OpenToStaging: groups %v, want %v", got, want)
+			}
+			var mods []string
+			for _, c := range env.fake.Calls()[before:] {
+				if c.Mutating() {
+					mods = append(mods, c.Op+" "+c.ID)
+				}
+			}
+			if want := []string{modifyOp(e) + " " + db.ID}; !slices.Equal(mods, want) {
+				t.Errorf("changing calls %v, want %v", mods, want)
+			}
+			if e.Aurora() {
+				w, _ := env.fake.Instance(db.WriterID)
+				if len(w.VpcSecurityGroups) != 2 {
+					t.Errorf("writer groups %v, want the cluster's", w.VpcSecurityGroups)
+				}
+			}
+		})
+	}
+}

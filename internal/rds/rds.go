@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -161,13 +162,28 @@ type Config struct {
 	// the snapshot is encrypted (empty: the snapshot's key). RDS instances
 	// always use the snapshot's key (RestoreDBInstanceFromDBSnapshot has
 	// no key parameter).
-	KMSKeyID         string
-	SubnetGroup      string
-	SecurityGroupIDs []string
+	KMSKeyID    string
+	SubnetGroup string
+	// QuarantineSecurityGroupIDs are the groups every copy is created in:
+	// they admit only this target's restage task, so nobody else can
+	// reach the unmasked copy. OpenToStaging moves the copy to
+	// SecurityGroupIDs (the staging applications' groups) once it is
+	// masked, verified and its users are set up. The two sets must not
+	// share a group.
+	QuarantineSecurityGroupIDs []string
+	SecurityGroupIDs           []string
+	// InstanceClass is the instance's or writer's class; InstanceServerless
+	// (Aurora only) makes the writer Serverless v2, scaled between
+	// ServerlessMinACU and ServerlessMaxACU.
 	InstanceClass    string
+	ServerlessMinACU float64
+	ServerlessMaxACU float64
 	// DBParameterGroup is the instance's (RDS) or the writer's (Aurora)
-	// parameter group; ClusterParameterGroup is Aurora's cluster parameter
-	// group; OptionGroup the option group. Empty: the engine default.
+	// parameter group (required); ClusterParameterGroup is Aurora's
+	// cluster parameter group (required for Aurora). Both are explicit:
+	// a snapshot taken with settings such as lower_case_table_names or
+	// shared_preload_libraries does not start with the engine defaults.
+	// OptionGroup is the option group (empty: the engine default).
 	DBParameterGroup      string
 	ClusterParameterGroup string
 	OptionGroup           string
@@ -192,6 +208,10 @@ var (
 	targetRE = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 	idRE     = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9]*(-[a-zA-Z0-9]+)*$`)
 )
+
+// InstanceServerless is the instance class of an Aurora Serverless v2
+// writer.
+const InstanceServerless = "db.serverless"
 
 // idTimeLayout is the <yyyymmddhhmm> part of an identifier.
 const idTimeLayout = "200601021504"
@@ -251,18 +271,42 @@ func (c Config) Validate() error {
 	if c.SubnetGroup == "" {
 		errs = append(errs, errors.New("subnet group: required (the staging DB subnet group)"))
 	}
-	if len(c.SecurityGroupIDs) == 0 {
-		errs = append(errs, errors.New("security group ids: at least one isolated security group is required"))
+	if len(c.QuarantineSecurityGroupIDs) == 0 {
+		errs = append(errs, errors.New("quarantine security group ids: at least one is required (a group of this target that admits only its restage task)"))
 	}
-	for _, sg := range c.SecurityGroupIDs {
+	if len(c.SecurityGroupIDs) == 0 {
+		errs = append(errs, errors.New("security group ids: at least one staging security group is required (the copy moves there after the users step)"))
+	}
+	for _, sg := range slices.Concat(c.QuarantineSecurityGroupIDs, c.SecurityGroupIDs) {
 		if !strings.HasPrefix(sg, "sg-") {
 			errs = append(errs, fmt.Errorf("security group id %q: want sg-…", sg))
 		}
 	}
-	if !strings.HasPrefix(c.InstanceClass, "db.") {
-		errs = append(errs, fmt.Errorf("instance class %q: want db.<family>.<size>, e.g. db.r6g.large", c.InstanceClass))
+	for _, sg := range c.QuarantineSecurityGroupIDs {
+		if slices.Contains(c.SecurityGroupIDs, sg) {
+			errs = append(errs, fmt.Errorf("security group %s is both a quarantine and a staging group: the unmasked copy would be reachable by the staging applications", sg))
+		}
 	}
-	if c.ClusterParameterGroup != "" && c.Engine.Valid() && !c.Engine.Aurora() {
+	if !strings.HasPrefix(c.InstanceClass, "db.") {
+		errs = append(errs, fmt.Errorf("instance class %q: want db.<family>.<size>, e.g. db.r6g.large, or db.serverless", c.InstanceClass))
+	}
+	if c.InstanceClass == InstanceServerless {
+		switch {
+		case c.Engine.Valid() && !c.Engine.Aurora():
+			errs = append(errs, fmt.Errorf("instance class db.serverless: only Aurora engines have Serverless v2, %s is an RDS instance", c.Engine))
+		case c.ServerlessMinACU < 0.5 || c.ServerlessMaxACU > 256 || c.ServerlessMaxACU < c.ServerlessMinACU || c.ServerlessMaxACU < 1:
+			errs = append(errs, fmt.Errorf("serverless capacity %g-%g ACU: db.serverless needs a minimum of at least 0.5 and a maximum of 1-256, not below the minimum (RESTAGE_SERVERLESS_MIN_ACU, RESTAGE_SERVERLESS_MAX_ACU)", c.ServerlessMinACU, c.ServerlessMaxACU))
+		}
+	} else if c.ServerlessMinACU != 0 || c.ServerlessMaxACU != 0 {
+		errs = append(errs, fmt.Errorf("serverless capacity is set but the instance class is %q, not db.serverless", c.InstanceClass))
+	}
+	if c.DBParameterGroup == "" {
+		errs = append(errs, errors.New("DB parameter group: required (RESTAGE_DB_PARAMETER_GROUP; the engine default may not fit the snapshot's settings)"))
+	}
+	switch {
+	case c.Engine.Aurora() && c.ClusterParameterGroup == "":
+		errs = append(errs, errors.New("cluster parameter group: required for Aurora (RESTAGE_CLUSTER_PARAMETER_GROUP)"))
+	case c.ClusterParameterGroup != "" && c.Engine.Valid() && !c.Engine.Aurora():
 		errs = append(errs, fmt.Errorf("cluster parameter group %q: only Aurora engines have one, %s is an RDS instance", c.ClusterParameterGroup, c.Engine))
 	}
 	if c.BackupRetention < 0 || c.BackupRetention > 35 {

@@ -122,6 +122,31 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("error %v does not mention %s", err, want)
 		}
 	}
+	// Quarantine, parameter groups and Serverless v2 capacity.
+	q := baseConfig(rds.AuroraMySQL)
+	q.QuarantineSecurityGroupIDs = nil
+	q.DBParameterGroup, q.ClusterParameterGroup = "", ""
+	q.InstanceClass = rds.InstanceServerless
+	err = q.Validate()
+	for _, want := range []string{"quarantine security group ids: at least one", "DB parameter group: required", "cluster parameter group: required", "serverless capacity 0-0 ACU"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %q", err, want)
+		}
+	}
+	q = baseConfig(rds.MySQL)
+	q.QuarantineSecurityGroupIDs = []string{"sg-0staging1"}
+	q.InstanceClass, q.ServerlessMinACU, q.ServerlessMaxACU = rds.InstanceServerless, 0.5, 4
+	err = q.Validate()
+	for _, want := range []string{"both a quarantine and a staging group", "only Aurora engines have Serverless v2"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %q", err, want)
+		}
+	}
+	q = baseConfig(rds.AuroraPostgreSQL)
+	q.InstanceClass, q.ServerlessMinACU, q.ServerlessMaxACU = rds.InstanceServerless, 0.5, 8
+	if err := q.Validate(); err != nil {
+		t.Errorf("serverless config: %v", err)
+	}
 	long := baseConfig(rds.AuroraMySQL)
 	long.Target = strings.Repeat("a", 36) // writer id would be 64 characters
 	if long.Validate() == nil {

@@ -267,7 +267,7 @@ func (c *Client) restoreCluster(ctx context.Context, snap *Snapshot, db *DB) err
 		Engine:                      aws.String(string(c.cfg.Engine)),
 		EngineVersion:               optional(snap.EngineVersion),
 		DBSubnetGroupName:           aws.String(c.cfg.SubnetGroup),
-		VpcSecurityGroupIds:         c.cfg.SecurityGroupIDs,
+		VpcSecurityGroupIds:         c.cfg.QuarantineSecurityGroupIDs,
 		DBClusterParameterGroupName: optional(c.cfg.ClusterParameterGroup),
 		OptionGroupName:             optional(c.cfg.OptionGroup),
 		PubliclyAccessible:          aws.Bool(false),
@@ -276,7 +276,14 @@ func (c *Client) restoreCluster(ctx context.Context, snap *Snapshot, db *DB) err
 		// Aurora's minimum: the unmasked restore point ages out after a
 		// day instead of production's retention.
 		BackupRetentionPeriod: aws.Int32(1),
-		Tags:                  sdkTags(db.Tags),
+		// No IAM logins and no log exports: neither may reach the
+		// unmasked copy or copy its contents elsewhere.
+		EnableIAMDatabaseAuthentication: aws.Bool(false),
+		Tags:                            sdkTags(db.Tags),
+	}
+	if c.cfg.InstanceClass == InstanceServerless {
+		in.ServerlessV2ScalingConfiguration = &types.ServerlessV2ScalingConfiguration{
+			MinCapacity: aws.Float64(c.cfg.ServerlessMinACU), MaxCapacity: aws.Float64(c.cfg.ServerlessMaxACU)}
 	}
 	if snap.Encrypted {
 		in.KmsKeyId = optional(c.cfg.KMSKeyID)
@@ -305,7 +312,11 @@ func (c *Client) restoreCluster(ctx context.Context, snap *Snapshot, db *DB) err
 		DBInstanceClass:      aws.String(c.cfg.InstanceClass),
 		DBParameterGroupName: optional(c.cfg.DBParameterGroup),
 		PubliclyAccessible:   aws.Bool(false),
-		Tags:                 sdkTags(db.Tags),
+		// Performance Insights and enhanced monitoring would record
+		// unmasked statements and rows outside the copy.
+		EnablePerformanceInsights: aws.Bool(false),
+		MonitoringInterval:        aws.Int32(0),
+		Tags:                      sdkTags(db.Tags),
 	}
 	// The cluster may still be settling right after its restore.
 	err = c.call(ctx, "CreateDBInstance", true, func(ctx context.Context) error {
@@ -321,6 +332,12 @@ func (c *Client) restoreCluster(ctx context.Context, snap *Snapshot, db *DB) err
 	if err := c.waitAvailable(ctx, "cluster", id); err != nil {
 		return fmt.Errorf("restore cluster %q: %w", id, err)
 	}
+	if err := c.noRestorePoints(ctx, "cluster", id); err != nil {
+		return err
+	}
+	if err := c.noRestorePoints(ctx, "instance", writer); err != nil {
+		return err
+	}
 	return c.refresh(ctx, db)
 }
 
@@ -335,7 +352,7 @@ func (c *Client) restoreInstance(ctx context.Context, snap *Snapshot, db *DB) er
 		Engine:                aws.String(string(c.cfg.Engine)),
 		DBInstanceClass:       aws.String(c.cfg.InstanceClass),
 		DBSubnetGroupName:     aws.String(c.cfg.SubnetGroup),
-		VpcSecurityGroupIds:   c.cfg.SecurityGroupIDs,
+		VpcSecurityGroupIds:   c.cfg.QuarantineSecurityGroupIDs,
 		DBParameterGroupName:  optional(c.cfg.DBParameterGroup),
 		OptionGroupName:       optional(c.cfg.OptionGroup),
 		PubliclyAccessible:    aws.Bool(false),
@@ -343,7 +360,10 @@ func (c *Client) restoreInstance(ctx context.Context, snap *Snapshot, db *DB) er
 		CopyTagsToSnapshot:    aws.Bool(false),
 		MultiAZ:               aws.Bool(false),
 		BackupRetentionPeriod: aws.Int32(0),
-		Tags:                  sdkTags(db.Tags),
+		// Performance Insights and enhanced monitoring can't be set here:
+		// noRestorePoints turns them off once the instance is available.
+		EnableIAMDatabaseAuthentication: aws.Bool(false),
+		Tags:                            sdkTags(db.Tags),
 	}
 	if snap.Encrypted && c.cfg.KMSKeyID != "" && snap.KMSKeyID != "" && c.cfg.KMSKeyID != snap.KMSKeyID {
 		c.log.Warn("RDS instances restore with the snapshot's KMS key; the configured key is not used", "db", id, "snapshot", snap.ID)
@@ -359,7 +379,88 @@ func (c *Client) restoreInstance(ctx context.Context, snap *Snapshot, db *DB) er
 	if err := c.waitAvailable(ctx, "instance", id); err != nil {
 		return fmt.Errorf("restore instance %q: %w", id, err)
 	}
+	if err := c.noRestorePoints(ctx, "instance", id); err != nil {
+		return err
+	}
 	return c.refresh(ctx, db)
+}
+
+// restorePoints names what, on a DB described as s, keeps or exports
+// data of the (still unmasked) copy outside it or lets IAM principals
+// log in: Performance Insights, enhanced monitoring, log exports, IAM DB
+// authentication.
+func restorePoints(s state) []string {
+	var on []string
+	if s.performanceInsights {
+		on = append(on, "Performance Insights")
+	}
+	if s.monitoringInterval > 0 {
+		on = append(on, fmt.Sprintf("enhanced monitoring (%ds)", s.monitoringInterval))
+	}
+	if len(s.logExports) > 0 {
+		on = append(on, "log exports ("+strings.Join(s.logExports, ",")+")")
+	}
+	if s.iamAuth {
+		on = append(on, "IAM DB authentication")
+	}
+	return on
+}
+
+// noRestorePoints turns off on kind id whatever restorePoints finds (a
+// restore may inherit it from the snapshot or the account's defaults,
+// and RestoreDBInstanceFromDBSnapshot can't say no to all of it), waits
+// until the change is applied, and checks again from a fresh describe.
+// It runs before the copy is handed to the ready step.
+func (c *Client) noRestorePoints(ctx context.Context, kind, id string) error {
+	s, err := c.describe(ctx, kind, id)
+	if err != nil {
+		return fmt.Errorf("check %s %q for restore points: %w", kind, id, err)
+	}
+	on := restorePoints(s)
+	if len(on) == 0 {
+		return nil
+	}
+	c.log.Info("turning off on the copy", "db", id, "settings", strings.Join(on, ", "))
+	err = c.call(ctx, "Modify", true, func(ctx context.Context) error {
+		var logs *types.CloudwatchLogsExportConfiguration
+		if len(s.logExports) > 0 {
+			logs = &types.CloudwatchLogsExportConfiguration{DisableLogTypes: s.logExports}
+		}
+		if kind == "cluster" {
+			_, err := c.api.ModifyDBCluster(ctx, &awsrds.ModifyDBClusterInput{
+				DBClusterIdentifier:               aws.String(id),
+				ApplyImmediately:                  aws.Bool(true),
+				EnableIAMDatabaseAuthentication:   offIf(s.iamAuth),
+				CloudwatchLogsExportConfiguration: logs,
+			})
+			return err
+		}
+		in := &awsrds.ModifyDBInstanceInput{
+			DBInstanceIdentifier:              aws.String(id),
+			ApplyImmediately:                  aws.Bool(true),
+			EnablePerformanceInsights:         offIf(s.performanceInsights),
+			CloudwatchLogsExportConfiguration: logs,
+		}
+		if s.monitoringInterval > 0 {
+			in.MonitoringInterval = aws.Int32(0)
+		}
+		if s.instance != nil && s.instance.DBClusterIdentifier == nil {
+			// Aurora members take IAM authentication from their cluster.
+			in.EnableIAMDatabaseAuthentication = offIf(s.iamAuth)
+		}
+		_, err := c.api.ModifyDBInstance(ctx, in)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("turn off %s on %s %q: %w", strings.Join(on, ", "), kind, id, err)
+	}
+	err = c.wait(ctx, "without restore points", kind, id, false, func(s state) bool {
+		return s.status == "available" && len(restorePoints(s)) == 0
+	})
+	if err != nil {
+		return fmt.Errorf("turn off %s on %s %q: %w", strings.Join(on, ", "), kind, id, err)
+	}
+	return nil
 }
 
 // refresh re-reads db's endpoint, status and master login.
@@ -370,4 +471,12 @@ func (c *Client) refresh(ctx context.Context, db *DB) error {
 	}
 	*db = *got
 	return nil
+}
+
+// offIf asks to turn a setting off only when it is on.
+func offIf(on bool) *bool {
+	if !on {
+		return nil
+	}
+	return aws.Bool(false)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/rds/types"
 
 	"github.com/restage/restage/internal/rds"
 	"github.com/restage/restage/internal/rds/rdsfake"
@@ -96,7 +97,11 @@ func checkAurora(t *testing.T, env *env, db *rds.DB) {
 		{"engine", aws.ToString(restoreIn.Engine), string(e)},
 		{"engine version", aws.ToString(restoreIn.EngineVersion), engineVersion(e)},
 		{"subnet group", aws.ToString(restoreIn.DBSubnetGroupName), env.cfg.SubnetGroup},
-		{"security groups", fmt.Sprint(restoreIn.VpcSecurityGroupIds), fmt.Sprint(env.cfg.SecurityGroupIDs)},
+		// Quarantine: never the staging applications' groups at create.
+		{"security groups", fmt.Sprint(restoreIn.VpcSecurityGroupIds), fmt.Sprint(env.cfg.QuarantineSecurityGroupIDs)},
+		{"IAM auth", restoreIn.EnableIAMDatabaseAuthentication != nil && !*restoreIn.EnableIAMDatabaseAuthentication, true},
+		{"writer Performance Insights", createIn.EnablePerformanceInsights != nil && !*createIn.EnablePerformanceInsights, true},
+		{"writer monitoring", createIn.MonitoringInterval != nil && *createIn.MonitoringInterval == 0, true},
 		{"cluster parameter group", aws.ToString(restoreIn.DBClusterParameterGroupName), env.cfg.ClusterParameterGroup},
 		{"public", restoreIn.PubliclyAccessible != nil && !*restoreIn.PubliclyAccessible, true},
 		{"deletion protection", restoreIn.DeletionProtection != nil && !*restoreIn.DeletionProtection, true},
@@ -155,7 +160,8 @@ func checkInstance(t *testing.T, env *env, db *rds.DB) {
 		{"engine", aws.ToString(in.Engine), string(env.cfg.Engine)},
 		{"class", aws.ToString(in.DBInstanceClass), env.cfg.InstanceClass},
 		{"subnet group", aws.ToString(in.DBSubnetGroupName), env.cfg.SubnetGroup},
-		{"security groups", fmt.Sprint(in.VpcSecurityGroupIds), fmt.Sprint(env.cfg.SecurityGroupIDs)},
+		{"security groups", fmt.Sprint(in.VpcSecurityGroupIds), fmt.Sprint(env.cfg.QuarantineSecurityGroupIDs)},
+		{"IAM auth", in.EnableIAMDatabaseAuthentication != nil && !*in.EnableIAMDatabaseAuthentication, true},
 		{"parameter group", aws.ToString(in.DBParameterGroupName), env.cfg.DBParameterGroup},
 		{"option group", aws.ToString(in.OptionGroupName), env.cfg.OptionGroup},
 		{"public", in.PubliclyAccessible != nil && !*in.PubliclyAccessible, true},
@@ -337,7 +343,10 @@ func TestRestoreRefusesBadInput(t *testing.T) {
 
 func TestRestoreCancelled(t *testing.T) {
 	env := newEnv(t, rds.AuroraMySQL, func(c *rds.Config) { c.WaitTimeout = time.Minute })
-	env.fake.CreatePolls = 1 << 30
+	// Long enough to outlast the caller's deadline below (each describe
+	// is at least a 1ms poll), short enough for Delete to wait it out:
+	// RDS refuses to delete a cluster that is still being created.
+	env.fake.CreatePolls = 200
 	seedSource(env.fake, rds.AuroraMySQL, 1)
 	snap, err := env.c.NewestSnapshot(context.Background())
 	if err != nil {
@@ -355,5 +364,73 @@ func TestRestoreCancelled(t *testing.T) {
 	// Cleanup from a fresh context works on what was left.
 	if err := env.c.Delete(context.Background(), db, false); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRestoreNoRestorePoints: whatever the snapshot or the account's
+// defaults turn on — Performance Insights, enhanced monitoring, log
+// exports, IAM DB authentication — is off on the copy before Restore
+// returns, as RDS's own Describe shows; and the copy is in quarantine.
+func TestRestoreNoRestorePoints(t *testing.T) {
+	for _, e := range allEngines {
+		t.Run(string(e), func(t *testing.T) {
+			env := newEnv(t, e)
+			env.fake.Inherited = rdsfake.Inherited{PerformanceInsights: true, MonitoringInterval: 60, LogExports: []string{"audit", "error"}, IAMAuth: true}
+			seedSource(env.fake, e, 1)
+			db, err := restore(t, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			type view struct {
+				id        string
+				pi, iam   bool
+				mon       int32
+				logs      []string
+				groups    []types.VpcSecurityGroupMembership
+				hasGroups bool
+			}
+			var views []view
+			if e.Aurora() {
+				cl, _ := env.fake.Cluster(db.ID)
+				views = append(views, view{id: db.ID, pi: aws.ToBool(cl.PerformanceInsightsEnabled), iam: aws.ToBool(cl.IAMDatabaseAuthenticationEnabled),
+					mon: aws.ToInt32(cl.MonitoringInterval), logs: cl.EnabledCloudwatchLogsExports, groups: cl.VpcSecurityGroups, hasGroups: true})
+				w, _ := env.fake.Instance(db.WriterID)
+				views = append(views, view{id: db.WriterID, pi: aws.ToBool(w.PerformanceInsightsEnabled), mon: aws.ToInt32(w.MonitoringInterval), logs: w.EnabledCloudwatchLogsExports})
+			} else {
+				in, _ := env.fake.Instance(db.ID)
+				views = append(views, view{id: db.ID, pi: aws.ToBool(in.PerformanceInsightsEnabled), iam: aws.ToBool(in.IAMDatabaseAuthenticationEnabled),
+					mon: aws.ToInt32(in.MonitoringInterval), logs: in.EnabledCloudwatchLogsExports, groups: in.VpcSecurityGroups, hasGroups: true})
+			}
+			for _, v := range views {
+				if v.pi || v.iam || v.mon != 0 || len(v.logs) > 0 {
+					t.Errorf("%s: Performance Insights %t, IAM auth %t, monitoring %ds, log exports %v; want all off", v.id, v.pi, v.iam, v.mon, v.logs)
+				}
+				if v.hasGroups && (len(v.groups) != 1 || aws.ToString(v.groups[0].VpcSecurityGroupId) != "sg-0quarantine") {
+					t.Errorf("%s: groups %v, want only the quarantine group", v.id, v.groups)
+				}
+			}
+		})
+	}
+}
+
+// TestRestoreServerless: a db.serverless writer gets its cluster's
+// Serverless v2 scaling configuration (RDS refuses the writer without).
+func TestRestoreServerless(t *testing.T) {
+	env := newEnv(t, rds.AuroraPostgreSQL, func(c *rds.Config) {
+		c.InstanceClass, c.ServerlessMinACU, c.ServerlessMaxACU = rds.InstanceServerless, 0.5, 8
+	})
+	seedSource(env.fake, rds.AuroraPostgreSQL, 1)
+	db, err := restore(t, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, _ := env.fake.Cluster(db.ID)
+	sc := cl.ServerlessV2ScalingConfiguration
+	if sc == nil || aws.ToFloat64(sc.MinCapacity) != 0.5 || aws.ToFloat64(sc.MaxCapacity) != 8 {
+		t.Errorf("scaling configuration %+v, want 0.5-8 ACU", sc)
+	}
+	w, _ := env.fake.Instance(db.WriterID)
+	if aws.ToString(w.DBInstanceClass) != rds.InstanceServerless {
+		t.Errorf("writer class %q", aws.ToString(w.DBInstanceClass))
 	}
 }

@@ -146,19 +146,31 @@ type state struct {
 	secretStatus       string
 	deletionProtection bool
 	endpoints          []string
-	members            []types.DBClusterMember
-	cluster            *types.DBCluster
-	instance           *types.DBInstance
+	// groups are the VPC security groups by id, with their status
+	// (adding, active, removing, …).
+	groups              map[string]string
+	performanceInsights bool
+	monitoringInterval  int32
+	logExports          []string
+	iamAuth             bool
+	members             []types.DBClusterMember
+	cluster             *types.DBCluster
+	instance            *types.DBInstance
 }
 
 func clusterState(cl *types.DBCluster) state {
 	s := state{
-		status:             deref(cl.Status),
-		arn:                deref(cl.DBClusterArn),
-		retention:          deref(cl.BackupRetentionPeriod),
-		deletionProtection: deref(cl.DeletionProtection),
-		members:            cl.DBClusterMembers,
-		cluster:            cl,
+		status:              deref(cl.Status),
+		arn:                 deref(cl.DBClusterArn),
+		retention:           deref(cl.BackupRetentionPeriod),
+		deletionProtection:  deref(cl.DeletionProtection),
+		members:             cl.DBClusterMembers,
+		cluster:             cl,
+		groups:              groupMap(cl.VpcSecurityGroups),
+		performanceInsights: deref(cl.PerformanceInsightsEnabled),
+		monitoringInterval:  deref(cl.MonitoringInterval),
+		logExports:          cl.EnabledCloudwatchLogsExports,
+		iamAuth:             deref(cl.IAMDatabaseAuthenticationEnabled),
 	}
 	if p := cl.PendingModifiedValues; p != nil {
 		s.pendingPassword = p.MasterUserPassword != nil
@@ -177,11 +189,16 @@ func clusterState(cl *types.DBCluster) state {
 
 func instanceState(in *types.DBInstance) state {
 	s := state{
-		status:             deref(in.DBInstanceStatus),
-		arn:                deref(in.DBInstanceArn),
-		retention:          deref(in.BackupRetentionPeriod),
-		deletionProtection: deref(in.DeletionProtection),
-		instance:           in,
+		status:              deref(in.DBInstanceStatus),
+		arn:                 deref(in.DBInstanceArn),
+		retention:           deref(in.BackupRetentionPeriod),
+		deletionProtection:  deref(in.DeletionProtection),
+		instance:            in,
+		groups:              groupMap(in.VpcSecurityGroups),
+		performanceInsights: deref(in.PerformanceInsightsEnabled),
+		monitoringInterval:  deref(in.MonitoringInterval),
+		logExports:          in.EnabledCloudwatchLogsExports,
+		iamAuth:             deref(in.IAMDatabaseAuthenticationEnabled),
 	}
 	if p := in.PendingModifiedValues; p != nil {
 		s.pendingPassword = p.MasterUserPassword != nil
@@ -194,6 +211,14 @@ func instanceState(in *types.DBInstance) state {
 		s.endpoints = append(s.endpoints, *in.Endpoint.Address)
 	}
 	return s
+}
+
+func groupMap(gs []types.VpcSecurityGroupMembership) map[string]string {
+	m := make(map[string]string, len(gs))
+	for _, g := range gs {
+		m[deref(g.VpcSecurityGroupId)] = deref(g.Status)
+	}
+	return m
 }
 
 // describe reads one cluster or instance; a missing one is ErrNotFound.

@@ -66,6 +66,15 @@ type Fake struct {
 	// (default 2); DeletePolls how many a delete stays "deleting"
 	// (default 1).
 	CreatePolls, ModifyPolls, DeletePolls int
+	// GroupPolls is how many describes a security group change stays
+	// in progress (adding / removing) while the DB's status stays
+	// available, as on RDS (default 3).
+	GroupPolls int
+	// Inherited is what a restore turns on unless the request says
+	// otherwise, standing for what the snapshot or the account's
+	// defaults bring along: RestoreDBInstanceFromDBSnapshot can't turn
+	// Performance Insights or enhanced monitoring off at all.
+	Inherited Inherited
 	// OnAvailable, if set, is called once when a restored cluster or
 	// stand-alone instance first becomes available and returns its
 	// endpoint address and port (an end-to-end test starts a real server
@@ -97,20 +106,41 @@ type Fake struct {
 	calls        []Call
 }
 
+// Inherited lists settings a restored DB starts with unless the request
+// sets them (Fake.Inherited).
+type Inherited struct {
+	PerformanceInsights bool
+	MonitoringInterval  int32
+	LogExports          []string
+	IAMAuth             bool
+}
+
 type phase struct {
 	status string
 	polls  int
 	done   func()
 }
 
-// machine is a DB's status and the phases still ahead of it.
+// machine is a DB's status and the phases still ahead of it, plus
+// changes RDS applies in the background without a status of their own
+// (security groups).
 type machine struct {
-	status string
-	queue  []phase
+	status     string
+	queue      []phase
+	background []phase
 }
 
 // tick advances one describe's worth of virtual time.
 func (m *machine) tick() {
+	var still []phase
+	for _, b := range m.background {
+		if b.polls--; b.polls > 0 {
+			still = append(still, b)
+		} else if b.done != nil {
+			b.done()
+		}
+	}
+	m.background = still
 	for len(m.queue) > 0 {
 		h := &m.queue[0]
 		if h.polls > 0 {
@@ -166,6 +196,9 @@ func (f *Fake) init() {
 	}
 	if f.DeletePolls <= 0 {
 		f.DeletePolls = 1
+	}
+	if f.GroupPolls <= 0 {
+		f.GroupPolls = 3
 	}
 	f.clusters = map[string]*cluster{}
 	f.instances = map[string]*instance{}
@@ -441,6 +474,7 @@ func (f *Fake) clusterView(cl *cluster) types.DBCluster {
 	c.Status = aws.String(cl.status)
 	c.TagList = slices.Clone(cl.c.TagList)
 	c.VpcSecurityGroups = slices.Clone(cl.c.VpcSecurityGroups)
+	c.EnabledCloudwatchLogsExports = slices.Clone(cl.c.EnabledCloudwatchLogsExports)
 	c.DBClusterMembers = nil
 	for i, mid := range cl.members {
 		if in := f.instances[mid]; in != nil && !in.gone {
@@ -466,6 +500,11 @@ func (f *Fake) instanceView(in *instance) types.DBInstance {
 	i.DBInstanceStatus = aws.String(in.status)
 	i.TagList = slices.Clone(in.i.TagList)
 	i.VpcSecurityGroups = slices.Clone(in.i.VpcSecurityGroups)
+	if cl := f.clusters[aws.ToString(in.i.DBClusterIdentifier)]; cl != nil {
+		// Aurora members are in their cluster's groups.
+		i.VpcSecurityGroups = slices.Clone(cl.c.VpcSecurityGroups)
+	}
+	i.EnabledCloudwatchLogsExports = slices.Clone(in.i.EnabledCloudwatchLogsExports)
 	if p := in.i.PendingModifiedValues; p != nil {
 		cp := *p
 		i.PendingModifiedValues = &cp
@@ -745,23 +784,28 @@ func (f *Fake) RestoreDBClusterFromSnapshot(ctx context.Context, in *awsrds.Rest
 		tags = slices.Clone(snap.TagList) // what RDS does: the copy looks like production
 	}
 	c := types.DBCluster{
-		DBClusterIdentifier:     aws.String(id),
-		DBClusterArn:            aws.String(f.arn("cluster", id)),
-		Engine:                  in.Engine,
-		EngineVersion:           firstPtr(in.EngineVersion, snap.EngineVersion),
-		DBSubnetGroup:           in.DBSubnetGroupName,
-		VpcSecurityGroups:       sgs(in.VpcSecurityGroupIds),
-		DBClusterParameterGroup: firstPtr(in.DBClusterParameterGroupName, aws.String("default."+aws.ToString(in.Engine))),
-		StorageEncrypted:        snap.StorageEncrypted,
-		KmsKeyId:                firstPtr(in.KmsKeyId, snap.KmsKeyId),
-		DeletionProtection:      aws.Bool(aws.ToBool(in.DeletionProtection)),
-		PubliclyAccessible:      aws.Bool(aws.ToBool(in.PubliclyAccessible)),
-		CopyTagsToSnapshot:      aws.Bool(aws.ToBool(in.CopyTagsToSnapshot)),
-		BackupRetentionPeriod:   firstPtr(in.BackupRetentionPeriod, snap.BackupRetentionPeriod, aws.Int32(1)),
-		MasterUsername:          snap.MasterUsername,
-		Port:                    firstPtr(in.Port, snap.Port, aws.Int32(defaultPort(aws.ToString(in.Engine)))),
-		TagList:                 tags,
-		ClusterCreateTime:       aws.Time(time.Now()),
+		DBClusterIdentifier:              aws.String(id),
+		DBClusterArn:                     aws.String(f.arn("cluster", id)),
+		Engine:                           in.Engine,
+		EngineVersion:                    firstPtr(in.EngineVersion, snap.EngineVersion),
+		DBSubnetGroup:                    in.DBSubnetGroupName,
+		VpcSecurityGroups:                sgs(in.VpcSecurityGroupIds),
+		DBClusterParameterGroup:          firstPtr(in.DBClusterParameterGroupName, aws.String("default."+aws.ToString(in.Engine))),
+		StorageEncrypted:                 snap.StorageEncrypted,
+		KmsKeyId:                         firstPtr(in.KmsKeyId, snap.KmsKeyId),
+		DeletionProtection:               aws.Bool(aws.ToBool(in.DeletionProtection)),
+		PubliclyAccessible:               aws.Bool(aws.ToBool(in.PubliclyAccessible)),
+		CopyTagsToSnapshot:               aws.Bool(aws.ToBool(in.CopyTagsToSnapshot)),
+		BackupRetentionPeriod:            firstPtr(in.BackupRetentionPeriod, snap.BackupRetentionPeriod, aws.Int32(1)),
+		MasterUsername:                   snap.MasterUsername,
+		Port:                             firstPtr(in.Port, snap.Port, aws.Int32(defaultPort(aws.ToString(in.Engine)))),
+		TagList:                          tags,
+		ClusterCreateTime:                aws.Time(time.Now()),
+		IAMDatabaseAuthenticationEnabled: firstPtr(in.EnableIAMDatabaseAuthentication, aws.Bool(f.Inherited.IAMAuth)),
+		EnabledCloudwatchLogsExports:     firstSlice(in.EnableCloudwatchLogsExports, f.Inherited.LogExports),
+	}
+	if sc := in.ServerlessV2ScalingConfiguration; sc != nil {
+		c.ServerlessV2ScalingConfiguration = &types.ServerlessV2ScalingConfigurationInfo{MinCapacity: sc.MinCapacity, MaxCapacity: sc.MaxCapacity}
 	}
 	if og := aws.ToString(in.OptionGroupName); og != "" {
 		c.DBClusterOptionGroupMemberships = []types.DBClusterOptionGroupStatus{{DBClusterOptionGroupName: aws.String(og), Status: aws.String("in-sync")}}
@@ -795,21 +839,25 @@ func (f *Fake) CreateDBInstance(ctx context.Context, in *awsrds.CreateDBInstance
 		return nil, f.end(n, invalidParams("engine does not match the cluster's"))
 	case f.instances[id] != nil:
 		return nil, f.end(n, &types.DBInstanceAlreadyExistsFault{Message: aws.String("DB instance already exists")})
+	case aws.ToString(in.DBInstanceClass) == "db.serverless" && cl.c.ServerlessV2ScalingConfiguration == nil:
+		return nil, f.end(n, invalidParams("Set the Serverless v2 scaling configuration on the parent DB cluster before creating a Serverless v2 DB instance."))
 	}
 	i := types.DBInstance{
-		DBInstanceIdentifier: aws.String(id),
-		DBInstanceArn:        aws.String(f.arn("db", id)),
-		DBClusterIdentifier:  aws.String(cid),
-		DBInstanceClass:      in.DBInstanceClass,
-		Engine:               in.Engine,
-		EngineVersion:        cl.c.EngineVersion,
-		PubliclyAccessible:   aws.Bool(aws.ToBool(in.PubliclyAccessible)),
-		DBParameterGroups:    []types.DBParameterGroupStatus{{DBParameterGroupName: firstPtr(in.DBParameterGroupName, aws.String("default."+aws.ToString(in.Engine))), ParameterApplyStatus: aws.String("in-sync")}},
-		DbInstancePort:       cl.c.Port,
-		MasterUsername:       cl.c.MasterUsername,
-		StorageEncrypted:     cl.c.StorageEncrypted,
-		TagList:              slices.Clone(in.Tags),
-		InstanceCreateTime:   aws.Time(time.Now()),
+		PerformanceInsightsEnabled: firstPtr(in.EnablePerformanceInsights, aws.Bool(f.Inherited.PerformanceInsights)),
+		MonitoringInterval:         firstPtr(in.MonitoringInterval, aws.Int32(f.Inherited.MonitoringInterval)),
+		DBInstanceIdentifier:       aws.String(id),
+		DBInstanceArn:              aws.String(f.arn("db", id)),
+		DBClusterIdentifier:        aws.String(cid),
+		DBInstanceClass:            in.DBInstanceClass,
+		Engine:                     in.Engine,
+		EngineVersion:              cl.c.EngineVersion,
+		PubliclyAccessible:         aws.Bool(aws.ToBool(in.PubliclyAccessible)),
+		DBParameterGroups:          []types.DBParameterGroupStatus{{DBParameterGroupName: firstPtr(in.DBParameterGroupName, aws.String("default."+aws.ToString(in.Engine))), ParameterApplyStatus: aws.String("in-sync")}},
+		DbInstancePort:             cl.c.Port,
+		MasterUsername:             cl.c.MasterUsername,
+		StorageEncrypted:           cl.c.StorageEncrypted,
+		TagList:                    slices.Clone(in.Tags),
+		InstanceCreateTime:         aws.Time(time.Now()),
 	}
 	inst := &instance{i: i, machine: machine{status: "creating"}}
 	inst.queue = []phase{{status: "creating", polls: f.CreatePolls, done: f.availableInstance(inst, true)}}
@@ -868,6 +916,11 @@ func (f *Fake) RestoreDBInstanceFromDBSnapshot(ctx context.Context, in *awsrds.R
 		DbInstancePort:        firstPtr(in.Port, snap.Port, aws.Int32(defaultPort(engine))),
 		TagList:               tags,
 		InstanceCreateTime:    aws.Time(time.Now()),
+		// The restore request has no way to say no to these two.
+		PerformanceInsightsEnabled:       aws.Bool(f.Inherited.PerformanceInsights),
+		MonitoringInterval:               aws.Int32(f.Inherited.MonitoringInterval),
+		IAMDatabaseAuthenticationEnabled: firstPtr(in.EnableIAMDatabaseAuthentication, aws.Bool(f.Inherited.IAMAuth)),
+		EnabledCloudwatchLogsExports:     firstSlice(in.EnableCloudwatchLogsExports, f.Inherited.LogExports),
 	}
 	if og := aws.ToString(in.OptionGroupName); og != "" {
 		i.OptionGroupMemberships = []types.OptionGroupMembership{{OptionGroupName: aws.String(og), Status: aws.String("in-sync")}}
@@ -948,6 +1001,20 @@ func (f *Fake) ModifyDBCluster(ctx context.Context, in *awsrds.ModifyDBClusterIn
 			cl.c.BackupRetentionPeriod = aws.Int32(want)
 		}})
 	}
+	if ids := in.VpcSecurityGroupIds; ids != nil {
+		f.changeGroups(&cl.machine, &cl.c.VpcSecurityGroups, ids)
+	}
+	if v := in.EnableIAMDatabaseAuthentication; v != nil || in.CloudwatchLogsExportConfiguration != nil {
+		logs := in.CloudwatchLogsExportConfiguration
+		queue = append(queue, phase{status: "modifying", polls: f.ModifyPolls, done: func() {
+			if v != nil {
+				cl.c.IAMDatabaseAuthenticationEnabled = aws.Bool(*v)
+			}
+			if logs != nil {
+				cl.c.EnabledCloudwatchLogsExports = applyLogs(cl.c.EnabledCloudwatchLogsExports, logs)
+			}
+		}})
+	}
 	if pending != (types.ClusterPendingModifiedValues{}) {
 		cl.c.PendingModifiedValues = &pending
 	}
@@ -1006,11 +1073,52 @@ func (f *Fake) ModifyDBInstance(ctx context.Context, in *awsrds.ModifyDBInstance
 			inst.i.PendingModifiedValues = nil
 		}}, phase{status: "backing-up", polls: 1})
 	}
+	if ids := in.VpcSecurityGroupIds; ids != nil {
+		if inst.i.DBClusterIdentifier != nil {
+			return nil, f.end(n, invalidParams("The security groups of an Aurora DB instance are its cluster's: modify the cluster."))
+		}
+		f.changeGroups(&inst.machine, &inst.i.VpcSecurityGroups, ids)
+	}
+	if in.EnablePerformanceInsights != nil || in.MonitoringInterval != nil || in.EnableIAMDatabaseAuthentication != nil || in.CloudwatchLogsExportConfiguration != nil {
+		if inst.i.DBClusterIdentifier != nil && in.EnableIAMDatabaseAuthentication != nil {
+			return nil, f.end(n, invalidParams("IAM database authentication of an Aurora DB instance is its cluster's."))
+		}
+		pi, mon, iam, logs := in.EnablePerformanceInsights, in.MonitoringInterval, in.EnableIAMDatabaseAuthentication, in.CloudwatchLogsExportConfiguration
+		queue = append(queue, phase{status: "modifying", polls: f.ModifyPolls, done: func() {
+			if pi != nil {
+				inst.i.PerformanceInsightsEnabled = aws.Bool(*pi)
+			}
+			if mon != nil {
+				inst.i.MonitoringInterval = aws.Int32(*mon)
+			}
+			if iam != nil {
+				inst.i.IAMDatabaseAuthenticationEnabled = aws.Bool(*iam)
+			}
+			if logs != nil {
+				inst.i.EnabledCloudwatchLogsExports = applyLogs(inst.i.EnabledCloudwatchLogsExports, logs)
+			}
+		}})
+	}
 	if !isZeroPending(pending) {
 		inst.i.PendingModifiedValues = &pending
 	}
 	inst.queue = queue
 	return &awsrds.ModifyDBInstanceOutput{DBInstance: ptr(f.instanceView(inst))}, nil
+}
+
+func applyLogs(cur []string, c *types.CloudwatchLogsExportConfiguration) []string {
+	var out []string
+	for _, l := range cur {
+		if !slices.Contains(c.DisableLogTypes, l) {
+			out = append(out, l)
+		}
+	}
+	for _, l := range c.EnableLogTypes {
+		if !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 func isZeroPending(p types.PendingModifiedValues) bool {
@@ -1039,6 +1147,9 @@ func (f *Fake) DeleteDBCluster(ctx context.Context, in *awsrds.DeleteDBClusterIn
 	if cl.status == "deleting" {
 		return nil, f.end(n, clusterStateFault("DB cluster is already being deleted"))
 	}
+	if cl.status == "creating" {
+		return nil, f.end(n, clusterStateFault("DB cluster is in state creating and can't be deleted yet"))
+	}
 	for _, mid := range cl.members {
 		if m := f.instances[mid]; m != nil && !m.gone && m.status != "deleting" {
 			return nil, f.end(n, clusterStateFault("Cluster cannot be deleted, it still contains DB instances in non-deleting state."))
@@ -1062,7 +1173,15 @@ func (f *Fake) DeleteDBCluster(ctx context.Context, in *awsrds.DeleteDBClusterIn
 		}
 	}
 	cl.status = "deleting"
-	cl.queue = []phase{{status: "deleting", polls: f.DeletePolls, done: func() { cl.gone = true }}}
+	cl.queue = []phase{{status: "deleting", polls: f.DeletePolls, done: func() {
+		// RDS finishes a cluster's delete only after its instances'.
+		cl.gone = true
+		for _, mid := range cl.members {
+			if m := f.instances[mid]; m != nil {
+				m.gone = true
+			}
+		}
+	}}}
 	return &awsrds.DeleteDBClusterOutput{DBCluster: ptr(f.clusterView(cl))}, nil
 }
 
@@ -1086,6 +1205,9 @@ func (f *Fake) DeleteDBInstance(ctx context.Context, in *awsrds.DeleteDBInstance
 	}
 	if inst.status == "deleting" {
 		return nil, f.end(n, instanceStateFault("DB instance is already being deleted"))
+	}
+	if inst.status == "creating" {
+		return nil, f.end(n, instanceStateFault("DB instance is in state creating and can't be deleted yet"))
 	}
 	if inst.i.DBClusterIdentifier == nil && !aws.ToBool(in.SkipFinalSnapshot) {
 		sid := aws.ToString(in.FinalDBSnapshotIdentifier)
@@ -1204,3 +1326,51 @@ func firstPtr[T any](ps ...*T) *T {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func firstSlice(a, b []string) []string {
+	if a != nil {
+		return slices.Clone(a)
+	}
+	return slices.Clone(b)
+}
+
+// changeGroups starts a security group change RDS applies in the
+// background: new groups are "adding", dropped ones "removing", and
+// after GroupPolls describes the DB is in exactly the new set, active.
+func (f *Fake) changeGroups(m *machine, cur *[]types.VpcSecurityGroupMembership, ids []string) {
+	var mid []types.VpcSecurityGroupMembership
+	for _, g := range *cur {
+		if !slices.Contains(ids, aws.ToString(g.VpcSecurityGroupId)) {
+			mid = append(mid, types.VpcSecurityGroupMembership{VpcSecurityGroupId: g.VpcSecurityGroupId, Status: aws.String("removing")})
+		}
+	}
+	for _, id := range ids {
+		st := "adding"
+		if slices.ContainsFunc(*cur, func(g types.VpcSecurityGroupMembership) bool { return aws.ToString(g.VpcSecurityGroupId) == id }) {
+			st = "active"
+		}
+		mid = append(mid, types.VpcSecurityGroupMembership{VpcSecurityGroupId: aws.String(id), Status: aws.String(st)})
+	}
+	*cur = mid
+	final := sgs(ids)
+	m.background = append(m.background, phase{polls: f.GroupPolls, done: func() { *cur = final }})
+}
+
+// Groups returns the cluster's or instance's security groups as
+// "id:status" in RDS's order, without advancing time.
+func (f *Fake) Groups(id string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.init()
+	var gs []types.VpcSecurityGroupMembership
+	if cl := f.clusters[id]; cl != nil && !cl.gone {
+		gs = cl.c.VpcSecurityGroups
+	} else if in := f.instances[id]; in != nil && !in.gone {
+		gs = in.i.VpcSecurityGroups
+	}
+	var out []string
+	for _, g := range gs {
+		out = append(out, aws.ToString(g.VpcSecurityGroupId)+":"+aws.ToString(g.Status))
+	}
+	return out
+}
