@@ -59,6 +59,16 @@
 //	regex           pattern (required; group 1 if any)      text           no
 //	template        template (required), locale             text           if it has {hash:N}, N >= 12
 //	json            paths (path -> rule, required)          json, text     no
+//	address         locale, width (ja: half|full)           text           no
+//	ip              -                                       text, inet, cidr, inet6  no
+//	text            locale                                  text           no
+//	credit_card     keep_last (0-4)                         text, int, decimal  no
+//	uuid            -                                       text, uuid, binary(16)   yes
+//
+// phone, postal_code and region take shape: keep (the original's pattern
+// of letters, digits and separators). region, postal_code and address
+// draw their region from the same stream ("region"), so seeded alike they
+// name the same prefecture or state.
 //
 // Formats: Japanese full names are family name first with an ASCII space
 // ("佐藤 太郎", "サトウ タロウ", "Sato Taro"); English ones "First Last".
