@@ -260,11 +260,11 @@ func users(size int) int {
 
 // Person is one generated customer, as Load wrote it.
 type Person struct {
-	ID                   int64
-	Email                string
-	Family, Given        string
+	ID                    int64
+	Email                 string
+	Family, Given         string
 	FamilyKana, GivenKana string
-	Phone                string
+	Phone                 string
 }
 
 // Load creates the schema and fills it with about size rows (40_000 for
