@@ -99,9 +99,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if err := os.WriteFile(*patchOut, []byte(rep.Patch), 0o644); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "rules patch written to %s (apply with: patch -p0 < %s)\n", *patchOut, *patchOut)
+			fmt.Fprintf(stdout, "rules patch written to %s (apply with: %s)\n", *patchOut, gate.PatchCommand(*rulesFlag, *patchOut))
 		default:
-			fmt.Fprintf(stdout, "\nrules patch (apply with `patch -p0`, or rerun with --fix):\n%s", rep.Patch)
+			fmt.Fprintf(stdout, "\nrules patch (save it as FILE and apply with: %s, or rerun with --fix):\n%s", gate.PatchCommand(*rulesFlag, "FILE"), rep.Patch)
 		}
 	}
 	if !rep.OK() {

@@ -118,7 +118,7 @@ func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if !drift.OK() {
 		fmt.Fprint(stderr, drift.Summary())
 		if drift.Patch != "" {
-			fmt.Fprintf(stderr, "\nrules patch (apply with `patch -p0`, or `restage check --fix`):\n%s", drift.Patch)
+			fmt.Fprintf(stderr, "\nrules patch (save it as FILE and apply with: %s, or run restage check --fix):\n%s", drift.PatchCommand("FILE"), drift.Patch)
 		}
 		return &exitError{code: exitRefused, err: errors.New("drift gate refused: personal-looking columns are not covered by the rules; nothing was changed")}
 	}

@@ -282,7 +282,7 @@ func printRunReport(w io.Writer, rep *refresh.Report) {
 	if rep.Drift != nil && !rep.Drift.OK() {
 		fmt.Fprint(w, rep.Drift.Summary())
 		if rep.Drift.Patch != "" {
-			fmt.Fprintf(w, "\nrules patch (apply with `patch -p0`):\n%s", rep.Drift.Patch)
+			fmt.Fprintf(w, "\nrules patch (save it as FILE and apply with: %s):\n%s", rep.Drift.PatchCommand("FILE"), rep.Drift.Patch)
 		}
 	}
 	for _, warn := range rep.Warnings {

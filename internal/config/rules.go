@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -696,4 +698,107 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// NameSuggestion is what a rule most likely meant by a table or column
+// name the database doesn't have.
+type NameSuggestion struct {
+	// Name is the database's spelling.
+	Name string
+	// RuleStyle and DBStyle are set when the two spell the same words in
+	// different conventions ("snake_case" and "PascalCase": FirstName and
+	// first_name), as rules written for the same application's database
+	// on the other engine do.
+	RuleStyle, DBStyle string
+}
+
+// SuggestName finds the name among valid that a rule's name most likely
+// means: the same letters in another case (customer → Customer), the same
+// words in another naming convention (first_name → FirstName). ok is
+// false when no name, or more than one, matches. Misspellings are left
+// alone: a dropped address2 is not a misspelt address.
+func SuggestName(name string, valid []string) (s NameSuggestion, ok bool) {
+	pick := func(match func(v string) bool) (string, bool) {
+		found := ""
+		for _, v := range valid {
+			if v != name && match(v) {
+				if found != "" && found != v {
+					return "", false // ambiguous: say nothing
+				}
+				found = v
+			}
+		}
+		return found, found != ""
+	}
+	if v, ok := pick(func(v string) bool { return strings.EqualFold(v, name) }); ok {
+		return NameSuggestion{Name: v}, true
+	}
+	key := nameWords(name)
+	if v, ok := pick(func(v string) bool { return nameWords(v) == key }); ok {
+		s := NameSuggestion{Name: v}
+		if rs, ds := NameStyle(name), NameStyle(v); rs != ds && rs != "" && ds != "" {
+			s.RuleStyle, s.DBStyle = rs, ds
+		}
+		return s, true
+	}
+	return NameSuggestion{}, false
+}
+
+// nameWords folds a name to its letters and digits in lower case, so that
+// FirstName, first_name and FIRST_NAME compare equal.
+func nameWords(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if r != '_' && r != '-' && r != ' ' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// NameStyle names the convention a multi-word identifier is written in:
+// "snake_case" (first_name, FIRST_NAME), "PascalCase" (FirstName),
+// "camelCase" (firstName); "" for a single word, where it can't tell.
+func NameStyle(s string) string {
+	hasUpper, hasLower := false, false
+	for _, r := range s {
+		hasUpper = hasUpper || unicode.IsUpper(r)
+		hasLower = hasLower || unicode.IsLower(r)
+	}
+	first, _ := utf8.DecodeRuneInString(s)
+	switch {
+	case strings.Contains(s, "_"):
+		return "snake_case"
+	case hasUpper && hasLower && unicode.IsUpper(first) && strings.IndexFunc(s[1:], unicode.IsUpper) >= 0:
+		return "PascalCase"
+	case hasUpper && hasLower && unicode.IsLower(first):
+		return "camelCase"
+	}
+	return ""
+}
+
+// Hint renders the suggestion for a message about a missing name:
+// "did you mean `Customer`?", with the naming conventions when they
+// differ.
+func (s NameSuggestion) Hint() string {
+	h := "did you mean `" + s.Name + "`?"
+	if s.RuleStyle != "" {
+		h += fmt.Sprintf(" (the rule spells it in %s, the database in %s)", s.RuleStyle, s.DBStyle)
+	}
+	return h
+}
+
+// StyleEngine says which engine's schemas a naming convention is typical
+// of, for telling a user that rules were written for the same application
+// on the other engine: PascalCase for MySQL/MariaDB schemas ported from
+// SQL Server (Chinook, AdventureWorks), snake_case for PostgreSQL, where
+// unquoted names fold to lower case.
+func StyleEngine(style string) string {
+	switch style {
+	case "snake_case":
+		return "PostgreSQL"
+	case "PascalCase", "camelCase":
+		return "MySQL/MariaDB"
+	}
+	return ""
 }

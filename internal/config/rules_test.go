@@ -349,3 +349,31 @@ func TestPostMaskSQL(t *testing.T) {
 		}
 	}
 }
+
+func TestSuggestName(t *testing.T) {
+	valid := []string{"Customer", "CustomerId", "FirstName", "BillingPostalCode", "email", "Invoice", "invoice"}
+	for _, c := range []struct {
+		in, want, hint string
+	}{
+		{"customer", "Customer", "did you mean `Customer`?"},
+		{"CUSTOMER", "Customer", "did you mean `Customer`?"},
+		{"first_name", "FirstName", "did you mean `FirstName`? (the rule spells it in snake_case, the database in PascalCase)"},
+		{"customer_id", "CustomerId", "did you mean `CustomerId`? (the rule spells it in snake_case, the database in PascalCase)"},
+		{"billing_postal_code", "BillingPostalCode", "did you mean `BillingPostalCode`? (the rule spells it in snake_case, the database in PascalCase)"},
+		{"Email", "email", "did you mean `email`?"},
+		{"INVOICE", "", ""}, // Invoice and invoice both: ambiguous, say nothing
+		{"address2", "", ""},
+		{"Custmer", "", ""}, // misspellings are not guessed
+	} {
+		s, ok := SuggestName(c.in, valid)
+		if ok != (c.want != "") || s.Name != c.want || (ok && s.Hint() != c.hint) {
+			t.Errorf("SuggestName(%q) = %+v %v (hint %q), want %q (hint %q)", c.in, s, ok, s.Hint(), c.want, c.hint)
+		}
+	}
+	for in, want := range map[string]string{"first_name": "snake_case", "FIRST_NAME": "snake_case", "FirstName": "PascalCase",
+		"firstName": "camelCase", "Customer": "", "email": ""} {
+		if got := NameStyle(in); got != want {
+			t.Errorf("NameStyle(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -19,7 +19,7 @@ type patchRule struct {
 
 type patchParam struct {
 	key string
-	val any // string, int or bool
+	val any // string, int, bool or []string
 }
 
 type patchPathRule struct {
@@ -47,6 +47,15 @@ func (r patchRule) render() string {
 			b.WriteString(strconv.Itoa(v))
 		case bool:
 			b.WriteString(strconv.FormatBool(v))
+		case []string:
+			b.WriteString("[")
+			for i, x := range v {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(patchScalar(x))
+			}
+			b.WriteString("]")
 		}
 	}
 	if len(r.paths) > 0 {
@@ -98,7 +107,10 @@ func driftFits(r patchRule, tg transform.Target, locale string) bool {
 		name = n
 		params = map[string]any{}
 		for k, p := range x {
-			if k != "transformer" {
+			// seed is the rules file's, not the transformer's: the
+			// suggestion takes it from the table's primary key, which
+			// exists.
+			if k != "transformer" && k != "seed" {
 				params[k] = p
 			}
 		}
@@ -129,7 +141,70 @@ func driftFirstFit(cands []patchRule, tg transform.Target, locale string) string
 // column (kind, length, NOT NULL, unique index), so the patch always
 // yields rules the planner accepts.
 func driftSuggest(cat piiCategory, nm piiNameMatch, jp bool, tg transform.Target, locale string) string {
+	return driftSuggestSeeded(cat, nm, jp, tg, locale, nil)
+}
+
+// driftPersonTransformers are the rules that draw from one fake person: a
+// shared seed makes the name and the e-mail of a row the same person.
+var driftPersonTransformers = map[string]bool{"first_name": true, "last_name": true, "full_name": true, "email": true}
+
+// driftSuggestSeeded is driftSuggest with the person rules seeded by the
+// given columns (the table's primary key); nil for none.
+func driftSuggestSeeded(cat piiCategory, nm piiNameMatch, jp bool, tg transform.Target, locale string, seed []string) string {
 	cands := driftCandidates(cat, nm, jp, tg, locale)
+	if len(seed) > 0 {
+		for i, c := range cands {
+			if driftPersonTransformers[c.name] {
+				c.params = append(append([]patchParam(nil), c.params...), patchParam{"seed", seed})
+				cands[i] = c
+			}
+		}
+	}
+	cands = append(cands, driftFallbacks(tg)...)
+	return driftFirstFit(cands, tg, locale)
+}
+
+// driftTextPattern is the regex suggested for free text when no text
+// transformer fits: it scrambles the letters and digits of every e-mail
+// address and of every run of digits that could be a phone, postal or card
+// number, leaving the words around them.
+const driftTextPattern = `[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:[.][A-Za-z0-9-]+)+|[+]?[0-9][0-9 ()-]{5,}[0-9]`
+
+// driftSuggestText picks the rule for a free-text column holding personal
+// data inside its text: text (plausible sentences of about the same
+// length), else regex over what the gate recognises, else the fallbacks.
+func driftSuggestText(jp bool, tg transform.Target, locale string) string {
+	var cands []patchRule
+	if jp && locale != "ja" {
+		cands = append(cands, patchRule{name: "text", params: []patchParam{{"locale", "ja"}}})
+	}
+	cands = append(cands, patchRule{name: "text"}, patchRule{name: "regex", params: []patchParam{{"pattern", driftTextPattern}}})
+	cands = append(cands, driftFallbacks(tg)...)
+	return driftFirstFit(cands, tg, locale)
+}
+
+// driftSuggestQuasi picks the rule for a quasi-identifier.
+func driftSuggestQuasi(q piiQuasiMatch, tg transform.Target, locale string) string {
+	var cands []patchRule
+	switch q.kind {
+	case piiQuasiCompany:
+		tmpl := "{last_name} Ltd"
+		if locale == "ja" {
+			tmpl = "株式会社{last_name}"
+		}
+		cands = []patchRule{{name: "template", params: []patchParam{{"template", tmpl}}}}
+	case piiQuasiCity:
+		cands = []patchRule{{name: "city"}}
+	case piiQuasiRegion:
+		switch q.token {
+		case "prefecture", "todofuken", "todoufuken", "pref":
+			cands = []patchRule{{name: "prefecture"}, {name: "region"}}
+		default:
+			cands = []patchRule{{name: "region"}}
+		}
+	case piiQuasiEmployment:
+		cands = []patchRule{{name: "date_shift", params: []patchParam{{"days", 90}}}}
+	}
 	cands = append(cands, driftFallbacks(tg)...)
 	return driftFirstFit(cands, tg, locale)
 }
@@ -181,8 +256,10 @@ func driftCandidates(cat piiCategory, nm piiNameMatch, jp bool, tg transform.Tar
 	case piiAddress:
 		return []patchRule{{name: "street_address"}}
 	case piiBirth:
+		// A month's shift keeps the age and nearly the birthday: a year
+		// hides both.
 		if c.Kind == schema.KindDate || c.Kind == schema.KindDateTime {
-			return []patchRule{{name: "date_shift", params: []patchParam{{"days", 30}}}}
+			return []patchRule{{name: "date_shift", params: []patchParam{{"days", driftBirthShiftDays}}}}
 		}
 	case piiIP:
 		return []patchRule{driftHash(c), {name: "fixed", params: []patchParam{{"value", "192.0.2.1"}}}}
@@ -196,6 +273,9 @@ func driftCandidates(cat piiCategory, nm piiNameMatch, jp bool, tg transform.Tar
 	}
 	return nil
 }
+
+// driftBirthShiftDays is the shift suggested for a date of birth.
+const driftBirthShiftDays = 365
 
 // driftFallbacks are tried when nothing specific fits: a hash, NULL, a
 // constant.

@@ -228,8 +228,10 @@ func TestDriftMissingRuleRefusedAndPatched(t *testing.T) {
 			if f == nil || len(rep.Unclassified) != 1 {
 				t.Fatalf("want exactly customer.email unclassified, got %+v", rep.Unclassified)
 			}
-			if f.Suggest != "email" {
-				t.Errorf("suggest = %q, want email", f.Suggest)
+			// customer is about people: the e-mail follows the row's key,
+			// like the name rules, so that the row stays one person.
+			if want := "{transformer: email, seed: [customer_id]}"; f.Suggest != want {
+				t.Errorf("suggest = %q, want %s", f.Suggest, want)
 			}
 			if !strings.Contains(strings.Join(f.Reasons, " "), "email addresses") {
 				t.Errorf("reasons %q: want the sampled values named", f.Reasons)

@@ -23,6 +23,124 @@ type patchAdd struct {
 	comment string // why; never a value
 }
 
+// patchRenames are names the rules spell otherwise than the database
+// (another case, another naming convention), keyed by the rules file's
+// spelling: the patch rewrites them in place.
+type patchRenames struct {
+	tables  map[string]string            // table as written → the database's name
+	columns map[string]map[string]string // table as written → column as written → the database's
+	seeds   map[string]map[string]string // table as written → seed column as written → the database's
+	trunc   map[string]string            // truncate entry as written → the database's name
+}
+
+func (r *patchRenames) empty() bool {
+	return len(r.tables) == 0 && len(r.columns) == 0 && len(r.seeds) == 0 && len(r.trunc) == 0
+}
+
+func patchRenameAdd(m *map[string]map[string]string, table, from, to string) {
+	if *m == nil {
+		*m = map[string]map[string]string{}
+	}
+	if (*m)[table] == nil {
+		(*m)[table] = map[string]string{}
+	}
+	(*m)[table][from] = to
+}
+
+func (r *patchRenames) column(table, from, to string) { patchRenameAdd(&r.columns, table, from, to) }
+func (r *patchRenames) seed(table, from, to string)   { patchRenameAdd(&r.seeds, table, from, to) }
+func (r *patchRenames) truncate(from, to string) {
+	if r.trunc == nil {
+		r.trunc = map[string]string{}
+	}
+	r.trunc[from] = to
+}
+
+// patchEdit replaces one name (a key or a list item) where the YAML parser
+// found it.
+type patchEdit struct {
+	col  int // 1-based, in characters, as yaml.v3 counts
+	node *yaml.Node
+	to   string
+}
+
+// patchRenameEdits finds every name the renames rewrite.
+func patchRenameEdits(root *yaml.Node, r patchRenames) map[int][]patchEdit {
+	edits := map[int][]patchEdit{}
+	add := func(n *yaml.Node, to string) {
+		edits[n.Line] = append(edits[n.Line], patchEdit{col: n.Column, node: n, to: to})
+	}
+	if r.empty() {
+		return edits
+	}
+	if _, tr := patchMapGet(root, "truncate"); tr != nil && tr.Kind == yaml.SequenceNode {
+		for _, it := range tr.Content {
+			if to, ok := r.trunc[it.Value]; ok && it.Kind == yaml.ScalarNode {
+				add(it, to)
+			}
+		}
+	}
+	_, tables := patchMapGet(root, "tables")
+	if tables == nil || tables.Kind != yaml.MappingNode {
+		return edits
+	}
+	for i := 0; i+1 < len(tables.Content); i += 2 {
+		tk, tv := tables.Content[i], tables.Content[i+1]
+		if to, ok := r.tables[tk.Value]; ok {
+			add(tk, to)
+		}
+		_, cols := patchMapGet(tv, "columns")
+		if cols == nil || cols.Kind != yaml.MappingNode {
+			continue
+		}
+		for j := 0; j+1 < len(cols.Content); j += 2 {
+			ck, cv := cols.Content[j], cols.Content[j+1]
+			if to, ok := r.columns[tk.Value][ck.Value]; ok {
+				add(ck, to)
+			}
+			_, seed := patchMapGet(cv, "seed")
+			if seed == nil {
+				continue
+			}
+			items := []*yaml.Node{seed}
+			if seed.Kind == yaml.SequenceNode {
+				items = seed.Content
+			}
+			for _, it := range items {
+				if to, ok := r.seeds[tk.Value][it.Value]; ok && it.Kind == yaml.ScalarNode {
+					add(it, to)
+				}
+			}
+		}
+	}
+	return edits
+}
+
+// patchApplyEdits rewrites one line's names, right to left so that earlier
+// columns stay valid.
+func patchApplyEdits(line string, edits []patchEdit) (string, error) {
+	sort.Slice(edits, func(i, j int) bool { return edits[i].col > edits[j].col })
+	rs := []rune(line)
+	for _, e := range edits {
+		at := e.col - 1
+		v := []rune(e.node.Value)
+		end := at + len(v)
+		switch {
+		case e.node.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0:
+			// Only a quoted name without escapes is rewritten: its text
+			// is the value between the quotes.
+			end = at + len(v) + 2
+			if end > len(rs) || string(rs[at+1:end-1]) != e.node.Value || rs[at] != rs[end-1] {
+				return "", fmt.Errorf("the name on line %d is quoted with escapes: rename it by hand", e.node.Line)
+			}
+		case at < 0 || end > len(rs) || string(rs[at:end]) != e.node.Value:
+			return "", fmt.Errorf("the name on line %d is not where the parser put it: rename it by hand", e.node.Line)
+		}
+		rs = append(rs[:at:at], append([]rune(patchKey(e.to)), rs[end:]...)...)
+	}
+	return string(rs), nil
+}
+
 // patchContext is the number of unchanged lines around each change.
 const patchContext = 3
 
@@ -72,9 +190,10 @@ func patchMapGet(m *yaml.Node, key string) (k, v *yaml.Node) {
 
 // patchMake writes the unified diff that adds the rules to the rules file:
 // into a table's existing columns block when the file has the table
-// (spelt either way), else as a new entry under tables (which is created
-// when missing). Added lines take the file's indentation.
-func patchMake(path string, text []byte, s *schema.Schema, adds []patchAdd) (string, error) {
+// (spelt either way, or in a spelling the renames correct), else as a new
+// entry under tables (which is created when missing). Added lines take the
+// file's indentation. Names the renames list are rewritten in place.
+func patchMake(path string, text []byte, s *schema.Schema, adds []patchAdd, renames patchRenames) (string, error) {
 	lines, eol := patchLines(text)
 	var doc yaml.Node
 	if err := yaml.Unmarshal(text, &doc); err != nil {
@@ -88,6 +207,14 @@ func patchMake(path string, text []byte, s *schema.Schema, adds []patchAdd) (str
 		return "", errors.New("the rules file is written in YAML flow style ({...}): add the rules by hand")
 	}
 	tablesKey, tables := patchMapGet(root, "tables")
+	changes := map[int]string{}
+	for ln, es := range patchRenameEdits(root, renames) {
+		c, err := patchApplyEdits(lines[ln-1], es)
+		if err != nil {
+			return "", err
+		}
+		changes[ln] = c
+	}
 
 	// Group by table, in order.
 	var order []schema.TableName
@@ -111,7 +238,11 @@ func patchMake(path string, text []byte, s *schema.Schema, adds []patchAdd) (str
 		var colsKey, cols *yaml.Node
 		if tables != nil && tables.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(tables.Content); i += 2 {
-				if t := s.Table(tables.Content[i].Value); t != nil && t.TableName == tn {
+				name := tables.Content[i].Value
+				if to, ok := renames.tables[name]; ok {
+					name = to
+				}
+				if t := s.Table(name); t != nil && t.TableName == tn {
 					colsKey, cols = patchMapGet(tables.Content[i+1], "columns")
 					if cols == nil || tables.Content[i+1].Style&yaml.FlowStyle != 0 {
 						return "", fmt.Errorf("table %s is written in YAML flow style: add the rules by hand", tn)
@@ -167,7 +298,7 @@ func patchMake(path string, text []byte, s *schema.Schema, adds []patchAdd) (str
 		}
 		inserts[at] = append(inserts[at], ins...)
 	}
-	diff := patchDiff(path, lines, eol, inserts)
+	diff := patchDiff(path, lines, eol, inserts, changes)
 
 	// The patch must give a rules file that parses: check it here, not at
 	// the user's next run.
@@ -202,36 +333,40 @@ func patchRuleLine(indent string, a patchAdd) string {
 	return indent + patchKey(a.column) + ": " + a.rule + "  # " + comment
 }
 
-// patchDiff renders insertions as a unified diff with patchContext lines
-// of context, the way diff -u does.
-func patchDiff(path string, lines []string, eol bool, inserts map[int][]string) string {
+// patchDiff renders insertions (after line N) and changed lines as a
+// unified diff with patchContext lines of context, the way diff -u does.
+func patchDiff(path string, lines []string, eol bool, inserts map[int][]string, changes map[int]string) string {
 	n := len(lines)
-	var at []int
-	for p := range inserts {
-		at = append(at, p)
-	}
-	sort.Ints(at)
 	type hunk struct {
 		lo, hi int // original lines, 1-based inclusive
-		at     []int
 	}
 	var hunks []hunk
-	for _, p := range at {
-		lo, hi := max(1, p-patchContext+1), min(n, p+patchContext)
-		if k := len(hunks) - 1; k >= 0 && lo <= hunks[k].hi+1 {
-			hunks[k].hi = max(hunks[k].hi, hi)
-			hunks[k].at = append(hunks[k].at, p)
+	var at []int // insertion points and changed lines, as spans
+	span := map[int][2]int{}
+	for p := range inserts {
+		at = append(at, 2*p+1) // between p and p+1
+		span[2*p+1] = [2]int{max(1, p-patchContext+1), min(n, p+patchContext)}
+	}
+	for l := range changes {
+		at = append(at, 2*l)
+		span[2*l] = [2]int{max(1, l-patchContext), min(n, l+patchContext)}
+	}
+	sort.Ints(at)
+	for _, k := range at {
+		lo, hi := span[k][0], span[k][1]
+		if j := len(hunks) - 1; j >= 0 && lo <= hunks[j].hi+1 {
+			hunks[j].hi = max(hunks[j].hi, hi)
 			continue
 		}
-		hunks = append(hunks, hunk{lo: lo, hi: hi, at: []int{p}})
+		hunks = append(hunks, hunk{lo: lo, hi: hi})
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "--- %s\n+++ %s\n", path, path)
 	offset := 0
 	for _, h := range hunks {
-		added := 0
-		for _, p := range h.at {
-			added += len(inserts[p])
+		added := len(inserts[h.lo-1])
+		for i := h.lo; i <= h.hi; i++ {
+			added += len(inserts[i])
 		}
 		oldLen := h.hi - h.lo + 1
 		fmt.Fprintf(&b, "@@ -%s +%s @@\n", patchRange(h.lo, oldLen), patchRange(h.lo+offset, oldLen+added))
@@ -240,10 +375,18 @@ func patchDiff(path string, lines []string, eol bool, inserts map[int][]string) 
 		}
 		for i := h.lo; i <= h.hi; i++ {
 			ins := inserts[i]
+			noEOL := i == n && !eol
+			c, changed := changes[i]
 			switch {
-			case i == n && !eol && len(ins) > 0:
+			case changed && noEOL && len(ins) == 0:
+				b.WriteString("-" + lines[i-1] + "\n\\ No newline at end of file\n+" + c + "\n\\ No newline at end of file\n")
+			case changed && noEOL:
+				b.WriteString("-" + lines[i-1] + "\n\\ No newline at end of file\n+" + c + "\n")
+			case changed:
+				b.WriteString("-" + lines[i-1] + "\n+" + c + "\n")
+			case noEOL && len(ins) > 0:
 				b.WriteString("-" + lines[i-1] + "\n\\ No newline at end of file\n+" + lines[i-1] + "\n")
-			case i == n && !eol:
+			case noEOL:
 				b.WriteString(" " + lines[i-1] + "\n\\ No newline at end of file\n")
 			default:
 				b.WriteString(" " + lines[i-1] + "\n")
@@ -387,4 +530,32 @@ func patchHunkHeader(l string, oldStart, oldLen, newStart, newLen *int) error {
 		return err
 	}
 	return parse(f[2][1:], newStart, newLen)
+}
+
+// PatchCommand is the shell command that applies a rules patch saved as
+// patchFile to the rules file at rulesPath. It names the rules file
+// instead of relying on the diff's header with -p0, which GNU patch
+// refuses for an absolute path or one with ".." ("Ignoring potentially
+// dangerous file name").
+func PatchCommand(rulesPath, patchFile string) string {
+	if rulesPath == "" {
+		rulesPath = "rules.yaml"
+	}
+	return "patch " + shellQuote(rulesPath) + " < " + shellQuote(patchFile)
+}
+
+// PatchCommand is the command applying the report's patch saved as file.
+func (r *DriftReport) PatchCommand(file string) string { return PatchCommand(r.path, file) }
+
+var shellPlain = regexp.MustCompile(`^[A-Za-z0-9_./@%+=:,-]+$`)
+
+// shellQuote quotes a word for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if shellPlain.MatchString(s) && !strings.HasPrefix(s, "-") {
+		return s
+	}
+	if strings.HasPrefix(s, "-") && shellPlain.MatchString(s) {
+		return "./" + s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -101,7 +101,7 @@ tables:
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			diff, err := patchMake("rules.yaml", []byte(c.in), patchTestSchema(c.def), c.adds)
+			diff, err := patchMake("rules.yaml", []byte(c.in), patchTestSchema(c.def), c.adds, patchRenames{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,7 +135,7 @@ func TestPatchMakeManyHunks(t *testing.T) {
 		{table: schema.TableName{Name: "staff"}, column: "b", rule: "phone", comment: "r"},
 		{table: schema.TableName{Name: "customer"}, column: "b", rule: "phone", comment: "r"},
 	}
-	diff, err := patchMake("rules.yaml", []byte(in), patchTestSchema(""), adds)
+	diff, err := patchMake("rules.yaml", []byte(in), patchTestSchema(""), adds, patchRenames{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestPatchMakeManyHunks(t *testing.T) {
 
 func TestPatchMakeFlowStyle(t *testing.T) {
 	in := "version: 1\ntables:\n  customer: {columns: {email: email}}\n"
-	_, err := patchMake("rules.yaml", []byte(in), patchTestSchema(""), []patchAdd{{table: schema.TableName{Name: "customer"}, column: "tel", rule: "phone"}})
+	_, err := patchMake("rules.yaml", []byte(in), patchTestSchema(""), []patchAdd{{table: schema.TableName{Name: "customer"}, column: "tel", rule: "phone"}}, patchRenames{})
 	if err == nil || !strings.Contains(err.Error(), "flow style") {
 		t.Errorf("err = %v, want a flow style refusal", err)
 	}
@@ -162,7 +162,7 @@ func TestPatchMakeFlowStyle(t *testing.T) {
 
 func TestPatchApplyRefusesChangedFile(t *testing.T) {
 	in := "version: 1\ntables:\n  customer:\n    columns:\n      email: email\n"
-	diff, err := patchMake("rules.yaml", []byte(in), patchTestSchema(""), []patchAdd{{table: schema.TableName{Name: "customer"}, column: "tel", rule: "phone"}})
+	diff, err := patchMake("rules.yaml", []byte(in), patchTestSchema(""), []patchAdd{{table: schema.TableName{Name: "customer"}, column: "tel", rule: "phone"}}, patchRenames{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"fmt"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -144,11 +145,12 @@ func piiMatchName(column string, personTable bool) (piiNameMatch, bool) {
 			best = piiNameMatch{cat: c, token: tok}
 		}
 	}
-	hasNameQual := false
+	hasNameQual, notPerson := false, false
 	for _, t := range toks {
 		if piiNameQualifiers[t] {
 			hasNameQual = true
 		}
+		notPerson = notPerson || piiNotPersonName[t]
 	}
 	for i, t := range toks {
 		if c, ok := piiWords[t]; ok {
@@ -164,7 +166,7 @@ func piiMatchName(column string, personTable bool) (piiNameMatch, bool) {
 				continue
 			}
 		}
-		if t == "name" && (personTable || hasNameQual) {
+		if t == "name" && (personTable || hasNameQual) && !notPerson {
 			consider(piiName, t)
 		}
 	}
@@ -468,4 +470,262 @@ func (b *piiBirthStats) add(s string, now time.Time) {
 
 func (b *piiBirthStats) looksLikeBirth() bool {
 	return b.n >= piiBirthMinValues && float64(b.inRange) >= piiBirthMinShare*float64(b.n) && len(b.years) >= piiBirthMinYears
+}
+
+// --- quasi-identifiers ---
+
+// piiQuasiKind is a quasi-identifier: not personal on its own, but next to
+// a name, an address or an e-mail it narrows down who a row is about (a
+// company, a city, a state, the day someone was hired).
+type piiQuasiKind int
+
+const (
+	piiQuasiNone piiQuasiKind = iota
+	piiQuasiCompany
+	piiQuasiCity
+	piiQuasiRegion
+	piiQuasiEmployment
+)
+
+var piiQuasiNames = [...]string{"", "company", "city", "state/prefecture/region", "employment date"}
+
+func (k piiQuasiKind) String() string { return piiQuasiNames[k] }
+
+// piiQuasiWords map name tokens to quasi-identifiers. "state" is also an
+// order's or a job's state: it counts only beside an address (see
+// piiQuasiNeedsAddress).
+var piiQuasiWords = map[string]piiQuasiKind{
+	"company": piiQuasiCompany, "companyname": piiQuasiCompany, "employer": piiQuasiCompany,
+	"organization": piiQuasiCompany, "organisation": piiQuasiCompany, "kaisha": piiQuasiCompany,
+	"kaishamei": piiQuasiCompany, "kinmusaki": piiQuasiCompany, "workplace": piiQuasiCompany,
+	"city": piiQuasiCity, "town": piiQuasiCity, "municipality": piiQuasiCity, "shikuchoson": piiQuasiCity,
+	"shichoson": piiQuasiCity, "shi": piiQuasiCity,
+	"state": piiQuasiRegion, "prefecture": piiQuasiRegion, "province": piiQuasiRegion, "region": piiQuasiRegion,
+	"county": piiQuasiRegion, "todofuken": piiQuasiRegion, "todoufuken": piiQuasiRegion, "pref": piiQuasiRegion,
+}
+
+// piiEmploymentWords mark a date as part of someone's employment history.
+var piiEmploymentWords = map[string]bool{
+	"hire": true, "hired": true, "hiredate": true, "employment": true, "employed": true,
+	"termination": true, "terminated": true, "resignation": true, "resigned": true,
+	"retirement": true, "retired": true, "nyusha": true, "taisha": true, "nyushabi": true, "taishabi": true,
+}
+
+// piiQuasiMatch is a column name that names a quasi-identifier.
+type piiQuasiMatch struct {
+	kind  piiQuasiKind
+	token string
+}
+
+// piiMatchQuasi classifies a column name as a quasi-identifier for a column
+// of kind k: company, city and region on text columns, employment dates on
+// date columns ("hired_at" too, which piiMatchName reads as a timestamp).
+func piiMatchQuasi(column string, k schema.Kind) (piiQuasiMatch, bool) {
+	toks := piiTokens(column)
+	if len(toks) == 0 {
+		return piiQuasiMatch{}, false
+	}
+	switch k {
+	case schema.KindDate, schema.KindDateTime:
+		for _, t := range toks {
+			if piiEmploymentWords[t] {
+				return piiQuasiMatch{kind: piiQuasiEmployment, token: t}, true
+			}
+		}
+		return piiQuasiMatch{}, false
+	case schema.KindText:
+	default:
+		return piiQuasiMatch{}, false
+	}
+	if piiNotWords[toks[len(toks)-1]] {
+		return piiQuasiMatch{}, false
+	}
+	for _, t := range toks {
+		if q, ok := piiQuasiWords[t]; ok {
+			return piiQuasiMatch{kind: q, token: t}, true
+		}
+	}
+	return piiQuasiMatch{}, false
+}
+
+// piiQuasiNeedsAddress: "state" is a quasi-identifier only beside an
+// address; an order's or a job's state is not.
+func piiQuasiNeedsAddress(m piiQuasiMatch) bool { return m.token == "state" }
+
+// piiNotPersonName are tokens that make a "name" the name of something
+// other than a person ("company_name" in a customers table).
+var piiNotPersonName = map[string]bool{
+	"company": true, "companyname": true, "employer": true, "organization": true, "organisation": true,
+	"kaisha": true, "shop": true, "store": true, "product": true, "item": true, "file": true, "host": true,
+	"city": true, "town": true, "country": true, "state": true, "region": true, "prefecture": true,
+	"bank": true, "branch": true, "brand": true,
+}
+
+// --- personal data inside free text ---
+
+var (
+	piiTextEmailRe = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}`)
+	// Phone numbers: Japanese 0X-XXXX-XXXX (090-1234-5678), +CC forms,
+	// US (NNN) NNN-NNNN. A hyphen, space or + is required: a bare digit
+	// run in text is more often an order number than a phone number.
+	piiTextPhoneRe = regexp.MustCompile(`(?:^|[^0-9A-Za-z])((?:0\d{1,4}-\d{1,4}-\d{3,4})|(?:\+\d{1,3}[ -]?(?:\(\d{1,4}\)[ -]?)?\d{1,4}(?:[ -]\d{2,4}){1,3})|(?:\(\d{3}\) ?\d{3}-\d{4}))(?:$|[^0-9A-Za-z])`)
+	// Postal codes: Japanese 123-4567 (with or without 〒), US ZIP+4,
+	// Canadian A1A 1A1, UK outward+inward.
+	piiTextZipRe = regexp.MustCompile(`(?:^|[^0-9A-Za-z-])((?:〒 ?\d{3}-?\d{4})|(?:\d{3}-\d{4})|(?:\d{5}-\d{4})|(?:[A-Z]\d[A-Z] \d[A-Z]\d)|(?:[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}))(?:$|[^0-9A-Za-z-])`)
+	// Card numbers: 13 to 19 digits, spaces or hyphens between groups,
+	// Luhn-valid.
+	piiTextCardRe = regexp.MustCompile(`(?:^|[^0-9])(\d(?:[ -]?\d){12,18})(?:$|[^0-9])`)
+)
+
+// piiTextFold maps full-width digits, letters and hyphen-like marks to
+// ASCII, so that ０９０－１２３４－５６７８ in Japanese text is seen like
+// 090-1234-5678.
+func piiTextFold(s string) string {
+	if isASCII(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= '０' && r <= '９':
+			return '0' + (r - '０')
+		case r >= 'Ａ' && r <= 'Ｚ':
+			return 'A' + (r - 'Ａ')
+		case r >= 'ａ' && r <= 'ｚ':
+			return 'a' + (r - 'ａ')
+		case r == '＠':
+			return '@'
+		case r == '．':
+			return '.'
+		case r == '＋':
+			return '+'
+		case r == '－', r == '‐', r == '‑', r == '‒', r == '–', r == '—', r == '―', r == 'ー', r == '−':
+			return '-'
+		case r == '（':
+			return '('
+		case r == '）':
+			return ')'
+		case r == '　':
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// piiTextCats returns the categories of personal data found anywhere
+// inside a value: e-mail addresses, phone numbers, postal codes, card
+// numbers. jp is set when a phone number or postal code is Japanese.
+func piiTextCats(s string) (cats []piiCategory, jp bool) {
+	if s == "" || !utf8.ValidString(s) {
+		return nil, false
+	}
+	s = piiTextFold(s)
+	// Each finding is blanked out before the next detector looks, so that
+	// the 555-0100 of a phone number is not also a postal code.
+	blank := func(lo, hi int) { s = s[:lo] + strings.Repeat(" ", hi-lo) + s[hi:] }
+	if strings.IndexByte(s, '@') >= 0 {
+		if m := piiTextEmailRe.FindAllStringIndex(s, -1); m != nil {
+			cats = append(cats, piiEmail)
+			for _, x := range m {
+				blank(x[0], x[1])
+			}
+		}
+	}
+	phone := false
+	for _, x := range piiTextPhoneRe.FindAllStringSubmatchIndex(s, -1) {
+		v := s[x[2]:x[3]]
+		if n := piiDigits(v); n >= 8 && n <= 15 {
+			phone = true
+			if strings.HasPrefix(v, "0") || strings.HasPrefix(v, "+81") {
+				jp = true
+			}
+			blank(x[2], x[3])
+		}
+	}
+	if phone {
+		cats = append(cats, piiPhone)
+	}
+	if m := piiTextZipRe.FindStringSubmatch(s); m != nil {
+		cats = append(cats, piiZip)
+		if strings.Contains(m[1], "〒") || len(m[1]) == 8 && m[1][3] == '-' && piiDigits(m[1]) == 7 {
+			jp = true
+		}
+	}
+	for _, m := range piiTextCardRe.FindAllStringSubmatch(s, -1) {
+		var ds []byte
+		for i := 0; i < len(m[1]); i++ {
+			if c := m[1][i]; c >= '0' && c <= '9' {
+				ds = append(ds, c)
+			}
+		}
+		if len(ds) >= 13 && len(ds) <= 19 && piiLuhn(string(ds)) {
+			cats = append(cats, piiCard)
+			break
+		}
+	}
+	return cats, jp
+}
+
+var piiTextWhat = map[piiCategory]string{
+	piiEmail: "e-mail addresses", piiPhone: "phone numbers", piiZip: "postal codes", piiCard: "card numbers (Luhn)",
+}
+
+// piiTextStats counts the sampled values of a column holding personal
+// data inside longer text.
+type piiTextStats struct {
+	n, hits, jp int
+	counts      map[piiCategory]int
+}
+
+func (st *piiTextStats) add(s string) {
+	st.n++
+	cats, jp := piiTextCats(s)
+	if len(cats) == 0 {
+		return
+	}
+	st.hits++
+	if jp {
+		st.jp++
+	}
+	if st.counts == nil {
+		st.counts = map[piiCategory]int{}
+	}
+	for _, c := range cats {
+		st.counts[c]++
+	}
+}
+
+// A free-text column is flagged when at least piiTextMinHits values and
+// piiTextMinShare of the sample hold personal data: notes mention a phone
+// number now and then, and one stray address is not a pattern.
+const (
+	piiTextMinHits  = 2
+	piiTextMinShare = 0.02
+)
+
+// flagged reports whether the column holds personal data in its text.
+func (st *piiTextStats) flagged() bool {
+	return st.hits >= piiTextMinHits && float64(st.hits) >= piiTextMinShare*float64(st.n)
+}
+
+// reason describes what was found, never a value: "12 of 200 sampled
+// values (6%) hold personal data inside longer text: phone numbers in 9,
+// e-mail addresses in 4".
+func (st *piiTextStats) reason() string {
+	var parts []string
+	for _, c := range []piiCategory{piiEmail, piiPhone, piiZip, piiCard} {
+		if k := st.counts[c]; k > 0 {
+			parts = append(parts, fmt.Sprintf("%s in %d", piiTextWhat[c], k))
+		}
+	}
+	pct := 100 * st.hits / max(st.n, 1)
+	return fmt.Sprintf("%d of %d sampled values (%d%%) hold personal data inside longer text: %s", st.hits, st.n, pct, strings.Join(parts, ", "))
 }

@@ -261,7 +261,7 @@ func TestDriftSuggest(t *testing.T) {
 		{piiSecret, name("password"), false, text(40, true, false), "{transformer: hash, length: 40}"},
 		{piiSecret, name("reset_token"), false, text(64, true, false), "nullify"},
 		{piiSecret, name("reset_token"), false, text(200, false, false), "hash"},
-		{piiBirth, name("birthday"), false, transform.Target{Column: &schema.Column{Name: "c", Kind: schema.KindDate}}, "{transformer: date_shift, days: 30}"},
+		{piiBirth, name("birthday"), false, transform.Target{Column: &schema.Column{Name: "c", Kind: schema.KindDate}}, "{transformer: date_shift, days: 365}"},
 		{piiIP, name("ip"), false, transform.Target{Column: &schema.Column{Name: "c", Kind: schema.KindOther, DataType: "inet"}}, `{transformer: fixed, value: "192.0.2.1"}`},
 		// NOT NULL spatial: nothing fits, decide by hand.
 		{piiGeo, piiNameMatch{}, false, transform.Target{Column: &schema.Column{Name: "c", Kind: schema.KindOther, DataType: "geometry"}}, ""},
@@ -269,5 +269,84 @@ func TestDriftSuggest(t *testing.T) {
 		if got := driftSuggest(c.cat, c.nm, c.jp, c.tg, "en"); got != c.want {
 			t.Errorf("driftSuggest(%v, %+v, jp=%v, %+v) = %q, want %q", c.cat, c.nm, c.jp, *c.tg.Column, got, c.want)
 		}
+	}
+}
+
+func TestPIITextCats(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []piiCategory
+		jp   bool
+	}{
+		{"不在時は090-1234-5678に連絡", []piiCategory{piiPhone}, true},
+		{"不在時は０９０－１２３４－５６７８に連絡", []piiCategory{piiPhone}, true}, // full-width
+		{"Call back on +1 (415) 555-0100 after five", []piiCategory{piiPhone}, false},
+		{"copies to accounts.team@example.org please", []piiCategory{piiEmail}, false},
+		{"Ship to 〒150-0002 reception", []piiCategory{piiZip}, true},
+		{"ship to T2P 5M5, Calgary", []piiCategory{piiZip}, false},
+		{"Card on file 4111 1111 1111 1111 expires soon", []piiCategory{piiCard}, false},
+		{"order 4111111111111112 shipped", nil, false}, // not Luhn-valid
+		{"order 20240115 shipped in 3 boxes", nil, false},
+		{"Prefers contact in the afternoon", nil, false},
+		{"version 1.2.3-4567", nil, false},
+	} {
+		got, jp := piiTextCats(c.in)
+		if fmt.Sprint(got) != fmt.Sprint(c.want) || jp != c.jp {
+			t.Errorf("piiTextCats(%q) = %v jp=%v, want %v jp=%v", c.in, got, jp, c.want, c.jp)
+		}
+	}
+	var st piiTextStats
+	for i := 0; i < 100; i++ {
+		v := "nothing to see"
+		if i < 2 {
+			v = "mail x@example.com"
+		}
+		st.add(v)
+	}
+	if !st.flagged() || !strings.Contains(st.reason(), "2 of 100 sampled values (2%) hold personal data inside longer text: e-mail addresses in 2") {
+		t.Errorf("2 of 100: flagged %v, reason %q", st.flagged(), st.reason())
+	}
+	st = piiTextStats{}
+	for i := 0; i < 200; i++ {
+		v := "nothing to see"
+		if i == 0 {
+			v = "mail x@example.com"
+		}
+		st.add(v)
+	}
+	if st.flagged() {
+		t.Error("one value in 200 flagged a column")
+	}
+}
+
+func TestPIIMatchQuasi(t *testing.T) {
+	for _, c := range []struct {
+		column string
+		kind   schema.Kind
+		want   piiQuasiKind
+	}{
+		{"Company", schema.KindText, piiQuasiCompany},
+		{"company_name", schema.KindText, piiQuasiCompany},
+		{"City", schema.KindText, piiQuasiCity},
+		{"BillingCity", schema.KindText, piiQuasiCity},
+		{"State", schema.KindText, piiQuasiRegion},
+		{"prefecture", schema.KindText, piiQuasiRegion},
+		{"HireDate", schema.KindDateTime, piiQuasiEmployment},
+		{"hired_at", schema.KindDateTime, piiQuasiEmployment},
+		{"termination_date", schema.KindDate, piiQuasiEmployment},
+		{"city_id", schema.KindInt, piiQuasiNone},
+		{"city_id", schema.KindText, piiQuasiNone},
+		{"HireDate", schema.KindText, piiQuasiNone},
+		{"InvoiceDate", schema.KindDateTime, piiQuasiNone},
+		{"Country", schema.KindText, piiQuasiNone},
+	} {
+		m, ok := piiMatchQuasi(c.column, c.kind)
+		if ok != (c.want != piiQuasiNone) || m.kind != c.want {
+			t.Errorf("piiMatchQuasi(%q, %v) = %v %+v, want %v", c.column, c.kind, ok, m, c.want)
+		}
+	}
+	// A company's name in a customers table is not a person's name.
+	if m, ok := piiMatchName("CompanyName", true); ok {
+		t.Errorf("piiMatchName(CompanyName) = %+v, want no person name", m)
 	}
 }
