@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/restage/restage/internal/config"
 	"github.com/restage/restage/internal/dsn"
 	"github.com/restage/restage/internal/gate"
 	"github.com/restage/restage/internal/mask"
@@ -57,25 +58,10 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return badInput(errors.Join(problems...))
 	}
 
-	eng, err := openEngine(ctx, target)
+	rep, planErr, err := checkLive(ctx, target, rules, rulesText, *sample)
 	if err != nil {
-		return badInput(fmt.Errorf("connect to %s: %w", target.Target(), err))
+		return err
 	}
-	defer eng.Close()
-	rd, ok := eng.(mask.Reader)
-	if !ok {
-		return fmt.Errorf("engine %s cannot be read by the gates", target.Engine)
-	}
-	sch, err := eng.Introspect(ctx)
-	if err != nil {
-		return badInput(fmt.Errorf("read schema of %s: %w", target.Target(), err))
-	}
-	rep, err := gate.Drift(ctx, rd, sch, rules, rulesText, gate.DriftOptions{SampleRows: *sample})
-	if err != nil {
-		return fmt.Errorf("drift gate: %w", err)
-	}
-	// The rules must also fit the schema (types, lengths, NOT NULL, ...).
-	_, planErr := mask.NewPlan(rules, sch)
 
 	fmt.Fprint(stdout, rep.Summary())
 	if *jsonOut != "" {
@@ -113,4 +99,31 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintln(stdout, "ok: every column is masked, kept, truncated or not personal-looking")
 	return nil
+}
+
+// checkLive runs the drift gate and the planner against a live database,
+// read-only: what `restage check` and `restage run --dry-run` report.
+// planErr says a rule doesn't fit its column; err that the check could not
+// run at all (a connection refused is bad input).
+func checkLive(ctx context.Context, target dsn.DSN, rules *config.Rules, rulesText []byte, sample int) (rep *gate.DriftReport, planErr, err error) {
+	eng, err := openEngine(ctx, target)
+	if err != nil {
+		return nil, nil, badInput(fmt.Errorf("connect to %s: %w", target.Target(), err))
+	}
+	defer eng.Close()
+	rd, ok := eng.(mask.Reader)
+	if !ok {
+		return nil, nil, fmt.Errorf("engine %s cannot be read by the gates", target.Engine)
+	}
+	sch, err := eng.Introspect(ctx)
+	if err != nil {
+		return nil, nil, badInput(fmt.Errorf("read schema of %s: %w", target.Target(), err))
+	}
+	rep, err = gate.Drift(ctx, rd, sch, rules, rulesText, gate.DriftOptions{SampleRows: sample})
+	if err != nil {
+		return nil, nil, fmt.Errorf("drift gate: %w", err)
+	}
+	// The rules must also fit the schema (types, lengths, NOT NULL, ...).
+	_, planErr = mask.NewPlan(rules, sch)
+	return rep, planErr, nil
 }

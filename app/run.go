@@ -15,6 +15,7 @@ import (
 
 	"github.com/restage/restage/internal/config"
 	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/gate"
 	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/mask"
 	"github.com/restage/restage/internal/refresh"
@@ -60,8 +61,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stderr, "  users        %d staging user(s); %d preserved table(s)\n", len(rc.cfg.Users), len(rc.cfg.Preserve))
 		fmt.Fprintf(stderr, "  swap         %s\n", swap)
 		fmt.Fprintf(stderr, "  retire       delete the previous staging DB after %s\n", rc.cfg.RetireGrace)
+		err := dryRunCheck(ctx, rc, stderr)
 		fmt.Fprintln(stderr, "nothing was changed")
-		return nil
+		return err
 	}
 
 	var prov refresh.Provider
@@ -96,6 +98,33 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if err != nil {
 		return &exitError{code: refresh.ExitCode(err), err: err}
+	}
+	return nil
+}
+
+// dryRunCheck checks the rules against the live source schema the way
+// `restage check` does, and fails the way it does: exit 1 when the drift
+// gate refuses, 2 when a rule doesn't fit its column. Only on local
+// servers: on AWS restage never connects to production.
+func dryRunCheck(ctx context.Context, rc *runConfig, w io.Writer) error {
+	if rc.aws != nil {
+		fmt.Fprintln(w, "rules not checked against a live schema: on AWS restage never connects to production (run restage check against a restored copy)")
+		return nil
+	}
+	fmt.Fprintf(w, "rules checked against the source schema of %s:\n", rc.source.Target())
+	rep, planErr, err := checkLive(ctx, rc.source, rc.cfg.Rules, rc.cfg.RulesText, gate.DriftDefaultSampleRows)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(w, rep.Summary())
+	if rep.Patch != "" {
+		fmt.Fprintf(w, "\nrules patch (save it as FILE and apply with: %s, or run restage check --fix):\n%s", rep.PatchCommand("FILE"), rep.Patch)
+	}
+	if !rep.OK() {
+		return errUnclassified
+	}
+	if planErr != nil {
+		return badInput(planErr)
 	}
 	return nil
 }
