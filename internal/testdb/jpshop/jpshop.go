@@ -461,7 +461,11 @@ func (g *gen) card() string {
 // ip returns an IPv4 address two times in three, else an IPv6 one.
 func (g *gen) ip() string {
 	if g.r.IntN(3) < 2 {
-		return fmt.Sprintf("%d.%d.%d.%d", 1+g.r.IntN(222), g.r.IntN(256), g.r.IntN(256), 1+g.r.IntN(254))
+		a := 1 + g.r.IntN(222)
+		if a == 127 { // loopback is nobody's address
+			a = 128
+		}
+		return fmt.Sprintf("%d.%d.%d.%d", a, g.r.IntN(256), g.r.IntN(256), 1+g.r.IntN(254))
 	}
 	return fmt.Sprintf("2400:%x:%x:%x::%x", 1+g.r.IntN(0xfff), g.r.IntN(0xffff), g.r.IntN(0xffff), 1+g.r.IntN(0xffff))
 }
