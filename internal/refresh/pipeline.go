@@ -117,6 +117,7 @@ type Report struct {
 	Mask     *mask.Report       `json:"mask,omitempty"`
 	Drift    *gate.DriftReport  `json:"drift,omitempty"`
 	Verify   *gate.VerifyReport `json:"verify,omitempty"`
+	Leak     *gate.LeakReport   `json:"leak_scan,omitempty"`
 	Warnings []string           `json:"warnings,omitempty"`
 	Duration time.Duration      `json:"duration_ns"`
 }
@@ -333,6 +334,7 @@ func (r *run) steps(ctx context.Context) error {
 
 	var plan *mask.Plan
 	var base *gate.VerifyBaseline
+	var leakBase *gate.LeakBaseline
 	if err := r.step(ctx, StepMask, func(ctx context.Context) (string, error) {
 		s, err := eng.Introspect(ctx)
 		if err != nil {
@@ -353,6 +355,10 @@ func (r *run) steps(ctx context.Context) error {
 		base, err = gate.VerifyCapture(ctx, rd, plan, r.cfg.Key, gate.VerifyOptions{Schema: s})
 		if err != nil {
 			return "", fmt.Errorf("verification baseline: %w", err)
+		}
+		leakBase, err = gate.LeakCapture(ctx, rd, plan, r.cfg.Key, gate.LeakOptions{})
+		if err != nil {
+			return "", fmt.Errorf("leak scan baseline: %w", err)
 		}
 		rep, err := mask.Run(ctx, eng, plan, r.cfg.Key, mask.Options{Workers: r.cfg.Workers, BatchSize: r.cfg.BatchSize, Logger: r.log})
 		r.rep.Mask = rep
@@ -387,7 +393,16 @@ func (r *run) steps(ctx context.Context) error {
 		if !v.OK() {
 			return "", fmt.Errorf("%w: verification: %d check(s) failed", errRefused, len(v.Failures))
 		}
-		return "every check passed", nil
+		// After post-mask SQL too: it may have copied originals around.
+		lr, err := gate.LeakScan(ctx, rd, s, plan, leakBase)
+		r.rep.Leak = lr
+		if err != nil {
+			return "", err
+		}
+		if !lr.OK() {
+			return "", fmt.Errorf("%w: leak scan: %s", errRefused, lr.Summary())
+		}
+		return "every check passed; " + lr.Summary(), nil
 	}); err != nil {
 		return err
 	}
@@ -515,6 +530,8 @@ func (r *run) notifyFailure(ctx context.Context, err error) {
 	switch {
 	case r.rep.Verify != nil && !r.rep.Verify.OK():
 		n.Detail = r.rep.Verify.Summary() + "\n" + n.Detail
+	case r.rep.Leak != nil && !r.rep.Leak.OK():
+		n.Detail = r.rep.Leak.Summary() + "\n" + n.Detail
 	case r.rep.Drift != nil && !r.rep.Drift.OK():
 		n.Detail = fmt.Sprintf("drift gate: %d column(s) look personal but have no rule, %d stale rule(s); the run report holds the rules patch\n%s",
 			len(r.rep.Drift.Unclassified), len(r.rep.Drift.Stale), n.Detail)
