@@ -75,7 +75,7 @@ func NewPlan(rules *config.Rules, s *schema.Schema) (*Plan, error) {
 	for _, ref := range rules.Truncate {
 		t := s.Table(ref.Name)
 		if t == nil {
-			bad(ref.Line, "truncate: table %q does not exist", ref.Name)
+			bad(ref.Line, "truncate: table %q does not exist%s", ref.Name, tableHint(s, ref.Name))
 			continue
 		}
 		truncLine[t.TableName] = ref.Line
@@ -115,7 +115,7 @@ func NewPlan(rules *config.Rules, s *schema.Schema) (*Plan, error) {
 	for _, tr := range rules.Tables {
 		t := s.Table(tr.Name)
 		if t == nil {
-			bad(tr.Line, "table %q does not exist", tr.Name)
+			bad(tr.Line, "table %q does not exist%s", tr.Name, tableHint(s, tr.Name))
 			continue
 		}
 		if l, dup := firstLine[t.TableName]; dup {
@@ -199,12 +199,12 @@ func planTable(t *schema.Table, tr *config.TableRules) (*TablePlan, []lineErr) {
 	for _, cr := range tr.Columns {
 		col := t.Column(cr.Column)
 		if col == nil {
-			errs = append(errs, lineErr{cr.Line, fmt.Sprintf("column %s.%s does not exist", t.TableName, cr.Column)})
+			errs = append(errs, lineErr{cr.Line, fmt.Sprintf("column %s.%s does not exist%s", t.TableName, cr.Column, columnHint(t, cr.Column))})
 			continue
 		}
 		for _, sc := range cr.Seed {
 			if t.Column(sc) == nil {
-				errs = append(errs, lineErr{cr.Line, fmt.Sprintf("seed column %s.%s does not exist", t.TableName, sc)})
+				errs = append(errs, lineErr{cr.Line, fmt.Sprintf("seed column %s.%s does not exist%s", t.TableName, sc, columnHint(t, sc))})
 			}
 		}
 		if transform.IsKeep(cr.Transformer) {
