@@ -11,27 +11,13 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/restage/restage/internal/exitcode"
 )
 
-// Exit codes, shared by every command.
-const (
-	exitOK        = 0
-	exitFailed    = 1 // the run failed; cleanup done
-	exitBadInput  = 2 // invalid input found before anything was changed
-	exitCancelled = 3 // cancelled (signal, deadline); cleanup done
-	exitRefused   = 4 // a safety gate refused
-)
+// Exit codes are internal/exitcode's table, the same for every command.
 
-// exitError carries the exit code an error maps to.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func badInput(err error) error { return &exitError{code: exitBadInput, err: err} }
+func badInput(err error) error { return exitcode.New(exitcode.BadInput, err) }
 
 // memoryLimit is the Go heap's soft limit unless GOMEMLIMIT says
 // otherwise: restage's working set is a few batches and bounded samples, so
@@ -50,21 +36,11 @@ func main() {
 
 // report prints err and returns the process exit code.
 func report(err error, stderr io.Writer) int {
-	if err == nil {
-		return exitOK
-	}
-	if errors.Is(err, errHelp) {
-		return exitOK
+	if err == nil || errors.Is(err, errHelp) {
+		return exitcode.OK
 	}
 	fmt.Fprintf(stderr, "restage: %v\n", err)
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return exitCancelled
-	}
-	return exitFailed
+	return exitcode.Of(err)
 }
 
 var errHelp = errors.New("help requested")
@@ -88,7 +64,7 @@ Environment:
   RESTAGE_BATCH_SIZE  rows per range/transaction (default 10000)
   RESTAGE_LOG_LEVEL   debug|info|warn|error (default info)
 
-Exit codes: 0 ok, 1 failed, 2 bad input (nothing changed), 3 cancelled, 4 a safety gate refused.
+Exit codes (the same for every command; README "Exit codes"):
 `
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -96,7 +72,7 @@ var version = "dev"
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage+"  "+exitcode.Summary()+"\n")
 		return badInput(errors.New("no command given"))
 	}
 	switch args[0] {
@@ -111,9 +87,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
+		for _, r := range exitcode.Table {
+			fmt.Fprintf(stdout, "  %d  %s\n", r.Code, r.Name)
+		}
 		return errHelp
 	default:
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage+"  "+exitcode.Summary()+"\n")
 		return badInput(fmt.Errorf("unknown command %q", args[0]))
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/restage/restage/internal/config"
 	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/exitcode"
 	"github.com/restage/restage/internal/gate"
 	"github.com/restage/restage/internal/mask"
 )
@@ -120,7 +120,7 @@ func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if drift.Patch != "" {
 			fmt.Fprintf(stderr, "\nrules patch (save it as FILE and apply with: %s, or run restage check --fix):\n%s", drift.PatchCommand("FILE"), drift.Patch)
 		}
-		return &exitError{code: exitRefused, err: errors.New("drift gate refused: personal-looking columns are not covered by the rules; nothing was changed")}
+		return exitcode.New(exitcode.Refused, errors.New("drift gate refused: personal-looking columns are not covered by the rules; nothing was changed"))
 	}
 	if *dryRun {
 		fmt.Fprintln(stderr, "dry run: rules fit, drift gate passed; nothing changed")
@@ -144,7 +144,7 @@ func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}()
 	if err != nil {
 		if ctx.Err() != nil {
-			return &exitError{code: exitCancelled, err: fmt.Errorf("cancelled; the database is partly masked: %w", err)}
+			return exitcode.New(exitcode.Cancelled, fmt.Errorf("cancelled; the database is partly masked: %w", err))
 		}
 		return err
 	}
@@ -154,7 +154,7 @@ func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	out.Verify = ver
 	if !ver.OK() {
-		return &exitError{code: exitRefused, err: errors.New("verification gate refused: the masked database failed a check (see the report)")}
+		return exitcode.New(exitcode.Refused, errors.New("verification gate refused: the masked database failed a check (see the report)"))
 	}
 	return nil
 }
@@ -163,12 +163,6 @@ func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error
 type maskReport struct {
 	Mask   *mask.Report       `json:"mask"`
 	Verify *gate.VerifyReport `json:"verify,omitempty"`
-}
-
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
 func printSummary(w io.Writer, r *maskReport) {

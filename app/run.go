@@ -18,6 +18,7 @@ import (
 	"github.com/restage/restage/internal/gate"
 	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/mask"
+	"github.com/restage/restage/internal/preserve"
 	"github.com/restage/restage/internal/refresh"
 	"github.com/restage/restage/internal/slack"
 )
@@ -97,7 +98,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	if err != nil {
-		return &exitError{code: refresh.ExitCode(err), err: err}
+		return err
 	}
 	return nil
 }
@@ -277,24 +278,55 @@ func parseStagingUsers(spec string, copyAllowed bool) ([]refresh.StagingUser, er
 	return users, errors.Join(errs...)
 }
 
-// parsePreserve reads "table[: where]; table2 …".
+// parsePreserve reads "table[: predicate]; table2 …". A predicate is
+// parsed into preserve's closed grammar here, so a setting that isn't one
+// stops the run before anything is created (exit 2).
 func parsePreserve(spec string) ([]refresh.PreserveSpec, error) {
 	var out []refresh.PreserveSpec
 	var errs []error
-	for _, item := range strings.Split(spec, ";") {
+	for _, item := range splitOutsideQuotes(spec, ';') {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
 		}
 		table, where, _ := strings.Cut(item, ":")
 		table, where = strings.TrimSpace(table), strings.TrimSpace(where)
-		if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$`).MatchString(table) {
-			errs = append(errs, fmt.Errorf("RESTAGE_PRESERVE: %q is not a table name", table))
+		if !tableNameRE.MatchString(table) {
+			errs = append(errs, fmt.Errorf("RESTAGE_PRESERVE: %q is not a table name (want table or schema.table)", table))
 			continue
 		}
-		out = append(out, refresh.PreserveSpec{Table: table, Where: where})
+		ps := refresh.PreserveSpec{Table: table}
+		if where != "" {
+			p, err := preserve.Parse(where)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("RESTAGE_PRESERVE %s: %w", table, err))
+				continue
+			}
+			ps.Where = p
+		}
+		out = append(out, ps)
 	}
 	return out, errors.Join(errs...)
+}
+
+var tableNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$`)
+
+// splitOutsideQuotes splits s at sep except inside '…' (a predicate's
+// string may hold the separator).
+func splitOutsideQuotes(s string, sep byte) []string {
+	var out []string
+	quoted := false
+	last := 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\'':
+			quoted = !quoted
+		case s[i] == sep && !quoted:
+			out = append(out, s[last:i])
+			last = i + 1
+		}
+	}
+	return append(out, s[last:])
 }
 
 func printRunReport(w io.Writer, rep *refresh.Report) {

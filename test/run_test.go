@@ -22,6 +22,7 @@ import (
 
 	"github.com/restage/restage/internal/config"
 	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/exitcode"
 	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/mask"
 	"github.com/restage/restage/internal/refresh"
@@ -408,7 +409,7 @@ func TestRunFailsClosedAtEveryStep(t *testing.T) {
 					}
 					return nil
 				})
-				if !errors.Is(err, injected) || refresh.ExitCode(err) != refresh.ExitFailed {
+				if !errors.Is(err, injected) || refresh.ExitCode(err) != exitcode.Failed {
 					t.Fatalf("%s: err = %v (exit %d), want the injected failure, exit 1", step, err, refresh.ExitCode(err))
 				}
 				if got := f.stagingSum(t); got != before {
@@ -601,7 +602,7 @@ func TestRunDryRunAndMaxDuration(t *testing.T) {
 					return nil
 				},
 			})
-			if err == nil || refresh.ExitCode(err) != refresh.ExitFailed || !strings.Contains(err.Error(), "maximum run duration") {
+			if err == nil || refresh.ExitCode(err) != exitcode.Failed || !strings.Contains(err.Error(), "maximum run duration") {
 				t.Fatalf("err = %v (exit %d), want the maximum-duration failure, exit 1", err, refresh.ExitCode(err))
 			}
 			if rep.New == nil {

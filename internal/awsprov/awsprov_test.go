@@ -21,6 +21,7 @@ import (
 	"github.com/restage/restage/internal/config"
 	"github.com/restage/restage/internal/ddblock"
 	"github.com/restage/restage/internal/ddblock/ddbfake"
+	"github.com/restage/restage/internal/exitcode"
 	"github.com/restage/restage/internal/mask"
 	imysql "github.com/restage/restage/internal/mysql"
 	ipostgres "github.com/restage/restage/internal/postgres"
@@ -407,7 +408,7 @@ func TestAWS(t *testing.T) {
 
 			// A failure before anything exists: nothing created, no record.
 			rep, err := e.run(t, failAt(refresh.StepRestore))
-			if !errors.Is(err, errInjected) || refresh.ExitCode(err) != refresh.ExitFailed || rep.New != nil {
+			if !errors.Is(err, errInjected) || refresh.ExitCode(err) != exitcode.Failed || rep.New != nil {
 				t.Fatalf("failure at restore: err %v, exit %d, new %+v", err, refresh.ExitCode(err), rep.New)
 			}
 			if e.cname() != "" {
@@ -434,7 +435,7 @@ func TestAWS(t *testing.T) {
 			// Failures after the restore: the new DB goes, the record stays.
 			for _, step := range []string{refresh.StepMask, refresh.StepSwap} {
 				rep, err = e.run(t, failAt(step))
-				if !errors.Is(err, errInjected) || refresh.ExitCode(err) != refresh.ExitFailed || rep.New == nil {
+				if !errors.Is(err, errInjected) || refresh.ExitCode(err) != exitcode.Failed || rep.New == nil {
 					t.Fatalf("failure at %s: err %v, exit %d", step, err, refresh.ExitCode(err))
 				}
 				if e.exists(rep.New.Name) || !e.deleted(rep.New.Name) {
@@ -449,7 +450,7 @@ func TestAWS(t *testing.T) {
 				// record is switched back to the first DB.
 				e.zone.Inject(route53fake.OpGet, route53fake.AccessDenied(route53fake.OpGet))
 				rep, err = e.run(t, nil)
-				if !errors.Is(err, route53.ErrSubmitted) || refresh.ExitCode(err) != refresh.ExitFailed || rep.New == nil {
+				if !errors.Is(err, route53.ErrSubmitted) || refresh.ExitCode(err) != exitcode.Failed || rep.New == nil {
 					t.Fatalf("failed DNS wait: err %v, exit %d", err, refresh.ExitCode(err))
 				}
 				if !strings.Contains(err.Error(), "switched back") {

@@ -11,6 +11,7 @@ import (
 	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/rds/types"
 
+	"github.com/restage/restage/internal/exitcode"
 	"github.com/restage/restage/internal/rds"
 	"github.com/restage/restage/internal/refresh"
 	"github.com/restage/restage/internal/route53"
@@ -166,8 +167,8 @@ func TestAWSFailureAtEachCall(t *testing.T) {
 
 			rep, err := e.run(t, nil)
 			var se *refresh.StepError
-			if !errors.As(err, &se) || se.Step != tc.step || refresh.ExitCode(err) != refresh.ExitFailed {
-				t.Fatalf("run: err %v (exit %d), want a failure at %s with exit %d", err, refresh.ExitCode(err), tc.step, refresh.ExitFailed)
+			if !errors.As(err, &se) || se.Step != tc.step || refresh.ExitCode(err) != exitcode.Failed {
+				t.Fatalf("run: err %v (exit %d), want a failure at %s with exit %d", err, refresh.ExitCode(err), tc.step, exitcode.Failed)
 			}
 			if tc.want != nil && !errors.Is(err, tc.want) {
 				t.Errorf("run: %v, want %v", err, tc.want)
@@ -201,7 +202,7 @@ func TestAWSFailureAtEachCall(t *testing.T) {
 				t.Errorf("a final snapshot of the discarded copy %s was kept", newID)
 			}
 			notices := n.take()
-			if len(notices) != 1 || notices[0].Kind != "failure" || notices[0].Step != tc.step || notices[0].ExitCode != refresh.ExitFailed {
+			if len(notices) != 1 || notices[0].Kind != "failure" || notices[0].Step != tc.step || notices[0].ExitCode != exitcode.Failed {
 				t.Errorf("notices %+v, want exactly one failure at %s", notices, tc.step)
 			}
 		})

@@ -101,13 +101,6 @@ func tableName(spec string) (schema, table string, err error) {
 	return schema, table, nil
 }
 
-func where(spec refresh.PreserveSpec) string {
-	if w := strings.TrimSpace(spec.Where); w != "" {
-		return " WHERE (" + w + ")"
-	}
-	return ""
-}
-
 // ---- MySQL / MariaDB ----
 
 // myBatchParams bounds the placeholders of one statement (MySQL: 65535).
@@ -222,7 +215,17 @@ func (p *Provider) mysqlPreserveTable(ctx context.Context, src *sql.DB, tx *sql.
 	for i, c := range cols {
 		quoted[i] = myIdent(c)
 	}
-	rows, err := src.QueryContext(ctx, "SELECT "+strings.Join(quoted, ", ")+" FROM "+myIdent(table)+where(spec))
+	// Every column, generated ones too, may appear in the predicate; its
+	// values go as bind parameters.
+	allCols, err := myStrings(ctx, src, "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", table)
+	if err != nil {
+		return 0, fmt.Errorf("read the current staging DB's columns: %w", err)
+	}
+	cond, condArgs, err := spec.Where.MySQL(allCols)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := src.QueryContext(ctx, "SELECT "+strings.Join(quoted, ", ")+" FROM "+myIdent(table)+" WHERE "+cond, condArgs...)
 	if err != nil {
 		return 0, fmt.Errorf("read from the current staging DB: %w", err)
 	}

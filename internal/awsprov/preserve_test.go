@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/restage/restage/internal/preserve"
 	"github.com/restage/restage/internal/refresh"
 	"github.com/restage/restage/internal/testdb"
 )
@@ -23,7 +24,7 @@ func TestAWSPreserve(t *testing.T) {
 			defer e.checkProductionUntouched(t)
 
 			// Nothing to preserve from before the first run.
-			e.preserve = []refresh.PreserveSpec{{Table: "customer", Where: "customer_id = 1"}, {Table: "category", Where: "category_id >= 200"}, {Table: "no_such_table"}}
+			e.preserve = []refresh.PreserveSpec{{Table: "customer", Where: preserve.MustParse("customer_id = 1")}, {Table: "category", Where: preserve.MustParse("category_id >= 200")}, {Table: "no_such_table"}}
 			rep, err := e.run(t, nil)
 			if err != nil {
 				t.Fatalf("first run: %v", err)

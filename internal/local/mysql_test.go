@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/restage/restage/internal/preserve"
 	"github.com/restage/restage/internal/refresh"
 	"github.com/restage/restage/internal/testdb"
 )
@@ -804,7 +805,7 @@ func TestMySQLPreserve(t *testing.T) {
 		"INSERT INTO "+sq+".parent VALUES (3, 'feature-flag'), (4, 'not-kept')")
 	db2 := e.restore("r2")
 	n, err := e.p.Preserve(ctx, db2, []refresh.PreserveSpec{
-		{Table: "parent", Where: "id IN (1, 3)"},
+		{Table: "parent", Where: preserve.MustParse("id IN (1, 3)")},
 		{Table: "missing_here"},
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/restage/restage/internal/preserve"
 	"github.com/restage/restage/internal/refresh"
 )
 
@@ -307,7 +308,7 @@ func (p *mysqlProvider) Preserve(ctx context.Context, db *refresh.DB, specs []re
 	return total, nil
 }
 
-func (p *mysqlProvider) preserveTable(ctx context.Context, tx *sql.Tx, newDB, table, where string) (int64, error) {
+func (p *mysqlProvider) preserveTable(ctx context.Context, tx *sql.Tx, newDB, table string, where *preserve.Predicate) (int64, error) {
 	colsQ := "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND EXTRA NOT LIKE '%GENERATED%' ORDER BY ORDINAL_POSITION"
 	oldCols, err := mysqlStrings(ctx, tx, colsQ, p.stagingName, table)
 	if err != nil {
@@ -334,9 +335,15 @@ func (p *mysqlProvider) preserveTable(ctx context.Context, tx *sql.Tx, newDB, ta
 	if err != nil {
 		return 0, err
 	}
-	cond := "TRUE"
-	if strings.TrimSpace(where) != "" {
-		cond = "(" + where + ")"
+	// Every column, generated ones too, may appear in the predicate; its
+	// values go as bind parameters.
+	allCols, err := mysqlStrings(ctx, tx, "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", p.stagingName, table)
+	if err != nil {
+		return 0, err
+	}
+	cond, args, err := where.MySQL(allCols)
+	if err != nil {
+		return 0, err
 	}
 	from := mysqlQuote(p.stagingName) + "." + mysqlQuote(table)
 	into := mysqlQuote(newDB) + "." + mysqlQuote(table)
@@ -349,11 +356,11 @@ func (p *mysqlProvider) preserveTable(ctx context.Context, tx *sql.Tx, newDB, ta
 			q = append(q, mysqlQuote(c))
 		}
 		key := "(" + strings.Join(q, ", ") + ")"
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+into+" WHERE "+key+" IN (SELECT "+strings.Join(q, ", ")+" FROM "+from+" WHERE "+cond+")"); err != nil {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+into+" WHERE "+key+" IN (SELECT "+strings.Join(q, ", ")+" FROM "+from+" WHERE "+cond+")", args...); err != nil {
 			return 0, fmt.Errorf("delete rows with preserved keys: %w", mysqlScrub(err))
 		}
 	}
-	res, err := tx.ExecContext(ctx, "INSERT INTO "+into+" ("+strings.Join(cols, ", ")+") SELECT "+strings.Join(cols, ", ")+" FROM "+from+" WHERE "+cond)
+	res, err := tx.ExecContext(ctx, "INSERT INTO "+into+" ("+strings.Join(cols, ", ")+") SELECT "+strings.Join(cols, ", ")+" FROM "+from+" WHERE "+cond, args...)
 	if err != nil {
 		return 0, fmt.Errorf("insert preserved rows: %w", mysqlScrub(err))
 	}

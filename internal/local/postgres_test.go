@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/restage/restage/internal/preserve"
 	"github.com/restage/restage/internal/refresh"
 	"github.com/restage/restage/internal/testdb"
 )
@@ -888,7 +889,7 @@ func TestPGPreserve(t *testing.T) {
 	db := f.restore(t, "r1", "x")
 
 	rows, err := f.p.Preserve(ctx, db, []refresh.PreserveSpec{
-		{Table: "account", Where: "role = 'qa'"},
+		{Table: "account", Where: preserve.MustParse("role = 'qa'")},
 		{Table: "public.flag"},
 		{Table: "missing_in_staging"},
 	})

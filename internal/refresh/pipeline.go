@@ -10,18 +10,11 @@ import (
 	"time"
 
 	"github.com/restage/restage/internal/config"
+	"github.com/restage/restage/internal/exitcode"
 	"github.com/restage/restage/internal/gate"
 	"github.com/restage/restage/internal/mask"
+	"github.com/restage/restage/internal/preserve"
 	"github.com/restage/restage/internal/transform"
-)
-
-// Exit codes of a run.
-const (
-	ExitOK        = 0
-	ExitFailed    = 1
-	ExitBadInput  = 2
-	ExitCancelled = 3
-	ExitRefused   = 4
 )
 
 // Step names, in run order.
@@ -132,20 +125,18 @@ type StepError struct {
 func (e *StepError) Error() string { return fmt.Sprintf("step %s: %v", e.Step, e.Err) }
 func (e *StepError) Unwrap() error { return e.Err }
 
-// ExitCode maps a Run error to the process exit code.
-func ExitCode(err error) int {
-	if err == nil {
-		return ExitOK
-	}
-	var se *StepError
-	if errors.As(err, &se) {
-		return se.Code
-	}
-	return ExitFailed
-}
+// ExitCode is the step's exit code (exitcode.Of reads it).
+func (e *StepError) ExitCode() int { return e.Code }
+
+// ExitCode maps a Run error to the process exit code: exitcode.Of.
+func ExitCode(err error) int { return exitcode.Of(err) }
 
 // errRefused marks a safety-gate refusal.
 var errRefused = errors.New("safety gate refused")
+
+// errBadRules marks rules that don't fit the restored schema: bad input,
+// exit 2, as `restage mask` and `restage check` say for the same rules.
+var errBadRules = errors.New("the rules do not fit the database")
 
 type run struct {
 	cfg   Config
@@ -251,17 +242,20 @@ func (r *run) step(ctx context.Context, name string, f func(ctx context.Context)
 }
 
 func (r *run) classify(ctx context.Context, step string, err error) error {
-	code := ExitFailed
+	code := exitcode.Failed
 	switch {
 	case errors.Is(err, errRefused):
-		code = ExitRefused
+		code = exitcode.Refused
 	case errors.Is(context.Cause(ctx), errMaxDuration):
+		// A run that outlives its budget failed (exit 1), like any other
+		// failure: retrying as is would likely hit the same limit. Exit 3
+		// is for a run someone stopped.
 		err = fmt.Errorf("%w (%s): %v", errMaxDuration, r.cfg.MaxDuration, err)
 	case ctx.Err() != nil:
-		code = ExitCancelled
+		code = exitcode.Cancelled
 		err = fmt.Errorf("cancelled: %w", err)
-	case errors.Is(err, ErrSharedLogin):
-		code = ExitBadInput
+	case errors.Is(err, ErrSharedLogin), errors.Is(err, errBadRules), errors.Is(err, preserve.ErrUnknownColumn):
+		code = exitcode.BadInput
 	}
 	return &StepError{Step: step, Code: code, Err: err}
 }
@@ -345,12 +339,18 @@ func (r *run) steps(ctx context.Context) error {
 			return "", fmt.Errorf("drift gate: %w", err)
 		}
 		r.rep.Drift = drift
-		if !drift.OK() {
-			return "", fmt.Errorf("%w: drift gate: %d unclassified column(s), %d stale rule(s); the report holds the rules patch", errRefused, len(drift.Unclassified), len(drift.Stale))
-		}
+		// Rules that don't fit the schema are bad input (exit 2) and come
+		// first; unclassified columns are the gate's refusal (exit 4).
 		plan, err = mask.NewPlan(r.cfg.Rules, s)
-		if err != nil {
-			return "", fmt.Errorf("%w: the rules do not fit the restored schema: %v", errRefused, err)
+		switch {
+		case err != nil && len(drift.Stale) > 0:
+			return "", fmt.Errorf("%w: %d stale rule(s); %w", errBadRules, len(drift.Stale), err)
+		case err != nil:
+			return "", fmt.Errorf("%w: %w", errBadRules, err)
+		case len(drift.Stale) > 0:
+			return "", fmt.Errorf("%w: drift gate: %d stale rule(s), %d unclassified column(s); the report holds the rules patch", errBadRules, len(drift.Stale), len(drift.Unclassified))
+		case !drift.OK():
+			return "", fmt.Errorf("%w: drift gate: %d unclassified column(s); the report holds the rules patch", errRefused, len(drift.Unclassified))
 		}
 		base, err = gate.VerifyCapture(ctx, rd, plan, r.cfg.Key, gate.VerifyOptions{Schema: s})
 		if err != nil {
@@ -506,17 +506,17 @@ func (r *run) notifyFailure(ctx context.Context, err error) {
 	if r.deps.Notifier == nil {
 		return
 	}
-	n := Notice{Kind: "failure", Target: r.cfg.Target, RunID: r.cfg.RunID, Duration: r.deps.Now().Sub(r.start), ExitCode: ExitCode(err)}
+	n := Notice{Kind: "failure", Target: r.cfg.Target, RunID: r.cfg.RunID, Duration: r.deps.Now().Sub(r.start), ExitCode: exitcode.Of(err)}
 	var se *StepError
 	if errors.As(err, &se) {
 		n.Step = se.Step
 	}
 	switch n.ExitCode {
-	case ExitRefused:
+	case exitcode.Refused:
 		n.Class = "safety gate refused"
-	case ExitCancelled:
+	case exitcode.Cancelled:
 		n.Class = "cancelled"
-	case ExitBadInput:
+	case exitcode.BadInput:
 		n.Class = "bad input"
 	default:
 		n.Class = "failed"

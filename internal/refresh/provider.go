@@ -7,6 +7,8 @@ package refresh
 import (
 	"context"
 	"errors"
+
+	"github.com/restage/restage/internal/preserve"
 )
 
 // DB is one database a provider created or found behind the staging name.
@@ -41,7 +43,9 @@ type StagingUser struct {
 // one after masking (QA accounts, feature flags).
 type PreserveSpec struct {
 	Table string // "table" or "schema.table"
-	Where string // optional SQL predicate; empty means every row
+	// Where selects the rows; nil means every row. It is rendered with
+	// bind parameters, never pasted into SQL.
+	Where *preserve.Predicate
 }
 
 // ErrLocked is returned by Provider.Lock when another live run holds the

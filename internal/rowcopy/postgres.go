@@ -3,6 +3,7 @@
 package rowcopy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/restage/restage/internal/postgres"
 	"github.com/restage/restage/internal/refresh"
@@ -112,19 +114,32 @@ func PostgreSQL(ctx context.Context, stx, ntx pgx.Tx, i int, spec refresh.Preser
 	if len(key) == 0 {
 		return 0, errors.New("the table has no primary key in the new database")
 	}
+	// The predicate is checked against the current staging DB's columns
+	// before anything is written. Its values go as bind parameters, which
+	// COPY (query) can't take: the rows are read with an ordinary
+	// parameterised query in text format and written in COPY's text format.
+	srcNames := make([]string, len(srcCols))
+	for i, c := range srcCols {
+		srcNames[i] = c.Name
+	}
+	cond, args, err := spec.Where.PostgreSQL(srcNames, 1)
+	if err != nil {
+		return 0, err
+	}
+	params := make([][]byte, len(args))
+	for i, a := range args {
+		params[i] = []byte(a)
+	}
 	colList := strings.Join(cols, ", ")
 	tmp := fmt.Sprintf("restage_preserve_%d", i)
 	if _, err := ntx.Exec(ctx, "CREATE TEMPORARY TABLE "+tmp+" ON COMMIT DROP AS SELECT "+colList+" FROM "+table+" WITH NO DATA"); err != nil {
 		return 0, fmt.Errorf("create temporary table: %w", postgres.Scrub(err))
 	}
-	sel := "SELECT " + colList + " FROM " + table
-	if w := strings.TrimSpace(spec.Where); w != "" {
-		sel += " WHERE (" + w + ")"
-	}
+	sel := "SELECT " + colList + " FROM " + table + " WHERE " + cond
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		_, err := stx.Conn().PgConn().CopyTo(ctx, pw, "COPY ("+sel+") TO STDOUT")
+		err := copyText(ctx, stx.Conn().PgConn(), pw, sel, params)
 		pw.CloseWithError(err)
 		done <- err
 	}()
@@ -147,4 +162,50 @@ func PostgreSQL(ctx context.Context, stx, ntx pgx.Tx, i int, spec refresh.Preser
 		return 0, fmt.Errorf("write rows: %w", postgres.Scrub(err))
 	}
 	return tag.RowsAffected(), nil
+}
+
+// copyText runs the query sel with text-format parameters of unspecified
+// type (the server types each from its context, as it types a literal) and
+// writes its rows to w in COPY's text format.
+func copyText(ctx context.Context, c *pgconn.PgConn, w io.Writer, sel string, params [][]byte) error {
+	rr := c.ExecParams(ctx, sel, params, nil, nil, nil)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	for rr.NextRow() {
+		for i, v := range rr.Values() {
+			if i > 0 {
+				bw.WriteByte('\t')
+			}
+			if v == nil {
+				bw.WriteString(`\N`)
+				continue
+			}
+			copyEscape(bw, v)
+		}
+		if err := bw.WriteByte('\n'); err != nil {
+			rr.Close()
+			return err
+		}
+	}
+	if _, err := rr.Close(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// copyEscape writes v escaped for COPY's text format.
+func copyEscape(w *bufio.Writer, v []byte) {
+	for _, b := range v {
+		switch b {
+		case '\\':
+			w.WriteString(`\\`)
+		case '\n':
+			w.WriteString(`\n`)
+		case '\r':
+			w.WriteString(`\r`)
+		case '\t':
+			w.WriteString(`\t`)
+		default:
+			w.WriteByte(b)
+		}
+	}
 }
