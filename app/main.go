@@ -55,6 +55,10 @@ Usage:
   restage check --dsn DSN --rules FILE [--patch FILE | --fix] [--report FILE]
       read-only: validate the rules against a live database and run the
       drift gate (exit 0 clean, 1 unclassified personal-looking columns, 2 bad input)
+  restage sweep
+      under the run lock, finish a swap a killed run left half done and remove
+      what earlier runs left behind (same RESTAGE_* settings as run; no rules or
+      key needed); exit 0 also when a live run holds the lock
   restage version
 
 Environment:
@@ -82,6 +86,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runRun(ctx, args[1:], stdout, stderr)
 	case "check":
 		return runCheck(ctx, args[1:], stdout, stderr)
+	case "sweep":
+		return runSweep(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "restage", version)
 		return nil

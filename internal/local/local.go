@@ -37,6 +37,9 @@ type Config struct {
 	// (superusers, global grants) instead of refusing.
 	AcceptSharedLogins bool
 	Log                *slog.Logger
+	// TestPauseAt, when set (kill tests only), makes the swap stop for good
+	// right after the named sub-step (see swapPause).
+	TestPauseAt string
 }
 
 var targetRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,29}$`)

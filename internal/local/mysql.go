@@ -278,6 +278,14 @@ func (p *mysqlProvider) ensureControl(ctx context.Context) error {
 			updated_at DATETIME(6) NOT NULL,
 			KEY target_state (target, state)
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+		// One pending swap per target at most (the run lock serializes
+		// swaps); body is the JSON intent record (mySwapIntent).
+		"CREATE TABLE IF NOT EXISTS " + p.intentTable() + ` (
+			target     VARCHAR(64) NOT NULL PRIMARY KEY,
+			new_db     VARCHAR(64) NOT NULL,
+			body       LONGTEXT NOT NULL,
+			created_at DATETIME(6) NOT NULL
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
 	}
 	for _, s := range stmts {
 		if _, err := p.admin.ExecContext(ctx, s); err != nil {
@@ -450,12 +458,17 @@ func (p *mysqlProvider) Credentials(context.Context, *refresh.DB) (string, error
 
 // ---- sweep, retire, discard ----
 
-// Sweep drops this target's recorded leftovers: DBs of runs that never
-// switched (creating, ready) and previous DBs beyond KeepLast. Live DBs,
-// unrecorded DBs and hand-made data that is not adopted stay.
+// Sweep first finishes a swap a killed run left half done (from its intent
+// record), then drops this target's recorded leftovers: DBs of runs that
+// never switched (creating, ready) and previous DBs beyond KeepLast. Live
+// DBs, unrecorded DBs and hand-made data that is not adopted stay.
 func (p *mysqlProvider) Sweep(ctx context.Context) ([]string, error) {
 	if err := p.ensureControl(ctx); err != nil {
 		return nil, err
+	}
+	if _, err := p.finishSwap(ctx); err != nil {
+		// Nothing else is safe to remove while staging is half swapped.
+		return nil, fmt.Errorf("sweep %s: %w", p.cfg.Target, err)
 	}
 	var dropped []string
 	var errs []error

@@ -3,10 +3,13 @@ package local
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/restage/restage/internal/refresh"
 )
@@ -25,26 +28,29 @@ type mysqlObject struct {
 // Switch makes db the database behind the stable staging name. MySQL has
 // no database rename, so the tables move, all in one atomic RENAME TABLE:
 //
-//  1. create the staging database if missing (first run);
-//  2. capture the new DB's and the current staging DB's triggers, views,
-//     routines and events (SHOW CREATE …);
-//  3. if staging holds anything: record and create the holding database
-//     for its tables — restage_<target>_<its run> when the control DB
-//     says a run made it, restage_<target>_previous_<this run> (origin =
-//     the staging name) when it is hand-made;
-//  4. drop the new DB's objects, then the staging DB's objects (a table
+//  1. capture the new DB's and the current staging DB's tables, triggers,
+//     views, routines and events (SHOW CREATE …) and name the holding
+//     database for the staging tables — restage_<target>_<its run> when
+//     the control DB says a run made it, restage_<target>_previous_<this
+//     run> (origin = the staging name) when it is hand-made;
+//  2. write the intent record (all of 1) to the control DB;
+//  3. create the staging database if missing (first run);
+//  4. if staging holds anything: record and create the holding database;
+//  5. drop the new DB's objects, then the staging DB's objects (a table
 //     with triggers can't change database; views and routines don't move);
-//  5. RENAME TABLE staging.t1 TO hold.t1, …, new.t1 TO staging.t1, …
-//     in one statement (foreign_key_checks=0 on that session);
-//  6. control DB: new → live, holding → previous;
-//  7. create the new objects in staging and the old ones in the holding
+//  6. RENAME TABLE staging.t1 TO hold.t1, …, new.t1 TO staging.t1, …
+//     in one statement (foreign_key_checks=0 on that session): the commit
+//     point;
+//  7. control DB: new → live, holding → previous;
+//  8. create the new objects in staging and the old ones in the holding
 //     database, with qualified references to their old schema rewritten;
-//  8. drop the now-empty new database and revoke grants on its name.
+//  9. drop the now-empty new database, revoke grants on its name and
+//     delete the intent record.
 //
-// Every step registers its undo; a failure runs them in reverse (a
-// reverse RENAME TABLE, the old objects recreated, the holding database
-// dropped), so the old staging DB serves again unchanged and db is intact
-// for a retry or Discard.
+// Every sub-step is idempotent. A failure rolls back (mySwitch.back): the
+// old staging DB serves again unchanged and db is intact for a retry or
+// Discard. A killed process leaves the intent record; the next Sweep rolls
+// forward if step 6 happened, back otherwise.
 func (p *mysqlProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, error) {
 	if err := p.ensureControl(ctx); err != nil {
 		return nil, fmt.Errorf("switch %s to %s: %w", p.stagingName, db.Name, err)
@@ -63,52 +69,56 @@ func (p *mysqlProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB
 	// The session's state (USE, sql_mode, foreign_key_checks) must not go
 	// back to the pool.
 	defer mysqlDiscardConn(conn)
-	s := &mySwitch{p: p, conn: conn, newDB: db.Name, staging: p.stagingName, newRun: rec.RunID}
-	prev, err := s.run(ctx)
+	s := &mySwitch{p: p, conn: conn, in: mySwapIntent{NewDB: db.Name, Staging: p.stagingName, NewRun: rec.RunID}}
+	written, err := s.run(ctx)
 	if err != nil {
+		if !written {
+			return nil, fmt.Errorf("switch %s to %s (nothing changed): %w", p.stagingName, db.Name, err)
+		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
-		if rerr := s.rollback(rctx); rerr != nil {
-			p.log.Error("switch rollback failed", "step", "switch", "target", p.cfg.Target, "db", db.Name, "error", rerr)
-			return nil, fmt.Errorf("switch %s to %s: %w; rollback failed, staging may be incomplete: %v", p.stagingName, db.Name, err, rerr)
+		if rerr := s.back(rctx); rerr != nil {
+			p.log.Error("switch rollback failed; the next run or `restage sweep` finishes it from the intent record", "step", "switch", "target", p.cfg.Target, "db", db.Name, "error", rerr)
+			return nil, fmt.Errorf("switch %s to %s: %w; rollback failed (the intent record stays for the next run or `restage sweep`): %v", p.stagingName, db.Name, err, rerr)
 		}
 		return nil, fmt.Errorf("switch %s to %s (rolled back, the old staging DB serves unchanged): %w", p.stagingName, db.Name, err)
 	}
-	p.revokeSchemaGrants(ctx, db.Name)
 	p.log.Info("switched", "step", "switch", "target", p.cfg.Target, "db", db.Name)
-	return prev, nil
-}
-
-// mySwitch is one Switch: its session and its undo stack.
-type mySwitch struct {
-	p                *mysqlProvider
-	conn             *sql.Conn
-	newDB, staging   string
-	newRun           string
-	undo             []func(context.Context) error
-	undoNames        []string
-	holdDB, holdRun  string
-	holdMade         bool // the holding database was created for a hand-made staging DB
-	newCharset       [2]string
-	oldObjs, newObjs []mysqlObject
-}
-
-func (s *mySwitch) onUndo(name string, fn func(context.Context) error) {
-	s.undo = append(s.undo, fn)
-	s.undoNames = append(s.undoNames, name)
-}
-
-func (s *mySwitch) rollback(ctx context.Context) error {
-	var errs []error
-	for i := len(s.undo) - 1; i >= 0; i-- {
-		if err := s.undo[i](ctx); err != nil {
-			errs = append(errs, fmt.Errorf("undo %s: %w", s.undoNames[i], err))
-		}
+	if s.in.HoldDB == "" {
+		return nil, nil
 	}
-	return errors.Join(errs...)
+	return p.dbFor(s.in.HoldDB, s.in.HoldRun), nil
 }
 
-// step runs the test hook for a step, then the step.
+// mySwapIntent is the MySQL swap's intent record: every object to move or
+// recreate, in both directions.
+type mySwapIntent struct {
+	NewDB   string `json:"new_db"`
+	NewRun  string `json:"new_run"`
+	Staging string `json:"staging"`
+	// StagingMade: the staging database did not exist; the swap creates
+	// it, and rolling back drops it again.
+	StagingMade bool      `json:"staging_made"`
+	NewCharset  [2]string `json:"new_charset"`
+	// HoldDB receives the staging tables; empty when staging held nothing.
+	HoldDB      string        `json:"hold_db"`
+	HoldRun     string        `json:"hold_run"`
+	HoldMade    bool          `json:"hold_made"` // holding a hand-made staging DB (recorded with origin)
+	HoldCharset [2]string     `json:"hold_charset"`
+	OldTables   []string      `json:"old_tables"`
+	NewTables   []string      `json:"new_tables"`
+	OldObjects  []mysqlObject `json:"old_objects"`
+	NewObjects  []mysqlObject `json:"new_objects"`
+}
+
+// mySwitch is one swap, run or finished from its intent record.
+type mySwitch struct {
+	p    *mysqlProvider
+	conn *sql.Conn
+	in   mySwapIntent
+}
+
+// step runs the test hook for a step, the step, then the kill tests' pause.
 func (s *mySwitch) step(ctx context.Context, name string, fn func(context.Context) error) error {
 	if s.p.failAt != nil {
 		if err := s.p.failAt(name); err != nil {
@@ -118,6 +128,7 @@ func (s *mySwitch) step(ctx context.Context, name string, fn func(context.Contex
 	if err := fn(ctx); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
+	swapPause(ctx, s.p.cfg, s.p.log, name)
 	return nil
 }
 
@@ -126,156 +137,76 @@ func (s *mySwitch) exec(ctx context.Context, q string, args ...any) error {
 	return mysqlScrub(err)
 }
 
-func (s *mySwitch) run(ctx context.Context) (*refresh.DB, error) {
-	p := s.p
-	if err := s.conn.QueryRowContext(ctx, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", s.newDB).
-		Scan(&s.newCharset[0], &s.newCharset[1]); err != nil {
-		return nil, fmt.Errorf("read %s: %w", s.newDB, mysqlScrub(err))
+// run performs the swap; written reports whether the intent record was
+// written (and so whether anything may have changed).
+func (s *mySwitch) run(ctx context.Context) (written bool, err error) {
+	in := &s.in
+	if err := s.step(ctx, "capture", s.plan); err != nil {
+		return false, err
 	}
-	// 1. The staging database.
+	if err := s.step(ctx, "intent", s.writeIntent); err != nil {
+		return false, err
+	}
 	if err := s.step(ctx, "create-staging", func(ctx context.Context) error {
-		exists, err := p.schemaExists(ctx, s.conn, s.staging)
-		if err != nil || exists {
-			return err
-		}
-		if err := s.exec(ctx, "CREATE DATABASE "+mysqlQuote(s.staging)+" CHARACTER SET "+s.newCharset[0]+" COLLATE "+s.newCharset[1]); err != nil {
-			return err
-		}
-		s.onUndo("create-staging", func(ctx context.Context) error {
-			// Created by this switch and empty again after the reverse rename.
-			return s.exec(ctx, "DROP DATABASE IF EXISTS "+mysqlQuote(s.staging))
-		})
-		return nil
+		return s.exec(ctx, "CREATE DATABASE IF NOT EXISTS "+mysqlQuote(in.Staging)+" CHARACTER SET "+in.NewCharset[0]+" COLLATE "+in.NewCharset[1])
 	}); err != nil {
-		return nil, err
+		return true, err
 	}
-	// 2. Capture.
-	var oldTables, newTables []string
-	if err := s.step(ctx, "capture", func(ctx context.Context) error {
-		var err error
-		if oldTables, err = mysqlTables(ctx, s.conn, s.staging); err != nil {
-			return err
-		}
-		if newTables, err = mysqlTables(ctx, s.conn, s.newDB); err != nil {
-			return err
-		}
-		if s.oldObjs, err = mysqlCapture(ctx, s.conn, s.staging); err != nil {
-			return err
-		}
-		s.newObjs, err = mysqlCapture(ctx, s.conn, s.newDB)
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	hasPrev := len(oldTables) > 0 || len(s.oldObjs) > 0
-	// 3. The holding database for the old staging tables.
-	if hasPrev {
-		if err := s.step(ctx, "create-holding", func(ctx context.Context) error { return s.createHolding(ctx) }); err != nil {
-			return nil, err
+	if in.HoldDB != "" {
+		if err := s.step(ctx, "create-holding", s.createHolding); err != nil {
+			return true, err
 		}
 	}
-	// 4. Drop the objects RENAME TABLE can't carry.
 	if err := s.step(ctx, "drop-new-objects", func(ctx context.Context) error {
-		return s.dropObjects(ctx, s.newDB, s.newObjs, "drop-new-objects")
+		return s.dropObjects(ctx, in.NewDB, in.NewObjects)
 	}); err != nil {
-		return nil, err
+		return true, err
 	}
 	if err := s.step(ctx, "drop-staging-objects", func(ctx context.Context) error {
-		return s.dropObjects(ctx, s.staging, s.oldObjs, "drop-staging-objects")
+		return s.dropObjects(ctx, in.Staging, in.OldObjects)
 	}); err != nil {
-		return nil, err
+		return true, err
 	}
-	// 5. One atomic RENAME TABLE.
 	if err := s.step(ctx, "rename", func(ctx context.Context) error {
-		var fwd, rev []string
-		for _, t := range oldTables {
-			fwd = append(fwd, mysqlQuote(s.staging)+"."+mysqlQuote(t)+" TO "+mysqlQuote(s.holdDB)+"."+mysqlQuote(t))
-		}
-		for _, t := range newTables {
-			fwd = append(fwd, mysqlQuote(s.newDB)+"."+mysqlQuote(t)+" TO "+mysqlQuote(s.staging)+"."+mysqlQuote(t))
-			rev = append(rev, mysqlQuote(s.staging)+"."+mysqlQuote(t)+" TO "+mysqlQuote(s.newDB)+"."+mysqlQuote(t))
-		}
-		for _, t := range oldTables {
-			rev = append(rev, mysqlQuote(s.holdDB)+"."+mysqlQuote(t)+" TO "+mysqlQuote(s.staging)+"."+mysqlQuote(t))
-		}
-		if len(fwd) == 0 {
-			return nil
-		}
-		if err := s.exec(ctx, "SET SESSION foreign_key_checks = 0"); err != nil {
+		done, err := s.renamed(ctx)
+		if err != nil || done {
 			return err
 		}
-		if err := s.exec(ctx, "RENAME TABLE "+strings.Join(fwd, ", ")); err != nil {
-			return err
-		}
-		s.onUndo("rename", func(ctx context.Context) error {
-			if err := s.exec(ctx, "SET SESSION foreign_key_checks = 0"); err != nil {
-				return err
-			}
-			return s.exec(ctx, "RENAME TABLE "+strings.Join(rev, ", "))
-		})
-		return s.exec(ctx, "SET SESSION foreign_key_checks = 1")
+		return s.renameTables(ctx, false)
 	}); err != nil {
-		return nil, err
+		return true, err
 	}
-	// 6. The control DB, right after the rename so a crash leaves the
-	// records as close to the truth as it can.
-	if err := s.step(ctx, "record", func(ctx context.Context) error {
-		if err := s.setStates(ctx, myStateLive, myStatePrevious); err != nil {
-			return err
-		}
-		s.onUndo("record", func(ctx context.Context) error {
-			holdState := myStateLive
-			if s.holdMade {
-				holdState = myStateCreating
-			}
-			return s.setStates(ctx, myStateReady, holdState)
-		})
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	// 7. Objects in their new homes.
-	if err := s.step(ctx, "create-new-objects", func(ctx context.Context) error {
-		return s.createObjects(ctx, s.newObjs, s.newDB, s.staging, "create-new-objects")
-	}); err != nil {
-		return nil, err
-	}
-	if hasPrev {
-		if err := s.step(ctx, "create-previous-objects", func(ctx context.Context) error {
-			return s.createObjects(ctx, s.oldObjs, s.staging, s.holdDB, "create-previous-objects")
-		}); err != nil {
-			return nil, err
-		}
-	}
-	// 8. The new database is empty now.
-	if err := s.step(ctx, "drop-new-database", func(ctx context.Context) error {
-		left, err := mysqlTables(ctx, s.conn, s.newDB)
-		if err != nil {
-			return err
-		}
-		if len(left) > 0 {
-			return fmt.Errorf("%s still has %d tables", s.newDB, len(left))
-		}
-		if err := s.exec(ctx, "DROP DATABASE "+mysqlQuote(s.newDB)); err != nil {
-			return err
-		}
-		s.onUndo("drop-new-database", func(ctx context.Context) error {
-			return s.exec(ctx, "CREATE DATABASE IF NOT EXISTS "+mysqlQuote(s.newDB)+" CHARACTER SET "+s.newCharset[0]+" COLLATE "+s.newCharset[1])
-		})
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	if !hasPrev {
-		return nil, nil
-	}
-	return p.dbFor(s.holdDB, s.holdRun), nil
+	return true, s.forward(ctx)
 }
 
-// createHolding names, records and creates the database that receives the
-// current staging tables.
-func (s *mySwitch) createHolding(ctx context.Context) error {
-	p := s.p
+// plan captures both sides and names the holding database. It changes
+// nothing.
+func (s *mySwitch) plan(ctx context.Context) error {
+	p, in := s.p, &s.in
+	if err := s.conn.QueryRowContext(ctx, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", in.NewDB).
+		Scan(&in.NewCharset[0], &in.NewCharset[1]); err != nil {
+		return fmt.Errorf("read %s: %w", in.NewDB, mysqlScrub(err))
+	}
+	exists, err := p.schemaExists(ctx, s.conn, in.Staging)
+	if err != nil {
+		return err
+	}
+	in.StagingMade = !exists
+	if in.OldTables, err = mysqlTables(ctx, s.conn, in.Staging); err != nil {
+		return err
+	}
+	if in.NewTables, err = mysqlTables(ctx, s.conn, in.NewDB); err != nil {
+		return err
+	}
+	if in.OldObjects, err = mysqlCapture(ctx, s.conn, in.Staging); err != nil {
+		return err
+	}
+	if in.NewObjects, err = mysqlCapture(ctx, s.conn, in.NewDB); err != nil {
+		return err
+	}
+	if len(in.OldTables) == 0 && len(in.OldObjects) == 0 {
+		return nil
+	}
 	live, err := p.records(ctx, myStateLive)
 	if err != nil {
 		return err
@@ -284,112 +215,295 @@ func (s *mySwitch) createHolding(ctx context.Context) error {
 	case len(live) > 1:
 		return fmt.Errorf("control DB lists %d live DBs for target %s", len(live), p.cfg.Target)
 	case len(live) == 1:
-		s.holdDB, s.holdRun = live[0].Name, live[0].RunID
+		in.HoldDB, in.HoldRun = live[0].Name, live[0].RunID
 	default:
-		s.holdDB = DBName(p.cfg.Target, "previous_"+s.newRun)
-		s.holdMade = true
+		in.HoldDB = DBName(p.cfg.Target, "previous_"+in.NewRun)
+		in.HoldMade = true
 	}
-	if len(s.holdDB) > 64 {
-		return fmt.Errorf("holding database name %s is longer than 64 characters", s.holdDB)
+	if len(in.HoldDB) > 64 {
+		return fmt.Errorf("holding database name %s is longer than 64 characters", in.HoldDB)
 	}
-	if why := p.protected(s.holdDB); why != "" {
-		return fmt.Errorf("holding database %s: %s", s.holdDB, why)
+	if why := p.protected(in.HoldDB); why != "" {
+		return fmt.Errorf("holding database %s: %s", in.HoldDB, why)
 	}
-	exists, err := p.schemaExists(ctx, s.conn, s.holdDB)
-	if err != nil {
+	if exists, err = p.schemaExists(ctx, s.conn, in.HoldDB); err != nil {
 		return err
 	}
 	if exists {
-		return fmt.Errorf("holding database %s already exists", s.holdDB)
+		return fmt.Errorf("holding database %s already exists", in.HoldDB)
 	}
-	if s.holdMade {
-		if err := p.record(ctx, s.conn, myRecord{Name: s.holdDB, Target: p.cfg.Target, State: myStateCreating, Origin: s.staging}); err != nil {
+	if err := s.conn.QueryRowContext(ctx, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", in.Staging).
+		Scan(&in.HoldCharset[0], &in.HoldCharset[1]); err != nil {
+		return fmt.Errorf("read %s: %w", in.Staging, mysqlScrub(err))
+	}
+	return nil
+}
+
+// writeIntent records the swap before its first change. An intent left by
+// an earlier swap means that swap is unfinished: Sweep finishes it (under
+// the lock) before any new one may start.
+func (s *mySwitch) writeIntent(ctx context.Context) error {
+	body, err := json.Marshal(s.in)
+	if err != nil {
+		return fmt.Errorf("encode intent record: %w", err)
+	}
+	_, err = s.conn.ExecContext(ctx, "INSERT INTO "+s.p.intentTable()+" (target, new_db, body, created_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6))", s.p.cfg.Target, s.in.NewDB, body)
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1062 { // ER_DUP_ENTRY
+		return errors.New("an earlier swap of this target is unfinished: `restage sweep` or the next run's prepare finishes it")
+	}
+	if err != nil {
+		return fmt.Errorf("write intent record: %w", mysqlScrub(err))
+	}
+	return nil
+}
+
+func (s *mySwitch) deleteIntent(ctx context.Context) error {
+	if _, err := s.conn.ExecContext(ctx, "DELETE FROM "+s.p.intentTable()+" WHERE target = ? AND new_db = ?", s.p.cfg.Target, s.in.NewDB); err != nil {
+		return fmt.Errorf("delete intent record: %w", mysqlScrub(err))
+	}
+	return nil
+}
+
+// createHolding records (hand-made staging only) and creates the holding
+// database. Idempotent.
+func (s *mySwitch) createHolding(ctx context.Context) error {
+	p, in := s.p, &s.in
+	if in.HoldMade {
+		_, ok, err := p.lookup(ctx, s.conn, in.HoldDB)
+		if err != nil {
 			return err
 		}
-		s.onUndo("record-holding", func(ctx context.Context) error {
-			_, err := s.conn.ExecContext(ctx, "DELETE FROM "+p.ctl+" WHERE name = ? AND origin = ?", s.holdDB, s.staging)
-			return mysqlScrub(err)
-		})
+		if !ok {
+			if err := p.record(ctx, s.conn, myRecord{Name: in.HoldDB, Target: p.cfg.Target, State: myStateCreating, Origin: in.Staging}); err != nil {
+				return err
+			}
+		}
 	}
-	var cs, coll string
-	if err := s.conn.QueryRowContext(ctx, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", s.staging).Scan(&cs, &coll); err != nil {
-		return mysqlScrub(err)
+	return s.exec(ctx, "CREATE DATABASE IF NOT EXISTS "+mysqlQuote(in.HoldDB)+" CHARACTER SET "+in.HoldCharset[0]+" COLLATE "+in.HoldCharset[1])
+}
+
+// renamed reports whether the RENAME TABLE — the commit point — happened.
+// It is one atomic statement, so one table tells: the new DB's first table
+// has left it, or the staging DB's first table has reached the holding DB.
+// With no table on either side the control DB's state decides.
+func (s *mySwitch) renamed(ctx context.Context) (bool, error) {
+	in := &s.in
+	has := func(schema, table string) (bool, error) {
+		var n int
+		err := s.conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", schema, table).Scan(&n)
+		return n > 0, mysqlScrub(err)
 	}
-	if err := s.exec(ctx, "CREATE DATABASE "+mysqlQuote(s.holdDB)+" CHARACTER SET "+cs+" COLLATE "+coll); err != nil {
+	switch {
+	case len(in.NewTables) > 0:
+		still, err := has(in.NewDB, in.NewTables[0])
+		return !still, err
+	case len(in.OldTables) > 0:
+		return has(in.HoldDB, in.OldTables[0])
+	}
+	rec, ok, err := s.p.lookup(ctx, s.conn, in.NewDB)
+	return ok && rec.State == myStateLive, err
+}
+
+// renameTables moves the tables in one RENAME TABLE: staging → holding
+// and new → staging, or the reverse.
+func (s *mySwitch) renameTables(ctx context.Context, reverse bool) error {
+	in := &s.in
+	var parts []string
+	move := func(from, to string, tables []string) {
+		for _, t := range tables {
+			parts = append(parts, mysqlQuote(from)+"."+mysqlQuote(t)+" TO "+mysqlQuote(to)+"."+mysqlQuote(t))
+		}
+	}
+	if !reverse {
+		move(in.Staging, in.HoldDB, in.OldTables)
+		move(in.NewDB, in.Staging, in.NewTables)
+	} else {
+		move(in.Staging, in.NewDB, in.NewTables)
+		move(in.HoldDB, in.Staging, in.OldTables)
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	if err := s.exec(ctx, "SET SESSION foreign_key_checks = 0"); err != nil {
 		return err
 	}
-	s.onUndo("create-holding", func(ctx context.Context) error {
-		left, err := mysqlTables(ctx, s.conn, s.holdDB)
+	if err := s.exec(ctx, "RENAME TABLE "+strings.Join(parts, ", ")); err != nil {
+		return err
+	}
+	return s.exec(ctx, "SET SESSION foreign_key_checks = 1")
+}
+
+// forward finishes a swap whose RENAME TABLE happened. Idempotent.
+func (s *mySwitch) forward(ctx context.Context) error {
+	p, in := s.p, &s.in
+	if err := s.step(ctx, "record", func(ctx context.Context) error {
+		return s.setStates(ctx, myStateLive, myStatePrevious)
+	}); err != nil {
+		return err
+	}
+	if err := s.step(ctx, "create-new-objects", func(ctx context.Context) error {
+		return s.ensureObjects(ctx, in.NewObjects, in.NewDB, in.Staging)
+	}); err != nil {
+		return err
+	}
+	if in.HoldDB != "" {
+		if err := s.step(ctx, "create-previous-objects", func(ctx context.Context) error {
+			return s.ensureObjects(ctx, in.OldObjects, in.Staging, in.HoldDB)
+		}); err != nil {
+			return err
+		}
+	}
+	if err := s.step(ctx, "drop-new-database", func(ctx context.Context) error {
+		left, err := mysqlTables(ctx, s.conn, in.NewDB)
 		if err != nil {
 			return err
 		}
 		if len(left) > 0 {
-			return fmt.Errorf("holding database %s still has %d tables: kept", s.holdDB, len(left))
+			return fmt.Errorf("%s still has %d tables", in.NewDB, len(left))
 		}
-		return s.exec(ctx, "DROP DATABASE IF EXISTS "+mysqlQuote(s.holdDB))
-	})
-	return nil
+		if err := s.exec(ctx, "DROP DATABASE IF EXISTS "+mysqlQuote(in.NewDB)); err != nil {
+			return err
+		}
+		p.revokeSchemaGrants(ctx, in.NewDB)
+		return nil
+	}); err != nil {
+		return err
+	}
+	return s.deleteIntent(ctx)
+}
+
+// back undoes a swap, wherever it stopped: the old staging DB serves again
+// unchanged and the new DB is intact. Idempotent.
+func (s *mySwitch) back(ctx context.Context) error {
+	p, in := s.p, &s.in
+	renamed, err := s.renamed(ctx)
+	if err != nil {
+		return err
+	}
+	if renamed {
+		// A failure after the last step may have dropped the new DB.
+		if err := s.exec(ctx, "CREATE DATABASE IF NOT EXISTS "+mysqlQuote(in.NewDB)+" CHARACTER SET "+in.NewCharset[0]+" COLLATE "+in.NewCharset[1]); err != nil {
+			return err
+		}
+		// Objects created after the rename would block it (triggers) or
+		// be duplicates; they are all recreated below.
+		if err := s.dropObjects(ctx, in.Staging, in.NewObjects); err != nil {
+			return err
+		}
+		if in.HoldDB != "" {
+			if err := s.dropObjects(ctx, in.HoldDB, in.OldObjects); err != nil {
+				return err
+			}
+		}
+		if err := s.renameTables(ctx, true); err != nil {
+			return fmt.Errorf("reverse rename: %w", err)
+		}
+	}
+	if err := s.ensureObjects(ctx, in.NewObjects, in.NewDB, in.NewDB); err != nil {
+		return err
+	}
+	if !in.StagingMade {
+		if err := s.ensureObjects(ctx, in.OldObjects, in.Staging, in.Staging); err != nil {
+			return err
+		}
+	}
+	if err := s.setStates(ctx, myStateReady, myStateLive); err != nil {
+		return err
+	}
+	if in.HoldDB != "" {
+		if err := s.dropIfEmpty(ctx, in.HoldDB); err != nil {
+			return err
+		}
+		if in.HoldMade {
+			if _, err := s.conn.ExecContext(ctx, "DELETE FROM "+p.ctl+" WHERE name = ? AND origin = ?", in.HoldDB, in.Staging); err != nil {
+				return fmt.Errorf("delete the holding record: %w", mysqlScrub(err))
+			}
+		}
+	}
+	if in.StagingMade {
+		if err := s.dropIfEmpty(ctx, in.Staging); err != nil {
+			return err
+		}
+	}
+	return s.deleteIntent(ctx)
+}
+
+// dropIfEmpty drops a database this swap created once no table is left in
+// it; one with tables is kept and reported.
+func (s *mySwitch) dropIfEmpty(ctx context.Context, name string) error {
+	left, err := mysqlTables(ctx, s.conn, name)
+	if err != nil {
+		return err
+	}
+	if len(left) > 0 {
+		return fmt.Errorf("database %s still has %d tables: kept", name, len(left))
+	}
+	return s.exec(ctx, "DROP DATABASE IF EXISTS "+mysqlQuote(name))
 }
 
 // setStates records the new DB's and the holding DB's states in one
-// transaction.
+// transaction. A hand-made staging DB's holding record goes from creating
+// to previous and is deleted by back instead.
 func (s *mySwitch) setStates(ctx context.Context, newState, holdState string) error {
 	tx, err := s.p.admin.BeginTx(ctx, nil)
 	if err != nil {
 		return mysqlScrub(err)
 	}
 	defer tx.Rollback()
-	if err := s.p.setState(ctx, tx, s.newDB, newState); err != nil {
+	if err := s.p.setState(ctx, tx, s.in.NewDB, newState); err != nil {
 		return err
 	}
-	if s.holdDB != "" {
-		if err := s.p.setState(ctx, tx, s.holdDB, holdState); err != nil {
+	if s.in.HoldDB != "" && (!s.in.HoldMade || holdState == myStatePrevious) {
+		if err := s.p.setState(ctx, tx, s.in.HoldDB, holdState); err != nil {
 			return err
 		}
 	}
 	return mysqlScrub(tx.Commit())
 }
 
-// dropObjects drops captured objects from schema and registers their
-// recreation as the undo.
-func (s *mySwitch) dropObjects(ctx context.Context, schema string, objs []mysqlObject, undoName string) error {
-	n := 0
-	s.onUndo(undoName, func(ctx context.Context) error {
-		return s.recreate(ctx, objs[:n], schema, schema)
-	})
+// dropObjects drops captured objects from schema. Idempotent.
+func (s *mySwitch) dropObjects(ctx context.Context, schema string, objs []mysqlObject) error {
 	for _, o := range objs {
 		if err := s.exec(ctx, "DROP "+o.Kind+" IF EXISTS "+mysqlQuote(schema)+"."+mysqlQuote(o.Name)); err != nil {
 			return fmt.Errorf("drop %s %s.%s: %w", strings.ToLower(o.Kind), schema, o.Name, err)
 		}
-		n++
 	}
 	return nil
 }
 
-// createObjects creates captured objects in a new schema and registers
-// dropping them as the undo.
-func (s *mySwitch) createObjects(ctx context.Context, objs []mysqlObject, from, to, undoName string) error {
-	var made []mysqlObject
-	s.onUndo(undoName, func(ctx context.Context) error {
-		var errs []error
-		for _, o := range made {
-			if err := s.exec(ctx, "DROP "+o.Kind+" IF EXISTS "+mysqlQuote(to)+"."+mysqlQuote(o.Name)); err != nil {
-				errs = append(errs, err)
-			}
+// ensureObjects makes schema to hold exactly the captured objects (captured
+// in schema from). Idempotent: when some are missing, all are dropped and
+// created again in their captured order, so triggers keep their firing
+// order.
+func (s *mySwitch) ensureObjects(ctx context.Context, objs []mysqlObject, from, to string) error {
+	if len(objs) == 0 {
+		return nil
+	}
+	present, err := mysqlObjectNames(ctx, s.conn, to)
+	if err != nil {
+		return err
+	}
+	missing := false
+	for _, o := range objs {
+		if !present[o.Kind+" "+o.Name] {
+			missing = true
+			break
 		}
-		return errors.Join(errs...)
-	})
-	return s.recreateInto(ctx, objs, from, to, func(o mysqlObject) { made = append(made, o) })
-}
-
-func (s *mySwitch) recreate(ctx context.Context, objs []mysqlObject, from, to string) error {
-	return s.recreateInto(ctx, objs, from, to, func(mysqlObject) {})
+	}
+	if !missing {
+		return nil
+	}
+	if err := s.dropObjects(ctx, to, objs); err != nil {
+		return err
+	}
+	return s.recreateInto(ctx, objs, from, to)
 }
 
 // recreateInto creates objects captured in schema from inside schema to,
 // qualified references to from pointing at to. Views may depend on views:
 // they are retried until no more can be created.
-func (s *mySwitch) recreateInto(ctx context.Context, objs []mysqlObject, from, to string, made func(mysqlObject)) error {
+func (s *mySwitch) recreateInto(ctx context.Context, objs []mysqlObject, from, to string) error {
 	if len(objs) == 0 {
 		return nil
 	}
@@ -416,7 +530,6 @@ func (s *mySwitch) recreateInto(ctx context.Context, objs []mysqlObject, from, t
 				failed, lastErr = append(failed, o), err
 				continue
 			}
-			made(o)
 		}
 		if len(failed) == len(pending) {
 			return fmt.Errorf("create view %s.%s: %w", to, failed[0].Name, lastErr)
@@ -443,6 +556,52 @@ func (s *mySwitch) createOne(ctx context.Context, o mysqlObject, rw func([]byte)
 	return mysqlScrub(err)
 }
 
+// ---- finishing an interrupted swap ----
+
+// intentTable is the quoted swap_intent table of the control DB.
+func (p *mysqlProvider) intentTable() string {
+	return mysqlQuote(p.cfg.ControlDB) + "." + mysqlQuote(swapIntentTable)
+}
+
+// finishSwap rolls an interrupted swap of this target forward (its RENAME
+// TABLE happened: staging already serves the new tables) or back (it did
+// not), from the intent record. The caller holds the run lock. It returns
+// "" when no swap was pending, else "forward" or "back".
+func (p *mysqlProvider) finishSwap(ctx context.Context) (string, error) {
+	var body []byte
+	err := p.admin.QueryRowContext(ctx, "SELECT body FROM "+p.intentTable()+" WHERE target = ?", p.cfg.Target).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read intent record: %w", mysqlScrub(err))
+	}
+	s := &mySwitch{p: p}
+	if err := json.Unmarshal(body, &s.in); err != nil {
+		return "", fmt.Errorf("decode intent record: %w", err)
+	}
+	if s.conn, err = p.admin.Conn(ctx); err != nil {
+		return "", fmt.Errorf("finish swap to %s: connect: %w", s.in.NewDB, mysqlRedact(err, p.stg.Passwd))
+	}
+	defer mysqlDiscardConn(s.conn)
+	renamed, err := s.renamed(ctx)
+	if err != nil {
+		return "", fmt.Errorf("finish swap to %s: %w", s.in.NewDB, err)
+	}
+	dir := "back"
+	if renamed {
+		dir = "forward"
+		err = s.forward(ctx)
+	} else {
+		err = s.back(ctx)
+	}
+	if err != nil {
+		return dir, fmt.Errorf("finish interrupted swap to %s (%s): %w", s.in.NewDB, dir, err)
+	}
+	p.log.Warn("finished an interrupted swap", "step", "sweep", "target", p.cfg.Target, "db", s.in.NewDB, "direction", dir)
+	return dir, nil
+}
+
 // mysqlTables lists a schema's tables (everything but views: base tables,
 // MariaDB sequences, system-versioned tables).
 func mysqlTables(ctx context.Context, q mysqlQuerier, schema string) ([]string, error) {
@@ -462,18 +621,36 @@ func mysqlTables(ctx context.Context, q mysqlQuerier, schema string) ([]string, 
 	return out, rows.Err()
 }
 
+// mysqlObjectLists name a schema's objects that RENAME TABLE can't carry,
+// triggers in firing order.
+var mysqlObjectLists = []struct{ kind, query string }{
+	{"TRIGGER", "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER"},
+	{"VIEW", "SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME"},
+	{"PROCEDURE", "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'PROCEDURE' ORDER BY ROUTINE_NAME"},
+	{"FUNCTION", "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'FUNCTION' ORDER BY ROUTINE_NAME"},
+	{"EVENT", "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME"},
+}
+
+// mysqlObjectNames returns the set of a schema's objects as "KIND name".
+func mysqlObjectNames(ctx context.Context, q mysqlQuerier, schema string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, l := range mysqlObjectLists {
+		names, err := mysqlStrings(ctx, q, l.query, schema)
+		if err != nil {
+			return nil, fmt.Errorf("list %ss of %s: %w", strings.ToLower(l.kind), schema, err)
+		}
+		for _, n := range names {
+			out[l.kind+" "+n] = true
+		}
+	}
+	return out, nil
+}
+
 // mysqlCapture returns a schema's triggers (in firing order), views,
 // routines and events with their SHOW CREATE statements.
 func mysqlCapture(ctx context.Context, q mysqlQuerier, schema string) ([]mysqlObject, error) {
-	lists := []struct{ kind, query string }{
-		{"TRIGGER", "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER"},
-		{"VIEW", "SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME"},
-		{"PROCEDURE", "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'PROCEDURE' ORDER BY ROUTINE_NAME"},
-		{"FUNCTION", "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'FUNCTION' ORDER BY ROUTINE_NAME"},
-		{"EVENT", "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME"},
-	}
 	var out []mysqlObject
-	for _, l := range lists {
+	for _, l := range mysqlObjectLists {
 		names, err := mysqlStrings(ctx, q, l.query, schema)
 		if err != nil {
 			return nil, fmt.Errorf("list %ss of %s: %w", strings.ToLower(l.kind), schema, err)

@@ -226,17 +226,20 @@ func (p *pgProvider) control(ctx context.Context) (*pgx.Conn, error) {
 	if ok {
 		return c, nil
 	}
-	var exists bool
-	if err := c.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pgControlTable).Scan(&exists); err != nil {
-		pgClose(c)
-		return nil, fmt.Errorf("control DB %s: %w", p.cfg.ControlDB, pgScrub(err))
-	}
-	if !exists {
+	for _, t := range []struct{ name, ddl string }{{pgControlTable, pgControlDDL}, {pgIntentTable, pgIntentDDL}} {
+		var exists bool
+		if err := c.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", t.name).Scan(&exists); err != nil {
+			pgClose(c)
+			return nil, fmt.Errorf("control DB %s: %w", p.cfg.ControlDB, pgScrub(err))
+		}
+		if exists {
+			continue
+		}
 		// Two first runs racing on CREATE TABLE IF NOT EXISTS can still
 		// collide in the catalog; the loser's table exists all the same.
-		if _, err := c.Exec(ctx, pgControlDDL); err != nil && pgCode(err) != "23505" && pgCode(err) != "42P07" {
+		if _, err := c.Exec(ctx, t.ddl); err != nil && pgCode(err) != "23505" && pgCode(err) != "42P07" {
 			pgClose(c)
-			return nil, fmt.Errorf("create control table in %s: %w", p.cfg.ControlDB, pgScrub(err))
+			return nil, fmt.Errorf("create table %s in %s: %w", t.name, p.cfg.ControlDB, pgScrub(err))
 		}
 	}
 	p.mu.Lock()
@@ -403,11 +406,17 @@ func pgAppName(s string) string {
 
 // ---- sweep, retire, discard ----
 
-// Sweep drops the leftovers of this target: DBs recorded as creating or
+// Sweep finishes a swap a killed run left half done (from its intent
+// record), then drops the leftovers of this target: DBs recorded as creating or
 // ready (a run that died or failed before its switch), and previous DBs
 // beyond KeepLast that restage may drop (a retire that failed). DBs that
 // exist but were never recorded are left alone.
 func (p *pgProvider) Sweep(ctx context.Context) ([]string, error) {
+	// A half-done swap first: until it is finished the staging DB may
+	// refuse connections, and the records may not say which DB is live.
+	if _, err := p.finishSwap(ctx); err != nil {
+		return nil, fmt.Errorf("sweep: %w", err)
+	}
 	c, err := p.control(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sweep: %w", err)

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -20,19 +21,23 @@ import (
 //     none matches it is hand-made and will be renamed to
 //     restage_<target>_previous_<run> (recorded with run_id "" and its
 //     original name, so Retire refuses it unless adopted).
-//  2. ALTER DATABASE … ALLOW_CONNECTIONS false on the new DB and on S, then
+//  2. Write the intent record: both names and OIDs, the name S's DB gets,
+//     and both databases' datallowconn.
+//  3. ALTER DATABASE … ALLOW_CONNECTIONS false on the new DB and on S, then
 //     pg_terminate_backend every session on those two databases only (S is
 //     staging, the new DB is restage's own: never a production session), and
 //     wait until none is left.
-//  3. One transaction: ALTER DATABASE S RENAME TO <old's restage name>;
+//  4. One transaction: ALTER DATABASE S RENAME TO <old's restage name>;
 //     ALTER DATABASE <new> RENAME TO S; ALLOW_CONNECTIONS true on both;
-//     control rows: new → live, old → previous. COMMIT. PostgreSQL renames
-//     are transactional, so a failure anywhere in 3 (including the second
-//     rename) rolls back to S being the old DB, as if nothing happened.
-//  4. On any failure after 2 began: ALLOW_CONNECTIONS true again on S and
-//     the new DB (by their unchanged names).
+//     control rows: new → live, old → previous; delete the intent record.
+//     COMMIT: the commit point. PostgreSQL renames are transactional, so a
+//     failure anywhere in 4 rolls back to S being the old DB.
+//  5. On any failure after 2: finish from the intent record (pgFinish):
+//     back, unless the COMMIT happened after all.
 //
-// Without a DB named S (first run) step 3 is only the second rename.
+// A killed process leaves the intent record (its deletion commits with the
+// renames); the next Sweep finishes the swap from it the same way.
+// Without a DB named S (first run) step 4 is only the second rename.
 func (p *pgProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, error) {
 	if db == nil {
 		return nil, errors.New("switch: no database")
@@ -55,22 +60,20 @@ func (p *pgProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, e
 	if rec.State != "ready" {
 		return nil, fmt.Errorf("switch %s: it is %s, not ready", db.Name, rec.State)
 	}
-	newOID, err := pgDBOID(ctx, c, db.Name)
-	if err != nil {
+	in := pgSwapIntent{NewDB: db.Name, Staging: p.staging}
+	if in.NewOID, in.NewAllowConn, err = pgDBState(ctx, c, db.Name); err != nil {
 		return nil, fmt.Errorf("switch %s: %w", db.Name, err)
 	}
-	if newOID == 0 || (rec.OID != 0 && rec.OID != newOID) {
+	if in.NewOID == 0 || (rec.OID != 0 && rec.OID != in.NewOID) {
 		return nil, fmt.Errorf("switch %s: the database is missing or not the one restage created", db.Name)
 	}
-	oldOID, err := pgDBOID(ctx, c, p.staging)
-	if err != nil {
+	if in.OldOID, in.OldAllowConn, err = pgDBState(ctx, c, p.staging); err != nil {
 		return nil, fmt.Errorf("switch %s: %w", db.Name, err)
 	}
 	var prev *refresh.DB
-	handMade := false
-	if oldOID != 0 {
+	if in.OldOID != 0 {
 		rows, err := c.Query(ctx, "SELECT "+pgRecordCols+" FROM "+pgControlTable+
-			" WHERE target = $1 AND state = 'live' AND db_oid = $2", p.cfg.Target, oldOID)
+			" WHERE target = $1 AND state = 'live' AND db_oid = $2", p.cfg.Target, in.OldOID)
 		if err != nil {
 			return nil, fmt.Errorf("switch %s: read control DB: %w", db.Name, pgScrub(err))
 		}
@@ -80,13 +83,14 @@ func (p *pgProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, e
 		}
 		switch len(live) {
 		case 0:
-			handMade = true
+			in.HandMade = true
 			prev = p.dbFor("restage_"+p.cfg.Target+"_previous_"+db.RunID, "")
 		case 1:
 			prev = p.dbFor(live[0].Name, live[0].RunID)
 		default:
-			return nil, fmt.Errorf("switch %s: the control DB records %d live DBs for database oid %d", db.Name, len(live), oldOID)
+			return nil, fmt.Errorf("switch %s: the control DB records %d live DBs for database oid %d", db.Name, len(live), in.OldOID)
 		}
+		in.PrevName = prev.Name
 		taken, err := pgDBOID(ctx, c, prev.Name)
 		if err != nil {
 			return nil, fmt.Errorf("switch %s: %w", db.Name, err)
@@ -96,51 +100,54 @@ func (p *pgProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, e
 		}
 	}
 
-	// 2. Empty both databases of sessions and keep them empty.
-	blocked := []string{db.Name}
-	if oldOID != 0 {
-		blocked = append(blocked, p.staging)
+	// 2. The intent record, before the first change.
+	if err := p.writeIntent(ctx, c, in); err != nil {
+		return nil, fmt.Errorf("switch %s: %w", db.Name, err)
 	}
-	// reopen undoes step 2. A cancelled context closes c mid-statement
-	// (which ends its transaction too), so it may need a session of its own.
-	reopen := func() {
+	swapPause(ctx, p.cfg, p.log, "intent")
+	// fail finishes the swap from its intent record after a failure: back,
+	// unless the COMMIT went through although the session reported an
+	// error. A cancelled context closes c mid-statement, so it uses a
+	// session of its own.
+	fail := func(err error) (*refresh.DB, error) {
 		cctx, cancel := pgCleanupCtx(ctx)
 		defer cancel()
-		rc := c
-		if rc.IsClosed() {
-			var cerr error
-			if rc, cerr = p.control(cctx); cerr != nil {
-				log.Error("re-allow connections failed", "error", cerr.Error())
-				return
-			}
-			defer pgClose(rc)
+		dir, ferr := p.finishSwap(cctx)
+		switch {
+		case ferr != nil:
+			log.Error("rolling the switch back failed; the next run or `restage sweep` finishes it from the intent record", "error", ferr.Error())
+			return nil, fmt.Errorf("switch %s: %w; rollback failed (the intent record stays for the next run or `restage sweep`): %v", db.Name, err, ferr)
+		case dir == "forward" || (dir == "" && p.switched(ctx, in.NewOID)):
+			log.Warn("switch committed although the session reported an error", "error", err.Error())
+			return prev, nil
 		}
-		for _, name := range blocked {
-			if _, err := rc.Exec(cctx, "ALTER DATABASE "+pgIdent(name)+" ALLOW_CONNECTIONS true"); err != nil {
-				log.Error("re-allow connections failed", "db", name, "error", pgScrub(err).Error())
-			}
-		}
+		return nil, fmt.Errorf("switch %s: %w (the previous staging DB is serving again)", db.Name, err)
 	}
-	for _, name := range blocked {
+
+	// 3. Empty both databases of sessions and keep them empty.
+	blocked := []string{db.Name}
+	if in.OldOID != 0 {
+		blocked = append(blocked, p.staging)
+	}
+	for i, name := range blocked {
 		if _, err := c.Exec(ctx, "ALTER DATABASE "+pgIdent(name)+" ALLOW_CONNECTIONS false"); err != nil {
-			reopen()
-			return nil, fmt.Errorf("switch %s: block connections to %s: %w", db.Name, name, pgScrub(err))
+			return fail(fmt.Errorf("block connections to %s: %w", name, pgScrub(err)))
 		}
+		swapPause(ctx, p.cfg, p.log, []string{"block-new", "block-staging"}[i])
 	}
 	for _, name := range blocked {
 		if err := p.emptyDB(ctx, c, name); err != nil {
-			reopen()
-			return nil, fmt.Errorf("switch %s: %w", db.Name, err)
+			return fail(err)
 		}
 	}
 	if err := p.hook("blocked"); err != nil {
-		reopen()
-		return nil, fmt.Errorf("switch %s: %w", db.Name, err)
+		return fail(err)
 	}
+	swapPause(ctx, p.cfg, p.log, "blocked")
 
-	// 3. Both renames and the records, atomically.
+	// 4. Both renames, the records and the intent's end, atomically.
 	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-		if oldOID != 0 {
+		if in.OldOID != 0 {
 			if _, err := tx.Exec(ctx, "ALTER DATABASE "+pgIdent(p.staging)+" RENAME TO "+pgIdent(prev.Name)); err != nil {
 				return fmt.Errorf("rename %s to %s: %w", p.staging, prev.Name, pgScrub(err))
 			}
@@ -160,15 +167,18 @@ func (p *pgProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, e
 		if err := pgSetState(ctx, tx, db.Name, "live"); err != nil {
 			return fmt.Errorf("record %s live: %w", db.Name, err)
 		}
-		if oldOID == 0 {
+		if _, err := tx.Exec(ctx, "DELETE FROM "+pgIntentTable+" WHERE target = $1", p.cfg.Target); err != nil {
+			return fmt.Errorf("delete intent record: %w", pgScrub(err))
+		}
+		if in.OldOID == 0 {
 			return nil
 		}
 		if _, err := tx.Exec(ctx, "ALTER DATABASE "+pgIdent(prev.Name)+" ALLOW_CONNECTIONS true"); err != nil {
 			return fmt.Errorf("allow connections to %s: %w", prev.Name, pgScrub(err))
 		}
-		if handMade {
+		if in.HandMade {
 			_, err := tx.Exec(ctx, "INSERT INTO "+pgControlTable+" (name, target, run_id, state, db_oid, original_name) VALUES ($1, $2, '', 'previous', $3, $4)",
-				prev.Name, p.cfg.Target, oldOID, p.staging)
+				prev.Name, p.cfg.Target, in.OldOID, p.staging)
 			if err != nil {
 				return fmt.Errorf("record %s: %w", prev.Name, pgScrub(err))
 			}
@@ -178,21 +188,131 @@ func (p *pgProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, e
 		return p.hook("recorded")
 	})
 	if err != nil {
-		// The transaction rolled back: every name is what it was — unless
-		// the session broke during COMMIT after the server committed.
-		reopen()
-		if p.switched(ctx, newOID) {
-			log.Warn("switch committed although the session reported an error", "error", err.Error())
-		} else {
-			return nil, fmt.Errorf("switch %s: %w (the previous staging DB is serving again)", db.Name, err)
-		}
+		return fail(err)
 	}
+	swapPause(ctx, p.cfg, p.log, "committed")
 	if prev != nil {
-		log.Info("switched", "previous", prev.Name, "hand_made", handMade)
+		log.Info("switched", "previous", prev.Name, "hand_made", in.HandMade)
 	} else {
 		log.Info("switched; there was no staging database before")
 	}
 	return prev, nil
+}
+
+// pgSwapIntent is the PostgreSQL swap's intent record: the database renames
+// (S → PrevName, NewDB → S) and the datallowconn values to restore.
+type pgSwapIntent struct {
+	NewDB        string `json:"new_db"`
+	NewOID       int64  `json:"new_oid"`
+	NewAllowConn bool   `json:"new_allow_conn"`
+	Staging      string `json:"staging"`
+	OldOID       int64  `json:"old_oid"` // 0: no DB behind the staging name (first run)
+	OldAllowConn bool   `json:"old_allow_conn"`
+	PrevName     string `json:"prev_name"` // the name the old staging DB gets
+	HandMade     bool   `json:"hand_made"`
+}
+
+// pgIntentTable holds at most one pending swap per target (the run lock
+// serializes swaps).
+const pgIntentTable = "restage_" + swapIntentTable
+
+const pgIntentDDL = `CREATE TABLE IF NOT EXISTS ` + pgIntentTable + ` (
+	target     text PRIMARY KEY,
+	new_db     text NOT NULL,
+	body       jsonb NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now()
+)`
+
+func (p *pgProvider) writeIntent(ctx context.Context, c *pgx.Conn, in pgSwapIntent) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("encode intent record: %w", err)
+	}
+	_, err = c.Exec(ctx, "INSERT INTO "+pgIntentTable+" (target, new_db, body) VALUES ($1, $2, $3)", p.cfg.Target, in.NewDB, body)
+	if pgCode(err) == "23505" { // unique_violation
+		return errors.New("an earlier swap of this target is unfinished: `restage sweep` or the next run's prepare finishes it")
+	}
+	if err != nil {
+		return fmt.Errorf("write intent record: %w", pgScrub(err))
+	}
+	return nil
+}
+
+// finishSwap finishes an interrupted swap of this target from its intent
+// record: forward when the database behind the staging name is the new
+// one (the rename transaction committed), back otherwise — both databases
+// get their recorded datallowconn again under their old names. Every
+// statement is idempotent. It returns "" when no swap was pending, else
+// "forward" or "back". The caller holds the run lock, or is the swap.
+func (p *pgProvider) finishSwap(ctx context.Context) (string, error) {
+	c, err := p.control(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer pgClose(c)
+	var body []byte
+	err = c.QueryRow(ctx, "SELECT body FROM "+pgIntentTable+" WHERE target = $1", p.cfg.Target).Scan(&body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read intent record: %w", pgScrub(err))
+	}
+	var in pgSwapIntent
+	if err := json.Unmarshal(body, &in); err != nil {
+		return "", fmt.Errorf("decode intent record: %w", err)
+	}
+	behind, err := pgDBOID(ctx, c, in.Staging)
+	if err != nil {
+		return "", fmt.Errorf("finish swap to %s: %w", in.NewDB, err)
+	}
+	// The datallowconn each database gets, by the name it has then.
+	type access struct {
+		oid   int64
+		allow bool
+	}
+	dir := "back"
+	allow := map[string]access{in.NewDB: {in.NewOID, in.NewAllowConn}}
+	if in.OldOID != 0 {
+		allow[in.Staging] = access{in.OldOID, in.OldAllowConn}
+	}
+	if behind == in.NewOID {
+		// Not reachable through Switch (the intent's deletion commits with
+		// the renames); kept for a record whose deletion was lost.
+		dir = "forward"
+		allow = map[string]access{in.Staging: {in.NewOID, true}}
+		if in.OldOID != 0 {
+			allow[in.PrevName] = access{in.OldOID, true}
+		}
+	}
+	for name, a := range allow {
+		// By name and OID: a database by that name that is not the
+		// recorded one is not touched.
+		oid, _, err := pgDBState(ctx, c, name)
+		if err != nil {
+			return dir, fmt.Errorf("finish swap to %s: %w", in.NewDB, err)
+		}
+		if oid != a.oid {
+			continue
+		}
+		if _, err := c.Exec(ctx, "ALTER DATABASE "+pgIdent(name)+" ALLOW_CONNECTIONS "+fmt.Sprint(a.allow)); err != nil {
+			return dir, fmt.Errorf("finish swap to %s: allow connections to %s: %w", in.NewDB, name, pgScrub(err))
+		}
+	}
+	if _, err := c.Exec(ctx, "DELETE FROM "+pgIntentTable+" WHERE target = $1", p.cfg.Target); err != nil {
+		return dir, fmt.Errorf("finish swap to %s: delete intent record: %w", in.NewDB, pgScrub(err))
+	}
+	p.log.Info("finished a swap from its intent record", "step", "switch", "target", p.cfg.Target, "db", in.NewDB, "direction", dir)
+	return dir, nil
+}
+
+// pgDBState returns the OID (0 if there is none) and datallowconn of
+// database name.
+func pgDBState(ctx context.Context, q pgQuerier, name string) (int64, bool, error) {
+	var oid int64
+	var allow bool
+	err := q.QueryRow(ctx, "SELECT coalesce((SELECT oid::bigint FROM pg_database WHERE datname = $1), 0), coalesce((SELECT datallowconn FROM pg_database WHERE datname = $1), false)", name).Scan(&oid, &allow)
+	return oid, allow, pgScrub(err)
 }
 
 // emptyDB ends every other session on database name (connections to it are
