@@ -18,6 +18,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
+	mysqlengine "github.com/restage/restage/internal/mysql"
+	"github.com/restage/restage/internal/postgres"
 	"github.com/restage/restage/internal/rds"
 	"github.com/restage/restage/internal/refresh"
 )
@@ -83,11 +85,14 @@ func (p *Provider) dsnFor(r *rds.DB, user, password string) (string, error) {
 	return "", fmt.Errorf("%s: unsupported engine %q", r.ID, r.Engine)
 }
 
-// redact removes every given secret from an error's text.
+// redact makes an error from the copy's server safe to log: the engine's
+// scrubber removes row values (server messages quote them), then every
+// given secret is removed from the text.
 func redact(err error, secrets ...string) error {
 	if err == nil {
 		return nil
 	}
+	err = mysqlengine.Scrub(postgres.Scrub(err))
 	s := err.Error()
 	changed := false
 	for _, p := range secrets {

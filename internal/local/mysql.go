@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/restage/restage/internal/dsn"
+	mysqlengine "github.com/restage/restage/internal/mysql"
 	"github.com/restage/restage/internal/refresh"
 )
 
@@ -158,21 +158,9 @@ func mysqlRedact(err error, password string) error {
 	return errors.New(strings.ReplaceAll(err.Error(), password, "[redacted]"))
 }
 
-// mysqlQuotedRE matches '…'-quoted literals in server messages: they can
-// quote row values (a duplicate entry), which must not reach logs.
-var mysqlQuotedRE = regexp.MustCompile(`'(?:[^'\\]|\\.|'')*'`)
-
-// mysqlScrub removes quoted literals from an error message.
-func mysqlScrub(err error) error {
-	if err == nil {
-		return nil
-	}
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		return fmt.Errorf("mysql error %d: %s", me.Number, mysqlQuotedRE.ReplaceAllString(me.Message, "'…'"))
-	}
-	return err
-}
+// mysqlScrub is the MySQL engine's one scrubber (mysql.Scrub): a server
+// error keeps its number, SQLSTATE and object names, never a row value.
+func mysqlScrub(err error) error { return mysqlengine.Scrub(err) }
 
 // dbFor describes a database on the staging server.
 func (p *mysqlProvider) dbFor(name, runID string) *refresh.DB {

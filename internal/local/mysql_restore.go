@@ -17,6 +17,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"golang.org/x/sync/errgroup"
 
+	mysqlengine "github.com/restage/restage/internal/mysql"
 	"github.com/restage/restage/internal/refresh"
 )
 
@@ -206,7 +207,7 @@ func (t *myTail) String() string {
 	if s == "" {
 		return "no error output"
 	}
-	return mysqlQuotedRE.ReplaceAllString(s, "'…'")
+	return mysqlengine.ScrubMessage(s)
 }
 
 // mysqlRewriteDump copies a mysqldump script, pointing qualified references

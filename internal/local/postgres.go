@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/postgres"
 	"github.com/restage/restage/internal/refresh"
 )
 
@@ -677,78 +678,28 @@ func pgCode(err error) string {
 	return ""
 }
 
-// pgError is a server error without the parts that can carry a row value
-// (detail, context, quoted values in data errors). It keeps the SQLSTATE.
-type pgError struct {
-	Code    string
-	Message string
-}
+// pgScrub is the PostgreSQL engine's one scrubber (postgres.Scrub): a
+// server error keeps its SQLSTATE and object names, never a row value.
+func pgScrub(err error) error { return postgres.Scrub(err) }
 
-func (e *pgError) Error() string    { return fmt.Sprintf("%s (SQLSTATE %s)", e.Message, e.Code) }
-func (e *pgError) SQLState() string { return e.Code }
-
-// pgScrub replaces a *pgconn.PgError in err's chain by a *pgError. Data
-// exceptions (22…) and integrity violations (23…) quote values in their
-// messages: every quoted part of those is replaced by "…", except object
-// names the server reports separately.
-func pgScrub(err error) error {
-	var pe *pgconn.PgError
-	if err == nil || !errors.As(err, &pe) {
-		return err
-	}
-	msg := pe.Message
-	if strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23") {
-		msg = pgScrubQuoted(msg, pe.SchemaName, pe.TableName, pe.ColumnName, pe.ConstraintName, pe.DataTypeName)
-	}
-	return &pgError{Code: pe.Code, Message: msg}
-}
-
-// pgScrubQuoted replaces the content of every double-quoted part of msg
-// with "…", except the names listed.
-func pgScrubQuoted(msg string, keep ...string) string {
-	var b strings.Builder
-	for {
-		i := strings.IndexByte(msg, '"')
-		if i < 0 {
-			b.WriteString(msg)
-			return b.String()
-		}
-		j := strings.IndexByte(msg[i+1:], '"')
-		if j < 0 {
-			b.WriteString(msg[:i])
-			b.WriteString(`"…"`)
-			return b.String()
-		}
-		quoted := msg[i+1 : i+1+j]
-		b.WriteString(msg[:i+1])
-		kept := false
-		for _, k := range keep {
-			if k != "" && k == quoted {
-				kept = true
-			}
-		}
-		if kept {
-			b.WriteString(quoted)
-		} else {
-			b.WriteString("…")
-		}
-		b.WriteByte('"')
-		msg = msg[i+1+j+1:]
-	}
-}
+// pgScrubQuoted scrubs a line of psql/pg_dump output the way the engine
+// scrubs server messages (postgres.ScrubMessage).
+func pgScrubQuoted(msg string, keep ...string) string { return postgres.ScrubMessage(msg, keep...) }
 
 // pgRedact replaces secret in err's message, keeping the SQLSTATE.
 func pgRedact(err error, secret string) error {
 	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {
 		return err
 	}
-	var pe *pgError
+	var pe *postgres.Error
 	if errors.As(err, &pe) && !strings.Contains(strings.Replace(err.Error(), pe.Error(), "", 1), secret) {
-		return &pgError{Code: pe.Code, Message: strings.ReplaceAll(pe.Message, secret, "xxxxx")}
+		c := *pe
+		c.Message = strings.ReplaceAll(pe.Message, secret, "xxxxx")
+		return &c
 	}
 	msg := strings.ReplaceAll(err.Error(), secret, "xxxxx")
 	if code := pgCode(err); code != "" {
-		return &pgError{Code: code, Message: msg}
+		return &postgres.Error{Code: code, Message: msg}
 	}
 	return errors.New(msg)
 }

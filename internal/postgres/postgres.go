@@ -184,6 +184,9 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s (SQLSTATE %s)", e.Message, e.Code)
 }
 
+// ServerCode names the error by its SQLSTATE, for notices.
+func (e *Error) ServerCode() string { return "SQLSTATE " + e.Code }
+
 // SQLState returns the SQLSTATE code, like pgconn.PgError.
 func (e *Error) SQLState() string { return e.Code }
 
@@ -202,15 +205,25 @@ func scrub(err error) error {
 		Constraint: pe.ConstraintName,
 		DataType:   pe.DataTypeName,
 	}
-	switch pe.Code {
-	case "23505":
+	switch {
+	case raisedByUser(pe):
+		// RAISE in a function or DO block (post-mask SQL, a trigger): the
+		// message, detail and hint are whatever the code put there, with
+		// any SQLSTATE it chose. Only the code and the names stay.
+		e.Message = "error raised by user code"
+		if pe.TableName != "" {
+			e.Message += fmt.Sprintf(" on table %q", pe.TableName)
+		}
+	case pe.Code == "23505":
 		e.Message = fmt.Sprintf("duplicate key value violates unique constraint %q", pe.ConstraintName)
-	case "23503":
+	case pe.Code == "23503":
 		e.Message = fmt.Sprintf("insert or update on table %q violates foreign key constraint %q", pe.TableName, pe.ConstraintName)
-	case "23502":
+	case pe.Code == "23502":
 		e.Message = fmt.Sprintf("null value in column %q of relation %q violates not-null constraint", pe.ColumnName, pe.TableName)
-	case "23514":
+	case pe.Code == "23514":
 		e.Message = fmt.Sprintf("new row for relation %q violates check constraint %q", pe.TableName, pe.ConstraintName)
+	case pe.Code == "23P01":
+		e.Message = fmt.Sprintf("conflicting key value violates exclusion constraint %q", pe.ConstraintName)
 	default:
 		if strings.HasPrefix(pe.Code, "42") {
 			// Syntax error or access rule violation: the message quotes SQL
@@ -221,6 +234,14 @@ func scrub(err error) error {
 		e.Message = scrubMessage(pe.Message, pe.SchemaName, pe.TableName, pe.ColumnName, pe.ConstraintName, pe.DataTypeName)
 	}
 	return e
+}
+
+// raisedByUser tells a RAISE from PL/pgSQL (whatever SQLSTATE it chose)
+// from an error the server itself wrote: the server reports the C routine
+// that raised the error, and for RAISE that is PL/pgSQL's exec_stmt_raise.
+// An error without routine information is treated as user text too.
+func raisedByUser(pe *pgconn.PgError) bool {
+	return pe.Routine == "exec_stmt_raise" || pe.Routine == "" || strings.HasPrefix(pe.Code, "P0")
 }
 
 // scrubMessage replaces every double-quoted part of a server message with
@@ -263,6 +284,11 @@ func contains(list []string, s string) bool {
 }
 
 // Scrub turns a PostgreSQL error into one that holds no row value (see
-// Error); other errors pass through. For packages that talk to PostgreSQL
-// outside the engine (row copies).
+// Error); other errors pass through. It is the PostgreSQL engine's one
+// scrubber: every package that talks to PostgreSQL (the local provider,
+// row copies, the AWS provider) uses it.
 func Scrub(err error) error { return scrub(err) }
+
+// ScrubMessage scrubs text that quotes server messages (psql or pg_dump
+// output): every double-quoted part becomes "…", except the names listed.
+func ScrubMessage(msg string, keep ...string) string { return scrubMessage(msg, keep...) }

@@ -502,6 +502,12 @@ func (r *run) cleanup(ctx context.Context) {
 	r.log.Info("cleanup: removed the new DB", "step", "cleanup", "db", r.created.Name)
 }
 
+// serverCoder is implemented by the engines' scrubbed server errors
+// (postgres.Error, mysql.ServerError): the code names the problem — an
+// operator can look it up — and never carries a value, so it may go to
+// Slack.
+type serverCoder interface{ ServerCode() string }
+
 func (r *run) notifyFailure(ctx context.Context, err error) {
 	if r.deps.Notifier == nil {
 		return
@@ -523,6 +529,10 @@ func (r *run) notifyFailure(ctx context.Context, err error) {
 		if errors.Is(err, errMaxDuration) {
 			n.Class = "maximum duration exceeded"
 		}
+	}
+	var sc serverCoder
+	if errors.As(err, &sc) {
+		n.Class += " (" + sc.ServerCode() + ")"
 	}
 	n.Detail = "staging still serves the previous copy; nothing of this run is left"
 	// A gate's short summary names tables, columns and checks — never a
