@@ -45,13 +45,16 @@ func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var problems []error
 	settings, err := config.LoadSettings()
 	if err != nil {
-		return badInput(err)
+		problems = append(problems, err)
 	}
+	// A flag overrides its variable, and a bad value blames the flag.
 	if *workers != 0 {
 		settings.Workers = *workers
+		settings.FromFlag("WORKERS", "--workers")
 	}
 	if *batch != 0 {
 		settings.BatchSize = *batch
+		settings.FromFlag("BATCH_SIZE", "--batch-size")
 	}
 	if err := settings.Validate(); err != nil {
 		problems = append(problems, err)

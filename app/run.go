@@ -154,17 +154,17 @@ var userNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,31}$`)
 // loadRunConfig reads and validates every setting `restage run` needs and
 // reports every problem at once.
 func loadRunConfig(ctx context.Context) (*runConfig, error) {
-	s, err := config.LoadSettings()
-	if err != nil {
-		return nil, err
-	}
-	rc := &runConfig{settings: s}
+	rc := &runConfig{}
 	var problems []error
 	add := func(err error) {
 		if err != nil {
 			problems = append(problems, err)
 		}
 	}
+	// Variables that don't parse are reported with everything else.
+	s, err := config.LoadSettings()
+	add(err)
+	rc.settings = s
 	add(s.Validate())
 	key, err := s.Key()
 	add(err)
@@ -182,18 +182,14 @@ func loadRunConfig(ctx context.Context) (*runConfig, error) {
 			add(errors.New("RESTAGE_STAGING_DSN is required (admin login on the staging server; its database is the staging name)"))
 		} else if rc.staging, err = dsn.Parse(s.StagingDSN); err != nil {
 			add(fmt.Errorf("RESTAGE_STAGING_DSN: %w", err))
+		} else {
+			add(config.CheckDatabaseName("RESTAGE_STAGING_DSN", rc.staging.Database))
 		}
 	case "aws":
 		rc.aws, err = readAWSEnv(s)
 		add(err)
 	default:
 		add(fmt.Errorf("RESTAGE_PROVIDER %q: want local or aws", s.Provider))
-	}
-	if s.MaxDuration < 0 {
-		add(fmt.Errorf("RESTAGE_MAX_DURATION must not be negative, got %s", s.MaxDuration))
-	}
-	if s.RetireGrace < 0 {
-		add(fmt.Errorf("RESTAGE_RETIRE_GRACE must not be negative, got %s", s.RetireGrace))
 	}
 	var rules *config.Rules
 	var rulesText []byte

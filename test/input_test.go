@@ -5,26 +5,31 @@ import (
 	"testing"
 )
 
-// TestRunRefusesSQLInPreserve: a RESTAGE_PRESERVE predicate that is not in
-// preserve's grammar stops the run before anything is created (exit 2),
-// naming the position and the token. On PostgreSQL this payload used to
-// run a shell command on the database host.
-func TestRunRefusesSQLInPreserve(t *testing.T) {
+// TestRunRefusesSQLInSettings: a RESTAGE_PRESERVE predicate that is not in
+// preserve's grammar, or a database name from a setting that isn't a
+// plain name, stops the run before anything is created (exit 2), naming
+// the problem. On PostgreSQL the first payload used to run a shell command
+// on the database host.
+func TestRunRefusesSQLInSettings(t *testing.T) {
 	for _, ec := range engines {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
-			for _, tt := range []struct{ preserve, want string }{
-				{"customer: true)) TO PROGRAM 'id > pwned.txt' -- ", `RESTAGE_PRESERVE customer: position 5: unexpected ")"`},
-				{"customer: customer_id = 1; DROP TABLE customer", `"DROP TABLE customer" is not a table name`},
-				{"customer: customer_id = (SELECT 1)", `RESTAGE_PRESERVE customer: position 15: unexpected "("`},
+			for _, tt := range []struct{ setting, want string }{
+				{"RESTAGE_PRESERVE=customer: true)) TO PROGRAM 'id > pwned.txt' -- ", `RESTAGE_PRESERVE customer: position 5: unexpected ")"`},
+				{"RESTAGE_PRESERVE=customer: customer_id = 1; DROP TABLE customer", `"DROP TABLE customer" is not a table name`},
+				{"RESTAGE_PRESERVE=customer: customer_id = (SELECT 1)", `RESTAGE_PRESERVE customer: position 15: unexpected "("`},
+				// The control DB is created by the first run: a name that
+				// isn't an identifier was created as given.
+				{"RESTAGE_CONTROL_DB=ctl`; DROP DATABASE x; -- ", "RESTAGE_CONTROL_DB"},
+				{"RESTAGE_ADOPT=old\"; DROP DATABASE x; -- ", "RESTAGE_ADOPT"},
 			} {
-				res := restage(t, f.env("RESTAGE_PRESERVE="+tt.preserve), "run")
+				res := restage(t, f.env(tt.setting), "run")
 				if res.code != 2 || !strings.Contains(res.stderr, tt.want) {
-					t.Errorf("RESTAGE_PRESERVE=%q: exit %d, want 2 with %q\n%s", tt.preserve, res.code, tt.want, res.stderr)
+					t.Errorf("%q: exit %d, want 2 with %q\n%s", tt.setting, res.code, tt.want, res.stderr)
 				}
 			}
-			if left := f.databases(t, "restage_"); len(f.databases(t, "restage_"+f.target)) != 0 || containsStr(left, f.control) {
+			if left := f.databases(t, ""); len(f.databases(t, "restage_"+f.target)) != 0 || containsStr(left, f.control) || containsStr(left, "ctl`; DROP DATABASE x; -- ") {
 				t.Errorf("a refused run created databases: %v", left)
 			}
 		})
@@ -126,4 +131,18 @@ func deref(v [2]*string) []string {
 		}
 	}
 	return out
+}
+
+// TestMaskBlamesFlag: a bad --workers is blamed on the flag, not on
+// RESTAGE_WORKERS (which the user didn't set), and every unparsable
+// variable is listed at once.
+func TestMaskBlamesFlag(t *testing.T) {
+	res := restage(t, []string{"RESTAGE_MASK_KEY=" + testKey}, "mask", "--workers", "1000", "--dsn", "mysql://u:p@127.0.0.1:1/x", "--rules", "../examples/rules/sakila-mysql.yaml", "--confirm", "127.0.0.1:1/x")
+	if res.code != 2 || !strings.Contains(res.stderr, "--workers must be between 1 and 64, got 1000") || strings.Contains(res.stderr, "RESTAGE_WORKERS") {
+		t.Errorf("mask --workers 1000: exit %d, want 2 blaming --workers\n%s", res.code, res.stderr)
+	}
+	res = restage(t, []string{"RESTAGE_MASK_KEY=" + testKey, "RESTAGE_WORKERS=many", "RESTAGE_BATCH_SIZE=big"}, "mask", "--dsn", "mysql://u:p@127.0.0.1:1/x", "--rules", "../examples/rules/sakila-mysql.yaml", "--confirm", "127.0.0.1:1/x")
+	if res.code != 2 || !strings.Contains(res.stderr, `RESTAGE_WORKERS="many"`) || !strings.Contains(res.stderr, `RESTAGE_BATCH_SIZE="big"`) {
+		t.Errorf("two unparsable variables: exit %d, want 2 naming both\n%s", res.code, res.stderr)
+	}
 }
