@@ -6,6 +6,7 @@ package gate
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strconv"
 	"strings"
@@ -597,25 +598,57 @@ func (d *drifter) sampleTable(ctx context.Context, src *schema.Table, col *schem
 		}
 		return out, nil
 	}
-	if d.rd.Flavor() == "postgres" && src.EstimatedRows > int64(20*n) {
+	if d.rd.Flavor() == "postgres" && src.EstimatedRows > int64(driftSampleOver*n) {
 		// SYSTEM picks whole pages at random: cheap, and spread over the
-		// table. Aim at ten times the values wanted (NULLs, blanks).
-		pct := min(100, 1000*float64(n)/float64(src.EstimatedRows))
-		before := len(out)
-		query := fmt.Sprintf("SELECT %s FROM %s TABLESAMPLE SYSTEM (%.4f) WHERE %s LIMIT %d", d.rd.Text(q), from, pct, where, n)
-		if err := d.rd.Query(ctx, query, collect); err != nil {
+		// table. It returns them in page order, so a LIMIT would keep the
+		// first pages only: aim at driftSampleOver times the values wanted
+		// (enough pages for a steady share), and keep n of them with a
+		// reservoir, seeded the same every time.
+		pct := min(100, 100*float64(driftSampleOver*n)/float64(src.EstimatedRows))
+		res := driftReservoir{n: n, r: rand.New(rand.NewPCG(1, 2))}
+		query := fmt.Sprintf("SELECT %s FROM %s TABLESAMPLE SYSTEM (%.4f) REPEATABLE (0) WHERE %s LIMIT %d",
+			d.rd.Text(q), from, pct, where, 2*driftSampleOver*n)
+		err := d.rd.Query(ctx, query, func(row []mask.Value) error {
+			if len(row) == 1 && !row[0].Null && strings.TrimSpace(row[0].S) != "" {
+				res.add(row[0].S)
+			}
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
-		if len(out)-before >= n/2 {
-			return out, nil
+		if len(res.vals) >= n/2 {
+			return append(out, res.vals...), nil
 		}
-		out = out[:before] // too few pages held values: read from the start
+		// Too few sampled pages held values: read from the start.
 	}
 	query := fmt.Sprintf("SELECT %s FROM %s WHERE %s LIMIT %d", d.rd.Text(q), from, where, n)
 	if err := d.rd.Query(ctx, query, collect); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// driftSampleOver is how many rows per wanted value TABLESAMPLE aims at.
+const driftSampleOver = 20
+
+// driftReservoir keeps a uniform sample of n of the values added
+// (Algorithm R), holding no more than n.
+type driftReservoir struct {
+	n, seen int
+	vals    []string
+	r       *rand.Rand
+}
+
+func (res *driftReservoir) add(v string) {
+	res.seen++
+	if len(res.vals) < res.n {
+		res.vals = append(res.vals, v)
+		return
+	}
+	if j := res.r.IntN(res.seen); j < res.n {
+		res.vals[j] = v
+	}
 }
 
 // keyRanges splits a table with a one-column integer primary key into

@@ -397,3 +397,29 @@ func chinookFlipCase(s string) string {
 	}
 	return strings.ToLower(s)
 }
+
+// TestDriftSamplesKeylessPostgres: a PostgreSQL table without an integer
+// key is sampled with TABLESAMPLE over its whole extent, not from its
+// first pages. (MySQL has no TABLESAMPLE: a table there without an integer
+// key is read from the start, as docs/drift-gate.md says.)
+func TestDriftSamplesKeylessPostgres(t *testing.T) {
+	e := driftEngines[1]
+	if e.name != "postgres" {
+		t.Fatal("driftEngines[1] is not postgres")
+	}
+	k := chinookLoad(t, e)
+	// Wide rows (a page holds a few), values personal only in the second
+	// half of the table.
+	k.exec(t, `CREATE TABLE outbox (ref TEXT PRIMARY KEY, contact TEXT NOT NULL, filler TEXT NOT NULL)`,
+		`INSERT INTO outbox SELECT 'r' || lpad(i::text, 6, '0'),
+			CASE WHEN i > 5000 THEN 'person' || i || '@example.net' ELSE 'by phone' END, repeat('x', 900)
+		 FROM generate_series(1, 10000) AS i`,
+		`ANALYZE outbox`)
+	complete := chinookRespell(chinookRules(chinookTextRule()), true)
+	rep := k.drift(t, []byte(complete))
+	f := driftFind(rep, "outbox", "contact")
+	if f == nil || f.Suggest != "email" {
+		t.Fatalf("outbox.contact (e-mails in its second half) not flagged as e-mail:\n%s", rep.Summary())
+	}
+	t.Log(f.Reasons)
+}
