@@ -1,11 +1,12 @@
 package gate
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"fmt"
+	"hash/maphash"
 	"net/netip"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -39,11 +40,11 @@ const (
 	LeakIP    = "ip"
 )
 
-// LeakDefaultMaxOriginals bounds the fingerprints held per kind: 8 bytes
-// each, so 4M of each kind stay under 130 MB in the worst case and the
-// usual case (tens of thousands of customers) needs a few MB. Above it a
-// deterministic sample (by fingerprint) is kept.
-const LeakDefaultMaxOriginals = 2_000_000
+// LeakDefaultMaxOriginals bounds the fingerprints held per kind: 16 bytes
+// each, so the four kinds together hold at most 32 MB, and the usual case
+// (tens of thousands of customers) a few MB. Above it a deterministic
+// sample (by fingerprint) is kept.
+const LeakDefaultMaxOriginals = 500_000
 
 // LeakOptions tune the scan.
 type LeakOptions struct {
@@ -63,9 +64,29 @@ const minPhoneDigits = 8
 type LeakBaseline struct {
 	key     transform.Key
 	opt     LeakOptions
-	fps     map[string][]uint64 // kind -> sorted fingerprints
+	seed    maphash.Seed
+	fps     map[string][]leakFP // kind -> fingerprints sorted by q
 	mod     map[string]uint64   // kind -> sampling modulus (1: all)
 	elapsed time.Duration
+}
+
+// leakFP is one original: q, a fast hash under a random per-run seed that
+// screens candidates, and h, its keyed HMAC fingerprint that confirms a
+// candidate q let through. Neither can be turned back into the value.
+type leakFP struct{ q, h uint64 }
+
+// quick is the fast screening hash of a normalised candidate of a kind.
+func (b *LeakBaseline) quick(kind, norm string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(b.seed)
+	h.WriteString(kind)
+	h.WriteByte(0)
+	h.WriteString(norm)
+	return h.Sum64()
+}
+
+func (b *LeakBaseline) fingerprint(m *transform.Masker, kind, norm string) leakFP {
+	return leakFP{q: b.quick(kind, norm), h: m.Fingerprint(nil, leakDomain+kind+"\x00"+norm)}
 }
 
 // Duration is how long the capture took.
@@ -75,7 +96,7 @@ func (b *LeakBaseline) Duration() time.Duration { return b.elapsed }
 func (b *LeakBaseline) Bytes() int64 {
 	var n int64
 	for _, f := range b.fps {
-		n += int64(cap(f)) * 8
+		n += int64(cap(f)) * 16
 	}
 	return n
 }
@@ -163,7 +184,7 @@ func LeakCapture(ctx context.Context, rd mask.Reader, plan *mask.Plan, key trans
 	if opt.Workers <= 0 {
 		opt.Workers = 2
 	}
-	b := &LeakBaseline{key: key, opt: opt, fps: map[string][]uint64{}, mod: map[string]uint64{}}
+	b := &LeakBaseline{key: key, opt: opt, seed: maphash.MakeSeed(), fps: map[string][]leakFP{}, mod: map[string]uint64{}}
 	for _, k := range []string{LeakEmail, LeakPhone, LeakName, LeakIP} {
 		b.mod[k] = 1
 	}
@@ -173,8 +194,8 @@ func LeakCapture(ctx context.Context, rd mask.Reader, plan *mask.Plan, key trans
 	for _, src := range leakSources(plan) {
 		g.Go(func() error {
 			m := transform.NewMasker(key)
-			local := map[string][]uint64{}
-			add := func(kind string, fp uint64) { local[kind] = append(local[kind], fp) }
+			local := map[string][]leakFP{}
+			add := func(kind, norm string) { local[kind] = append(local[kind], b.fingerprint(m, kind, norm)) }
 			sel := make([]string, len(src.cols))
 			for i, c := range src.cols {
 				sel[i] = rd.Text(rd.QuoteIdent(c))
@@ -188,19 +209,19 @@ func LeakCapture(ctx context.Context, rd mask.Reader, plan *mask.Plan, key trans
 					switch src.kinds[i] {
 					case LeakEmail:
 						if e, ok := normEmail(v.S); ok {
-							add(LeakEmail, m.Fingerprint(nil, leakDomain+LeakEmail+e))
+							add(LeakEmail, e)
 						}
 					case LeakPhone:
 						if d := phoneDigits(v.S); len(d) >= minPhoneDigits {
-							add(LeakPhone, m.Fingerprint(nil, leakDomain+LeakPhone+d))
+							add(LeakPhone, d)
 						}
 					case LeakIP:
 						if a, ok := normIP(v.S); ok {
-							add(LeakIP, m.Fingerprint(nil, leakDomain+LeakIP+a))
+							add(LeakIP, a)
 						}
 					case LeakName:
 						for _, n := range nameForms(v.S) {
-							add(LeakName, m.Fingerprint(nil, leakDomain+LeakName+n))
+							add(LeakName, n)
 						}
 					}
 				}
@@ -210,7 +231,7 @@ func LeakCapture(ctx context.Context, rd mask.Reader, plan *mask.Plan, key trans
 						continue
 					}
 					for _, n := range nameForms(l.S + " " + f.S) {
-						add(LeakName, m.Fingerprint(nil, leakDomain+LeakName+n))
+						add(LeakName, n)
 					}
 				}
 				return nil
@@ -247,23 +268,40 @@ const leakDomain = "leak\x00"
 // keeps the ones that are 0 modulo a growing power of two.
 func (b *LeakBaseline) compact(kind string) {
 	f := b.fps[kind]
-	slices.Sort(f)
+	slices.SortFunc(f, func(a, b leakFP) int {
+		if a.q != b.q {
+			return cmp.Compare(a.q, b.q)
+		}
+		return cmp.Compare(a.h, b.h)
+	})
 	f = slices.Compact(f)
-	for len(f) > b.opt.MaxOriginals {
+	for b.opt.MaxOriginals > 0 && len(f) > b.opt.MaxOriginals {
 		b.mod[kind] *= 2
 		mod := b.mod[kind]
-		f = slices.DeleteFunc(f, func(x uint64) bool { return x&(mod-1) != 0 })
+		f = slices.DeleteFunc(f, func(x leakFP) bool { return x.q&(mod-1) != 0 })
 	}
 	b.fps[kind] = slices.Clip(f)
 }
 
-func (b *LeakBaseline) has(kind string, fp uint64) bool {
-	mod := b.mod[kind]
-	if fp&(mod-1) != 0 {
+// has screens a normalised candidate with the fast hash and confirms the
+// few that pass with the keyed fingerprint.
+func (b *LeakBaseline) has(m *transform.Masker, kind, norm string) bool {
+	fps := b.fps[kind]
+	q := b.quick(kind, norm)
+	if q&(b.mod[kind]-1) != 0 {
 		return false
 	}
-	_, ok := slices.BinarySearch(b.fps[kind], fp)
-	return ok
+	i, ok := slices.BinarySearchFunc(fps, q, func(e leakFP, q uint64) int { return cmp.Compare(e.q, q) })
+	if !ok {
+		return false
+	}
+	h := m.Fingerprint(nil, leakDomain+kind+"\x00"+norm)
+	for ; i < len(fps) && fps[i].q == q; i++ {
+		if fps[i].h == h {
+			return true
+		}
+	}
+	return false
 }
 
 // LeakHit is one scanned column holding originals.
@@ -448,61 +486,49 @@ type leakScanner struct {
 	found [4]bool
 }
 
-var (
-	reEmail = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+`)
-	reIPv4  = regexp.MustCompile(`\d{1,3}(?:\.\d{1,3}){3}`)
-	reIPv6  = regexp.MustCompile(`[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\d{1,3}(?:\.\d{1,3}){3})?`)
-	rePhone = regexp.MustCompile(`[+＋]?[0-9０-９](?:[0-9０-９]|[\-‐－ー ()（）.・]){6,}[0-9０-９]`)
-)
-
 // scan returns the kinds of originals found in s (each at most once).
+// Candidates are cut by hand-written scanners, not regular expressions:
+// the scan reads every row of every kept text column and must stay a
+// small fraction of the masking time.
 func (sc *leakScanner) scan(s string) []string {
 	sc.found = [4]bool{}
-	look := func(i int, kind, norm string) {
-		if !sc.found[i] && sc.b.has(kind, sc.m.Fingerprint(nil, leakDomain+kind+norm)) {
+	look := func(i int, kind, norm string) bool {
+		if !sc.found[i] && sc.b.has(sc.m, kind, norm) {
 			sc.found[i] = true
 		}
+		return !sc.found[i]
 	}
-	if len(sc.b.fps[LeakEmail]) > 0 && strings.IndexByte(s, '@') >= 0 {
-		for _, e := range reEmail.FindAllString(s, -1) {
-			if n, ok := normEmail(e); ok {
+	hasAt := strings.IndexByte(s, '@') >= 0
+	if hasAt && len(sc.b.fps[LeakEmail]) > 0 {
+		emailSpans(s, func(a, b int) {
+			if n, ok := normEmail(s[a:b]); ok {
 				look(0, LeakEmail, n)
 			}
-		}
+		})
 	}
 	if len(sc.b.fps[LeakPhone]) > 0 {
-		for _, p := range rePhone.FindAllString(s, -1) {
-			if d := phoneDigits(p); len(d) >= minPhoneDigits {
-				look(1, LeakPhone, d)
-			}
-		}
+		phoneRuns(s, func(d string) { look(1, LeakPhone, d) })
 	}
 	if len(sc.b.fps[LeakIP]) > 0 {
-		if strings.IndexByte(s, '.') >= 0 {
-			for _, c := range reIPv4.FindAllString(s, -1) {
-				if a, ok := normIP(c); ok {
-					look(3, LeakIP, a)
-				}
+		ipRuns(s, func(c string) {
+			if a, ok := normIP(c); ok {
+				look(3, LeakIP, a)
 			}
-		}
-		if strings.Count(s, ":") >= 2 {
-			for _, c := range reIPv6.FindAllString(s, -1) {
-				if a, ok := normIP(c); ok {
-					look(3, LeakIP, a)
-				}
-			}
-		}
+		})
 	}
 	if len(sc.b.fps[LeakName]) > 0 {
 		// The words of an e-mail address are not a written name (and a
 		// fake address's would make false hits).
-		if strings.IndexByte(s, '@') >= 0 {
-			s = reEmail.ReplaceAllString(s, " ")
+		if hasAt {
+			b := []byte(s)
+			emailSpans(s, func(x, y int) {
+				for k := x; k < y; k++ {
+					b[k] = ' '
+				}
+			})
+			s = string(b)
 		}
-		nameCandidates(s, func(n string) bool {
-			look(2, LeakName, n)
-			return !sc.found[2]
-		})
+		nameCandidates(s, func(n string) bool { return look(2, LeakName, n) })
 	}
 	var out []string
 	for i, k := range []string{LeakEmail, LeakPhone, LeakName, LeakIP} {
@@ -511,6 +537,115 @@ func (sc *leakScanner) scan(s string) []string {
 		}
 	}
 	return out
+}
+
+func isLocalChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'
+}
+
+func isDomainChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-'
+}
+
+// emailSpans calls fn with the bounds of every local@domain.tld in s.
+func emailSpans(s string, fn func(a, b int)) {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '@' {
+			continue
+		}
+		a := i
+		for a > 0 && isLocalChar(s[a-1]) {
+			a--
+		}
+		b := i + 1
+		for b < len(s) && isDomainChar(s[b]) {
+			b++
+		}
+		for b > i+1 && (s[b-1] == '.' || s[b-1] == '-') {
+			b--
+		}
+		if a < i && strings.IndexByte(s[i+1:b], '.') > 0 {
+			fn(a, b)
+			i = b - 1
+		}
+	}
+}
+
+// phoneRuns calls fn with the digits of every run of digits and phone
+// separators (hyphens, spaces, parentheses, dots; full-width forms too)
+// that holds at least minPhoneDigits digits.
+func phoneRuns(s string, fn func(digits string)) {
+	var d []byte
+	inRun := false
+	flush := func() {
+		if len(d) >= minPhoneDigits {
+			fn(string(d))
+		}
+		d, inRun = d[:0], false
+	}
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			d = append(d, byte(r))
+			inRun = true
+		case r >= '０' && r <= '９':
+			d = append(d, byte(r-'０'+'0'))
+			inRun = true
+		case inRun && strings.ContainsRune("-‐－ー ()（）.・", r):
+		case !inRun && (r == '+' || r == '＋' || r == '(' || r == '（'):
+		default:
+			if inRun {
+				flush()
+			}
+		}
+	}
+	if inRun {
+		flush()
+	}
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// ipRuns calls fn with every run that could be an address: digits and
+// three dots (IPv4), or hex digits, colons (at least two) and dots (IPv6,
+// IPv4-mapped too).
+func ipRuns(s string, fn func(string)) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if !isHex(c) && c != ':' {
+			i++
+			continue
+		}
+		j, colons, dots, hexLetters := i, 0, 0, false
+		for j < len(s) && (isHex(s[j]) || s[j] == ':' || s[j] == '.') {
+			switch {
+			case s[j] == ':':
+				colons++
+			case s[j] == '.':
+				dots++
+			case s[j] > '9':
+				hexLetters = true
+			}
+			j++
+		}
+		run := strings.TrimRight(s[i:j], ".")
+		switch {
+		case colons >= 2:
+			fn(run)
+		case colons == 0 && dots >= 3 && !hexLetters:
+			fn(run)
+		case colons == 0 && dots >= 3:
+			// "cafe1.2.3.4": the digits after the last hex letter.
+			k := len(run)
+			for k > 0 && (run[k-1] >= '0' && run[k-1] <= '9' || run[k-1] == '.') {
+				k--
+			}
+			fn(run[k:])
+		}
+		i = j
+	}
 }
 
 // normEmail lower-cases an address; ok is false for what is not one.
@@ -598,8 +733,17 @@ func nameForms(s string) []string {
 // adjacent Latin words (4 or more letters together).
 func nameCandidates(s string, fn func(string) bool) {
 	// Japanese: runs of kanji/kana, optionally joined across one space.
-	runes := []rune(s)
+	var runes []rune
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			runes = []rune(s)
+			break
+		}
+	}
 	isJ := func(r rune) bool {
+		if r < 0x3000 {
+			return false
+		}
 		return unicode.Is(unicode.Han, r) || unicode.Is(unicode.Hiragana, r) || unicode.Is(unicode.Katakana, r) || r == 'ー' || r == '々'
 	}
 	var buf []rune
