@@ -15,6 +15,7 @@ package local
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 )
 
@@ -34,3 +35,7 @@ func swapPause(ctx context.Context, cfg Config, log *slog.Logger, at string) {
 	log.Warn("test pause", "step", "switch", "target", cfg.Target, "at", at)
 	<-ctx.Done()
 }
+
+// errTestKilled, returned by a test's failAt hook, leaves the swap exactly
+// where it is, as a SIGKILL would: no rollback, the intent record stays.
+var errTestKilled = errors.New("killed by the test hook")

@@ -72,6 +72,9 @@ func (p *mysqlProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB
 	s := &mySwitch{p: p, conn: conn, in: mySwapIntent{NewDB: db.Name, Staging: p.stagingName, NewRun: rec.RunID}}
 	written, err := s.run(ctx)
 	if err != nil {
+		if errors.Is(err, errTestKilled) {
+			return nil, err
+		}
 		if !written {
 			return nil, fmt.Errorf("switch %s to %s (nothing changed): %w", p.stagingName, db.Name, err)
 		}

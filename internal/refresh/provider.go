@@ -63,7 +63,11 @@ type Provider interface {
 	// Sweep removes every DB restage created for this target that is
 	// neither the live staging DB nor owned by a live run (the caller holds
 	// the lock, so no other run is live), and returns their names. It also
-	// finishes a retire that failed.
+	// finishes a retire that failed. Before anything else it must finish a
+	// Switch that a killed process left half done, from the intent record
+	// that Switch wrote before its first change: forward past Switch's
+	// commit point, back before it, so that staging serves exactly the old
+	// or exactly the new DB. `restage sweep` is Lock + Sweep alone.
 	Sweep(ctx context.Context) ([]string, error)
 	// Restore creates the new DB from the source's newest consistent state.
 	// It records the DB (run id, state) before creating it, so that a
@@ -86,7 +90,9 @@ type Provider interface {
 	Users(ctx context.Context, db *DB, users []StagingUser) error
 	// Switch makes db the DB behind the stable staging name and returns
 	// the DB that was there before (nil if none). On failure, the previous
-	// staging DB is serving again, untouched.
+	// staging DB is serving again, untouched. Before its first change it
+	// records its intent where the next Sweep finds it, and each of its
+	// sub-steps is idempotent, so a killed Switch is finished by Sweep.
 	Switch(ctx context.Context, db *DB) (previous *DB, err error)
 	// Retire deletes a previous staging DB — only one restage created for
 	// this target, or the one the configuration adopts; never the source.
