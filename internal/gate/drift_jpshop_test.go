@@ -62,4 +62,3 @@ func TestDriftJPShopFreeText(t *testing.T) {
 		})
 	}
 }
-
