@@ -90,25 +90,40 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stdout, "\nrules patch (save it as FILE and apply with: %s, or rerun with --fix):\n%s", gate.PatchCommand(*rulesFlag, "FILE"), rep.Patch)
 		}
 	}
-	if !rep.OK() {
-		return errUnclassified
-	}
-	if planErr != nil {
-		// Drift passed, but a rule can't produce its column: bad input.
-		return badInput(planErr)
+	if err := rulesVerdict(rep, planErr, errUnclassified); err != nil {
+		return err
 	}
 	fmt.Fprintln(stdout, "ok: every column is masked, kept, truncated or not personal-looking")
+	return nil
+}
+
+// rulesVerdict is the one verdict on rules checked against a live schema,
+// for check, run --dry-run and mask (the pipeline's mask step decides the
+// same way): rules that don't fit the database — a rule for a table or
+// column it doesn't have, a rule that can't produce its column — are bad
+// input (exit 2), whatever else is wrong, and their errors are shown even
+// when the drift gate also objects; personal-looking columns without a
+// rule come next, as unclassified (check: exit 1; mask: refused, exit 4).
+func rulesVerdict(rep *gate.DriftReport, planErr, unclassified error) error {
+	switch {
+	case planErr != nil:
+		return badInput(fmt.Errorf("the rules do not fit the database:\n%w", planErr))
+	case len(rep.Stale) > 0:
+		return badInput(fmt.Errorf("the rules do not fit the database: %d rule(s) name tables or columns it doesn't have (listed above)", len(rep.Stale)))
+	case !rep.OK():
+		return unclassified
+	}
 	return nil
 }
 
 // checkLive runs the drift gate and the planner against a live database,
 // read-only: what `restage check` and `restage run --dry-run` report.
 // planErr says a rule doesn't fit its column; err that the check could not
-// run at all (a connection refused is bad input).
+// run at all (exit 1, as for every command that can't reach its server).
 func checkLive(ctx context.Context, target dsn.DSN, rules *config.Rules, rulesText []byte, sample int) (rep *gate.DriftReport, planErr, err error) {
 	eng, err := openEngine(ctx, target)
 	if err != nil {
-		return nil, nil, badInput(fmt.Errorf("connect to %s: %w", target.Target(), err))
+		return nil, nil, fmt.Errorf("connect to %s: %w", target.Target(), err)
 	}
 	defer eng.Close()
 	rd, ok := eng.(mask.Reader)
@@ -117,7 +132,7 @@ func checkLive(ctx context.Context, target dsn.DSN, rules *config.Rules, rulesTe
 	}
 	sch, err := eng.Introspect(ctx)
 	if err != nil {
-		return nil, nil, badInput(fmt.Errorf("read schema of %s: %w", target.Target(), err))
+		return nil, nil, fmt.Errorf("read schema of %s: %w", target.Target(), err)
 	}
 	rep, err = gate.Drift(ctx, rd, sch, rules, rulesText, gate.DriftOptions{SampleRows: sample})
 	if err != nil {

@@ -104,27 +104,27 @@ func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("read schema of %s: %w", target.Target(), err)
 	}
-	plan, err := mask.NewPlan(rules, sch)
-	if err != nil {
-		return badInput(err)
-	}
-	fmt.Fprintf(stderr, "plan for %s:\n%s", target.Target(), plan.Describe())
-
 	rd, ok := eng.(mask.Reader)
 	if !ok {
 		return fmt.Errorf("engine %s cannot be read by the gates", target.Engine)
 	}
+	// The drift gate and the planner both judge the rules; rulesVerdict
+	// decides the exit code the way check and run do.
 	drift, err := gate.Drift(ctx, rd, sch, rules, rulesText, gate.DriftOptions{})
 	if err != nil {
 		return fmt.Errorf("drift gate: %w", err)
 	}
+	plan, planErr := mask.NewPlan(rules, sch)
 	if !drift.OK() {
 		fmt.Fprint(stderr, drift.Summary())
 		if drift.Patch != "" {
 			fmt.Fprintf(stderr, "\nrules patch (save it as FILE and apply with: %s, or run restage check --fix):\n%s", drift.PatchCommand("FILE"), drift.Patch)
 		}
-		return exitcode.New(exitcode.Refused, errors.New("drift gate refused: personal-looking columns are not covered by the rules; nothing was changed"))
 	}
+	if err := rulesVerdict(drift, planErr, exitcode.New(exitcode.Refused, errors.New("drift gate refused: personal-looking columns are not covered by the rules; nothing was changed"))); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "plan for %s:\n%s", target.Target(), plan.Describe())
 	if *dryRun {
 		fmt.Fprintln(stderr, "dry run: rules fit, drift gate passed; nothing changed")
 		return nil

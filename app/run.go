@@ -104,8 +104,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 // dryRunCheck checks the rules against the live source schema the way
-// `restage check` does, and fails the way it does: exit 1 when the drift
-// gate refuses, 2 when a rule doesn't fit its column. Only on local
+// `restage check` does, and fails the way it does (rulesVerdict): exit 2
+// when a rule doesn't fit the database, 1 for unclassified columns. Only on local
 // servers: on AWS restage never connects to production.
 func dryRunCheck(ctx context.Context, rc *runConfig, w io.Writer) error {
 	if rc.aws != nil {
@@ -121,13 +121,7 @@ func dryRunCheck(ctx context.Context, rc *runConfig, w io.Writer) error {
 	if rep.Patch != "" {
 		fmt.Fprintf(w, "\nrules patch (save it as FILE and apply with: %s, or run restage check --fix):\n%s", rep.PatchCommand("FILE"), rep.Patch)
 	}
-	if !rep.OK() {
-		return errUnclassified
-	}
-	if planErr != nil {
-		return badInput(planErr)
-	}
-	return nil
+	return rulesVerdict(rep, planErr, errUnclassified)
 }
 
 type runConfig struct {
@@ -370,8 +364,12 @@ func readRules(what, path string) (*config.Rules, []byte, error) {
 	if path == "" {
 		return nil, nil, fmt.Errorf("%s is required (the rules file)", what)
 	}
-	text, err := os.ReadFile(path)
+	text, err := config.ReadRulesFile(path)
 	if err != nil {
+		var re *config.RulesError
+		if errors.As(err, &re) {
+			return nil, nil, err
+		}
 		return nil, nil, fmt.Errorf("%s: %w", what, err)
 	}
 	rules, err := config.ParseRules(path, text)

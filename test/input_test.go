@@ -1,8 +1,17 @@
 package test
 
 import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/restage/restage/internal/config"
+	"github.com/restage/restage/internal/dsn"
 )
 
 // TestRunRefusesSQLInSettings: a RESTAGE_PRESERVE predicate that is not in
@@ -144,5 +153,106 @@ func TestMaskBlamesFlag(t *testing.T) {
 	res = restage(t, []string{"RESTAGE_MASK_KEY=" + testKey, "RESTAGE_WORKERS=many", "RESTAGE_BATCH_SIZE=big"}, "mask", "--dsn", "mysql://u:p@127.0.0.1:1/x", "--rules", "../examples/rules/sakila-mysql.yaml", "--confirm", "127.0.0.1:1/x")
 	if res.code != 2 || !strings.Contains(res.stderr, `RESTAGE_WORKERS="many"`) || !strings.Contains(res.stderr, `RESTAGE_BATCH_SIZE="big"`) {
 		t.Errorf("two unparsable variables: exit %d, want 2 naming both\n%s", res.code, res.stderr)
+	}
+}
+
+// TestSameProblemSameExit: a rule for a column the database doesn't have
+// exits 2 (bad input) from check, mask and run alike, and nothing is
+// created or changed; check lists a rule that doesn't fit its column even
+// when the drift gate also objects.
+func TestSameProblemSameExit(t *testing.T) {
+	for _, ec := range engines {
+		t.Run(ec.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, ec)
+			text, err := os.ReadFile(ec.rules)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			write := func(name, body string) string {
+				p := filepath.Join(dir, name)
+				if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+			stale := write("stale.yaml", string(text)+"  category:\n    columns:\n      no_such_column: {keep: \"gone\"}\n")
+			srcBefore := f.sourceSum(t)
+			pd, _ := dsn.Parse(f.sourceDSN)
+			for name, res := range map[string]result{
+				"check": restage(t, nil, "check", "--dsn", f.sourceDSN, "--rules", stale),
+				"run":   restage(t, f.env("RESTAGE_RULES="+stale), "run"),
+				"mask":  restage(t, []string{"RESTAGE_MASK_KEY=" + testKey}, "mask", "--dsn", f.sourceDSN, "--rules", stale, "--confirm", pd.Target()),
+			} {
+				if res.code != 2 || !strings.Contains(res.stdout+res.stderr, "no_such_column") {
+					t.Errorf("%s with a rule for a missing column: exit %d, want 2 naming it\n%s%s", name, res.code, res.stdout, res.stderr)
+				}
+			}
+			if got := f.sourceSum(t); got != srcBefore {
+				t.Error("the database changed")
+			}
+			if left := f.databases(t, "restage_"+f.target+"_"); len(left) != 0 {
+				t.Errorf("the refused run left %v behind", left)
+			}
+
+			// customer.email unclassified (drift gate) and a rule that
+			// can't fill a NOT NULL column: check shows both, exit 2.
+			both := strings.Replace(string(text), "      email: {transformer: email, seed: [customer_id]}", "", 1)
+			if both == string(text) {
+				t.Fatal("no customer email rule in the example rules")
+			}
+			res := restage(t, nil, "check", "--dsn", f.sourceDSN, "--rules", write("both.yaml", both+"  category:\n    columns:\n      name: nullify\n"))
+			out := res.stdout + res.stderr
+			if res.code != 2 || !strings.Contains(out, "customer.email") || !strings.Contains(out, "category.name") {
+				t.Errorf("check with an unclassified column and a rule that doesn't fit: exit %d, want 2 showing both\n%s", res.code, out)
+			}
+		})
+	}
+}
+
+// TestRulesFileBounded: a 10 MB "rules file" (the wrong file, a generated
+// dump) used to take 320-390 MB; it is refused at once (exit 2) naming the
+// limit, and a file at the limit parses in bounded memory.
+func TestRulesFileBounded(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("version: 1\ntables:\n")
+	for i := 0; b.Len() < config.MaxRulesBytes-200; i++ {
+		fmt.Fprintf(&b, "  t%d:\n    columns:\n      email: email\n      note: nullify\n", i)
+	}
+	atLimit := filepath.Join(dir, "limit.yaml")
+	if err := os.WriteFile(atLimit, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for b.Len() < 10<<20 {
+		b.WriteString("  # padding padding padding padding padding padding padding padding\n")
+	}
+	huge := filepath.Join(dir, "huge.yaml")
+	if err := os.WriteFile(huge, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(rules string) (result, int64) {
+		t.Helper()
+		cmd := exec.Command(binary, "check", "--dsn", "mysql://u:p@127.0.0.1:1/x", "--rules", rules)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		_ = cmd.Run()
+		return result{cmd.ProcessState.ExitCode(), out.String(), errb.String()}, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss >> 10
+	}
+	res, mb := run(huge)
+	if res.code != 2 || !strings.Contains(res.stderr, "rules file is 10.0 MiB; restage reads at most 2 MiB") {
+		t.Errorf("10 MB rules file: exit %d, want 2 naming the limit\n%s", res.code, res.stderr)
+	}
+	if mb > 64 {
+		t.Errorf("10 MB rules file: %d MB resident, want it refused without reading it whole (< 64 MB)", mb)
+	}
+	// At the limit the file is parsed (then the server is unreachable).
+	res, mb = run(atLimit)
+	if res.code != 1 || !strings.Contains(res.stderr, "connect to 127.0.0.1:1/x") {
+		t.Errorf("rules file at the limit: exit %d, want it parsed, then 1 for the unreachable server\n%s", res.code, res.stderr)
+	}
+	if mb > 160 {
+		t.Errorf("rules file at the limit: %d MB resident, want < 160 MB", mb)
 	}
 }

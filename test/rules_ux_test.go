@@ -152,11 +152,13 @@ func TestCheckFixRenamesWrongCaseBlock(t *testing.T) {
 				t.Fatal(err)
 			}
 			res := restage(t, nil, "check", "--dsn", d, "--rules", rules)
-			if res.code != 1 || !strings.Contains(res.stdout, "table Customer does not exist: did you mean `customer`?") {
-				t.Fatalf("exit %d, want 1 with a did-you-mean:\n%s%s", res.code, res.stdout, res.stderr)
+			// A rule for a table the database doesn't have is bad input (2)
+			// in check, mask and run alike (issue 9).
+			if res.code != 2 || !strings.Contains(res.stdout, "table Customer does not exist: did you mean `customer`?") {
+				t.Fatalf("exit %d, want 2 with a did-you-mean:\n%s%s", res.code, res.stdout, res.stderr)
 			}
-			if res = restage(t, nil, "check", "--dsn", d, "--rules", rules, "--fix"); res.code != 1 {
-				t.Fatalf("--fix: exit %d, want 1\n%s%s", res.code, res.stdout, res.stderr)
+			if res = restage(t, nil, "check", "--dsn", d, "--rules", rules, "--fix"); res.code != 2 {
+				t.Fatalf("--fix: exit %d, want 2 (it reports what it fixed)\n%s%s", res.code, res.stdout, res.stderr)
 			}
 			fixed, err := os.ReadFile(rules)
 			if err != nil {
@@ -174,8 +176,9 @@ func TestCheckFixRenamesWrongCaseBlock(t *testing.T) {
 
 // TestRunDryRunChecksRules: `restage run --dry-run` checks the rules
 // against the live source schema and fails the way `restage check` does:
-// exit 1 for a name the database doesn't have, 2 for a rule that doesn't
-// fit its column; it creates nothing either way.
+// exit 2 for a name the database doesn't have and for a rule that doesn't
+// fit its column (bad input, as in mask and run); it creates nothing
+// either way.
 func TestRunDryRunChecksRules(t *testing.T) {
 	for _, ec := range engines {
 		t.Run(ec.name, func(t *testing.T) {
@@ -189,7 +192,7 @@ func TestRunDryRunChecksRules(t *testing.T) {
 				name, rules, want string
 				code              int
 			}{
-				{"wrong case", strings.Replace(string(rulesText), "\n  customer:\n", "\n  Customer:\n", 1), "did you mean `customer`?", 1},
+				{"wrong case", strings.Replace(string(rulesText), "\n  customer:\n", "\n  Customer:\n", 1), "did you mean `customer`?", 2},
 				{"rule that does not fit", string(rulesText) + "  category:\n    columns:\n      last_update: email\n", "category.last_update", 2},
 			} {
 				rules := filepath.Join(t.TempDir(), "rules.yaml")

@@ -98,9 +98,47 @@ func (e *RulesError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// MaxRulesBytes bounds a rules file. A rules file is written by hand (a
+// few lines per table); the YAML parser's tree takes some 30 times the
+// file's size, so a file far larger than any schema needs (the wrong file,
+// a generated dump) is refused before it is parsed instead of taking
+// hundreds of megabytes.
+const MaxRulesBytes = 2 << 20
+
+// maxProblems bounds the problems listed: past it, the first ones are
+// what to fix.
+const maxProblems = 100
+
+// ReadRulesFile reads the rules file at path, refusing one larger than
+// MaxRulesBytes without reading it whole.
+func ReadRulesFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxRulesBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxRulesBytes {
+		size := int64(len(data))
+		if st, err := f.Stat(); err == nil {
+			size = st.Size()
+		}
+		return nil, tooLarge(path, size)
+	}
+	return data, nil
+}
+
+func tooLarge(path string, size int64) error {
+	return &RulesError{Problems: []Problem{{File: path, Line: 1,
+		Msg: fmt.Sprintf("rules file is %.1f MiB; restage reads at most %d MiB (a rules file is written by hand: is this the right file?)", float64(size)/(1<<20), MaxRulesBytes>>20)}}}
+}
+
 // LoadRules reads and parses the rules file at path.
 func LoadRules(path string) (*Rules, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadRulesFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load rules: %w", err)
 	}
@@ -108,12 +146,20 @@ func LoadRules(path string) (*Rules, error) {
 }
 
 // ParseRules parses and validates a rules file; path is used in messages
-// only. Every problem is reported at once, as a *RulesError.
+// only. Every problem is reported at once (the first hundred), as a
+// *RulesError.
 func ParseRules(path string, data []byte) (*Rules, error) {
+	if len(data) > MaxRulesBytes {
+		return nil, tooLarge(path, int64(len(data)))
+	}
 	p := &rulesParser{file: path, rules: &Rules{Path: path, Locale: DefaultLocale}}
 	p.parse(data)
 	if len(p.problems) > 0 {
 		slices.SortStableFunc(p.problems, func(a, b Problem) int { return a.Line - b.Line })
+		if n := len(p.problems); n > maxProblems {
+			p.problems = append(p.problems[:maxProblems:maxProblems], Problem{File: path, Line: p.problems[maxProblems].Line,
+				Msg: fmt.Sprintf("… and %d more problems from here on; fix the ones above first", n-maxProblems)})
+		}
 		return nil, &RulesError{Problems: p.problems}
 	}
 	return p.rules, nil

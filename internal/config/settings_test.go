@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -79,5 +81,28 @@ func TestFlagBlamed(t *testing.T) {
 	err := s.Validate()
 	if err == nil || !strings.Contains(err.Error(), "--workers must be between 1 and 64, got 1000") || strings.Contains(err.Error(), "RESTAGE_WORKERS") {
 		t.Errorf("Validate() = %v, want it to blame --workers", err)
+	}
+}
+
+// TestRulesBounded: a rules file over MaxRulesBytes is refused before it is
+// parsed, and a file with many problems lists the first hundred.
+func TestRulesBounded(t *testing.T) {
+	big := make([]byte, MaxRulesBytes+1)
+	for i := range big {
+		big[i] = '\n'
+	}
+	_, err := ParseRules("big.yaml", big)
+	if err == nil || !strings.Contains(err.Error(), "big.yaml:1: rules file is 2.0 MiB; restage reads at most 2 MiB") {
+		t.Errorf("ParseRules of %d bytes: %v, want the limit named", len(big), err)
+	}
+	var b strings.Builder
+	b.WriteString("version: 1\ntables:\n  t:\n    columns:\n")
+	for i := range 300 {
+		fmt.Fprintf(&b, "      c%d: no_such_transformer\n", i)
+	}
+	_, err = ParseRules("many.yaml", []byte(b.String()))
+	var re *RulesError
+	if !errors.As(err, &re) || len(re.Problems) != 101 || !strings.Contains(re.Problems[100].Msg, "and 200 more problems") {
+		t.Fatalf("300 problems: %v, want the first 100 and a count of the rest", err)
 	}
 }
