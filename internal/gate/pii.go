@@ -154,7 +154,10 @@ func piiMatchName(column string, personTable bool) (piiNameMatch, bool) {
 	}
 	for i, t := range toks {
 		if c, ok := piiWords[t]; ok {
-			consider(c, t)
+			// "kaisha_mei" (会社名) is a company's name, not a given name.
+			if c != piiName || !notPerson {
+				consider(c, t)
+			}
 			continue
 		}
 		// Two-word forms: "e mail", "post code", "birth day", "api key",

@@ -346,7 +346,50 @@ func TestPIIMatchQuasi(t *testing.T) {
 		}
 	}
 	// A company's name in a customers table is not a person's name.
-	if m, ok := piiMatchName("CompanyName", true); ok {
-		t.Errorf("piiMatchName(CompanyName) = %+v, want no person name", m)
+	for _, n := range []string{"CompanyName", "kaisha_mei", "shop_name"} {
+		if m, ok := piiMatchName(n, true); ok {
+			t.Errorf("piiMatchName(%s) = %+v, want no person name", n, m)
+		}
+	}
+}
+
+func TestDriftSuggestQuasiAndText(t *testing.T) {
+	text := transform.Target{Column: &schema.Column{Name: "c", Kind: schema.KindText, MaxLength: 80, Nullable: true, Charset: "utf8mb4"}}
+	ascii := transform.Target{Column: &schema.Column{Name: "c", Kind: schema.KindText, MaxLength: 80, Nullable: true, Charset: "latin1"}}
+	date := transform.Target{Column: &schema.Column{Name: "c", Kind: schema.KindDateTime, Nullable: true}}
+	q := func(col string, k schema.Kind) piiQuasiMatch { m, _ := piiMatchQuasi(col, k); return m }
+	for _, c := range []struct {
+		m      piiQuasiMatch
+		tg     transform.Target
+		locale string
+		want   string
+	}{
+		{q("Company", schema.KindText), text, "en", `{transformer: template, template: "{last_name} Ltd"}`},
+		{q("kaisha_mei", schema.KindText), text, "ja", `{transformer: template, template: "株式会社{last_name}"}`},
+		{q("City", schema.KindText), text, "en", "city"},
+		{q("State", schema.KindText), text, "en", "region"},
+		{q("prefecture", schema.KindText), text, "ja", "prefecture"},
+		{q("HireDate", schema.KindDateTime), date, "en", "{transformer: date_shift, days: 90}"},
+	} {
+		if got := driftSuggestQuasi(c.m, c.tg, c.locale); got != c.want {
+			t.Errorf("driftSuggestQuasi(%+v, %s) = %q, want %q", c.m, c.locale, got, c.want)
+		}
+	}
+	if got := driftSuggestText(true, text, "en"); got != "{transformer: text, locale: ja}" {
+		t.Errorf("Japanese free text: %q", got)
+	}
+	if got := driftSuggestText(false, text, "en"); got != "text" {
+		t.Errorf("free text: %q", got)
+	}
+	// A latin1 column can't hold Japanese sentences: the English corpus.
+	if got := driftSuggestText(true, ascii, "en"); got != "text" {
+		t.Errorf("Japanese free text in latin1: %q", got)
+	}
+	// Person rules in a table about people carry its key as seed; others not.
+	if got := driftSuggestSeeded(piiName, piiNameMatch{cat: piiName, part: "first"}, false, text, "en", []string{"CustomerId"}); got != "{transformer: first_name, seed: [CustomerId]}" {
+		t.Errorf("seeded first name: %q", got)
+	}
+	if got := driftSuggestSeeded(piiPhone, piiNameMatch{cat: piiPhone}, false, text, "en", []string{"CustomerId"}); got != "phone" {
+		t.Errorf("phone with a seed offered: %q", got)
 	}
 }
