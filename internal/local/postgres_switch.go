@@ -110,6 +110,9 @@ func (p *pgProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, e
 	// error. A cancelled context closes c mid-statement, so it uses a
 	// session of its own.
 	fail := func(err error) (*refresh.DB, error) {
+		if errors.Is(err, errTestKilled) {
+			return nil, err
+		}
 		cctx, cancel := pgCleanupCtx(ctx)
 		defer cancel()
 		dir, ferr := p.finishSwap(cctx)
@@ -122,6 +125,10 @@ func (p *pgProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, e
 			return prev, nil
 		}
 		return nil, fmt.Errorf("switch %s: %w (the previous staging DB is serving again)", db.Name, err)
+	}
+
+	if err := p.hook("intent"); err != nil {
+		return fail(err)
 	}
 
 	// 3. Empty both databases of sessions and keep them empty.
