@@ -55,6 +55,10 @@ type LeakOptions struct {
 	Workers int
 }
 
+// leakDedupMax bounds the per-table map that skips repeated originals
+// during the capture (about 3 MB).
+const leakDedupMax = 100_000
+
 // minPhoneDigits is the fewest digits a phone number (original or found in
 // text) must have: shorter digit runs are order numbers, dates and prices.
 const minPhoneDigits = 8
@@ -75,15 +79,9 @@ type LeakBaseline struct {
 // candidate q let through. Neither can be turned back into the value.
 type leakFP struct{ q, h uint64 }
 
-// quick is the fast screening hash of a normalised candidate of a kind.
-func (b *LeakBaseline) quick(kind, norm string) uint64 {
-	var h maphash.Hash
-	h.SetSeed(b.seed)
-	h.WriteString(kind)
-	h.WriteByte(0)
-	h.WriteString(norm)
-	return h.Sum64()
-}
+// quick is the fast screening hash of a normalised candidate (each kind
+// has its own set, so the kind is not hashed).
+func (b *LeakBaseline) quick(_, norm string) uint64 { return maphash.String(b.seed, norm) }
 
 func (b *LeakBaseline) fingerprint(m *transform.Masker, kind, norm string) leakFP {
 	return leakFP{q: b.quick(kind, norm), h: m.Fingerprint(nil, leakDomain+kind+"\x00"+norm)}
@@ -195,7 +193,20 @@ func LeakCapture(ctx context.Context, rd mask.Reader, plan *mask.Plan, key trans
 		g.Go(func() error {
 			m := transform.NewMasker(key)
 			local := map[string][]leakFP{}
-			add := func(kind, norm string) { local[kind] = append(local[kind], b.fingerprint(m, kind, norm)) }
+			// Originals repeat (an event log repeats its user's address):
+			// the keyed fingerprint is computed once per distinct value,
+			// as long as the table's distinct values fit a small map.
+			seen := map[uint64]bool{}
+			add := func(kind, norm string) {
+				q := b.quick(kind, norm)
+				if seen[q] {
+					return
+				}
+				if len(seen) < leakDedupMax {
+					seen[q] = true
+				}
+				local[kind] = append(local[kind], leakFP{q: q, h: m.Fingerprint(nil, leakDomain+kind+"\x00"+norm)})
+			}
 			sel := make([]string, len(src.cols))
 			for i, c := range src.cols {
 				sel[i] = rd.Text(rd.QuoteIdent(c))
@@ -286,16 +297,25 @@ func (b *LeakBaseline) compact(kind string) {
 // has screens a normalised candidate with the fast hash and confirms the
 // few that pass with the keyed fingerprint.
 func (b *LeakBaseline) has(m *transform.Masker, kind, norm string) bool {
+	return b.confirm(m, kind, maphash.String(b.seed, norm), func() string { return norm })
+}
+
+// hasBytes is has for a candidate in a scratch buffer: nothing is
+// allocated unless the screening hash matches.
+func (b *LeakBaseline) hasBytes(m *transform.Masker, kind string, p []byte) bool {
+	return b.confirm(m, kind, maphash.Bytes(b.seed, p), func() string { return string(p) })
+}
+
+func (b *LeakBaseline) confirm(m *transform.Masker, kind string, q uint64, norm func() string) bool {
 	fps := b.fps[kind]
-	q := b.quick(kind, norm)
-	if q&(b.mod[kind]-1) != 0 {
+	if len(fps) == 0 || q&(b.mod[kind]-1) != 0 {
 		return false
 	}
 	i, ok := slices.BinarySearchFunc(fps, q, func(e leakFP, q uint64) int { return cmp.Compare(e.q, q) })
 	if !ok {
 		return false
 	}
-	h := m.Fingerprint(nil, leakDomain+kind+"\x00"+norm)
+	h := m.Fingerprint(nil, leakDomain+kind+"\x00"+norm())
 	for ; i < len(fps) && fps[i].q == q; i++ {
 		if fps[i].h == h {
 			return true
@@ -484,6 +504,11 @@ type leakScanner struct {
 	m     *transform.Masker
 	b     *LeakBaseline
 	found [4]bool
+	// scratch, reused across values
+	text  []byte
+	buf   []byte
+	runes []rune
+	run   []rune
 }
 
 // scan returns the kinds of originals found in s (each at most once).
@@ -519,16 +544,22 @@ func (sc *leakScanner) scan(s string) []string {
 	if len(sc.b.fps[LeakName]) > 0 {
 		// The words of an e-mail address are not a written name (and a
 		// fake address's would make false hits).
+		text := s
 		if hasAt {
-			b := []byte(s)
+			sc.text = append(sc.text[:0], s...)
 			emailSpans(s, func(x, y int) {
 				for k := x; k < y; k++ {
-					b[k] = ' '
+					sc.text[k] = ' '
 				}
 			})
-			s = string(b)
+			text = string(sc.text)
 		}
-		nameCandidates(s, func(n string) bool { return look(2, LeakName, n) })
+		sc.nameCandidates(text, func(p []byte) bool {
+			if !sc.found[2] && sc.b.hasBytes(sc.m, LeakName, p) {
+				sc.found[2] = true
+			}
+			return !sc.found[2]
+		})
 	}
 	var out []string
 	for i, k := range []string{LeakEmail, LeakPhone, LeakName, LeakIP} {
@@ -730,73 +761,111 @@ func nameForms(s string) []string {
 // in nameForms' form, until fn returns false: substrings of 2 to 8
 // characters of Japanese runs (kanji and kana; starting with a kanji and
 // holding 2 or more) with the spaces between two runs removed, and pairs of
-// adjacent Latin words (4 or more letters together).
-func nameCandidates(s string, fn func(string) bool) {
-	// Japanese: runs of kanji/kana, optionally joined across one space.
-	var runes []rune
+// adjacent Latin words (4 or more letters together), lower-cased. The
+// slice passed to fn is scratch space, valid during the call.
+func (sc *leakScanner) nameCandidates(s string, fn func(p []byte) bool) {
+	ascii := true
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
-			runes = []rune(s)
+			ascii = false
 			break
 		}
 	}
-	isJ := func(r rune) bool {
-		if r < 0x3000 {
-			return false
+	if !ascii {
+		if !sc.japaneseCandidates(s, fn) {
+			return
 		}
-		return unicode.Is(unicode.Han, r) || unicode.Is(unicode.Hiragana, r) || unicode.Is(unicode.Katakana, r) || r == 'ー' || r == '々'
 	}
-	var buf []rune
-	var idx []int // position in buf -> whether a Han
-	for i := 0; i < len(runes); {
-		if !isJ(runes[i]) {
+	// Latin: adjacent words.
+	isWord := func(c byte) bool {
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '\'' || c == '-'
+	}
+	prevA, prevB := -1, -1
+	for i := 0; i < len(s); {
+		if !isWord(s[i]) {
 			i++
 			continue
 		}
-		// Collect a run, letting one space (ASCII or full-width) join two
-		// runs: "山田 花子".
-		buf = buf[:0]
+		j := i
+		for j < len(s) && isWord(s[j]) {
+			j++
+		}
+		if prevA >= 0 && (prevB-prevA)+(j-i) >= 4 {
+			sc.buf = appendLower(appendLower(sc.buf[:0], s[prevA:prevB]), " ")
+			sc.buf = appendLower(sc.buf, s[i:j])
+			if !fn(sc.buf) {
+				return
+			}
+		}
+		prevA, prevB = i, j
+		i = j
+	}
+}
+
+func appendLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+func isJapanese(r rune) bool {
+	if r < 0x3000 {
+		return false
+	}
+	return unicode.Is(unicode.Han, r) || unicode.Is(unicode.Hiragana, r) || unicode.Is(unicode.Katakana, r) || r == 'ー' || r == '々'
+}
+
+// japaneseCandidates feeds nameCandidates' Japanese pieces to fn; false
+// when fn asked to stop.
+func (sc *leakScanner) japaneseCandidates(s string, fn func(p []byte) bool) bool {
+	runes := sc.runes[:0]
+	for _, r := range s {
+		runes = append(runes, r)
+	}
+	sc.runes = runes
+	run := sc.run[:0]
+	defer func() { sc.run = run }()
+	for i := 0; i < len(runes); {
+		if !isJapanese(runes[i]) {
+			i++
+			continue
+		}
+		// A run, letting one space (ASCII or full-width) join two runs:
+		// "山田 花子".
+		run = run[:0]
 		for i < len(runes) {
-			if isJ(runes[i]) {
-				buf = append(buf, runes[i])
+			if isJapanese(runes[i]) {
+				run = append(run, runes[i])
 				i++
 				continue
 			}
-			if (runes[i] == ' ' || runes[i] == '　') && i+1 < len(runes) && isJ(runes[i+1]) && len(buf) > 0 {
+			if (runes[i] == ' ' || runes[i] == '　') && i+1 < len(runes) && isJapanese(runes[i+1]) && len(run) > 0 {
 				i++
 				continue
 			}
 			break
 		}
-		idx = idx[:0]
-		for _, r := range buf {
-			if unicode.Is(unicode.Han, r) {
-				idx = append(idx, 1)
-			} else {
-				idx = append(idx, 0)
-			}
-		}
-		for a := 0; a < len(buf); a++ {
-			if idx[a] == 0 {
+		for a := 0; a < len(run); a++ {
+			if !unicode.Is(unicode.Han, run[a]) {
 				continue
 			}
 			han := 0
-			for b := a; b < len(buf) && b-a < 8; b++ {
-				han += idx[b]
-				if han >= 2 && !fn(string(buf[a:b+1])) {
-					return
+			sc.buf = sc.buf[:0]
+			for b := a; b < len(run) && b-a < 8; b++ {
+				if unicode.Is(unicode.Han, run[b]) {
+					han++
+				}
+				sc.buf = utf8.AppendRune(sc.buf, run[b])
+				if han >= 2 && !fn(sc.buf) {
+					return false
 				}
 			}
 		}
 	}
-	// Latin: adjacent words.
-	words := strings.FieldsFunc(s, func(r rune) bool { return !(r < utf8.RuneSelf && (unicode.IsLetter(r) || r == '\'' || r == '-')) })
-	for i := 0; i+1 < len(words); i++ {
-		if len(words[i])+len(words[i+1]) < 4 {
-			continue
-		}
-		if !fn(strings.ToLower(words[i] + " " + words[i+1])) {
-			return
-		}
-	}
+	return true
 }

@@ -2,8 +2,11 @@ package gate
 
 import (
 	"hash/maphash"
+	"os"
+	"strconv"
 	"testing"
 
+	"github.com/restage/restage/internal/testdb/jpshop"
 	"github.com/restage/restage/internal/transform"
 )
 
@@ -26,5 +29,32 @@ func BenchmarkLeakScan(b *testing.B) {
 		for _, v := range vals {
 			sc.scan(v)
 		}
+	}
+}
+
+// BenchmarkLeakScanJPShop masks the jpshop fixture at benchmark size
+// (RESTAGE_JPSHOP_ROWS, default 400,000 rows) on each engine and reports
+// the leak scan's capture and scan time against the masking time.
+func BenchmarkLeakScanJPShop(b *testing.B) {
+	size := 400_000
+	if v, err := strconv.Atoi(os.Getenv("RESTAGE_JPSHOP_ROWS")); err == nil && v > 0 {
+		size = v
+	}
+	for _, f := range []struct {
+		name   string
+		flavor jpshop.Flavor
+	}{{"mariadb", jpshop.MariaDB}, {"postgres", jpshop.Postgres}} {
+		b.Run(f.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				r := leakRun(b, f.flavor, jpshop.RulesYAML, false, size)
+				if !r.report.OK() {
+					b.Fatalf("leak scan: %s", r.report.Summary())
+				}
+				b.ReportMetric(float64(r.mask.Milliseconds()), "mask-ms")
+				b.ReportMetric(float64(r.capture.Milliseconds()), "capture-ms")
+				b.ReportMetric(float64((r.capture + r.report.Duration).Milliseconds()), "leakscan-ms")
+				b.ReportMetric(100*float64(r.capture+r.report.Duration)/float64(r.mask), "leakscan-%")
+			}
+		})
 	}
 }

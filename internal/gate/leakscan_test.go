@@ -36,7 +36,8 @@ func TestNameForms(t *testing.T) {
 		}
 	}
 	var got []string
-	nameCandidates("お届け先: 山田 花子様。Dear Aiko Yamada!", func(s string) bool { got = append(got, s); return true })
+	sc := &leakScanner{}
+	sc.nameCandidates("お届け先: 山田 花子様。Dear Aiko Yamada!", func(p []byte) bool { got = append(got, string(p)); return true })
 	for _, want := range []string{"山田花子", "山田花", "aiko yamada"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("candidates %q lack %q", got, want)
@@ -91,7 +92,7 @@ func TestLeakScanJPShop(t *testing.T) {
 		flavor jpshop.Flavor
 	}{{"mariadb", jpshop.MariaDB}, {"postgres", jpshop.Postgres}} {
 		t.Run(f.name, func(t *testing.T) {
-			rep := leakRun(t, f.flavor, jpshop.RulesYAML, true)
+			rep := leakRun(t, f.flavor, jpshop.RulesYAML, true, 40_000)
 			want := map[string]bool{
 				"orders.delivery_note/email": true, "support_tickets.subject/name": true,
 				"support_tickets.subject/phone": true, "login_history.user_agent/ip": true,
@@ -120,7 +121,7 @@ func TestLeakScanJPShop(t *testing.T) {
 			rules = replaceOnce(t, rules, "  support_tickets:\n    columns:\n      body: text\n", "")
 			rules = replaceOnce(t, rules, "  login_history:\n    columns:\n      ip: ip\n", "")
 			rules = replaceOnce(t, rules, `delivery_note: {keep: "canned delivery instructions chosen from a list"}`, "delivery_note: text")
-			clean := leakRun(t, f.flavor, rules, true)
+			clean := leakRun(t, f.flavor, rules, true, 40_000)
 			if !clean.report.OK() {
 				t.Errorf("with text rules the scan still finds %s", clean.report.Summary())
 			}
@@ -130,7 +131,7 @@ func TestLeakScanJPShop(t *testing.T) {
 	}
 }
 
-func replaceOnce(t *testing.T, s, old, new string) string {
+func replaceOnce(t testing.TB, s, old, new string) string {
 	t.Helper()
 	i := strings.Index(s, old)
 	if i < 0 {
@@ -146,7 +147,7 @@ type leakResult struct {
 	bytes         int64
 }
 
-func leakRun(t *testing.T, f jpshop.Flavor, rules string, plant bool) leakResult {
+func leakRun(t testing.TB, f jpshop.Flavor, rules string, plant bool, size int) leakResult {
 	t.Helper()
 	ctx := context.Background()
 	var (
@@ -180,7 +181,7 @@ func leakRun(t *testing.T, f jpshop.Flavor, rules string, plant bool) leakResult
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := jpshop.Load(ctx, db, f, 40000); err != nil {
+	if _, err := jpshop.Load(ctx, db, f, size); err != nil {
 		t.Fatal(err)
 	}
 	res := leakResult{planted: map[string]int64{}}

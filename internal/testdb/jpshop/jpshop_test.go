@@ -119,6 +119,7 @@ func testMask(t *testing.T, f jpshop.Flavor) {
 		t.Errorf("only %d orders repeat their user's e-mail", n)
 	}
 	stampsBefore := column(t, db, "SELECT CAST(updated_at AS CHAR(30)) FROM users ORDER BY id")
+	cardsBefore := column(t, db, "SELECT card_number FROM payments ORDER BY id")
 
 	r, err := config.ParseRules("rules.yaml", []byte(jpshop.RulesYAML))
 	if err != nil {
@@ -181,9 +182,13 @@ func testMask(t *testing.T, f jpshop.Flavor) {
 			}
 		}
 	}
-	for _, v := range column(t, db, "SELECT card_number FROM payments") {
-		if len(v.String) != 19 || strings.Count(v.String, "-") != 3 {
-			t.Fatalf("card %q lost its format", v.String)
+	for i, v := range column(t, db, "SELECT card_number FROM payments ORDER BY id") {
+		o := cardsBefore[i].String
+		if len(v.String) != 19 || strings.Count(v.String, "-") != 3 || !luhn(v.String) {
+			t.Fatalf("card %q lost its format or Luhn check digit", v.String)
+		}
+		if v.String == o || v.String[15:] != o[15:] { // keep_last: 4
+			t.Fatalf("card not masked or its last four digits not kept (row %d)", i)
 		}
 	}
 	for _, p := range people[:50] {
@@ -195,4 +200,22 @@ func testMask(t *testing.T, f jpshop.Flavor) {
 			}
 		}
 	}
+}
+
+func luhn(s string) bool {
+	sum, double := 0, false
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] < '0' || s[i] > '9' {
+			continue
+		}
+		d := int(s[i] - '0')
+		if double {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return sum%10 == 0
 }
