@@ -80,7 +80,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if err := os.WriteFile(*rulesFlag, fixed, 0o644); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "applied the suggested rules to %s: review them, then run check again\n", *rulesFlag)
+			fmt.Fprintf(stdout, "applied the rules patch to %s: review it, then run check again\n", *rulesFlag)
 		case *patchOut != "":
 			if err := os.WriteFile(*patchOut, []byte(rep.Patch), 0o644); err != nil {
 				return err
