@@ -294,3 +294,37 @@ func TestSweep(t *testing.T) {
 		})
 	}
 }
+
+// TestRunFinishesKilledSwap: without any `restage sweep`, the next run's
+// prepare finishes a swap killed half way (back: the commit point was not
+// reached) and then refreshes staging. Before the intent record, MySQL's
+// next runs all failed with "holding database … already exists", and
+// PostgreSQL's staging refused connections until then.
+func TestRunFinishesKilledSwap(t *testing.T) {
+	at := map[string]string{"mysql": "drop-staging-objects", "postgres": "blocked"}
+	for _, ec := range engines {
+		t.Run(ec.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, ec)
+			env := f.env()
+			if res := restage(t, env, "run"); res.code != 0 {
+				t.Fatalf("first run: exit %d\n%s", res.code, res.stderr)
+			}
+			f.runKilledAt(t, env, at[ec.name])
+			res := restage(t, env, "run")
+			if res.code != 0 {
+				t.Fatalf("the run after the kill: exit %d\n%s", res.code, res.stderr)
+			}
+			if !strings.Contains(res.stdout, `"direction":"back"`) {
+				t.Errorf("the run's prepare did not report finishing the swap back:\n%.2000s", res.stdout)
+			}
+			db := f.stagingDB(t)
+			if n, m := maskedEmails(t, db); n != 599 || m != n {
+				t.Errorf("staging serves %d customers, %d masked; want 599 all masked", n, m)
+			}
+			if left := f.databases(t, "restage_"+f.target+"_"); len(left) > 0 {
+				t.Errorf("left behind: %v", left)
+			}
+		})
+	}
+}
