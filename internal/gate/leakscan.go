@@ -368,6 +368,9 @@ func (r *LeakReport) Summary() string {
 type leakTarget struct {
 	table *schema.Table
 	cols  []*schema.Column
+	// partly: the rule of a partly masked column (regex, json, template),
+	// nil for a kept or unmentioned one.
+	partly []transform.Transformer
 }
 
 // leakTargets lists the text, JSON and binary columns that were not fully
@@ -375,18 +378,24 @@ type leakTarget struct {
 // change only parts of a value). Truncated tables are empty and skipped.
 func leakTargets(s *schema.Schema, plan *mask.Plan) []leakTarget {
 	full := map[schema.TableName]map[string]bool{}
+	partly := map[schema.TableName]map[string]transform.Transformer{}
 	for _, tp := range plan.Jobs {
 		m := map[string]bool{}
+		pm := map[string]transform.Transformer{}
 		for i, c := range tp.Job.Write {
 			if i < len(tp.Rules) {
 				switch tp.Rules[i].Name {
-				case "regex", "json", "template", "keep":
+				case "regex", "json", "template":
+					pm[c] = tp.Rules[i].Transformer
+					continue
+				case "keep":
 					continue
 				}
 			}
 			m[c] = true
 		}
 		full[tp.Job.Table.TableName] = m
+		partly[tp.Job.Table.TableName] = pm
 	}
 	truncated := map[schema.TableName]bool{}
 	for _, t := range plan.Truncate {
@@ -408,6 +417,7 @@ func leakTargets(s *schema.Schema, plan *mask.Plan) []leakTarget {
 				continue
 			}
 			lt.cols = append(lt.cols, c)
+			lt.partly = append(lt.partly, partly[t.TableName][c.Name])
 		}
 		if len(lt.cols) > 0 {
 			out = append(out, lt)
@@ -461,6 +471,11 @@ func LeakScan(ctx context.Context, rd mask.Reader, s *schema.Schema, plan *mask.
 						if raw, err := hex.DecodeString(text[2:]); err == nil {
 							text = string(raw)
 						}
+					}
+					// Only what the rule left of the original: its fakes
+					// could equal another row's original by chance.
+					if tr := t.partly[i]; tr != nil {
+						text = transform.Unmasked(tr, text)
 					}
 					for _, kind := range sc.scan(text) {
 						counts[i][kind]++

@@ -96,6 +96,7 @@ func TestLeakScanJPShop(t *testing.T) {
 			want := map[string]bool{
 				"orders.delivery_note/email": true, "support_tickets.subject/name": true,
 				"support_tickets.subject/phone": true, "login_history.user_agent/ip": true,
+				"user_profiles.profile/phone": true,
 			}
 			for _, h := range rep.report.Hits {
 				tbl := h.Table
@@ -121,6 +122,7 @@ func TestLeakScanJPShop(t *testing.T) {
 			rules = replaceOnce(t, rules, "  support_tickets:\n    columns:\n      body: text\n", "")
 			rules = replaceOnce(t, rules, "  login_history:\n    columns:\n      ip: ip\n", "")
 			rules = replaceOnce(t, rules, `delivery_note: {keep: "canned delivery instructions chosen from a list"}`, "delivery_note: text")
+			rules = replaceOnce(t, rules, "          $.contact.tel: phone\n", "          $.contact.tel: phone\n          $.fax: phone\n")
 			clean := leakRun(t, f.flavor, rules, true, 40_000)
 			if !clean.report.OK() {
 				t.Errorf("with text rules the scan still finds %s", clean.report.Summary())
@@ -186,7 +188,13 @@ func leakRun(t testing.TB, f jpshop.Flavor, rules string, plant bool, size int) 
 	}
 	res := leakResult{planted: map[string]int64{}}
 	if plant {
+		// An original phone under a key the json rule does not mask.
+		fax := `UPDATE user_profiles SET profile = JSON_SET(profile, '$.fax', (SELECT phone FROM users WHERE users.id = user_profiles.user_id)) WHERE user_id % 20 = 0 AND user_id IN (SELECT id FROM users WHERE phone IS NOT NULL)`
+		if f == jpshop.Postgres {
+			fax = `UPDATE user_profiles SET profile = jsonb_set(profile, '{fax}', to_jsonb((SELECT phone FROM users WHERE users.id = user_profiles.user_id))) WHERE user_id % 20 = 0 AND user_id IN (SELECT id FROM users WHERE phone IS NOT NULL)`
+		}
 		for _, q := range []string{
+			fax,
 			`UPDATE orders SET delivery_note = (SELECT email FROM users WHERE users.id = orders.user_id) WHERE id % 40 = 0`,
 			`UPDATE support_tickets SET subject = (SELECT CONCAT(family_name, ' ', given_name, ' 様') FROM users WHERE users.id = support_tickets.user_id) WHERE id % 10 = 0`,
 			`UPDATE support_tickets SET subject = (SELECT CONCAT('TEL ', phone) FROM users WHERE users.id = support_tickets.user_id) WHERE id % 10 = 5 AND EXISTS (SELECT 1 FROM users WHERE users.id = support_tickets.user_id AND phone IS NOT NULL)`,
@@ -201,6 +209,7 @@ func leakRun(t testing.TB, f jpshop.Flavor, rules string, plant bool, size int) 
 			"support_tickets.subject/name":  `SELECT COUNT(*) FROM support_tickets WHERE id % 10 = 0`,
 			"support_tickets.subject/phone": `SELECT COUNT(*) FROM support_tickets WHERE subject LIKE 'TEL %'`,
 			"login_history.user_agent/ip":   `SELECT COUNT(*) FROM login_history WHERE id % 30 = 0`,
+			"user_profiles.profile/phone":   `SELECT COUNT(*) FROM users WHERE id % 20 = 0 AND phone IS NOT NULL`,
 		} {
 			var n int64
 			if err := db.QueryRow(q).Scan(&n); err != nil {

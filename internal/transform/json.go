@@ -231,6 +231,9 @@ type jsonWalker struct {
 	seed  []byte
 	out   []repl
 	depth int
+	// blank: instead of masking, cut the values at the paths out (see
+	// Unmasked).
+	blank bool
 }
 
 func (w *jsonWalker) run() (string, error) {
@@ -513,6 +516,12 @@ func (w *jsonWalker) skipLiteral() error {
 
 func (w *jsonWalker) maskString(tgt, start, end int) error {
 	b := &w.bound[tgt]
+	if w.blank {
+		if b.null || b.text != nil {
+			w.out = append(w.out, repl{start, end, `""`})
+		}
+		return nil
+	}
 	if b.null {
 		w.out = append(w.out, repl{start, end, "null"})
 		return nil
@@ -538,6 +547,10 @@ func (w *jsonWalker) maskString(tgt, start, end int) error {
 
 func (w *jsonWalker) maskNumber(tgt, start, end int) error {
 	b := &w.bound[tgt]
+	if w.blank {
+		w.out = append(w.out, repl{start, end, "0"})
+		return nil
+	}
 	if b.null {
 		w.out = append(w.out, repl{start, end, "null"})
 		return nil
