@@ -140,3 +140,49 @@ func TestPGSwitchKilledThenSwept(t *testing.T) {
 		t.Errorf("staging serves %q, want new", got)
 	}
 }
+
+// TestMySQLSweepGoesBackWhenForwardFails: a swap killed after its RENAME
+// TABLE whose new objects then can't be created in staging (an injected
+// failure) is rolled back instead, so staging serves exactly the old
+// database rather than tables without their views.
+func TestMySQLSweepGoesBackWhenForwardFails(t *testing.T) {
+	t.Parallel()
+	e := newMyEnv(t, false)
+	ctx := context.Background()
+	e.smallSchema(e.src, "new")
+	e.exec("CREATE DATABASE " + mysqlQuote(e.staging))
+	e.smallSchema(e.staging, "old")
+	db := e.restore("r1")
+	oldStaging := e.snapshot(e.staging)
+	e.p.failAt = func(s string) error {
+		if s == "create-previous-objects" {
+			return errTestKilled
+		}
+		return nil
+	}
+	if _, err := e.p.Switch(ctx, db); !errors.Is(err, errTestKilled) {
+		t.Fatalf("switch returned %v", err)
+	}
+	p := e.provider()
+	p.failAt = func(s string) error {
+		if s == "create-new-objects" {
+			return errors.New("injected failure")
+		}
+		return nil
+	}
+	if _, err := p.Sweep(ctx); err != nil {
+		t.Fatalf("sweep: %v", err)
+	}
+	if got := e.snapshot(e.staging); !slices.Equal(got, oldStaging) {
+		t.Errorf("staging is not the old DB:\n got %q\nwant %q", got, oldStaging)
+	}
+	if n := e.count("SELECT COUNT(*) FROM " + e.p.intentTable()); n != 0 {
+		t.Errorf("%d intent records left", n)
+	}
+	if hold := DBName(e.target, "previous_r1"); e.exists(hold) || e.state(hold) != "unrecorded" {
+		t.Errorf("holding database left behind")
+	}
+	if e.exists(db.Name) || e.state(db.Name) != myStateDiscarded {
+		t.Errorf("new DB exists %v, state %s; want swept", e.exists(db.Name), e.state(db.Name))
+	}
+}

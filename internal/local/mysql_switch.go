@@ -568,7 +568,7 @@ func (p *mysqlProvider) intentTable() string {
 
 // finishSwap rolls an interrupted swap of this target forward (its RENAME
 // TABLE happened: staging already serves the new tables) or back (it did
-// not), from the intent record. The caller holds the run lock. It returns
+// not, or rolling forward fails), from the intent record. The caller holds the run lock. It returns
 // "" when no swap was pending, else "forward" or "back".
 func (p *mysqlProvider) finishSwap(ctx context.Context) (string, error) {
 	var body []byte
@@ -594,7 +594,18 @@ func (p *mysqlProvider) finishSwap(ctx context.Context) (string, error) {
 	dir := "back"
 	if renamed {
 		dir = "forward"
-		err = s.forward(ctx)
+		if err = s.forward(ctx); err != nil {
+			// What fails forward in a new process (an object that can't be
+			// created in staging) would have failed the swap in its own: go
+			// back, as a running swap does after a failure.
+			p.log.Warn("finishing an interrupted swap forward failed; rolling it back", "step", "sweep", "target", p.cfg.Target, "db", s.in.NewDB, "error", err)
+			dir = "back"
+			if berr := s.back(ctx); berr != nil {
+				err = fmt.Errorf("%w; rolling back failed too: %v", err, berr)
+			} else {
+				err = nil
+			}
+		}
 	} else {
 		err = s.back(ctx)
 	}
