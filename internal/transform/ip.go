@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -42,6 +43,10 @@ func (t *ipT) Bind(tg Target) (Func, error) {
 		return nil, err
 	}
 	cidr := ipDataType(c) == "cidr"
+	maxLen := 0
+	if c.Kind == schema.KindText {
+		maxLen = c.MaxLength
+	}
 	g := func(m *Masker, in Input, seed []byte, attempt int) (string, error) {
 		a, err := parseIPText(in.Value)
 		if err != nil {
@@ -50,7 +55,17 @@ func (t *ipT) Bind(tg Target) (Func, error) {
 		if cidr {
 			a.network = true
 		}
-		return a.fake(m.Rand("ip", seed, attempt)), nil
+		r := m.Rand("ip", seed, attempt)
+		// A fake cut to a narrow column would not be an address: draw
+		// again from the same stream until one fits (an IPv4 with short
+		// octets, an IPv6 with short groups).
+		for try := 0; try < 64; try++ {
+			out := a.fake(r)
+			if maxLen == 0 || len(out) <= maxLen {
+				return out, nil
+			}
+		}
+		return "", errors.New("ip: the column is too short for a fake address of the original's form")
 	}
 	return wrap(c, g, wrapOpts{}), nil
 }

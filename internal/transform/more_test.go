@@ -403,3 +403,23 @@ func TestShapeKeep(t *testing.T) {
 		t.Error("city accepted shape (only postal_code, phone and region take it)")
 	}
 }
+
+func TestIPFitsNarrowColumn(t *testing.T) {
+	m := NewMasker(testKey(t, 1))
+	f := mustBind(t, mustParse(t, "ip", nil), textCol(12), false)
+	for i := 0; i < 300; i++ {
+		in := fmt.Sprintf("10.0.%d.%d", i%10, i/10)
+		got := mustRun(t, f, m, Input{Value: in})
+		if _, err := netip.ParseAddr(got); err != nil || len(got) > 12 {
+			t.Fatalf("ip(%q) in varchar(12) = %q: %v", in, got, err)
+		}
+	}
+	v6 := mustBind(t, mustParse(t, "ip", nil), textCol(20), false)
+	for i := 0; i < 300; i++ {
+		in := fmt.Sprintf("2400:%x::%x", i+1, i+7)
+		got := mustRun(t, v6, m, Input{Value: in})
+		if _, err := netip.ParseAddr(got); err != nil || len(got) > 20 {
+			t.Fatalf("ip(%q) in varchar(20) = %q: %v", in, got, err)
+		}
+	}
+}
