@@ -17,6 +17,7 @@ import (
 	"github.com/restage/restage/internal/exitcode"
 	"github.com/restage/restage/internal/gate"
 	"github.com/restage/restage/internal/mask"
+	"github.com/restage/restage/internal/refresh"
 )
 
 func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -100,43 +101,31 @@ func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("connect to %s: %w", target.Target(), err)
 	}
 	defer eng.Close()
-	sch, err := eng.Introspect(ctx)
-	if err != nil {
-		return fmt.Errorf("read schema of %s: %w", target.Target(), err)
+	// The same mask + verify pass as `restage run`'s mask and verify steps:
+	// drift gate, plan, masking, post-mask SQL, verification, leak scan.
+	m := &refresh.Masking{Rules: rules, RulesText: rulesText, Key: key,
+		Workers: settings.Workers, BatchSize: settings.BatchSize, Log: log}
+	err = m.Check(ctx, eng)
+	if m.Plan != nil {
+		fmt.Fprintf(stderr, "plan for %s:\n%s", target.Target(), m.Plan.Describe())
 	}
-	rd, ok := eng.(mask.Reader)
-	if !ok {
-		return fmt.Errorf("engine %s cannot be read by the gates", target.Engine)
-	}
-	// The drift gate and the planner both judge the rules; rulesVerdict
-	// decides the exit code the way check and run do.
-	drift, err := gate.Drift(ctx, rd, sch, rules, rulesText, gate.DriftOptions{})
-	if err != nil {
-		return fmt.Errorf("drift gate: %w", err)
-	}
-	plan, planErr := mask.NewPlan(rules, sch)
-	if !drift.OK() {
-		fmt.Fprint(stderr, drift.Summary())
-		if drift.Patch != "" {
-			fmt.Fprintf(stderr, "\nrules patch (save it as FILE and apply with: %s, or run restage check --fix):\n%s", drift.PatchCommand("FILE"), drift.Patch)
+	if m.Drift != nil && !m.Drift.OK() {
+		fmt.Fprint(stderr, m.Drift.Summary())
+		if m.Drift.Patch != "" {
+			fmt.Fprintf(stderr, "\nrules patch (save it as FILE and apply with: %s, or run restage check --fix):\n%s", m.Drift.PatchCommand("FILE"), m.Drift.Patch)
 		}
 	}
-	if err := rulesVerdict(drift, planErr, exitcode.New(exitcode.Refused, errors.New("drift gate refused: personal-looking columns are not covered by the rules; nothing was changed"))); err != nil {
-		return err
+	if err != nil {
+		return fmt.Errorf("%s: %w; nothing was changed", target.Target(), err)
 	}
-	fmt.Fprintf(stderr, "plan for %s:\n%s", target.Target(), plan.Describe())
 	if *dryRun {
 		fmt.Fprintln(stderr, "dry run: rules fit, drift gate passed; nothing changed")
 		return nil
 	}
 
-	log.Info("capturing fingerprints for verification", "step", "verify")
-	base, err := gate.VerifyCapture(ctx, rd, plan, key, gate.VerifyOptions{Schema: sch})
-	if err != nil {
-		return fmt.Errorf("verification baseline: %w", err)
-	}
-	rep, err := mask.Run(ctx, eng, plan, key, mask.Options{Workers: settings.Workers, BatchSize: settings.BatchSize, Logger: log})
-	out := &maskReport{Mask: rep}
+	log.Info("masking", "step", "mask")
+	err = m.Mask(ctx, eng)
+	out := &maskReport{Mask: m.Report}
 	defer func() {
 		printSummary(stderr, out)
 		if *reportFile != "" {
@@ -151,13 +140,10 @@ func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		return err
 	}
-	ver, err := gate.Verify(ctx, rd, sch, plan, base)
+	err = m.VerifyMasked(ctx, eng)
+	out.Verify, out.Leak = m.Verify, m.Leak
 	if err != nil {
-		return fmt.Errorf("verification: %w", err)
-	}
-	out.Verify = ver
-	if !ver.OK() {
-		return exitcode.New(exitcode.Refused, errors.New("verification gate refused: the masked database failed a check (see the report)"))
+		return fmt.Errorf("%s is masked but %w (see the report)", target.Target(), err)
 	}
 	return nil
 }
@@ -166,6 +152,7 @@ func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error
 type maskReport struct {
 	Mask   *mask.Report       `json:"mask"`
 	Verify *gate.VerifyReport `json:"verify,omitempty"`
+	Leak   *gate.LeakReport   `json:"leak_scan,omitempty"`
 }
 
 func printSummary(w io.Writer, r *maskReport) {
@@ -176,6 +163,9 @@ func printSummary(w io.Writer, r *maskReport) {
 	defer func() {
 		if r.Verify != nil {
 			fmt.Fprintln(w, strings.TrimRight(r.Verify.Summary(), "\n"))
+		}
+		if r.Leak != nil {
+			fmt.Fprintln(w, "leak scan: "+r.Leak.Summary())
 		}
 	}()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

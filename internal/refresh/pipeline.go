@@ -131,12 +131,12 @@ func (e *StepError) ExitCode() int { return e.Code }
 // ExitCode maps a Run error to the process exit code: exitcode.Of.
 func ExitCode(err error) int { return exitcode.Of(err) }
 
-// errRefused marks a safety-gate refusal.
-var errRefused = errors.New("safety gate refused")
+// errRefused marks a safety-gate refusal: exit 4 in every command.
+var errRefused = exitcode.New(exitcode.Refused, errors.New("safety gate refused"))
 
 // errBadRules marks rules that don't fit the restored schema: bad input,
 // exit 2, as `restage mask` and `restage check` say for the same rules.
-var errBadRules = errors.New("the rules do not fit the database")
+var errBadRules = exitcode.New(exitcode.BadInput, errors.New("the rules do not fit the database"))
 
 type run struct {
 	cfg   Config
@@ -321,88 +321,30 @@ func (r *run) steps(ctx context.Context) error {
 		}
 	}
 	defer closeEngine()
-	rd, ok := eng.(mask.Reader)
-	if !ok {
-		return r.classify(ctx, StepMask, errors.New("engine cannot be read by the gates"))
-	}
-
-	var plan *mask.Plan
-	var base *gate.VerifyBaseline
-	var leakBase *gate.LeakBaseline
+	m := &Masking{Rules: r.cfg.Rules, RulesText: r.cfg.RulesText, Key: r.cfg.Key,
+		Workers: r.cfg.Workers, BatchSize: r.cfg.BatchSize, Log: r.log}
 	if err := r.step(ctx, StepMask, func(ctx context.Context) (string, error) {
-		s, err := eng.Introspect(ctx)
-		if err != nil {
-			return "", fmt.Errorf("read schema: %w", err)
-		}
-		drift, err := gate.Drift(ctx, rd, s, r.cfg.Rules, r.cfg.RulesText, gate.DriftOptions{})
-		if err != nil {
-			return "", fmt.Errorf("drift gate: %w", err)
-		}
-		r.rep.Drift = drift
-		// Rules that don't fit the schema are bad input (exit 2) and come
-		// first; unclassified columns are the gate's refusal (exit 4).
-		plan, err = mask.NewPlan(r.cfg.Rules, s)
-		switch {
-		case err != nil && len(drift.Stale) > 0:
-			return "", fmt.Errorf("%w: %d stale rule(s); %w", errBadRules, len(drift.Stale), err)
-		case err != nil:
-			return "", fmt.Errorf("%w: %w", errBadRules, err)
-		case len(drift.Stale) > 0:
-			return "", fmt.Errorf("%w: drift gate: %d stale rule(s), %d unclassified column(s); the report holds the rules patch", errBadRules, len(drift.Stale), len(drift.Unclassified))
-		case !drift.OK():
-			return "", fmt.Errorf("%w: drift gate: %d unclassified column(s); the report holds the rules patch", errRefused, len(drift.Unclassified))
-		}
-		base, err = gate.VerifyCapture(ctx, rd, plan, r.cfg.Key, gate.VerifyOptions{Schema: s})
-		if err != nil {
-			return "", fmt.Errorf("verification baseline: %w", err)
-		}
-		leakBase, err = gate.LeakCapture(ctx, rd, plan, r.cfg.Key, gate.LeakOptions{})
-		if err != nil {
-			return "", fmt.Errorf("leak scan baseline: %w", err)
-		}
-		rep, err := mask.Run(ctx, eng, plan, r.cfg.Key, mask.Options{Workers: r.cfg.Workers, BatchSize: r.cfg.BatchSize, Logger: r.log})
-		r.rep.Mask = rep
+		err := m.Check(ctx, eng)
+		r.rep.Drift = m.Drift
 		if err != nil {
 			return "", err
 		}
-		if len(r.cfg.Rules.PostMaskSQL) > 0 {
-			ex, ok := eng.(mask.Execer)
-			if !ok {
-				return "", errors.New("engine cannot run post-mask SQL")
-			}
-			for _, st := range r.cfg.Rules.PostMaskSQL {
-				if err := ex.Exec(ctx, st.SQL); err != nil {
-					return "", fmt.Errorf("post-mask SQL at %s:%d: %w", r.cfg.Rules.Path, st.Line, err)
-				}
-			}
+		err = m.Mask(ctx, eng)
+		r.rep.Mask = m.Report
+		if err != nil {
+			return "", err
 		}
-		return fmt.Sprintf("%d rows in %d tables masked, %d truncated", rep.Rows, len(plan.Jobs), len(plan.Truncate)), nil
+		return m.Note(), nil
 	}); err != nil {
 		return err
 	}
 	if err := r.step(ctx, StepVerify, func(ctx context.Context) (string, error) {
-		s, err := eng.Introspect(ctx)
-		if err != nil {
-			return "", fmt.Errorf("read schema: %w", err)
-		}
-		v, err := gate.Verify(ctx, rd, s, plan, base)
-		r.rep.Verify = v
+		err := m.VerifyMasked(ctx, eng)
+		r.rep.Verify, r.rep.Leak = m.Verify, m.Leak
 		if err != nil {
 			return "", err
 		}
-		if !v.OK() {
-			return "", fmt.Errorf("%w: verification: %d check(s) failed", errRefused, len(v.Failures))
-		}
-		// After post-mask SQL too: it may have copied originals around.
-		lr, err := gate.LeakScan(ctx, rd, s, plan, leakBase)
-		r.rep.Leak = lr
-		if err != nil {
-			return "", err
-		}
-		if !lr.OK() {
-			return "", fmt.Errorf("%w: leak scan: %s", errRefused, lr.Summary())
-		}
-		return "every check passed; " + lr.Summary(), nil
+		return "every check passed; " + m.Leak.Summary(), nil
 	}); err != nil {
 		return err
 	}

@@ -1,0 +1,165 @@
+package refresh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/restage/restage/internal/config"
+	"github.com/restage/restage/internal/gate"
+	"github.com/restage/restage/internal/mask"
+	"github.com/restage/restage/internal/schema"
+	"github.com/restage/restage/internal/transform"
+)
+
+// Masking is one mask + verify pass over one database: the mask and verify
+// steps of `restage run`, and the whole of `restage mask`. Both commands
+// go through it, so they check in the same order, run post-mask SQL, and
+// refuse for the same reasons with the same exit codes.
+//
+// Use: Check, then Mask, then Verify, each at most once. The exported
+// fields hold what each phase found, also after a failure, for reports.
+type Masking struct {
+	Rules     *config.Rules
+	RulesText []byte
+	Key       transform.Key
+	Workers   int
+	BatchSize int
+	Log       *slog.Logger
+
+	// Set by Check.
+	Schema *schema.Schema
+	Drift  *gate.DriftReport
+	Plan   *mask.Plan
+	// Set by Mask.
+	Report *mask.Report
+	// Set by Verify.
+	Verify *gate.VerifyReport
+	Leak   *gate.LeakReport
+
+	base     *gate.VerifyBaseline
+	leakBase *gate.LeakBaseline
+}
+
+// reader is the engine as the gates read it.
+func reader(eng mask.Engine) (mask.Reader, error) {
+	rd, ok := eng.(mask.Reader)
+	if !ok {
+		return nil, errors.New("engine cannot be read by the gates")
+	}
+	return rd, nil
+}
+
+// Check reads the live schema, runs the drift gate and plans the rules
+// against the schema; nothing is changed. Rules that don't fit the schema
+// (and stale rules) are bad input, exit 2, and are reported before the
+// gate's refusal of unclassified columns, exit 4.
+func (m *Masking) Check(ctx context.Context, eng mask.Engine) error {
+	rd, err := reader(eng)
+	if err != nil {
+		return err
+	}
+	s, err := eng.Introspect(ctx)
+	if err != nil {
+		return fmt.Errorf("read schema: %w", err)
+	}
+	m.Schema = s
+	drift, err := gate.Drift(ctx, rd, s, m.Rules, m.RulesText, gate.DriftOptions{})
+	if err != nil {
+		return fmt.Errorf("drift gate: %w", err)
+	}
+	m.Drift = drift
+	plan, err := mask.NewPlan(m.Rules, s)
+	switch {
+	case err != nil && len(drift.Stale) > 0:
+		return fmt.Errorf("%w: %d stale rule(s); %w", errBadRules, len(drift.Stale), err)
+	case err != nil:
+		return fmt.Errorf("%w: %w", errBadRules, err)
+	case len(drift.Stale) > 0:
+		return fmt.Errorf("%w: drift gate: %d stale rule(s), %d unclassified column(s); the report holds the rules patch", errBadRules, len(drift.Stale), len(drift.Unclassified))
+	case !drift.OK():
+		return fmt.Errorf("%w: drift gate: %d unclassified column(s); the report holds the rules patch", errRefused, len(drift.Unclassified))
+	}
+	m.Plan = plan
+	return nil
+}
+
+// Mask captures the verification and leak-scan baselines, masks, and runs
+// the rules' post-mask SQL. Check must have passed.
+func (m *Masking) Mask(ctx context.Context, eng mask.Engine) error {
+	if m.Plan == nil {
+		return errors.New("mask before a passed check")
+	}
+	rd, err := reader(eng)
+	if err != nil {
+		return err
+	}
+	m.base, err = gate.VerifyCapture(ctx, rd, m.Plan, m.Key, gate.VerifyOptions{Schema: m.Schema})
+	if err != nil {
+		return fmt.Errorf("verification baseline: %w", err)
+	}
+	m.leakBase, err = gate.LeakCapture(ctx, rd, m.Plan, m.Key, gate.LeakOptions{})
+	if err != nil {
+		return fmt.Errorf("leak scan baseline: %w", err)
+	}
+	rep, err := mask.Run(ctx, eng, m.Plan, m.Key, mask.Options{Workers: m.Workers, BatchSize: m.BatchSize, Logger: m.Log})
+	m.Report = rep
+	if err != nil {
+		return err
+	}
+	if len(m.Rules.PostMaskSQL) > 0 {
+		ex, ok := eng.(mask.Execer)
+		if !ok {
+			return errors.New("engine cannot run post-mask SQL")
+		}
+		for _, st := range m.Rules.PostMaskSQL {
+			if err := ex.Exec(ctx, st.SQL); err != nil {
+				return fmt.Errorf("post-mask SQL at %s:%d: %w", m.Rules.Path, st.Line, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Note is the one-line outcome of Mask, for the run report.
+func (m *Masking) Note() string {
+	if m.Report == nil || m.Plan == nil {
+		return ""
+	}
+	return fmt.Sprintf("%d rows in %d tables masked, %d truncated", m.Report.Rows, len(m.Plan.Jobs), len(m.Plan.Truncate))
+}
+
+// VerifyMasked runs the verification gate and then the leak scan (after
+// post-mask SQL, which may have copied originals around). A failed check
+// is a refusal, exit 4.
+func (m *Masking) VerifyMasked(ctx context.Context, eng mask.Engine) error {
+	if m.base == nil {
+		return errors.New("verify before masking")
+	}
+	rd, err := reader(eng)
+	if err != nil {
+		return err
+	}
+	s, err := eng.Introspect(ctx)
+	if err != nil {
+		return fmt.Errorf("read schema: %w", err)
+	}
+	v, err := gate.Verify(ctx, rd, s, m.Plan, m.base)
+	m.Verify = v
+	if err != nil {
+		return err
+	}
+	if !v.OK() {
+		return fmt.Errorf("%w: verification: %d check(s) failed", errRefused, len(v.Failures))
+	}
+	lr, err := gate.LeakScan(ctx, rd, s, m.Plan, m.leakBase)
+	m.Leak = lr
+	if err != nil {
+		return err
+	}
+	if !lr.OK() {
+		return fmt.Errorf("%w: leak scan: %s", errRefused, lr.Summary())
+	}
+	return nil
+}
