@@ -2,11 +2,8 @@ package gate
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/restage/restage/internal/mask"
@@ -126,137 +123,12 @@ func verifyForeignKey(ctx context.Context, rd mask.Reader, child, ref *schema.Ta
 }
 
 // verifyStatValues returns the values the server's statistics hold for a
-// column of t (col "" for every column): PostgreSQL most common values and
-// histogram bounds of the table and, for one column, of its inheritance
-// ancestors; MariaDB mysql.column_stats min/max and JSON histograms;
-// MySQL 8 histograms. NULLs are left out.
+// column of t (col "" for every column); each engine knows where its
+// server keeps them.
 func verifyStatValues(ctx context.Context, rd mask.Reader, s *schema.Schema, t *schema.Table, col string) ([]string, error) {
-	var out []string
-	collect := func(row []mask.Value) error {
-		for _, v := range row {
-			if !v.Null {
-				out = append(out, v.S)
-			}
-		}
-		return nil
-	}
-	var err error
-	switch rd.Flavor() {
-	case "postgres":
-		tables := []*schema.Table{t}
-		for p := t.Parent; col != "" && p != nil && len(tables) < 64; {
-			pt := s.Lookup(*p)
-			if pt == nil {
-				break
-			}
-			tables = append(tables, pt)
-			p = pt.Parent
-		}
-		for _, tt := range tables {
-			q := "SELECT v FROM pg_catalog.pg_stats st, unnest(coalesce(st.most_common_vals::text::text[], '{}'::text[]) || coalesce(st.histogram_bounds::text::text[], '{}'::text[])) v" +
-				" WHERE st.schemaname = " + verifyLit(rd, tt.Schema) + " AND st.tablename = " + verifyLit(rd, tt.Name)
-			if col != "" {
-				q += " AND st.attname = " + verifyLit(rd, col)
-			}
-			if err = rd.Query(ctx, q, collect); err != nil {
-				break
-			}
-		}
-	case "mariadb":
-		q := "SELECT min_value, max_value, histogram FROM mysql.column_stats WHERE db_name = DATABASE() AND table_name = " + verifyLit(rd, t.Name)
-		if col != "" {
-			q += " AND column_name = " + verifyLit(rd, col)
-		}
-		err = rd.Query(ctx, q, func(row []mask.Value) error {
-			if err := collect(row[:2]); err != nil {
-				return err
-			}
-			if !row[2].Null {
-				out = append(out, verifyMariaDBHistogram(row[2].S)...)
-			}
-			return nil
-		})
-	default: // mysql
-		q := "SELECT HISTOGRAM FROM information_schema.COLUMN_STATISTICS WHERE SCHEMA_NAME = DATABASE() AND TABLE_NAME = " + verifyLit(rd, t.Name)
-		if col != "" {
-			q += " AND COLUMN_NAME = " + verifyLit(rd, col)
-		}
-		err = rd.Query(ctx, q, func(row []mask.Value) error {
-			if !row[0].Null {
-				out = append(out, verifyMySQLHistogram(row[0].S)...)
-			}
-			return nil
-		})
-	}
+	out, err := rd.StatisticsValues(ctx, s, t, col)
 	if err != nil {
 		return nil, fmt.Errorf("read statistics of %s: %w", t.TableName, err)
 	}
 	return out, nil
-}
-
-// verifyMariaDBHistogram extracts the bucket bounds of a MariaDB JSON_HB
-// histogram ({"histogram_hb": [{"start": v, ..., "end": v}]}, binary
-// values as start_hex/end_hex). Binary (SINGLE/DOUBLE_PREC_HB) histograms
-// hold fractions, no values: nothing is returned for them.
-func verifyMariaDBHistogram(h string) []string {
-	if !strings.HasPrefix(strings.TrimSpace(h), "{") {
-		return nil
-	}
-	var doc struct {
-		Buckets []map[string]any `json:"histogram_hb"`
-	}
-	if json.Unmarshal([]byte(h), &doc) != nil {
-		return nil
-	}
-	var out []string
-	for _, b := range doc.Buckets {
-		for _, k := range []string{"start", "end"} {
-			if v, ok := b[k].(string); ok {
-				out = append(out, v)
-			}
-			if v, ok := b[k+"_hex"].(string); ok {
-				if raw, err := hex.DecodeString(v); err == nil {
-					out = append(out, string(raw))
-				}
-			}
-		}
-	}
-	return out
-}
-
-// verifyMySQLHistogram extracts the values of a MySQL 8 histogram:
-// singleton buckets [value, cumulative frequency], equi-height buckets
-// [lower, upper, cumulative frequency, distinct values]; strings are
-// "base64:typeNNN:<base64>".
-func verifyMySQLHistogram(h string) []string {
-	var doc struct {
-		Buckets [][]any `json:"buckets"`
-	}
-	if json.Unmarshal([]byte(h), &doc) != nil {
-		return nil
-	}
-	var out []string
-	for _, b := range doc.Buckets {
-		n := 1
-		if len(b) == 4 {
-			n = 2
-		}
-		for _, v := range b[:min(n, len(b))] {
-			switch x := v.(type) {
-			case string:
-				if rest, ok := strings.CutPrefix(x, "base64:"); ok {
-					if i := strings.IndexByte(rest, ':'); i >= 0 {
-						if raw, err := base64.StdEncoding.DecodeString(rest[i+1:]); err == nil {
-							out = append(out, string(raw))
-							continue
-						}
-					}
-				}
-				out = append(out, x)
-			case float64:
-				out = append(out, strconv.FormatFloat(x, 'f', -1, 64))
-			}
-		}
-	}
-	return out
 }

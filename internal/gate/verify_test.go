@@ -185,25 +185,6 @@ func TestVerifyGroup(t *testing.T) {
 	}
 }
 
-func TestVerifyHistograms(t *testing.T) {
-	maria := `{"target_histogram_size": 254, "collected_at": "2024-01-01 00:00:00", "collected_by": "10.11",
-	  "histogram_hb": [{"start": "Aaron", "size": 0.5, "ndv": 3}, {"start_hex": "0041", "size": 0.5, "ndv": 2, "end": "Zoe"}]}`
-	if got := verifyMariaDBHistogram(maria); !slices.Equal(got, []string{"Aaron", "\x00A", "Zoe"}) {
-		t.Errorf("mariadb: %q", got)
-	}
-	if got := verifyMariaDBHistogram("\x01\x02binary"); got != nil {
-		t.Errorf("binary histogram: %q", got)
-	}
-	mysql := `{"buckets": [["base64:type254:QWxpY2U=", 0.5], ["base64:type254:Qm9i", 1.0]], "data-type": "string"}`
-	if got := verifyMySQLHistogram(mysql); !slices.Equal(got, []string{"Alice", "Bob"}) {
-		t.Errorf("mysql singleton: %q", got)
-	}
-	mysqlEH := `{"buckets": [[1, 10, 0.5, 10], [11, 12345678, 1.0, 5]], "data-type": "int"}`
-	if got := verifyMySQLHistogram(mysqlEH); !slices.Equal(got, []string{"1", "10", "11", "12345678"}) {
-		t.Errorf("mysql equi-height: %q", got)
-	}
-}
-
 func TestVerifyReportHoldsNoValue(t *testing.T) {
 	ok := &VerifyReport{Tables: []VerifyTable{{Table: "t", Rows: 3, Checks: []string{"row_count"}}}, Failures: []VerifyFailure{}, Duration: time.Second}
 	if !ok.OK() || !strings.Contains(ok.Summary(), "passed") {

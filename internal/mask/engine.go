@@ -81,7 +81,7 @@ type Worker interface {
 // Reader is read-only SQL access for the safety gates (drift detection,
 // verification). Both engines implement it next to Engine.
 type Reader interface {
-	// Flavor is "mysql", "mariadb" or "postgres".
+	// Flavor is "mysql8", "mariadb" or "postgres".
 	Flavor() string
 	// QuoteIdent quotes one identifier.
 	QuoteIdent(name string) string
@@ -94,6 +94,11 @@ type Reader interface {
 	// Query runs a read-only query and calls fn with each row's values in
 	// text form (fn must not retain row). Errors never contain values.
 	Query(ctx context.Context, query string, fn func(row []Value) error) error
+	// StatisticsValues returns every value the server's planner statistics
+	// hold for column col of t ("" for every column of t): most common
+	// values, histogram bounds, min and max — where an original value could
+	// survive masking. NULLs are left out.
+	StatisticsValues(ctx context.Context, s *schema.Schema, t *schema.Table, col string) ([]string, error)
 }
 
 // Execer runs one statement of the rules file's post-mask SQL on the copy.

@@ -13,12 +13,21 @@ import (
 	"github.com/restage/restage/internal/testdb"
 )
 
-func TestConformance(t *testing.T) {
-	enginetest.Run(t, enginetest.Harness{
+func TestConformance(t *testing.T) { enginetest.Run(t, harness(testdb.MySQL)) }
+
+// TestConformanceMySQL8 runs the suite against a MySQL 8 server when
+// RESTAGE_TEST_MYSQL8_DSN names one (skipped otherwise).
+func TestConformanceMySQL8(t *testing.T) {
+	testdb.MySQL8(t) // skips without a server
+	enginetest.Run(t, harness(testdb.MySQL8))
+}
+
+func harness(create func(testing.TB) (string, string)) enginetest.Harness {
+	return enginetest.Harness{
 		DateTime: "DATETIME",
 		JSON:     "JSON",
 		Open: func(t *testing.T) (mask.Engine, *sql.DB) {
-			dsn, _ := testdb.MySQL(t)
+			dsn, _ := create(t)
 			eng, err := mysql.Open(context.Background(), dsn)
 			if err != nil {
 				t.Fatal(err)
@@ -31,5 +40,5 @@ func TestConformance(t *testing.T) {
 			t.Cleanup(func() { db.Close() })
 			return eng, db
 		},
-	})
+	}
 }

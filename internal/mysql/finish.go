@@ -173,13 +173,7 @@ func (e *Engine) refreshStats(ctx context.Context, t *schema.Table) error {
 		return err
 	}
 	var cols []string
-	var q string
-	if e.mariadb {
-		q = `SELECT column_name FROM mysql.column_stats WHERE db_name = ? AND table_name = ?`
-	} else {
-		q = `SELECT COLUMN_NAME FROM information_schema.COLUMN_STATISTICS WHERE SCHEMA_NAME = ? AND TABLE_NAME = ?`
-	}
-	err := e.each(ctx, q, func(r *sql.Rows) error {
+	err := e.each(ctx, e.flavor.statsColumnsSQL(), func(r *sql.Rows) error {
 		var c string
 		if err := r.Scan(&c); err != nil {
 			return err
@@ -192,10 +186,7 @@ func (e *Engine) refreshStats(ctx context.Context, t *schema.Table) error {
 	if err != nil || len(cols) == 0 {
 		return err
 	}
-	if e.mariadb {
-		return e.analyze(ctx, "ANALYZE TABLE "+quote(t.Name)+" PERSISTENT FOR COLUMNS ("+quoteList("", cols)+") INDEXES ALL")
-	}
-	return e.analyze(ctx, "ANALYZE TABLE "+quote(t.Name)+" UPDATE HISTOGRAM ON "+quoteList("", cols))
+	return e.analyze(ctx, e.flavor.refreshStatsSQL(t.Name, cols))
 }
 
 // analyze runs an ANALYZE TABLE statement and turns an "error" row of its

@@ -251,20 +251,12 @@ func (e *Engine) introspect(ctx context.Context) (*schema.Schema, error) {
 // noPadCollations returns a test for NO PAD collations: MySQL 8 says so in
 // COLLATIONS.PAD_ATTRIBUTE; MariaDB names them *_nopad_*.
 func (e *Engine) noPadCollations(ctx context.Context) (func(string) bool, error) {
-	byName := func(c string) bool { return strings.Contains(c, "_nopad_") }
-	if e.mariadb {
-		return byName, nil
-	}
-	var n int
-	if err := e.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.COLUMNS
-		WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'COLLATIONS' AND COLUMN_NAME = 'PAD_ATTRIBUTE'`).Scan(&n); err != nil {
-		return nil, err
-	}
-	if n == 0 {
-		return byName, nil
+	q := e.flavor.noPadCollationsSQL()
+	if q == "" {
+		return func(c string) bool { return strings.Contains(c, "_nopad_") }, nil
 	}
 	nopad := map[string]bool{}
-	err := e.each(ctx, `SELECT COLLATION_NAME FROM information_schema.COLLATIONS WHERE PAD_ATTRIBUTE = 'NO PAD'`, func(r *sql.Rows) error {
+	err := e.each(ctx, q, func(r *sql.Rows) error {
 		var c string
 		if err := r.Scan(&c); err != nil {
 			return err
@@ -275,16 +267,15 @@ func (e *Engine) noPadCollations(ctx context.Context) (func(string) bool, error)
 	return func(c string) bool { return nopad[c] }, err
 }
 
-// mariadbJSONColumns finds MariaDB JSON columns: MariaDB stores JSON as
-// LONGTEXT with a column CHECK (json_valid(`col`)), which is all that tells
-// them apart from text.
+// mariadbJSONColumns finds JSON columns stored as checked text (MariaDB;
+// see Flavor.checkedJSONSQL).
 func (e *Engine) mariadbJSONColumns(ctx context.Context) (map[[2]string]bool, error) {
 	out := map[[2]string]bool{}
-	if !e.mariadb {
+	q := e.flavor.checkedJSONSQL()
+	if q == "" {
 		return out, nil
 	}
-	err := e.each(ctx, `SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
-		WHERE CONSTRAINT_SCHEMA = ? AND LOWER(CHECK_CLAUSE) LIKE 'json\_valid(%'`,
+	err := e.each(ctx, q,
 		func(r *sql.Rows) error {
 			var table, clause string
 			if err := r.Scan(&table, &clause); err != nil {

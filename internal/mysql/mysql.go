@@ -28,7 +28,7 @@ type Engine struct {
 	db      *sql.DB
 	dbName  string
 	version string
-	mariadb bool
+	flavor  Flavor
 	// maxPacket is the server's max_allowed_packet: bulk INSERTs stay
 	// well below it.
 	maxPacket int
@@ -75,7 +75,7 @@ func Open(ctx context.Context, dsn string) (*Engine, error) {
 		db.Close()
 		return nil, fmt.Errorf("open mysql %s/%s: %w", cfg.Addr, cfg.DBName, redact(err, cfg.Passwd))
 	}
-	e.mariadb = strings.Contains(strings.ToLower(e.version), "mariadb")
+	e.flavor = FlavorOf(e.version)
 	return e, nil
 }
 
@@ -94,8 +94,11 @@ func (e *Engine) Close() error { return e.db.Close() }
 // DB returns the engine's connection pool (for tests and post-mask SQL).
 func (e *Engine) DB() *sql.DB { return e.db }
 
-// MariaDB reports whether the server is MariaDB rather than MySQL.
-func (e *Engine) MariaDB() bool { return e.mariadb }
+// MariaDB reports whether the server is MariaDB rather than MySQL 8.
+func (e *Engine) MariaDB() bool { return e.flavor == MariaDB }
+
+// ServerFlavor is the server's flavor (MariaDB or MySQL 8).
+func (e *Engine) ServerFlavor() Flavor { return e.flavor }
 
 // quote quotes an identifier with backticks.
 func quote(name string) string {

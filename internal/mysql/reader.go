@@ -11,13 +11,9 @@ import (
 
 var _ mask.Reader = (*Engine)(nil)
 
-// Flavor tells MariaDB from MySQL; their statistics tables differ.
-func (e *Engine) Flavor() string {
-	if e.mariadb {
-		return "mariadb"
-	}
-	return "mysql"
-}
+// Flavor is "mariadb" or "mysql8" (the gates' SQL is the same for both;
+// what differs lives behind Flavor in this package).
+func (e *Engine) Flavor() string { return string(e.flavor) }
 
 // QuoteIdent quotes an identifier with backticks.
 func (e *Engine) QuoteIdent(name string) string { return quote(name) }
@@ -75,4 +71,42 @@ func (e *Engine) Exec(ctx context.Context, stmt string) error {
 		return fmt.Errorf("exec: %w", scrub(err))
 	}
 	return nil
+}
+
+// StatisticsValues returns the values the server's statistics hold for a
+// column of t (col "" for every column): MariaDB's mysql.column_stats min,
+// max and JSON histograms; MySQL 8's histograms. NULLs are left out.
+func (e *Engine) StatisticsValues(ctx context.Context, _ *schema.Schema, t *schema.Table, col string) ([]string, error) {
+	args := []any{t.Name}
+	if col != "" {
+		args = append(args, col)
+	}
+	var out []string
+	err := e.each(ctx, e.flavor.statsValuesSQL(col != ""), func(r *sql.Rows) error {
+		cols, err := r.Columns()
+		if err != nil {
+			return err
+		}
+		raw := make([]sql.RawBytes, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range raw {
+			ptrs[i] = &raw[i]
+		}
+		if err := r.Scan(ptrs...); err != nil {
+			return err
+		}
+		row := make([]*string, len(raw))
+		for i, b := range raw {
+			if b != nil {
+				s := string(b)
+				row[i] = &s
+			}
+		}
+		out = append(out, e.flavor.statsValues(row)...)
+		return nil
+	}, args...)
+	if err != nil {
+		return nil, scrub(err)
+	}
+	return out, nil
 }

@@ -68,3 +68,50 @@ func (e *Engine) Exec(ctx context.Context, stmt string) error {
 		return nil
 	})
 }
+
+// StatisticsValues returns the most common values and histogram bounds
+// pg_stats holds for a column of t (col "" for every column) and, for one
+// column, of its inheritance ancestors (whose statistics cover the child's
+// rows). NULLs are left out.
+func (e *Engine) StatisticsValues(ctx context.Context, s *schema.Schema, t *schema.Table, col string) ([]string, error) {
+	tables := []*schema.Table{t}
+	for p := t.Parent; col != "" && p != nil && len(tables) < 64; {
+		pt := s.Lookup(*p)
+		if pt == nil {
+			break
+		}
+		tables = append(tables, pt)
+		p = pt.Parent
+	}
+	const q = `SELECT v FROM pg_catalog.pg_stats st,
+		unnest(coalesce(st.most_common_vals::text::text[], '{}'::text[]) || coalesce(st.histogram_bounds::text::text[], '{}'::text[])) v
+		WHERE st.schemaname = $1 AND st.tablename = $2 AND ($3 = '' OR st.attname = $3)`
+	var out []string
+	err := e.with(ctx, func(c *pgx.Conn) error {
+		for _, tt := range tables {
+			rows, err := c.Query(ctx, q, tt.Schema, tt.Name, col)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var v *string
+				if err := rows.Scan(&v); err != nil {
+					rows.Close()
+					return err
+				}
+				if v != nil {
+					out = append(out, *v)
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, scrub(err)
+	}
+	return out, nil
+}

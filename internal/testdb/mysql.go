@@ -22,9 +22,33 @@ import (
 // name. An unreachable server skips the test (fails it under CI=true).
 func MySQL(t testing.TB) (dsn, name string) {
 	t.Helper()
-	cfg, err := mysql.ParseDSN(env(EnvMySQL, DefaultMySQL))
+	return MySQLOn(t, env(EnvMySQL, DefaultMySQL))
+}
+
+// EnvMySQL8 names an optional MySQL 8 server (Aurora MySQL 3 and RDS
+// MySQL 8.0 are MySQL 8; only MariaDB can be installed on restage's CI
+// machines). When it is set, the MySQL engine's conformance suite and
+// scrubber corpus run against it too; docs/local-mysql.md says how to
+// start one.
+const EnvMySQL8 = "RESTAGE_TEST_MYSQL8_DSN"
+
+// MySQL8 is MySQL on the server EnvMySQL8 names; it skips the test when the
+// variable is unset, also under CI=true (no MySQL 8 server can run there).
+func MySQL8(t testing.TB) (dsn, name string) {
+	t.Helper()
+	admin := os.Getenv(EnvMySQL8)
+	if admin == "" {
+		t.Skipf("%s is not set: no MySQL 8 server to test against (see docs/local-mysql.md)", EnvMySQL8)
+	}
+	return MySQLOn(t, admin)
+}
+
+// MySQLOn is MySQL on the server adminDSN names.
+func MySQLOn(t testing.TB, adminDSN string) (dsn, name string) {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(adminDSN)
 	if err != nil {
-		t.Fatalf("parse %s: %v", EnvMySQL, err)
+		t.Fatalf("parse the MySQL test server DSN: %v", err)
 	}
 	cfg.DBName = ""
 	cfg.ParseTime = false
@@ -47,9 +71,9 @@ func MySQL(t testing.TB) (dsn, name string) {
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4"); err != nil {
 		t.Fatalf("create database %s: %v", name, err)
 	}
-	adminDSN := cfg.FormatDSN() // before cfg.DBName is set below
+	dropDSN := cfg.FormatDSN() // before cfg.DBName is set below
 	t.Cleanup(func() {
-		db, err := sql.Open("mysql", adminDSN)
+		db, err := sql.Open("mysql", dropDSN)
 		if err != nil {
 			t.Errorf("drop database %s: %v", name, err)
 			return
