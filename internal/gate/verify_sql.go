@@ -2,7 +2,6 @@ package gate
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -14,15 +13,6 @@ import (
 // read-only SQL built from QuoteIdent, From and Text; names that must be
 // string literals (catalog lookups) are passed hex-encoded, so no quoting
 // mode or escape setting can change their meaning.
-
-// verifyLit renders a name as a string literal.
-func verifyLit(rd mask.Reader, s string) string {
-	h := hex.EncodeToString([]byte(s))
-	if rd.Flavor() == "postgres" {
-		return "convert_from(decode('" + h + "', 'hex'), 'UTF8')"
-	}
-	return "CONVERT(X'" + h + "' USING utf8mb4)"
-}
 
 // verifyFromAll renders a table for FROM including the rows of its
 // partitions when it is a PostgreSQL partitioned table (which holds none
