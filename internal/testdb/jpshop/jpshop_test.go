@@ -120,6 +120,8 @@ func testMask(t *testing.T, f jpshop.Flavor) {
 	}
 	stampsBefore := column(t, db, "SELECT CAST(updated_at AS CHAR(30)) FROM users ORDER BY id")
 	cardsBefore := column(t, db, "SELECT card_number FROM payments ORDER BY id")
+	ticketStamps := column(t, db, "SELECT CAST(updated_at AS CHAR(30)) FROM support_tickets ORDER BY id")
+	bodies := column(t, db, "SELECT body FROM support_tickets ORDER BY id")
 
 	r, err := config.ParseRules("rules.yaml", []byte(jpshop.RulesYAML))
 	if err != nil {
@@ -167,6 +169,17 @@ func testMask(t *testing.T, f jpshop.Flavor) {
 			if got[i] != stampsBefore[i] {
 				t.Fatalf("users.updated_at changed by masking: row %d", i)
 			}
+		}
+	}
+	// The trigger-maintained timestamp too, while every body was rewritten.
+	for i, v := range column(t, db, "SELECT CAST(updated_at AS CHAR(30)) FROM support_tickets ORDER BY id") {
+		if v != ticketStamps[i] {
+			t.Fatalf("support_tickets.updated_at changed by masking (row %d): the trigger fired", i)
+		}
+	}
+	for i, v := range column(t, db, "SELECT body FROM support_tickets ORDER BY id") {
+		if v == bodies[i] || strings.Count(v.String, "\n") != strings.Count(bodies[i].String, "\n") {
+			t.Fatalf("support ticket %d: body not masked as text with its line breaks", i)
 		}
 	}
 	v4, v6 := netip.MustParsePrefix("240.0.0.0/4"), netip.MustParsePrefix("2001:db8::/32")
