@@ -113,7 +113,11 @@ func parseIPText(s string) (ipText, error) {
 	if a.Is6() && !a.Is4In6() {
 		v.upper = strings.ContainsAny(addrPart, "ABCDEF")
 		v.full = !strings.Contains(addrPart, "::")
-		v.padded = strings.HasPrefix(addrPart, "0") || strings.Contains(addrPart, ":0")
+		for _, g := range strings.Split(addrPart, ":") {
+			if len(g) > 1 && g[0] == '0' {
+				v.padded = true // "0db8", "0000"
+			}
+		}
 	}
 	return v, nil
 }

@@ -76,6 +76,7 @@ func TestIP(t *testing.T) {
 		{"2001:4860:4860::8888", regexp.MustCompile(`^2001:db8:[0-9a-f]{1,4}::[0-9a-f]{1,4}$`)},
 		{"2A00:1450:4001:082A:0000:0000:0000:200E", regexp.MustCompile(`^2001:0DB8:[0-9A-F]{4}:[0-9A-F]{4}:0000:0000:0000:[0-9A-F]{4}$`)},
 		{"2a00:1450:4001:82a:1:2:3:4", regexp.MustCompile(`^2001:db8(:[0-9a-f]{1,4}){6}$`)},
+		{"2a00:1450:0:82a:1:2:3:4", regexp.MustCompile(`^2001:db8:0(:[0-9a-f]{1,4}){5}$`)}, // a zero group, unpadded
 		{"fe80::1%eth0", regexp.MustCompile(`^2001:db8::[0-9a-f]{1,4}%eth0$`)},
 		{"::ffff:10.1.2.3", regexp.MustCompile(`^::ffff:\d+\.\d+\.\d+\.\d+$`)},
 	} {
