@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -149,7 +148,7 @@ func (p *Provider) Ready(ctx context.Context, db *refresh.DB) error {
 		acancel()
 		if err == nil {
 			p.log.Info("login and SELECT 1 succeeded", "step", refresh.StepReady, "db", db.Name, "attempts", attempt)
-			return nil
+			return p.credentialsFirst(ctx, db)
 		}
 		err = redact(err, pw)
 		p.log.Info("not ready yet", "step", refresh.StepReady, "db", db.Name, "attempt", attempt, "error", err.Error())
@@ -162,6 +161,21 @@ func (p *Provider) Ready(ctx context.Context, db *refresh.DB) error {
 		}
 		wait = min(2*wait, 15*time.Second)
 	}
+}
+
+// credentialsFirst shuts production's logins out of the copy the moment
+// it accepts the new master login (see shutOut).
+func (p *Provider) credentialsFirst(ctx context.Context, db *refresh.DB) error {
+	master := p.view(db).MasterUsername
+	if master == "" {
+		return fmt.Errorf("%s: master user name unknown (credentials step not run)", db.Name)
+	}
+	locked, err := p.shutOut(ctx, db, master)
+	if err != nil {
+		return fmt.Errorf("shut inherited logins out of %s: %w", db.Name, redact(err, p.password(db.Name)))
+	}
+	p.log.Info("inherited logins locked, their sessions ended", "step", refresh.StepReady, "db", db.Name, "count", len(locked), "logins", strings.Join(locked, ","))
+	return nil
 }
 
 func (p *Provider) password(name string) string {
@@ -262,9 +276,6 @@ func (p *Provider) readAs(ctx context.Context, db *refresh.DB, dsn string) error
 
 // ---- MySQL / MariaDB ----
 
-// mysqlSystem are accounts the server or RDS needs; never locked.
-var mysqlSystem = []string{"mariadb.sys", "mysql.sys", "mysql.session", "mysql.infoschema", "rdsadmin", "rdsrepladmin", "rds_superuser_role"}
-
 var mysqlPrivileges = map[string]string{"read": "SELECT", "write": "SELECT, INSERT, UPDATE, DELETE"}
 
 func myIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
@@ -305,6 +316,9 @@ func (p *Provider) mysqlUsers(ctx context.Context, db *refresh.DB, master string
 		}
 		for _, host := range hosts {
 			acct := myAcct(u.Name, host)
+			if err := revokeInheritedRolesMySQL(ctx, h, u.Name, host); err != nil {
+				return nil, err
+			}
 			stmts := []string{
 				"ALTER USER " + acct + " IDENTIFIED BY " + myString(u.Password) + " ACCOUNT UNLOCK",
 				"REVOKE ALL PRIVILEGES, GRANT OPTION FROM " + acct,
@@ -319,7 +333,7 @@ func (p *Provider) mysqlUsers(ctx context.Context, db *refresh.DB, master string
 	}
 	var locked, refused []string
 	for _, a := range accounts {
-		if a.user == master || staging[a.user] || slices.Contains(mysqlSystem, a.user) {
+		if a.user == master || staging[a.user] || reservedMySQL(a.user) {
 			continue
 		}
 		name := a.user + "@" + a.host
@@ -433,6 +447,9 @@ func (p *Provider) postgresUsers(ctx context.Context, db *refresh.DB, master str
 				return nil, fmt.Errorf("staging user %s: %w", u.Name, err)
 			}
 		}
+		if err := revokeInheritedRolesPostgres(ctx, c, u.Name); err != nil {
+			return nil, err
+		}
 	}
 	rows, err = c.Query(ctx, "SELECT rolname FROM pg_roles WHERE rolcanlogin ORDER BY 1")
 	if err != nil {
@@ -444,7 +461,7 @@ func (p *Provider) postgresUsers(ctx context.Context, db *refresh.DB, master str
 	}
 	var locked, refused []string
 	for _, l := range logins {
-		if l == master || staging[l] || strings.HasPrefix(l, "pg_") || strings.HasPrefix(l, "rds_") || slices.Contains(pgSystem, l) {
+		if l == master || staging[l] || reservedPostgres(l) {
 			continue
 		}
 		if _, err := c.Exec(ctx, "ALTER ROLE "+pgx.Identifier{l}.Sanitize()+" NOLOGIN"); err != nil {
