@@ -42,14 +42,19 @@ const (
 
 // TLS modes for restage's own connections to the restored DB.
 const (
-	TLSOff    = "off"    // plain TCP (tests against local servers only)
-	TLSOn     = "on"     // encrypted, server certificate not verified
-	TLSVerify = "verify" // encrypted, certificate and host name verified against TLSCAFile
+	TLSOff    = "off"    // plain TCP: tests against local servers only, not reachable from the environment
+	TLSOn     = "on"     // encrypted, server certificate not verified: the explicit, logged opt-out
+	TLSVerify = "verify" // the default: certificate and host name verified against TLSCAFile
 )
+
+// DefaultTLSCAFile is where the image keeps the RDS global CA bundle (the
+// Dockerfile fetches it at build time and checks its SHA-256).
+const DefaultTLSCAFile = "/etc/restage/rds-ca.pem"
 
 // Defaults.
 const (
 	DefaultReadyTimeout = 10 * time.Minute
+	DefaultLockWait     = 30 * time.Minute
 	defaultDNSRestore   = 2 * time.Minute
 )
 
@@ -67,13 +72,21 @@ type Config struct {
 	// DNSName is the staging CNAME (for logs and checks; the DNS client
 	// switches it).
 	DNSName string
-	// TLS is TLSOff, TLSOn or TLSVerify; empty: TLSVerify with a
-	// TLSCAFile, else TLSOn.
+	// TLS is TLSVerify (also when empty), TLSOn (RESTAGE_TLS_INSECURE_SKIP_VERIFY)
+	// or TLSOff (tests only). Without verification anyone in the path
+	// inside the VPC could take the master and staging passwords.
 	TLS string
-	// TLSCAFile is a PEM CA bundle (the RDS CAs) for full verification.
+	// TLSCAFile is a PEM CA bundle (the RDS CAs) the server certificate
+	// is verified against; required for TLSVerify.
 	TLSCAFile string
 	// ReadyTimeout bounds Ready (default 10m).
 	ReadyTimeout time.Duration
+	// LockWait bounds how long SweepTask waits for a dead run's lease to
+	// expire (RESTAGE_WAIT_TIMEOUT; default DefaultLockWait).
+	LockWait time.Duration
+	// LockPoll is the time between two tries of the lock in SweepTask
+	// (default 10s).
+	LockPoll time.Duration
 	// Adopt is the identifier of a hand-made staging DB (not tagged by
 	// restage) that may be returned as the previous DB by Switch and
 	// retired. It must be the rds.Client's Config.Adopt, which lets the
@@ -104,10 +117,7 @@ func (c *Config) tlsMode() string {
 	if c.TLS != "" {
 		return c.TLS
 	}
-	if c.TLSCAFile != "" {
-		return TLSVerify
-	}
-	return TLSOn
+	return TLSVerify
 }
 
 // Validate checks the configuration offline; every problem at once.
@@ -131,10 +141,10 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("master password mode %q: want managed or random", c.MasterPasswordMode))
 	}
 	switch c.TLS {
-	case "", TLSOff, TLSOn:
-	case TLSVerify:
+	case TLSOff, TLSOn:
+	case "", TLSVerify:
 		if c.TLSCAFile == "" {
-			errs = append(errs, errors.New("TLS verify needs a CA bundle (RESTAGE_TLS_CA_FILE)"))
+			errs = append(errs, errors.New("TLS verification needs a CA bundle (RESTAGE_TLS_CA_FILE; the image has "+DefaultTLSCAFile+"), or the explicit opt-out RESTAGE_TLS_INSECURE_SKIP_VERIFY=true"))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("TLS mode %q: want off, on or verify", c.TLS))
@@ -179,6 +189,8 @@ type Provider struct {
 	passwords map[string]string
 	// prevTTL is the TTL the staging record had before Switch.
 	prevTTL int64
+	// skipped are the leftovers the last Sweep left to the sweep task.
+	skipped []string
 }
 
 var _ refresh.Provider = (*Provider)(nil)
@@ -209,16 +221,25 @@ func New(cfg Config, rdsc *rds.Client, dns *route53.DNS, lock *ddblock.Locker, s
 	if cfg.ReadyTimeout == 0 {
 		cfg.ReadyTimeout = DefaultReadyTimeout
 	}
+	if cfg.LockWait == 0 {
+		cfg.LockWait = DefaultLockWait
+	}
+	if cfg.LockPoll == 0 {
+		cfg.LockPoll = 10 * time.Second
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.tlsMode() == TLSVerify {
+	switch cfg.tlsMode() {
+	case TLSVerify:
 		if err := registerMySQLCA(cfg.TLSCAFile); err != nil {
 			return nil, err
 		}
+	case TLSOn:
+		log.Warn("TLS certificates of the copies are NOT verified (RESTAGE_TLS_INSECURE_SKIP_VERIFY=true): anyone in the path can read the master and staging passwords", "target", cfg.Target)
 	}
 	return &Provider{cfg: cfg, rdsc: rdsc, dns: dns, lock: lock, secrets: secrets,
 		log: log.With("target", cfg.Target, "provider", "aws"),
@@ -264,30 +285,6 @@ func (p *Provider) current(ctx context.Context) (host string, ttl int64, managed
 func sameHost(a, b string) bool {
 	n := func(s string) string { return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(s), ".")) }
 	return a != "" && n(a) == n(b)
-}
-
-// Sweep deletes every restage DB of this target except the one behind the
-// staging record. The caller holds the lock, so none belongs to a live
-// run; this also finishes a retire that failed.
-func (p *Provider) Sweep(ctx context.Context) ([]string, error) {
-	_, _, managed, live, err := p.current(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var swept []string
-	var errs []error
-	for _, d := range managed {
-		if live != nil && d.ID == live.ID {
-			continue
-		}
-		p.log.Info("removing leftover", "step", refresh.StepPrepare, "db", d.ID, "run_of", d.RunID, "state", d.Tags[rds.TagState])
-		if err := p.rdsc.Delete(ctx, d, false); err != nil {
-			errs = append(errs, fmt.Errorf("delete leftover %s: %w", d.ID, err))
-			continue
-		}
-		swept = append(swept, d.ID)
-	}
-	return swept, errors.Join(errs...)
 }
 
 // Restore restores the newest snapshot into restage-<target>-<time>,
@@ -603,12 +600,27 @@ func (p *Provider) Retire(ctx context.Context, prev *refresh.DB) error {
 }
 
 // Discard deletes a DB this run created; a DB that is gone is fine. It
-// never keeps a final snapshot: the copy may not be masked.
+// never keeps a final snapshot: the copy may not be masked. The deletes
+// are issued at once (Aurora: every instance, then the cluster, without
+// waiting instance by instance), so a cleanup cut short by the task's
+// stop timeout has still issued them; a copy still being created is
+// waited for as long as ctx allows, and otherwise left to the sweep task.
 func (p *Provider) Discard(ctx context.Context, db *refresh.DB) error {
 	if db == nil {
 		return nil
 	}
-	return p.rdsc.Delete(ctx, p.view(db), false)
+	v := p.view(db)
+	if err := p.rdsc.StartDelete(ctx, v, false, true); err != nil {
+		return err
+	}
+	if err := p.rdsc.WaitDeleted(ctx, v); err != nil {
+		if ctx.Err() != nil {
+			p.log.Warn("delete issued; RDS finishes it after this run", "step", "cleanup", "db", v.ID)
+			return nil
+		}
+		return err
+	}
+	return nil
 }
 
 // Close releases nothing: every connection is closed after use.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -629,7 +630,11 @@ func TestAWSLeaseLost(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	good := Config{Target: target, Engine: "aurora-mysql", DBName: "shop"}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, []byte("not read by Validate"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good := Config{Target: target, Engine: "aurora-mysql", DBName: "shop", TLSCAFile: ca}
 	if err := good.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -639,6 +644,16 @@ func TestConfigValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("validate: %v; want a problem with %s", err, want)
 		}
+	}
+	// Verification is the default: no CA bundle, no run — unless the
+	// opt-out is explicit.
+	noCA := good
+	noCA.TLSCAFile = ""
+	if err := noCA.Validate(); err == nil || !strings.Contains(err.Error(), "RESTAGE_TLS_INSECURE_SKIP_VERIFY") {
+		t.Errorf("no CA bundle: %v, want a problem naming the opt-out", err)
+	}
+	if noCA.TLS = TLSOn; noCA.Validate() != nil {
+		t.Errorf("explicit opt-out refused: %v", noCA.Validate())
 	}
 	if _, err := New(good, nil, nil, nil, nil, nil); err == nil {
 		t.Error("New without clients succeeded")

@@ -254,7 +254,8 @@ func (f *Fake) FailDB(id, status string) {
 }
 
 // AddCluster seeds a cluster (a production source, a leftover). Status
-// defaults to available, ARN to the fake's.
+// defaults to available, ARN to the fake's; "creating" becomes available
+// after CreatePolls describes.
 func (f *Fake) AddCluster(c types.DBCluster) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -267,7 +268,12 @@ func (f *Fake) AddCluster(c types.DBCluster) {
 	if st == "" {
 		st = "available"
 	}
-	f.clusters[id] = &cluster{machine: machine{status: st}, c: c}
+	cl := &cluster{machine: machine{status: st}, c: c}
+	if st == "creating" {
+		// A leftover RDS is still creating: available after CreatePolls.
+		cl.queue = []phase{{status: st, polls: f.CreatePolls}}
+	}
+	f.clusters[id] = cl
 }
 
 // AddInstance seeds an instance. With DBClusterIdentifier it joins that
@@ -284,7 +290,11 @@ func (f *Fake) AddInstance(in types.DBInstance) {
 	if st == "" {
 		st = "available"
 	}
-	f.instances[id] = &instance{machine: machine{status: st}, i: in}
+	inst := &instance{machine: machine{status: st}, i: in}
+	if st == "creating" {
+		inst.queue = []phase{{status: st, polls: f.CreatePolls}}
+	}
+	f.instances[id] = inst
 	if cl := f.clusters[aws.ToString(in.DBClusterIdentifier)]; cl != nil {
 		cl.members = append(cl.members, id)
 	}
