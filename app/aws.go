@@ -1,15 +1,12 @@
 package main
 
 import (
-	"io"
-
 	"context"
 	"errors"
 	"fmt"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"io"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,7 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
 	r53 "github.com/aws/aws-sdk-go-v2/service/route53"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/kelseyhightower/envconfig"
 
 	"github.com/restage/restage/internal/awsprov"
 	"github.com/restage/restage/internal/config"
@@ -27,9 +26,61 @@ import (
 	"github.com/restage/restage/internal/route53"
 )
 
-// awsEnv is the RESTAGE_* AWS configuration (docs/aws-config.md).
+// awsSettings are the RESTAGE_* variables of the AWS provider
+// (docs/aws-config.md), read by envconfig in one pass like
+// config.Settings. Required ones are checked after, all at once.
+type awsSettings struct {
+	Region                     string        `envconfig:"AWS_REGION"`
+	Engine                     string        `envconfig:"ENGINE"`
+	SourceID                   string        `envconfig:"SOURCE_ID"`
+	SourceARN                  string        `envconfig:"SOURCE_ARN"`
+	SnapshotType               string        `envconfig:"SNAPSHOT_TYPE"`
+	SnapshotARN                string        `envconfig:"SNAPSHOT_ARN"`
+	KMSKeyID                   string        `envconfig:"KMS_KEY_ID"`
+	SubnetGroup                string        `envconfig:"SUBNET_GROUP"`
+	QuarantineSecurityGroupIDs []string      `envconfig:"QUARANTINE_SECURITY_GROUP_IDS"`
+	SecurityGroupIDs           []string      `envconfig:"SECURITY_GROUP_IDS"`
+	InstanceClass              string        `envconfig:"INSTANCE_CLASS"`
+	ServerlessMinACU           float64       `envconfig:"SERVERLESS_MIN_ACU"`
+	ServerlessMaxACU           float64       `envconfig:"SERVERLESS_MAX_ACU"`
+	DBParameterGroup           string        `envconfig:"DB_PARAMETER_GROUP"`
+	ClusterParameterGroup      string        `envconfig:"CLUSTER_PARAMETER_GROUP"`
+	OptionGroup                string        `envconfig:"OPTION_GROUP"`
+	BackupRetention            int32         `envconfig:"BACKUP_RETENTION"`
+	WaitTimeout                time.Duration `envconfig:"WAIT_TIMEOUT" default:"2h"`
+	HostedZoneID               string        `envconfig:"HOSTED_ZONE_ID"`
+	DNSName                    string        `envconfig:"DNS_NAME"`
+	DNSTTL                     int64         `envconfig:"DNS_TTL" default:"60"`
+	LockTable                  string        `envconfig:"LOCK_TABLE"`
+	DBName                     string        `envconfig:"DB_NAME"`
+	MasterPassword             string        `envconfig:"MASTER_PASSWORD"`
+	TLSInsecureSkipVerify      bool          `envconfig:"TLS_INSECURE_SKIP_VERIFY"`
+	TLSCAFile                  string        `envconfig:"TLS_CA_FILE" default:"/etc/restage/rds-ca.pem"`
+	ReadyTimeout               time.Duration `envconfig:"READY_TIMEOUT" default:"10m"`
+	FinalSnapshot              bool          `envconfig:"FINAL_SNAPSHOT"`
+	MetricsNamespace           string        `envconfig:"METRICS_NAMESPACE" default:"restage"`
+}
+
+// awsRequired names the required variables and why.
+var awsRequired = []struct{ name, why string }{
+	{"RESTAGE_AWS_REGION", "region of the databases"},
+	{"RESTAGE_ENGINE", "aurora-mysql, aurora-postgresql, mysql, postgres or mariadb"},
+	{"RESTAGE_SOURCE_ID", "production cluster or instance identifier"},
+	{"RESTAGE_SUBNET_GROUP", "the staging DB subnet group"},
+	{"RESTAGE_QUARANTINE_SECURITY_GROUP_IDS", "comma-separated security groups of this target that admit only its restage task; every copy starts there"},
+	{"RESTAGE_SECURITY_GROUP_IDS", "comma-separated staging security groups the copy moves to after the users step"},
+	{"RESTAGE_INSTANCE_CLASS", "e.g. db.r6g.large, or db.serverless for Aurora Serverless v2"},
+	{"RESTAGE_DB_PARAMETER_GROUP", "the instance's or writer's parameter group; engine defaults may not fit the snapshot"},
+	{"RESTAGE_HOSTED_ZONE_ID", "the staging record's hosted zone"},
+	{"RESTAGE_DNS_NAME", "the staging CNAME"},
+	{"RESTAGE_LOCK_TABLE", "DynamoDB table of run locks"},
+	{"RESTAGE_DB_NAME", "the database inside the server to mask"},
+}
+
+// awsEnv is the validated AWS configuration.
 type awsEnv struct {
 	region  string
+	set     awsSettings
 	rds     rds.Config
 	dns     route53.Config
 	lock    ddblock.Config
@@ -39,122 +90,73 @@ type awsEnv struct {
 
 func (e *awsEnv) fail(err error) { e.problem = append(e.problem, err) }
 
-func (e *awsEnv) duration(name string, def time.Duration) time.Duration {
-	v := strings.TrimSpace(os.Getenv(name))
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		e.fail(fmt.Errorf("%s %q: want a positive duration such as 2h or 90m", name, v))
-		return def
-	}
-	return d
-}
-
-func (e *awsEnv) integer(name string, def, lo, hi int64) int64 {
-	v := strings.TrimSpace(os.Getenv(name))
-	if v == "" {
-		return def
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < lo || n > hi {
-		e.fail(fmt.Errorf("%s %q: want a whole number from %d to %d", name, v, lo, hi))
-		return def
-	}
-	return n
-}
-
-func (e *awsEnv) float(name string) float64 {
-	v := strings.TrimSpace(os.Getenv(name))
-	if v == "" {
-		return 0
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil {
-		e.fail(fmt.Errorf("%s %q: want a number such as 0.5 or 8", name, v))
-		return 0
-	}
-	return f
-}
-
-func (e *awsEnv) boolean(name string, def bool) bool {
-	v := strings.TrimSpace(os.Getenv(name))
-	if v == "" {
-		return def
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		e.fail(fmt.Errorf("%s %q: want true or false", name, v))
-		return def
-	}
-	return b
-}
-
-func (e *awsEnv) required(name, why string) string {
-	v := strings.TrimSpace(os.Getenv(name))
-	if v == "" {
-		e.fail(fmt.Errorf("%s is required (%s)", name, why))
-	}
-	return v
-}
-
-// readAWSEnv reads and validates every AWS variable; every problem at once.
+// readAWSEnv reads and validates every AWS variable; every problem at
+// once, nothing touched.
 func readAWSEnv(s *config.Settings) (*awsEnv, error) {
 	e := &awsEnv{}
-	get := func(n string) string { return strings.TrimSpace(os.Getenv(n)) }
-	e.region = e.required("RESTAGE_AWS_REGION", "region of the databases")
-	engine := e.required("RESTAGE_ENGINE", "aurora-mysql, aurora-postgresql, mysql, postgres or mariadb")
-	list := func(v string) []string {
-		var out []string
-		for _, g := range strings.Split(v, ",") {
-			if g = strings.TrimSpace(g); g != "" {
-				out = append(out, g)
-			}
-		}
-		return out
+	var a awsSettings
+	if err := envconfig.Process(config.EnvPrefix, &a); err != nil {
+		// envconfig stops at the first value it can't parse; the
+		// required variables are still all checked below.
+		e.fail(err)
 	}
-	quarantine := list(e.required("RESTAGE_QUARANTINE_SECURITY_GROUP_IDS", "comma-separated security groups of this target that admit only its restage task; every copy starts there"))
-	sgs := list(e.required("RESTAGE_SECURITY_GROUP_IDS", "comma-separated staging security groups the copy moves to after the users step"))
-	waitTimeout := e.duration("RESTAGE_WAIT_TIMEOUT", rds.DefaultWaitTimeout)
+	for _, r := range awsRequired {
+		if strings.TrimSpace(os.Getenv(r.name)) == "" {
+			e.fail(fmt.Errorf("%s is required (%s)", r.name, r.why))
+		}
+	}
+	if rds.Engine(a.Engine).Aurora() && strings.TrimSpace(a.ClusterParameterGroup) == "" {
+		e.fail(errors.New("RESTAGE_CLUSTER_PARAMETER_GROUP is required for Aurora (the cluster parameter group; engine defaults may not fit the snapshot)"))
+	}
+	if a.WaitTimeout < 0 || a.ReadyTimeout < 0 {
+		e.fail(errors.New("RESTAGE_WAIT_TIMEOUT and RESTAGE_READY_TIMEOUT must not be negative"))
+	}
+	if a.DNSTTL < 1 || a.DNSTTL > 86400 {
+		e.fail(fmt.Errorf("RESTAGE_DNS_TTL %d: want 1 to 86400 seconds", a.DNSTTL))
+	}
+	if v := os.Getenv("RESTAGE_TLS"); v != "" {
+		e.fail(fmt.Errorf("RESTAGE_TLS %q is no longer read: certificates are verified against RESTAGE_TLS_CA_FILE; the only opt-out is RESTAGE_TLS_INSECURE_SKIP_VERIFY=true", v))
+	}
+	e.set, e.region = a, a.Region
 	e.rds = rds.Config{
 		Target:                     s.Target,
-		Engine:                     rds.Engine(engine),
-		SourceID:                   e.required("RESTAGE_SOURCE_ID", "production cluster or instance identifier"),
-		SourceARN:                  get("RESTAGE_SOURCE_ARN"),
-		SnapshotType:               get("RESTAGE_SNAPSHOT_TYPE"),
-		SnapshotARN:                get("RESTAGE_SNAPSHOT_ARN"),
-		KMSKeyID:                   get("RESTAGE_KMS_KEY_ID"),
-		SubnetGroup:                e.required("RESTAGE_SUBNET_GROUP", "the staging DB subnet group"),
-		SecurityGroupIDs:           sgs,
-		QuarantineSecurityGroupIDs: quarantine,
-		ServerlessMinACU:           e.float("RESTAGE_SERVERLESS_MIN_ACU"),
-		ServerlessMaxACU:           e.float("RESTAGE_SERVERLESS_MAX_ACU"),
-		InstanceClass:              e.required("RESTAGE_INSTANCE_CLASS", "e.g. db.r6g.large"),
-		DBParameterGroup:           get("RESTAGE_DB_PARAMETER_GROUP"),
-		ClusterParameterGroup:      get("RESTAGE_CLUSTER_PARAMETER_GROUP"),
-		OptionGroup:                get("RESTAGE_OPTION_GROUP"),
-		BackupRetention:            int32(e.integer("RESTAGE_BACKUP_RETENTION", 0, 0, 35)),
-		WaitTimeout:                waitTimeout,
+		Engine:                     rds.Engine(a.Engine),
+		SourceID:                   a.SourceID,
+		SourceARN:                  a.SourceARN,
+		SnapshotType:               a.SnapshotType,
+		SnapshotARN:                a.SnapshotARN,
+		KMSKeyID:                   a.KMSKeyID,
+		SubnetGroup:                a.SubnetGroup,
+		QuarantineSecurityGroupIDs: trimAll(a.QuarantineSecurityGroupIDs),
+		SecurityGroupIDs:           trimAll(a.SecurityGroupIDs),
+		InstanceClass:              a.InstanceClass,
+		ServerlessMinACU:           a.ServerlessMinACU,
+		ServerlessMaxACU:           a.ServerlessMaxACU,
+		DBParameterGroup:           a.DBParameterGroup,
+		ClusterParameterGroup:      a.ClusterParameterGroup,
+		OptionGroup:                a.OptionGroup,
+		BackupRetention:            a.BackupRetention,
+		WaitTimeout:                a.WaitTimeout,
 		Adopt:                      s.Adopt,
 	}
-	e.dns = route53.Config{
-		ZoneID: e.required("RESTAGE_HOSTED_ZONE_ID", "the staging record's hosted zone"),
-		Name:   e.required("RESTAGE_DNS_NAME", "the staging CNAME"),
-		TTL:    e.integer("RESTAGE_DNS_TTL", route53.DefaultTTL, 1, 86400),
+	e.dns = route53.Config{ZoneID: a.HostedZoneID, Name: a.DNSName, TTL: a.DNSTTL}
+	e.lock = ddblock.Config{Table: a.LockTable}
+	tls := awsprov.TLSVerify
+	if a.TLSInsecureSkipVerify {
+		tls = awsprov.TLSOn
 	}
-	e.lock = ddblock.Config{Table: e.required("RESTAGE_LOCK_TABLE", "DynamoDB table of run locks")}
 	e.prov = awsprov.Config{
 		Target:             s.Target,
-		Engine:             engine,
-		DBName:             e.required("RESTAGE_DB_NAME", "the database inside the server to mask"),
-		MasterPasswordMode: get("RESTAGE_MASTER_PASSWORD"),
-		DNSName:            e.dns.Name,
-		TLS:                get("RESTAGE_TLS"),
-		TLSCAFile:          get("RESTAGE_TLS_CA_FILE"),
-		ReadyTimeout:       e.duration("RESTAGE_READY_TIMEOUT", awsprov.DefaultReadyTimeout),
+		Engine:             a.Engine,
+		DBName:             a.DBName,
+		MasterPasswordMode: a.MasterPassword,
+		DNSName:            a.DNSName,
+		TLS:                tls,
+		TLSCAFile:          a.TLSCAFile,
+		ReadyTimeout:       a.ReadyTimeout,
+		LockWait:           a.WaitTimeout,
 		Adopt:              s.Adopt,
-		FinalSnapshot:      e.boolean("RESTAGE_FINAL_SNAPSHOT", false),
+		FinalSnapshot:      a.FinalSnapshot,
 		AcceptSharedLogins: s.AcceptSharedLogins,
 	}
 	if strings.TrimSpace(s.Preserve) != "" {
@@ -189,6 +191,16 @@ func readAWSEnv(s *config.Settings) (*awsEnv, error) {
 	return e, nil
 }
 
+func trimAll(in []string) []string {
+	var out []string
+	for _, v := range in {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // newAWSProvider builds the AWS provider from the RESTAGE_* AWS variables
 // (docs/aws-config.md) and the default AWS credential chain (the ECS task
 // role).
@@ -207,8 +219,6 @@ func newAWSProvider(ctx context.Context, s *config.Settings, log *slog.Logger) (
 	var secrets awsprov.SecretReader = secretsmanager.NewFromConfig(cfg)
 	return awsprov.New(e.prov, rdsc, dns, lock, secrets, log)
 }
-
-// Referenced until run.go selects it for RESTAGE_PROVIDER=aws.
 
 // readS3Rules fetches a rules file given as s3://bucket/key (the Terraform
 // module uploads one object per database).

@@ -100,6 +100,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if rc.aws != nil {
+		if err := writeSuccessMetric(stdout, rc.aws.set.MetricsNamespace, rc.cfg.Target, time.Now()); err != nil {
+			log.Error("success metric not written", "error", err.Error())
+		}
+	}
 	return nil
 }
 

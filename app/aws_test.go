@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/restage/restage/internal/awsprov"
+	"github.com/restage/restage/internal/config"
+)
+
+func setAWSEnv(t *testing.T, ca string, extra map[string]string) {
+	t.Helper()
+	env := map[string]string{
+		"RESTAGE_AWS_REGION": "ap-northeast-1", "RESTAGE_ENGINE": "aurora-mysql", "RESTAGE_SOURCE_ID": "prod-shop",
+		"RESTAGE_SUBNET_GROUP": "staging-db", "RESTAGE_QUARANTINE_SECURITY_GROUP_IDS": "sg-0q1, sg-0q2",
+		"RESTAGE_SECURITY_GROUP_IDS": "sg-0s1", "RESTAGE_INSTANCE_CLASS": "db.serverless",
+		"RESTAGE_SERVERLESS_MIN_ACU": "0.5", "RESTAGE_SERVERLESS_MAX_ACU": "8",
+		"RESTAGE_DB_PARAMETER_GROUP": "restage-shop", "RESTAGE_CLUSTER_PARAMETER_GROUP": "restage-shop-cluster",
+		"RESTAGE_HOSTED_ZONE_ID": "Z1", "RESTAGE_DNS_NAME": "shop.staging.example.com", "RESTAGE_LOCK_TABLE": "restage-locks",
+		"RESTAGE_DB_NAME": "shop", "RESTAGE_TLS_CA_FILE": ca,
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
+
+func caFile(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "rds-ca.pem")
+	if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestReadAWSEnv: typed settings in one pass; quarantine and staging
+// groups, Serverless v2 capacity; TLS verified by default, the opt-out
+// explicit; every problem at once.
+func TestReadAWSEnv(t *testing.T) {
+	s := &config.Settings{Target: "shop"}
+	setAWSEnv(t, caFile(t), nil)
+	e, err := readAWSEnv(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(e.rds.QuarantineSecurityGroupIDs, ","); got != "sg-0q1,sg-0q2" {
+		t.Errorf("quarantine %q", got)
+	}
+	if e.rds.ServerlessMaxACU != 8 || e.prov.TLS != awsprov.TLSVerify || e.set.MetricsNamespace != "restage" || e.rds.WaitTimeout != 2*time.Hour {
+		t.Errorf("settings %+v / %+v", e.rds, e.prov)
+	}
+
+	setAWSEnv(t, "", map[string]string{"RESTAGE_TLS_INSECURE_SKIP_VERIFY": "true"})
+	if e, err = readAWSEnv(s); err != nil || e.prov.TLS != awsprov.TLSOn {
+		t.Errorf("opt-out: %v", err)
+	}
+
+	setAWSEnv(t, filepath.Join(t.TempDir(), "missing.pem"), nil)
+	if _, err = readAWSEnv(s); err == nil || !strings.Contains(err.Error(), "TLS CA file") {
+		t.Errorf("missing CA bundle: %v", err)
+	}
+
+	setAWSEnv(t, caFile(t), map[string]string{"RESTAGE_QUARANTINE_SECURITY_GROUP_IDS": "", "RESTAGE_DB_PARAMETER_GROUP": "",
+		"RESTAGE_CLUSTER_PARAMETER_GROUP": "", "RESTAGE_LOCK_TABLE": "", "RESTAGE_TLS": "off"})
+	_, err = readAWSEnv(s)
+	for _, want := range []string{"RESTAGE_QUARANTINE_SECURITY_GROUP_IDS is required", "RESTAGE_DB_PARAMETER_GROUP is required",
+		"RESTAGE_CLUSTER_PARAMETER_GROUP is required", "RESTAGE_LOCK_TABLE is required", `RESTAGE_TLS "off" is no longer read`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not say %s", err, want)
+		}
+	}
+}
+
+// TestSuccessMetric: one embedded-metric-format line, RefreshSucceeded=1
+// with dimension Target in the configured namespace.
+func TestSuccessMetric(t *testing.T) {
+	var b bytes.Buffer
+	if err := writeSuccessMetric(&b, "restage", "shop", time.UnixMilli(1700000000000)); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(b.String(), "\n"); n != 1 {
+		t.Fatalf("%d lines", n)
+	}
+	var m struct {
+		AWS struct {
+			Timestamp         int64
+			CloudWatchMetrics []struct {
+				Namespace  string
+				Dimensions [][]string
+				Metrics    []struct{ Name, Unit string }
+			}
+		} `json:"_aws"`
+		Target           string
+		RefreshSucceeded float64
+	}
+	if err := json.Unmarshal(b.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	cm := m.AWS.CloudWatchMetrics
+	if m.AWS.Timestamp != 1700000000000 || len(cm) != 1 || cm[0].Namespace != "restage" || len(cm[0].Dimensions) != 1 ||
+		cm[0].Dimensions[0][0] != "Target" || cm[0].Metrics[0].Name != "RefreshSucceeded" || m.Target != "shop" || m.RefreshSucceeded != 1 {
+		t.Errorf("metric line %s", b.String())
+	}
+}
