@@ -75,8 +75,8 @@ var Actions = []Action{
 	{"rds:RestoreDBInstanceFromDBSnapshot", Create, "restore the RDS instance"},
 	{"rds:AddTagsToResource", Tag, "tags given on create/restore; restage:state on restage's own DBs"},
 
-	{"rds:ModifyDBCluster", Managed, "master password, backups on restage's clusters"},
-	{"rds:ModifyDBInstance", Managed, "master password, backups on restage's instances"},
+	{"rds:ModifyDBCluster", Managed, "master password, backups, quarantine → staging security groups, IAM auth and log exports off on restage's clusters"},
+	{"rds:ModifyDBInstance", Managed, "master password, backups, quarantine → staging security groups, Performance Insights, enhanced monitoring, log exports and IAM auth off on restage's instances"},
 	{"rds:DeleteDBCluster", Managed, "retire/cleanup restage's clusters"},
 	{"rds:DeleteDBInstance", Managed, "retire/cleanup restage's instances"},
 

@@ -40,7 +40,7 @@ func (p *Provider) Preserve(ctx context.Context, db *refresh.DB, specs []refresh
 	if p.cfg.PreserveUser == "" || p.cfg.PreservePassword == "" {
 		return 0, errors.New("preserve: the current staging DB is read as the first staging user (RESTAGE_STAGING_USERS, with its password); none is configured")
 	}
-	log := p.log.With("step", refresh.StepUsers, "db", db.Name)
+	log := p.log.With("step", refresh.StepVerify, "db", db.Name)
 	r, err := p.fresh(ctx, db)
 	if err != nil {
 		return 0, fmt.Errorf("preserve: %w", err)

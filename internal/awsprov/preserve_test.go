@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/restage/restage/internal/preserve"
+	"github.com/restage/restage/internal/exitcode"
 	"github.com/restage/restage/internal/refresh"
 	"github.com/restage/restage/internal/testdb"
 )
@@ -42,14 +43,19 @@ func TestAWSPreserve(t *testing.T) {
 			if e.cname() != endpointOf(second) {
 				t.Fatalf("record = %q, want %q", e.cname(), endpointOf(second))
 			}
+			// Copied before verification: the verify step reports them, and
+			// the gate expected exactly the one added row.
 			var note string
 			for _, s := range rep.Steps {
-				if s.Step == refresh.StepUsers {
+				if s.Step == refresh.StepVerify {
 					note = s.Note
 				}
 			}
-			if !strings.Contains(note, "2 preserved rows") {
-				t.Errorf("users step note %q, want 2 preserved rows", note)
+			if !strings.Contains(note, "2 preserved rows copied before verification (1 added)") {
+				t.Errorf("verify step note %q, want 2 preserved rows, 1 added", note)
+			}
+			if rep.Verify == nil || !rep.Verify.OK() {
+				t.Errorf("verification: %+v", rep.Verify)
 			}
 			inst := e.instance(second)
 			if got := query(t, inst, "SELECT first_name FROM customer WHERE customer_id = 1"); got != "QA_KEEP" {
@@ -65,6 +71,17 @@ func TestAWSPreserve(t *testing.T) {
 				t.Errorf("%s customers, want 599", got)
 			}
 			e.checkServed(t, second)
+
+			// A preserved row holding a production value goes through the
+			// never-equal check: the run refuses and staging stays.
+			exec(t, inst, "UPDATE customer SET email = 'MARY.SMITH@sakilacustomer.org' WHERE customer_id = 1")
+			rep, err = e.run(t, nil)
+			if refresh.ExitCode(err) != exitcode.Refused || rep.Verify == nil || rep.Verify.OK() {
+				t.Fatalf("third run: %v (exit %d); want the verification gate to refuse", err, refresh.ExitCode(err))
+			}
+			if e.cname() != endpointOf(second) {
+				t.Errorf("record = %q, want %q still", e.cname(), endpointOf(second))
+			}
 		})
 	}
 }

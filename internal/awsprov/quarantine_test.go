@@ -9,9 +9,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsrds "github.com/aws/aws-sdk-go-v2/service/rds"
 	r53 "github.com/aws/aws-sdk-go-v2/service/route53"
 
+	"github.com/restage/restage/internal/rds"
+	"github.com/restage/restage/internal/rds/rdsfake"
 	"github.com/restage/restage/internal/refresh"
 	"github.com/restage/restage/internal/route53/route53fake"
 )
@@ -71,9 +74,24 @@ func TestAWSQuarantine(t *testing.T) {
 				mu.Unlock()
 			}
 
+			// The snapshot or the account turns on everything that would
+			// keep or export the unmasked data; the copy has none of it.
+			e.rf.Inherited = rdsfake.Inherited{PerformanceInsights: true, MonitoringInterval: 60, LogExports: []string{"error", "slowquery"}, IAMAuth: true}
 			rep, err := e.run(t, hook(""))
 			if err != nil {
 				t.Fatalf("run: %v", err)
+			}
+			if ec.engine.Aurora() {
+				cl, _ := e.rf.Cluster(rep.New.Name)
+				w, _ := e.rf.Instance(rep.New.Name + rds.WriterSuffix)
+				if aws.ToBool(cl.IAMDatabaseAuthenticationEnabled) || len(cl.EnabledCloudwatchLogsExports) > 0 || aws.ToBool(w.PerformanceInsightsEnabled) || aws.ToInt32(w.MonitoringInterval) != 0 {
+					t.Errorf("cluster IAM %v logs %v, writer PI %v monitoring %d", aws.ToBool(cl.IAMDatabaseAuthenticationEnabled), cl.EnabledCloudwatchLogsExports, aws.ToBool(w.PerformanceInsightsEnabled), aws.ToInt32(w.MonitoringInterval))
+				}
+			} else {
+				in, _ := e.rf.Instance(rep.New.Name)
+				if aws.ToBool(in.IAMDatabaseAuthenticationEnabled) || len(in.EnabledCloudwatchLogsExports) > 0 || aws.ToBool(in.PerformanceInsightsEnabled) || aws.ToInt32(in.MonitoringInterval) != 0 {
+					t.Errorf("instance IAM %v logs %v PI %v monitoring %d", aws.ToBool(in.IAMDatabaseAuthenticationEnabled), in.EnabledCloudwatchLogsExports, aws.ToBool(in.PerformanceInsightsEnabled), aws.ToInt32(in.MonitoringInterval))
+				}
 			}
 			q, s := "sg-0quarantine:active", "sg-0staging:active"
 			want := []string{"prepare: ", "restore: ", "credentials: " + q, "ready: " + q, "mask: " + q, "verify: " + q,

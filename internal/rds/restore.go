@@ -35,6 +35,9 @@ func (c *Client) NewestSnapshot(ctx context.Context) (*Snapshot, error) {
 	if arn := c.cfg.SnapshotARN; arn != "" {
 		for i := range all {
 			if all[i].ARN == arn || all[i].ID == arn {
+				if !eqFold(all[i].Source, c.cfg.SourceID) {
+					return nil, fmt.Errorf("snapshot %q was taken of %q, not of the source %q: restage restores only the source's snapshots: %w", arn, all[i].Source, c.cfg.SourceID, ErrNoSnapshot)
+				}
 				if all[i].status != "available" {
 					return nil, fmt.Errorf("snapshot %q is %q, not available (retrying later can help): %w", arn, all[i].status, ErrNoSnapshot)
 				}
@@ -50,6 +53,12 @@ func (c *Client) NewestSnapshot(ctx context.Context) (*Snapshot, error) {
 		if s.status != "available" || s.Created.IsZero() || !eqFold(s.Source, c.cfg.SourceID) {
 			continue
 		}
+		if c.cfg.SnapshotType == SnapshotAutomated && !c.automatedName(s.ID) {
+			// rds:<source>-* also matches another source whose name
+			// starts the same (prod and prod-2).
+			c.log.Warn("snapshot skipped: not named like an automated snapshot of the source", "snapshot", s.ID)
+			continue
+		}
 		if best == nil || s.Created.After(best.Created) || (s.Created.Equal(best.Created) && s.ID > best.ID) {
 			best = &s.Snapshot
 		}
@@ -59,6 +68,17 @@ func (c *Client) NewestSnapshot(ctx context.Context) (*Snapshot, error) {
 	}
 	c.log.Info("snapshot chosen", "snapshot", best.ID, "created", best.Created, "seen", len(all))
 	return best, nil
+}
+
+// automatedName reports whether id is exactly rds:<source>-YYYY-MM-DD-HH-MM,
+// the name RDS gives an automated snapshot of the source.
+func (c *Client) automatedName(id string) bool {
+	rest, ok := strings.CutPrefix(strings.ToLower(id), "rds:"+strings.ToLower(c.cfg.SourceID)+"-")
+	if !ok {
+		return false
+	}
+	_, err := time.Parse("2006-01-02-15-04", rest)
+	return err == nil && len(rest) == len("2006-01-02-15-04")
 }
 
 func isSnapshotNotFound(err error) bool {

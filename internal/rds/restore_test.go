@@ -189,7 +189,7 @@ func TestRestoreEncryptedAurora(t *testing.T) {
 		{"arn:aws:kms:us-east-1:123456789012:key/staging-key", "arn:aws:kms:us-east-1:123456789012:key/staging-key"},
 	} {
 		env := newEnv(t, rds.AuroraMySQL, func(c *rds.Config) { c.KMSKeyID = tt.cfgKey })
-		seedSnaps(env.fake, rds.AuroraMySQL, []snap{{"enc", sourceID, "automated", "available", 1, true}})
+		seedSnaps(env.fake, rds.AuroraMySQL, []snap{{"rds:prod-shop-2026-03-02-03-00", sourceID, "automated", "available", 1, true}})
 		if _, err := restore(t, env); err != nil {
 			t.Fatal(err)
 		}

@@ -55,16 +55,20 @@ func TestNewestSnapshot(t *testing.T) {
 	// the third page, a newer one is still being created, another failed,
 	// and a newer one belongs to another database.
 	common := []snap{
-		{"a-old", sourceID, "automated", "available", 1, false},
-		{"b-newest", sourceID, "automated", "available", 5, true},
-		{"c-mid", sourceID, "automated", "available", 3, false},
-		{"d-creating", sourceID, "automated", "creating", 9, false},
-		{"e-failed", sourceID, "automated", "failed", 8, false},
-		{"f-other-db", "prod-other", "automated", "available", 10, false},
+		{"rds:prod-shop-2026-03-02-03-00", sourceID, "automated", "available", 1, false},
+		{"rds:prod-shop-2026-03-06-03-00", sourceID, "automated", "available", 5, true},
+		{"rds:prod-shop-2026-03-04-03-00", sourceID, "automated", "available", 3, false},
+		{"rds:prod-shop-2026-03-10-03-00", sourceID, "automated", "creating", 9, false},
+		{"rds:prod-shop-2026-03-09-03-00", sourceID, "automated", "failed", 8, false},
+		{"rds:prod-other-2026-03-11-03-00", "prod-other", "automated", "available", 10, false},
 		{"g-manual", sourceID, "manual", "available", 7, false},
 		{"h-manual-old", sourceID, "manual", "available", 2, false},
 		{"i-shared", sourceID, "shared", "available", 6, false},
 		{"j-shared-other", "prod-other", "shared", "available", 11, false},
+		// Listed for the source but not named like its automated
+		// snapshots: never chosen, however new.
+		{"rds:prod-shop-x-2026-03-13-03-00", sourceID, "automated", "available", 12, false},
+		{"k-misnamed", sourceID, "automated", "available", 12, false},
 	}
 	tests := []struct {
 		name    string
@@ -72,12 +76,14 @@ func TestNewestSnapshot(t *testing.T) {
 		want    string
 		wantErr error
 	}{
-		{name: "automated", want: "b-newest"},
+		{name: "automated", want: "rds:prod-shop-2026-03-06-03-00"},
 		{name: "manual", cfg: func(c *rds.Config) { c.SnapshotType = rds.SnapshotManual }, want: "g-manual"},
 		{name: "shared", cfg: func(c *rds.Config) { c.SnapshotType = rds.SnapshotShared }, want: "i-shared"},
 		{name: "ARN wins over type", cfg: func(c *rds.Config) { c.SnapshotARN = arnOf(c.Engine, "h-manual-old") }, want: "h-manual-old"},
-		{name: "ARN of a shared snapshot", cfg: func(c *rds.Config) { c.SnapshotARN = arnOf(c.Engine, "j-shared-other") }, want: "j-shared-other"},
-		{name: "ARN not available", cfg: func(c *rds.Config) { c.SnapshotARN = arnOf(c.Engine, "d-creating") }, wantErr: rds.ErrNoSnapshot},
+		{name: "ARN of a shared snapshot", cfg: func(c *rds.Config) { c.SnapshotARN = arnOf(c.Engine, "i-shared") }, want: "i-shared"},
+		// Restores are bound to the configured source's snapshots, even by ARN.
+		{name: "ARN of another source's snapshot", cfg: func(c *rds.Config) { c.SnapshotARN = arnOf(c.Engine, "j-shared-other") }, wantErr: rds.ErrNoSnapshot},
+		{name: "ARN not available", cfg: func(c *rds.Config) { c.SnapshotARN = arnOf(c.Engine, "rds:prod-shop-2026-03-10-03-00") }, wantErr: rds.ErrNoSnapshot},
 		{name: "ARN unknown", cfg: func(c *rds.Config) { c.SnapshotARN = arnOf(c.Engine, "zz") }, wantErr: rds.ErrNoSnapshot},
 		{name: "no snapshot of this source", cfg: func(c *rds.Config) { c.SourceID = "prod-empty" }, wantErr: rds.ErrNoSnapshot},
 	}
@@ -106,7 +112,7 @@ func TestNewestSnapshot(t *testing.T) {
 				if got.Engine != e || got.EngineVersion != engineVersion(e) || got.ARN == "" || got.Created.IsZero() {
 					t.Errorf("snapshot fields not filled: %+v", got)
 				}
-				if tt.want == "b-newest" {
+				if tt.want == "rds:prod-shop-2026-03-06-03-00" {
 					if !got.Encrypted || got.KMSKeyID == "" {
 						t.Errorf("encryption not reported: %+v", got)
 					}

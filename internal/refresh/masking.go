@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 
 	"github.com/restage/restage/internal/config"
 	"github.com/restage/restage/internal/gate"
@@ -128,6 +130,43 @@ func (m *Masking) Note() string {
 		return ""
 	}
 	return fmt.Sprintf("%d rows in %d tables masked, %d truncated", m.Report.Rows, len(m.Plan.Jobs), len(m.Plan.Truncate))
+}
+
+// Preserved runs run, which writes rows preserved from the current
+// staging DB into the named tables ("table" or "schema.table") after Mask
+// and before VerifyMasked, and makes the verification gate expect exactly
+// the rows and NULLs it changed (gate.VerifyBaseline.Preserved): the
+// preserved rows are checked like every other row. It returns the number
+// of rows added.
+func (m *Masking) Preserved(ctx context.Context, eng mask.Engine, tables []string, run func() error) (int64, error) {
+	if m.base == nil {
+		return 0, errors.New("preserve before masking")
+	}
+	rd, err := reader(eng)
+	if err != nil {
+		return 0, err
+	}
+	var ts []*schema.Table
+	for _, name := range tables {
+		if t := lookupTable(m.Schema, name); t != nil && !slices.Contains(ts, t) {
+			ts = append(ts, t)
+		}
+	}
+	return m.base.Preserved(ctx, rd, ts, run)
+}
+
+// lookupTable finds "table" or "schema.table" in s.
+func lookupTable(s *schema.Schema, name string) *schema.Table {
+	sch, tbl, ok := strings.Cut(name, ".")
+	if !ok {
+		sch, tbl = "", name
+	}
+	for _, t := range s.Tables {
+		if t.TableName.Name == tbl && (!ok || t.TableName.Schema == sch) {
+			return t
+		}
+	}
+	return nil
 }
 
 // VerifyMasked runs the verification gate and then the leak scan (after

@@ -339,31 +339,30 @@ func (r *run) steps(ctx context.Context) error {
 		return err
 	}
 	if err := r.step(ctx, StepVerify, func(ctx context.Context) (string, error) {
+		var notes []string
+		if len(r.cfg.Preserve) > 0 {
+			note, err := r.preserve(ctx, db, eng, m)
+			if err != nil {
+				return "", err
+			}
+			notes = append(notes, note)
+		}
 		err := m.VerifyMasked(ctx, eng)
 		r.rep.Verify, r.rep.Leak = m.Verify, m.Leak
 		if err != nil {
 			return "", err
 		}
-		return "every check passed; " + m.Leak.Summary(), nil
+		return joinNotes(append(notes, "every check passed; "+m.Leak.Summary())), nil
 	}); err != nil {
 		return err
 	}
 	closeEngine()
 
 	if err := r.step(ctx, StepUsers, func(ctx context.Context) (string, error) {
-		var notes []string
-		if len(r.cfg.Preserve) > 0 {
-			n, err := p.Preserve(ctx, db, r.cfg.Preserve)
-			if err != nil {
-				return "", fmt.Errorf("preserve rows: %w", err)
-			}
-			notes = append(notes, fmt.Sprintf("%d preserved rows copied", n))
-		}
 		if err := p.Users(ctx, db, r.cfg.Users); err != nil {
 			return "", err
 		}
-		notes = append(notes, fmt.Sprintf("%d staging user(s) can log in", len(r.cfg.Users)))
-		return joinNotes(notes), nil
+		return fmt.Sprintf("%d staging user(s) can log in", len(r.cfg.Users)), nil
 	}); err != nil {
 		return err
 	}
@@ -414,6 +413,26 @@ func (r *run) steps(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// preserve copies the preserved rows from the current staging DB into db
+// after masking and before verification, so that they pass the gate like
+// every other row (Masking.Preserved).
+func (r *run) preserve(ctx context.Context, db *DB, eng mask.Engine, m *Masking) (string, error) {
+	tables := make([]string, len(r.cfg.Preserve))
+	for i, sp := range r.cfg.Preserve {
+		tables[i] = sp.Table
+	}
+	var n int64
+	added, err := m.Preserved(ctx, eng, tables, func() error {
+		var err error
+		n, err = r.deps.Provider.Preserve(ctx, db, r.cfg.Preserve)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("preserve rows: %w", err)
+	}
+	return fmt.Sprintf("%d preserved rows copied before verification (%d added)", n, added), nil
 }
 
 func joinNotes(n []string) string {
