@@ -23,14 +23,27 @@ var ErrRecordUnproven = errors.New("the staging record does not prove which DB s
 // leftovers returns restage's DBs of this target that Sweep may delete:
 // all but the one exactly behind the staging record. A DB tagged live is
 // deletable only when the record provably points at another of restage's
-// DBs of this target; otherwise (no record, an unexpected endpoint
+// DBs of this target (or exactly at the adopted DB); otherwise (no record, an unexpected endpoint
 // spelling) it is ErrRecordUnproven and nothing is returned.
 func (p *Provider) leftovers(ctx context.Context) ([]*rds.DB, error) {
 	host, _, managed, live, err := p.current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if live == nil {
+	// The adopted hand-made DB (RESTAGE_ADOPT) exactly behind the record
+	// proves it too: ops named it this target's staging DB.
+	adoptedLive := false
+	if live == nil && host != "" && p.cfg.Adopt != "" {
+		a, err := p.rdsc.Get(ctx, p.cfg.Adopt)
+		switch {
+		case errors.Is(err, rds.ErrNotFound):
+		case err != nil:
+			return nil, fmt.Errorf("describe adopted %s: %w", p.cfg.Adopt, err)
+		default:
+			adoptedLive = sameHost(a.Endpoint, host)
+		}
+	}
+	if live == nil && !adoptedLive {
 		var tagged []string
 		for _, d := range managed {
 			if d.Tags[rds.TagState] == "live" {
