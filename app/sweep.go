@@ -57,6 +57,9 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return badInput(err)
 	}
 	defer prov.Close()
+	if st, ok := prov.(sweepTasker); ok {
+		return runSweepTask(ctx, st, s, log, stderr)
+	}
 
 	release, err := prov.Lock(ctx, "sweep-"+refresh.NewRunID(time.Now()))
 	if errors.Is(err, refresh.ErrLocked) {
