@@ -52,14 +52,25 @@ type PreserveSpec struct {
 // target's lock.
 var ErrLocked = errors.New("another run of this target holds the lock")
 
-// Provider is where the databases live. Every method must be safe to call
-// from a fresh context after the run's context was cancelled (cleanup).
-type Provider interface {
+// The provider contract is split by concern, so that a provider's parts
+// (a lock service, the DB lifecycle, access to a DB, the switch) read and
+// test on their own; Provider is all of them. Every method must be safe to
+// call from a fresh context after the run's context was cancelled
+// (cleanup). internal/providertest is the conformance suite every provider
+// passes.
+
+// Locker is the target's run lock.
+type Locker interface {
 	// Lock takes this target's run lock and returns ErrLocked when another
 	// live run holds it. The lock must die with the process (a server-side
 	// session lock, or a lease that stops being renewed). release is
 	// idempotent.
 	Lock(ctx context.Context, runID string) (release func(), err error)
+}
+
+// Lifecycle creates and removes the copies: creating → ready → live →
+// previous → retired | discarded.
+type Lifecycle interface {
 	// Sweep removes every DB restage created for this target that is
 	// neither the live staging DB nor owned by a live run (the caller holds
 	// the lock, so no other run is live), and returns their names. It also
@@ -74,6 +85,17 @@ type Provider interface {
 	// killed run leaves a leftover Sweep finds. After an error, what it
 	// created is removed by Discard.
 	Restore(ctx context.Context, runID string) (*DB, error)
+	// Retire deletes a previous staging DB — only one restage created for
+	// this target, or the one the configuration adopts; never the source.
+	// It returns ErrNotOurs for anything else.
+	Retire(ctx context.Context, prev *DB) error
+	// Discard deletes a DB this run created (cleanup). Idempotent.
+	Discard(ctx context.Context, db *DB) error
+}
+
+// Access is who can reach a copy: the master login, readiness, preserved
+// rows and the staging users.
+type Access interface {
 	// Credentials takes over the new DB's master login. A provider with
 	// nothing to do returns a note saying so.
 	Credentials(ctx context.Context, db *DB) (note string, err error)
@@ -88,18 +110,24 @@ type Provider interface {
 	// (ErrSharedLogin) when a production login can't be shut out and the
 	// configuration does not accept that.
 	Users(ctx context.Context, db *DB, users []StagingUser) error
+}
+
+// Switcher points the stable staging name at a copy.
+type Switcher interface {
 	// Switch makes db the DB behind the stable staging name and returns
 	// the DB that was there before (nil if none). On failure, the previous
 	// staging DB is serving again, untouched. Before its first change it
 	// records its intent where the next Sweep finds it, and each of its
 	// sub-steps is idempotent, so a killed Switch is finished by Sweep.
 	Switch(ctx context.Context, db *DB) (previous *DB, err error)
-	// Retire deletes a previous staging DB — only one restage created for
-	// this target, or the one the configuration adopts; never the source.
-	// It returns ErrNotOurs for anything else.
-	Retire(ctx context.Context, prev *DB) error
-	// Discard deletes a DB this run created (cleanup). Idempotent.
-	Discard(ctx context.Context, db *DB) error
+}
+
+// Provider is where the databases live: every concern above, and Close.
+type Provider interface {
+	Locker
+	Lifecycle
+	Access
+	Switcher
 	// Close releases the provider's connections.
 	Close() error
 }
