@@ -144,7 +144,7 @@ func (rc *runConfig) local(log *slog.Logger) local.Config {
 	return local.Config{
 		Target: s.Target, SourceDSN: s.SourceDSN, StagingDSN: s.StagingDSN, ControlDB: s.ControlDB,
 		KeepLast: s.KeepLast, Adopt: s.Adopt, ProductionLogins: rc.prodLogs, AcceptSharedLogins: s.AcceptSharedLogins, Log: log,
-		TestPauseAt: os.Getenv("RESTAGE_TEST_PAUSE_AT"),
+		TestPauseAt: s.TestPauseAt,
 	}
 }
 

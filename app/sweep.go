@@ -37,11 +37,10 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return badInput(fmt.Errorf("unexpected arguments: %v", fs.Args()))
 	}
+	// The same typed settings and checks as run (names held to plain
+	// identifiers), every problem at once.
 	s, err := config.LoadSettings()
-	if err != nil {
-		return badInput(err)
-	}
-	if err := sweepSettings(s); err != nil {
+	if err := errors.Join(err, s.Validate(), sweepSettings(s)); err != nil {
 		return badInput(err)
 	}
 	log := newLogger(stdout, s.LogLevel)

@@ -142,6 +142,16 @@ func deref(v [2]*string) []string {
 	return out
 }
 
+// TestSweepValidatesNames: restage sweep holds the names from settings to
+// the same rules as run (exit 2 before connecting anywhere).
+func TestSweepValidatesNames(t *testing.T) {
+	res := restage(t, []string{"RESTAGE_TARGET=shop", "RESTAGE_SOURCE_DSN=mysql://u:p@127.0.0.1:1/prod", "RESTAGE_STAGING_DSN=mysql://u:p@127.0.0.1:1/stg",
+		"RESTAGE_CONTROL_DB=ctl`; DROP DATABASE prod; -- ", "RESTAGE_KEEP_LAST=many"}, "sweep")
+	if res.code != 2 || !strings.Contains(res.stderr, "RESTAGE_CONTROL_DB") || !strings.Contains(res.stderr, `RESTAGE_KEEP_LAST="many"`) {
+		t.Errorf("sweep with a bad control DB name and keep-last: exit %d, want 2 naming both\n%s", res.code, res.stderr)
+	}
+}
+
 // TestMaskBlamesFlag: a bad --workers is blamed on the flag, not on
 // RESTAGE_WORKERS (which the user didn't set), and every unparsable
 // variable is listed at once.

@@ -57,6 +57,11 @@ type Settings struct {
 	SlackOnSuccess bool          `envconfig:"SLACK_ON_SUCCESS"`
 	SlackTimeout   time.Duration `envconfig:"SLACK_TIMEOUT" default:"10s"`
 
+	// TestPauseAt is a test hook of the local provider's swap: the
+	// process stops after the named sub-step (test/swap_test.go SIGKILLs
+	// it there). Never set in production.
+	TestPauseAt string `envconfig:"TEST_PAUSE_AT"`
+
 	// failed lists the variables that did not parse: Validate does not
 	// judge their (zero) values again.
 	failed []string
