@@ -3,7 +3,9 @@ package terraform_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"debug/elf"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -175,5 +177,97 @@ func TestStaticBinary(t *testing.T) {
 				t.Errorf("restage --help printed no usage:\n%s", stdout.String())
 			}
 		})
+	}
+}
+
+const rdsCABundleURL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+
+// TestDockerfileRDSCA: the image carries the RDS CA bundle where the
+// module's RESTAGE_TLS_CA_FILE points, downloaded at build time and
+// checked against the required build argument RDS_CA_SHA256 (no default).
+// The check steps are run here with sh: no digest, a wrong one and the
+// right one.
+func TestDockerfileRDSCA(t *testing.T) {
+	d := parseDockerfile(t)
+	build := d[:len(d)-len(d.finalStage())]
+	arg, empty, fetch, check := -1, -1, -1, -1
+	for i, in := range build {
+		switch {
+		case in.cmd == "ARG" && strings.HasPrefix(in.args, "RDS_CA_SHA256"):
+			if in.args != "RDS_CA_SHA256" {
+				t.Errorf("ARG %s: RDS_CA_SHA256 must have no default", in.args)
+			}
+			arg = i
+		case in.cmd == "RUN" && strings.Contains(in.args, `test -n "$RDS_CA_SHA256"`):
+			empty = i
+		case in.cmd == "RUN" && strings.Contains(in.args, rdsCABundleURL):
+			fetch = i
+			if !strings.Contains(in.args, "curl -fsS") || !strings.Contains(in.args, "--proto '=https'") || !strings.Contains(in.args, "-o /out/rds-ca.pem") {
+				t.Errorf("fetch %q: want curl -fsS --proto '=https' … -o /out/rds-ca.pem (fail on HTTP errors, HTTPS only)", in.args)
+			}
+		case in.cmd == "RUN" && strings.Contains(in.args, "sha256sum -c"):
+			check = i
+		}
+	}
+	if arg < 0 || empty < 0 || fetch < 0 || check < 0 {
+		t.Fatalf("build stage: ARG RDS_CA_SHA256 at %d, empty check at %d, fetch of %s at %d, sha256sum -c at %d; want all", arg, empty, rdsCABundleURL, fetch, check)
+	}
+	if !(arg < empty && empty < fetch && fetch < check) {
+		t.Errorf("order ARG %d, empty check %d, fetch %d, sha256sum %d: want the argument, its check, the download, then the digest check", arg, empty, fetch, check)
+	}
+
+	// The image path is the module's RESTAGE_TLS_CA_FILE.
+	tf, err := os.ReadFile(filepath.Join(repoRoot(t), "terraform", "main.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`rds_ca_file\s*=\s*"([^"]+)"`).FindSubmatch(tf)
+	if m == nil {
+		t.Fatal("terraform/main.tf sets no rds_ca_file")
+	}
+	var copied bool
+	for _, in := range d.finalStage() {
+		if in.cmd == "COPY" && in.args == "--from=build /out/rds-ca.pem "+string(m[1]) {
+			copied = true
+		}
+	}
+	if !copied {
+		t.Errorf("runtime stage does not COPY --from=build /out/rds-ca.pem %s", m[1])
+	}
+
+	// Run the two checks as the build would, on a stand-in bundle.
+	if _, err := exec.LookPath("sha256sum"); err != nil {
+		missing(t, "sha256sum not on PATH: %v", err)
+	}
+	dir := t.TempDir()
+	bundle := []byte("-----BEGIN CERTIFICATE-----\nstand-in\n-----END CERTIFICATE-----\n")
+	if err := os.WriteFile(filepath.Join(dir, "rds-ca.pem"), bundle, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(script, digest string) error {
+		cmd := exec.Command("sh", "-c", strings.ReplaceAll(script, "/out/", dir+"/"))
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "RDS_CA_SHA256=" + digest}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Logf("%s: %s", script, out)
+		}
+		return err
+	}
+	right := fmt.Sprintf("%x", sha256.Sum256(bundle))
+	wrong := fmt.Sprintf("%x", sha256.Sum256([]byte("other")))
+	if err := run(build[empty].args, ""); err == nil {
+		t.Error("the build goes on without RDS_CA_SHA256")
+	}
+	if err := run(build[empty].args, right); err != nil {
+		t.Errorf("the build stops with RDS_CA_SHA256 set: %v", err)
+	}
+	if err := run(build[check].args, wrong); err == nil {
+		t.Error("a bundle that does not match RDS_CA_SHA256 passes")
+	}
+	if err := run(build[check].args, ""); err == nil {
+		t.Error("the digest check passes without a digest")
+	}
+	if err := run(build[check].args, right); err != nil {
+		t.Errorf("the matching bundle fails the check: %v", err)
 	}
 }
