@@ -15,7 +15,7 @@ resource "aws_sns_topic_policy" "alerts" {
         Principal = { Service = "events.amazonaws.com" }
         Action    = "sns:Publish"
         Resource  = aws_sns_topic.alerts.arn
-        Condition = { ArnEquals = { "aws:SourceArn" = aws_cloudwatch_event_rule.task_failed.arn } }
+        Condition = { ArnEquals = { "aws:SourceArn" = [aws_cloudwatch_event_rule.task_failed.arn, aws_cloudwatch_event_rule.sweep_failed.arn] } }
       },
       {
         Sid       = "DeadLetterAlarm"
@@ -23,7 +23,7 @@ resource "aws_sns_topic_policy" "alerts" {
         Principal = { Service = "cloudwatch.amazonaws.com" }
         Action    = "sns:Publish"
         Resource  = aws_sns_topic.alerts.arn
-        Condition = { ArnEquals = { "aws:SourceArn" = aws_cloudwatch_metric_alarm.dlq.arn } }
+        Condition = { ArnEquals = { "aws:SourceArn" = concat([aws_cloudwatch_metric_alarm.dlq.arn], [for k in sort(keys(aws_cloudwatch_metric_alarm.stale)) : aws_cloudwatch_metric_alarm.stale[k].arn]) } }
       },
     ]
   })
@@ -89,4 +89,154 @@ resource "aws_cloudwatch_metric_alarm" "dlq" {
   alarm_actions       = [aws_sns_topic.alerts.arn]
   ok_actions          = [aws_sns_topic.alerts.arn]
   tags                = local.tags
+}
+
+################################################################################
+# Killed runs are swept within minutes
+################################################################################
+
+# A run that stopped abnormally — not 0 (done), 2 (bad input, nothing
+# created) or 4 (a gate refused, cleanup done) — may have left an unmasked
+# copy behind (killed, OOM, SIGKILL after stopTimeout, crash). Its sweep
+# starts right away instead of at the next scheduled run. Only the run
+# group matches: a sweep runs under its own group (sweep:<family>), so a
+# failed sweep never starts another one (it alerts, below).
+resource "aws_cloudwatch_event_rule" "sweep" {
+  for_each = local.databases
+
+  name        = "${var.name}-${each.key}-sweep"
+  description = "restage ${each.key}: a run stopped abnormally; start restage sweep"
+  event_pattern = jsonencode({
+    source      = ["aws.ecs"]
+    detail-type = ["ECS Task State Change"]
+    detail = {
+      clusterArn = [local.cluster_arn]
+      lastStatus = ["STOPPED"]
+      group      = [local.run_groups[each.key]]
+      containers = { exitCode = [{ anything-but = [0, 2, 4] }] }
+    }
+  })
+  tags = merge(local.tags, { "restage:target" = each.key })
+}
+
+resource "aws_cloudwatch_event_target" "sweep" {
+  for_each = local.databases
+
+  rule      = aws_cloudwatch_event_rule.sweep[each.key].name
+  target_id = "sweep"
+  arn       = var.create_cluster ? one(aws_ecs_cluster.this[*].arn) : local.cluster_arn
+  role_arn  = aws_iam_role.events.arn
+  # The RunTask overrides: the same task definition, `restage sweep`.
+  input = jsonencode(local.sweep_overrides)
+
+  ecs_target {
+    task_definition_arn = aws_ecs_task_definition.this[each.key].arn_without_revision
+    launch_type         = "FARGATE"
+    platform_version    = "LATEST"
+    task_count          = 1
+    group               = local.sweep_groups[each.key]
+
+    network_configuration {
+      subnets          = var.subnet_ids
+      security_groups  = local.task_security_groups[each.key]
+      assign_public_ip = false
+    }
+  }
+
+  retry_policy {
+    maximum_event_age_in_seconds = 3600
+    maximum_retry_attempts       = 10
+  }
+
+  # A sweep that could not even start lands with the schedules' failures
+  # (alarmed).
+  dead_letter_config {
+    arn = aws_sqs_queue.dlq.arn
+  }
+}
+
+# A sweep that failed (or never started) alerts; nothing starts another.
+resource "aws_cloudwatch_event_rule" "sweep_failed" {
+  name        = "${var.name}-sweep-failed"
+  description = "restage sweep task stopped with a non-zero exit code or failed to start"
+  event_pattern = jsonencode({
+    source      = ["aws.ecs"]
+    detail-type = ["ECS Task State Change"]
+    detail = {
+      clusterArn = [local.cluster_arn]
+      lastStatus = ["STOPPED"]
+      group      = sort(values(local.sweep_groups))
+      "$or" = [
+        { containers = { exitCode = [{ anything-but = 0 }] } },
+        { stopCode = ["TaskFailedToStart"] },
+      ]
+    }
+  })
+  tags = local.tags
+}
+
+resource "aws_cloudwatch_event_target" "sweep_failed" {
+  rule      = aws_cloudwatch_event_rule.sweep_failed.name
+  target_id = "sns"
+  arn       = aws_sns_topic.alerts.arn
+
+  input_transformer {
+    input_paths = {
+      group    = "$.detail.group"
+      stopCode = "$.detail.stopCode"
+      reason   = "$.detail.stoppedReason"
+      task     = "$.detail.taskArn"
+    }
+    input_template = "\"restage SWEEP <group> failed (<stopCode>): <reason>. An unmasked copy may be left: check restage-* databases now. Task: <task>. Logs: ${local.log_group_name}\""
+  }
+}
+
+# EventBridge delivers undeliverable sweeps to the dead-letter queue with
+# the queue's policy (the scheduler uses its role).
+resource "aws_sqs_queue_policy" "dlq" {
+  queue_url = aws_sqs_queue.dlq.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "SweepRules"
+      Effect    = "Allow"
+      Principal = { Service = "events.amazonaws.com" }
+      Action    = "sqs:SendMessage"
+      Resource  = aws_sqs_queue.dlq.arn
+      Condition = { ArnEquals = { "aws:SourceArn" = [for k in sort(keys(aws_cloudwatch_event_rule.sweep)) : aws_cloudwatch_event_rule.sweep[k].arn] } }
+    }]
+  })
+}
+
+################################################################################
+# Staleness: no successful refresh for staleness_alarm_hours
+################################################################################
+
+# Each successful run writes one embedded-metric-format line (metric
+# RefreshSucceeded = 1, dimension Target) to stdout; awslogs runs in
+# blocking mode so the line is never dropped. Hourly sums; an hour without
+# a success is missing data, which counts as breaching: the alarm fires
+# after staleness_alarm_hours hours without one, whether runs fail or
+# never start (a disabled or deleted schedule).
+resource "aws_cloudwatch_metric_alarm" "stale" {
+  for_each = local.databases
+
+  alarm_name          = "${var.name}-${each.key}-stale"
+  alarm_description   = "restage: no successful refresh of ${each.key} for ${var.staleness_alarm_hours} hours (logs: ${local.log_group_name}, prefix ${each.key})"
+  namespace           = var.metrics_namespace
+  metric_name         = "RefreshSucceeded"
+  dimensions          = { Target = each.key }
+  statistic           = "Sum"
+  period              = 3600
+  evaluation_periods  = var.staleness_alarm_hours
+  datapoints_to_alarm = var.staleness_alarm_hours
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
+  # enabled = false: the schedule is off on purpose; the alarm exists but
+  # does not notify.
+  actions_enabled = each.value.enabled
+  alarm_actions   = [aws_sns_topic.alerts.arn]
+  ok_actions      = [aws_sns_topic.alerts.arn]
+  tags            = merge(local.tags, { "restage:target" = each.key })
 }

@@ -45,7 +45,10 @@ resource "aws_ecs_task_definition" "this" {
     stopTimeout = 120
     logConfiguration = {
       logDriver = "awslogs"
+      # blocking: a log line (the success metric is one) is never dropped;
+      # the container waits for CloudWatch Logs instead.
       options = {
+        mode                  = "blocking"
         awslogs-group         = aws_cloudwatch_log_group.this.name
         awslogs-region        = var.region
         awslogs-stream-prefix = each.key
@@ -54,4 +57,7 @@ resource "aws_ecs_task_definition" "this" {
   }])
 
   tags = merge(local.tags, { "restage:target" = each.key })
+
+  # No task may start with the grants but without the Deny statements.
+  depends_on = [aws_iam_role_policy_attachment.task_guardrails]
 }

@@ -112,18 +112,42 @@ resource "aws_iam_role" "task" {
 locals {
   # Resources a restore/create reads from (never creates): the source's
   # snapshots, the subnet group and the parameter/option groups.
-  restore_inputs = {
-    for target, db in local.databases : target => concat(
+  #
+  # Automated snapshots are named rds:<source>-YYYY-MM-DD-HH-MM. IAM's "?"
+  # matches exactly one character, so the pattern below matches only that
+  # shape: "rds:<source>-*" would also match rds:<source>-eu-… of another
+  # source sharing the prefix. Manual snapshots carry any name; they are
+  # bound to manual_snapshot_names (default "<source>-*").
+  source_snapshots = {
+    for target, db in local.databases : target => (
       db.snapshot_arn != null ? [db.snapshot_arn] : (
         db.snapshot_type == "automated"
-        ? ["${local.rds_arn}:${db.is_aurora ? "cluster-snapshot" : "snapshot"}:rds:${db.source_id}-*"]
-        : ["${local.rds_arn}:${db.is_aurora ? "cluster-snapshot" : "snapshot"}:*"]
-      ),
+        ? ["${local.rds_arn}:${db.is_aurora ? "cluster-snapshot" : "snapshot"}:rds:${db.source_id}-????-??-??-??-??"]
+        : [for n in coalesce(db.manual_snapshot_names, ["${db.source_id}-*"]) : "${local.rds_arn}:${db.is_aurora ? "cluster-snapshot" : "snapshot"}:${n}"]
+      )
+    )
+  }
+
+  restore_inputs = {
+    for target, db in local.databases : target => concat(
+      local.source_snapshots[target],
       ["${local.rds_arn}:subgrp:${db.subnet_group}"],
-      db.is_aurora ? ["${local.rds_arn}:cluster-pg:${coalesce(db.cluster_parameter_group, "default.*")}"] : [],
-      ["${local.rds_arn}:pg:${coalesce(db.db_parameter_group, "default.*")}"],
+      db.is_aurora ? ["${local.rds_arn}:cluster-pg:${db.cluster_parameter_group}"] : [],
+      ["${local.rds_arn}:pg:${db.db_parameter_group}"],
       ["${local.rds_arn}:og:${coalesce(db.option_group, "default:*")}"],
     )
+  }
+
+  # What the production Deny covers: the source, production_arns, and the
+  # source's automated snapshots (any suffix: denying more is harmless),
+  # plus the exact snapshot restage restores when one is configured.
+  production_deny_resources = {
+    for target, db in local.databases : target => distinct(concat(
+      [db.source_arn],
+      db.production_arns,
+      ["${local.rds_arn}:${db.is_aurora ? "cluster-snapshot" : "snapshot"}:rds:${db.source_id}-*"],
+      db.snapshot_arn == null ? [] : [db.snapshot_arn],
+    ))
   }
 
   restage_resources = {
@@ -141,6 +165,22 @@ locals {
       "${local.rds_arn}:snapshot:restage-${target}-*-final",
     ]
   }
+
+  # NotResource of the restore-point Deny: the only resources a snapshot
+  # or snapshot copy may involve are restage's own DBs of the target and
+  # their <id>-final snapshots (and an adopted DB and its <id>-final).
+  restore_point_exceptions = {
+    for target, db in local.databases : target => concat(
+      local.restage_resources[target],
+      local.restage_final_snapshots[target],
+      db.adopt_arns,
+      db.adopt == null ? [] : ["${local.rds_arn}:${db.is_aurora ? "cluster-snapshot" : "snapshot"}:${db.adopt.id}-final"],
+    )
+  }
+
+  # The AWS-managed aws/secretsmanager key has a different id in every
+  # account and region: matched by alias.
+  secretsmanager_key_arns = ["${local.arn_prefix}:kms:${var.region}:${var.account_id}:key/*"]
 
   task_policy = {
     for target, db in local.databases : target => {
@@ -255,12 +295,58 @@ locals {
           {
             # ModifyDB* with ManageMasterUserPassword: RDS creates and tags
             # the master-password secret with the caller's permissions. Its
-            # name is always rds!…; the default aws/secretsmanager key needs
-            # no KMS permission (restage never asks for a customer key).
+            # name is always rds!…, and RDS tags it with the DB it belongs
+            # to (aws:rds:primaryDB*Arn; aws:-prefixed tags cannot be set by
+            # anyone but AWS): only secrets of restage's own DBs.
             Sid      = "CreateManagedMasterSecrets"
             Effect   = "Allow"
             Action   = ["secretsmanager:CreateSecret", "secretsmanager:TagResource"]
             Resource = ["${local.arn_prefix}:secretsmanager:${var.region}:${var.account_id}:secret:rds!*"]
+            Condition = {
+              StringLike = {
+                (db.is_aurora ? "aws:RequestTag/aws:rds:primaryDBClusterArn" : "aws:RequestTag/aws:rds:primaryDBInstanceArn") = "${local.rds_arn}:${db.is_aurora ? "cluster" : "db"}:restage-${target}-*"
+              }
+            }
+          },
+          {
+            # The same, second form (docs/aws-config.md: AWS does not say
+            # whether RDS sends the tags with CreateSecret or tags after):
+            # only when RDS makes the call on the task's behalf, never the
+            # task itself.
+            Sid       = "CreateManagedMasterSecretsViaRDS"
+            Effect    = "Allow"
+            Action    = ["secretsmanager:CreateSecret", "secretsmanager:TagResource"]
+            Resource  = ["${local.arn_prefix}:secretsmanager:${var.region}:${var.account_id}:secret:rds!*"]
+            Condition = { Bool = { "aws:ViaAWSService" = "true" } }
+          },
+          {
+            # RDS describes the aws/secretsmanager key as the caller when it
+            # creates the managed secret; its key policy gives DescribeKey
+            # to the account (IAM must allow it), not to every principal.
+            Sid       = "ManagedSecretsKeyDescribe"
+            Effect    = "Allow"
+            Action    = ["kms:DescribeKey"]
+            Resource  = local.secretsmanager_key_arns
+            Condition = { "ForAnyValue:StringEquals" = { "kms:ResourceAliases" = ["alias/aws/secretsmanager"] } }
+          },
+          {
+            # Second form: the key named by its alias in the request.
+            Sid       = "ManagedSecretsKeyDescribeByAlias"
+            Effect    = "Allow"
+            Action    = ["kms:DescribeKey"]
+            Resource  = local.secretsmanager_key_arns
+            Condition = { StringEquals = { "kms:RequestAlias" = "alias/aws/secretsmanager" } }
+          },
+          {
+            # Encrypting the secret: only through Secrets Manager.
+            Sid      = "ManagedSecretsKeyViaSecretsManager"
+            Effect   = "Allow"
+            Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+            Resource = local.secretsmanager_key_arns
+            Condition = {
+              "ForAnyValue:StringEquals" = { "kms:ResourceAliases" = ["alias/aws/secretsmanager"] }
+              StringEquals               = { "kms:ViaService" = "secretsmanager.${var.region}.amazonaws.com" }
+            }
           },
           {
             Sid      = "RulesFile"
@@ -279,16 +365,28 @@ locals {
           {
             Sid      = "SnapshotKeys"
             Effect   = "Allow"
-            Action   = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
+            Action   = ["kms:DescribeKey"]
             Resource = db.kms_key_arns
           },
           {
-            # Grants only for AWS resources (RDS restoring the snapshot).
-            Sid       = "SnapshotKeyGrants"
+            # Production's keys decrypt and encrypt only through RDS (the
+            # restore), never directly.
+            Sid       = "SnapshotKeysViaRDS"
             Effect    = "Allow"
-            Action    = ["kms:CreateGrant"]
+            Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
             Resource  = db.kms_key_arns
-            Condition = { Bool = { "kms:GrantIsForAWSResource" = "true" } }
+            Condition = { StringEquals = { "kms:ViaService" = "rds.${var.region}.amazonaws.com" } }
+          },
+          {
+            # Grants only for AWS resources (RDS restoring the snapshot).
+            Sid      = "SnapshotKeyGrants"
+            Effect   = "Allow"
+            Action   = ["kms:CreateGrant"]
+            Resource = db.kms_key_arns
+            Condition = {
+              Bool         = { "kms:GrantIsForAWSResource" = "true" }
+              StringEquals = { "kms:ViaService" = "rds.${var.region}.amazonaws.com" }
+            }
           },
         ] : s if length(db.kms_key_arns) > 0],
         [for s in [
@@ -314,19 +412,105 @@ locals {
             ]
           },
         ] : s if length(db.adopt_arns) > 0],
-        [
-          {
-            # No bug and no tag trick can touch production: an explicit Deny
-            # beats every Allow, whatever tags the source carries.
-            Sid      = "ProtectProduction"
-            Effect   = "Deny"
-            Action   = ["rds:AddTagsToResource", "rds:DeleteDBCluster", "rds:DeleteDBInstance", "rds:FailoverDBCluster", "rds:ModifyDBCluster", "rds:ModifyDBInstance", "rds:PromoteReadReplica", "rds:RebootDBCluster", "rds:RebootDBInstance", "rds:RemoveTagsFromResource", "rds:StopDBCluster", "rds:StopDBInstance"]
-            Resource = distinct(concat([db.source_arn], db.production_arns))
-          },
-        ],
       )
     }
   }
+}
+
+# Kept equal to internal/awsiam (ProductionDeny, RestorePointDeny,
+# PointInTimeDeny); test/terraform compares them.
+locals {
+  production_deny_actions = [
+    "rds:AddRoleToDBCluster", "rds:AddRoleToDBInstance", "rds:AddTagsToResource", "rds:BacktrackDBCluster",
+    "rds:CopyDBClusterSnapshot", "rds:CopyDBSnapshot", "rds:CreateDBClusterSnapshot", "rds:CreateDBInstance",
+    "rds:CreateDBInstanceReadReplica", "rds:CreateDBSnapshot", "rds:DeleteDBCluster", "rds:DeleteDBClusterSnapshot",
+    "rds:DeleteDBInstance", "rds:DeleteDBSnapshot", "rds:FailoverDBCluster", "rds:ModifyCurrentDBClusterCapacity",
+    "rds:ModifyDBCluster", "rds:ModifyDBClusterSnapshotAttribute", "rds:ModifyDBInstance", "rds:ModifyDBSnapshotAttribute",
+    "rds:PromoteReadReplica", "rds:RebootDBCluster", "rds:RebootDBInstance", "rds:RemoveRoleFromDBCluster",
+    "rds:RemoveRoleFromDBInstance", "rds:RemoveTagsFromResource", "rds:StartDBCluster", "rds:StartDBInstance",
+    "rds:StopDBCluster", "rds:StopDBInstance",
+  ]
+  restore_point_deny_actions = ["rds:CopyDBClusterSnapshot", "rds:CopyDBSnapshot", "rds:CreateDBClusterSnapshot", "rds:CreateDBSnapshot"]
+  point_in_time_deny_actions = ["rds:RestoreDBClusterToPointInTime", "rds:RestoreDBInstanceToPointInTime"]
+
+  # RunTask is authorized against the task definition the caller names: the
+  # schedules (and the sweep rule) name the family without a revision (the
+  # latest), which AWS documents ambiguously, so both forms are granted
+  # (docs/aws-config.md).
+  run_task_definition_arns = sort(flatten([for db in local.databases : [
+    "${local.arn_prefix}:ecs:${var.region}:${var.account_id}:task-definition/${db.family}",
+    "${local.arn_prefix}:ecs:${var.region}:${var.account_id}:task-definition/${db.family}:*",
+  ]]))
+
+  # The Deny statements: a managed policy of their own (an inline policy
+  # shares the role's 10,240-character budget with the grants, which grow
+  # with staging users, keys and production ARNs).
+  task_guardrails_policy = {
+    for target, db in local.databases : target => {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          # No bug and no tag trick can touch production: an explicit Deny
+          # beats every Allow, whatever tags the source carries. Restores
+          # from the source (from a snapshot or to a point in time) are
+          # not here: they never change it.
+          Sid      = "ProtectProduction"
+          Effect   = "Deny"
+          Action   = sort(local.production_deny_actions)
+          Resource = local.production_deny_resources[target]
+        },
+        {
+          # No restore point of an unmasked copy: no snapshot and no
+          # snapshot copy involving anything but restage's own DBs of this
+          # target and their <id>-final snapshots (the one a retire keeps
+          # of a masked, verified DB).
+          Sid         = "DenyRestorePointsOfCopies"
+          Effect      = "Deny"
+          Action      = sort(local.restore_point_deny_actions)
+          NotResource = local.restore_point_exceptions[target]
+        },
+        {
+          # No point-in-time restore from a restage copy (tagged
+          # restage:managed=true). The new DB of a restore does not exist
+          # yet and carries no tags, so a later clone of production into
+          # restage-<target>-* is not hit.
+          Sid       = "DenyPointInTimeRestoresOfCopies"
+          Effect    = "Deny"
+          Action    = sort(local.point_in_time_deny_actions)
+          Resource  = ["${local.rds_arn}:cluster:restage-*", "${local.rds_arn}:db:restage-*"]
+          Condition = { StringEquals = { "aws:ResourceTag/restage:managed" = "true" } }
+        },
+        {
+          # Second form of the same (RDS's own tag condition keys).
+          Sid      = "DenyPointInTimeRestoresOfCopiesRdsTags"
+          Effect   = "Deny"
+          Action   = sort(local.point_in_time_deny_actions)
+          Resource = ["${local.rds_arn}:cluster:restage-*", "${local.rds_arn}:db:restage-*"]
+          Condition = {
+            StringEquals = {
+              (db.is_aurora ? "rds:cluster-tag/restage:managed" : "rds:db-tag/restage:managed") = "true"
+            }
+          }
+        },
+      ]
+    }
+  }
+}
+
+resource "aws_iam_policy" "task_guardrails" {
+  for_each = local.databases
+
+  name        = "${each.value.task_role}-guardrails"
+  description = "restage ${each.key}: never touch production, never keep a restore point of an unmasked copy"
+  policy      = jsonencode(local.task_guardrails_policy[each.key])
+  tags        = merge(local.tags, { "restage:target" = each.key })
+}
+
+resource "aws_iam_role_policy_attachment" "task_guardrails" {
+  for_each = local.databases
+
+  role       = aws_iam_role.task[each.key].name
+  policy_arn = aws_iam_policy.task_guardrails[each.key].arn
 }
 
 resource "aws_iam_role_policy" "task" {
@@ -375,7 +559,7 @@ resource "aws_iam_role_policy" "scheduler" {
         Sid       = "RunTask"
         Effect    = "Allow"
         Action    = ["ecs:RunTask"]
-        Resource  = sort([for db in local.databases : "${local.arn_prefix}:ecs:${var.region}:${var.account_id}:task-definition/${db.family}:*"])
+        Resource  = local.run_task_definition_arns
         Condition = { ArnEquals = { "ecs:cluster" = local.cluster_arn } }
       },
       {
@@ -393,6 +577,54 @@ resource "aws_iam_role_policy" "scheduler" {
         Effect   = "Allow"
         Action   = ["sqs:SendMessage"]
         Resource = [local.dlq_arn]
+      },
+    ]
+  })
+}
+
+################################################################################
+# EventBridge role: start the sweep of a target (RunTask of the families,
+# the same task and execution roles).
+################################################################################
+
+resource "aws_iam_role" "events" {
+  name        = "${var.name}-events"
+  description = "EventBridge: start restage sweep tasks after an abnormal stop"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "events.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = var.account_id } }
+    }]
+  })
+  max_session_duration = 3600
+  tags                 = local.tags
+}
+
+resource "aws_iam_role_policy" "events" {
+  name = "run-restage-sweeps"
+  role = aws_iam_role.events.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "RunTask"
+        Effect    = "Allow"
+        Action    = ["ecs:RunTask"]
+        Resource  = local.run_task_definition_arns
+        Condition = { ArnEquals = { "ecs:cluster" = local.cluster_arn } }
+      },
+      {
+        Sid    = "PassTaskRoles"
+        Effect = "Allow"
+        Action = ["iam:PassRole"]
+        Resource = sort(flatten([for db in local.databases : [
+          "${local.arn_prefix}:iam::${var.account_id}:role/${db.task_role}",
+          "${local.arn_prefix}:iam::${var.account_id}:role/${db.execution_role}",
+        ]]))
+        Condition = { StringEquals = { "iam:PassedToService" = "ecs-tasks.amazonaws.com" } }
       },
     ]
   })

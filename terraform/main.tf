@@ -83,18 +83,31 @@ locals {
         RESTAGE_DB_NAME            = db.db_name
         RESTAGE_SUBNET_GROUP       = db.subnet_group
         RESTAGE_SECURITY_GROUP_IDS = local.restored_db_security_group_id
-        RESTAGE_INSTANCE_CLASS     = db.instance_class
-        RESTAGE_MASTER_PASSWORD    = db.master_password
-        RESTAGE_DNS_NAME           = db.dns_name
-        RESTAGE_HOSTED_ZONE_ID     = db.hosted_zone_id
-        RESTAGE_DNS_TTL            = tostring(db.dns_ttl)
-        RESTAGE_LOCK_TABLE         = local.lock_table_name
-        RESTAGE_RULES              = "s3://${local.rules_bucket_name}/${db.rules_key}"
+        # Every copy is created here (only this target's task gets in) and
+        # moved to RESTAGE_SECURITY_GROUP_IDS after the users step.
+        RESTAGE_QUARANTINE_SECURITY_GROUP_IDS = local.quarantine_security_group_ids[target]
+        RESTAGE_INSTANCE_CLASS                = db.instance_class
+        RESTAGE_DB_PARAMETER_GROUP            = db.db_parameter_group
+        RESTAGE_TLS_CA_FILE                   = local.rds_ca_file
+        RESTAGE_METRICS_NAMESPACE             = var.metrics_namespace
+        RESTAGE_MASTER_PASSWORD               = db.master_password
+        RESTAGE_DNS_NAME                      = db.dns_name
+        RESTAGE_HOSTED_ZONE_ID                = db.hosted_zone_id
+        RESTAGE_DNS_TTL                       = tostring(db.dns_ttl)
+        RESTAGE_LOCK_TABLE                    = local.lock_table_name
+        RESTAGE_RULES                         = "s3://${local.rules_bucket_name}/${db.rules_key}"
+        # The content Terraform uploaded: the task refuses any other (the
+        # object is pinned; a later upload outside Terraform cannot weaken
+        # masking).
+        RESTAGE_RULES_SHA256 = filesha256(db.rules_file)
       },
       db.snapshot_arn == null ? {} : { RESTAGE_SNAPSHOT_ARN = db.snapshot_arn },
       db.kms_key_id == null ? {} : { RESTAGE_KMS_KEY_ID = db.kms_key_id },
-      db.db_parameter_group == null ? {} : { RESTAGE_DB_PARAMETER_GROUP = db.db_parameter_group },
       db.cluster_parameter_group == null ? {} : { RESTAGE_CLUSTER_PARAMETER_GROUP = db.cluster_parameter_group },
+      db.serverless_min_acu == null ? {} : {
+        RESTAGE_SERVERLESS_MIN_ACU = tostring(db.serverless_min_acu)
+        RESTAGE_SERVERLESS_MAX_ACU = tostring(db.serverless_max_acu)
+      },
       db.option_group == null ? {} : { RESTAGE_OPTION_GROUP = db.option_group },
       db.backup_retention == null ? {} : { RESTAGE_BACKUP_RETENTION = tostring(db.backup_retention) },
       db.wait_timeout == null ? {} : { RESTAGE_WAIT_TIMEOUT = db.wait_timeout },
@@ -126,10 +139,43 @@ locals {
     }
   }
 
+  # A sweep is the same task definition running `restage sweep`.
+  sweep_overrides = {
+    containerOverrides = [{
+      name        = local.container_name
+      command     = ["sweep"]
+      environment = [{ name = "RESTAGE_RUN_REASON", value = "sweep" }]
+    }]
+  }
+
+  # ECS task groups: runs keep ECS's default (family:<family>, set
+  # explicitly everywhere a run starts); sweeps get their own, which the
+  # rule that starts sweeps does not match.
+  run_groups   = { for target, db in local.databases : target => "family:${db.family}" }
+  sweep_groups = { for target, db in local.databases : target => "sweep:${db.family}" }
+
+  # The image carries the RDS CA bundle here (Dockerfile).
+  rds_ca_file = "/etc/restage/rds-ca.pem"
+
   tags = merge(var.tags, { "restage:module" = "true" })
 
   task_security_group_id        = var.task_security_group_id != null ? var.task_security_group_id : one(aws_security_group.task[*].id)
   restored_db_security_group_id = var.restored_db_security_group_id != null ? var.restored_db_security_group_id : one(aws_security_group.restored_db[*].id)
+
+  # Per target: the group only that target's task carries, and the
+  # quarantine group of its copies, which admits only that group.
+  target_task_security_group_ids = {
+    for target, _ in local.databases : target => lookup(var.target_task_security_group_ids, target, null) != null ? var.target_task_security_group_ids[target] : aws_security_group.target_task[target].id
+  }
+  quarantine_security_group_ids = {
+    for target, _ in local.databases : target => lookup(var.quarantine_security_group_ids, target, null) != null ? var.quarantine_security_group_ids[target] : aws_security_group.quarantine[target].id
+  }
+  created_quarantine = { for target, db in local.databases : target => db if lookup(var.quarantine_security_group_ids, target, null) == null }
+
+  # The groups of every task of a target (run and sweep).
+  task_security_groups = {
+    for target, _ in local.databases : target => [local.task_security_group_id, local.target_task_security_group_ids[target]]
+  }
 }
 
 ################################################################################
@@ -178,19 +224,41 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "rules" {
 
 resource "aws_s3_bucket_policy" "rules" {
   bucket = aws_s3_bucket.rules.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Sid       = "DenyInsecureTransport"
-      Effect    = "Deny"
-      Principal = "*"
-      Action    = "s3:*"
-      Resource  = [local.rules_bucket_arn, "${local.rules_bucket_arn}/*"]
-      Condition = { Bool = { "aws:SecureTransport" = "false" } }
-    }]
-  })
+  policy = jsonencode(local.rules_bucket_policy)
 
   depends_on = [aws_s3_bucket_public_access_block.rules]
+}
+
+locals {
+  # Whoever can write the rules can weaken masking or run post-mask SQL as
+  # the copy's master: only the named deployers may change the objects or
+  # the bucket's protection (the task only reads).
+  rules_bucket_policy = {
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:*"
+        Resource  = [local.rules_bucket_arn, "${local.rules_bucket_arn}/*"]
+        Condition = { Bool = { "aws:SecureTransport" = "false" } }
+      },
+      {
+        Sid       = "OnlyDeployersWrite"
+        Effect    = "Deny"
+        Principal = "*"
+        Action = [
+          "s3:DeleteBucketPolicy", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutBucketAcl", "s3:PutBucketOwnershipControls",
+          "s3:PutBucketPolicy", "s3:PutBucketPublicAccessBlock", "s3:PutBucketVersioning", "s3:PutEncryptionConfiguration",
+          "s3:PutLifecycleConfiguration", "s3:PutObject", "s3:PutObjectAcl", "s3:PutObjectVersionAcl", "s3:PutReplicationConfiguration",
+          "s3:RestoreObject",
+        ]
+        Resource  = [local.rules_bucket_arn, "${local.rules_bucket_arn}/*"]
+        Condition = { ArnNotEquals = { "aws:PrincipalArn" = sort(var.rules_writer_arns) } }
+      },
+    ]
+  }
 }
 
 resource "aws_s3_object" "rules" {
@@ -262,11 +330,13 @@ resource "aws_vpc_security_group_egress_rule" "task_db" {
   tags                         = local.tags
 }
 
+# The staging groups (RESTAGE_SECURITY_GROUP_IDS): a copy enters them only
+# after masking, verification and the users step.
 resource "aws_security_group" "restored_db" {
   count = var.restored_db_security_group_id == null ? 1 : 0
 
   name        = "${var.name}-restored-db"
-  description = "Databases restored by restage: reachable from the restage task and the staging applications only"
+  description = "Databases restored by restage, after masking: reachable from the restage task and the staging applications only"
   vpc_id      = var.vpc_id
   tags        = merge(local.tags, { Name = "${var.name}-restored-db" })
 }
@@ -285,5 +355,52 @@ resource "aws_vpc_security_group_ingress_rule" "restored_db" {
   from_port                    = each.value.port
   to_port                      = each.value.port
   referenced_security_group_id = each.value.source == "task" ? local.task_security_group_id : each.value.source
+  tags                         = local.tags
+}
+
+# One group per target that only that target's tasks carry (next to the
+# shared task group): the one client its quarantined copies admit.
+resource "aws_security_group" "target_task" {
+  for_each = { for target, db in local.databases : target => db if lookup(var.target_task_security_group_ids, target, null) == null }
+
+  name        = "${var.name}-${each.key}-task"
+  description = "restage tasks of ${each.key}: the only client of its quarantined copies"
+  vpc_id      = var.vpc_id
+  tags        = merge(local.tags, { Name = "${var.name}-${each.key}-task", "restage:target" = each.key })
+}
+
+resource "aws_vpc_security_group_egress_rule" "target_task_quarantine" {
+  for_each = { for target, db in local.databases : target => db if lookup(var.target_task_security_group_ids, target, null) == null }
+
+  security_group_id            = aws_security_group.target_task[each.key].id
+  description                  = "quarantined copies of ${each.key}"
+  ip_protocol                  = "tcp"
+  from_port                    = each.value.port
+  to_port                      = each.value.port
+  referenced_security_group_id = local.quarantine_security_group_ids[each.key]
+  tags                         = local.tags
+}
+
+# Quarantine: every copy is created here and stays here until the users
+# step passed (the unmasked window). Only this target's task gets in: not
+# the staging applications, not another target's task. No egress rule.
+resource "aws_security_group" "quarantine" {
+  for_each = local.created_quarantine
+
+  name        = "${var.name}-${each.key}-quarantine"
+  description = "Unmasked restage copies of ${each.key}: reachable from the restage task of ${each.key} only"
+  vpc_id      = var.vpc_id
+  tags        = merge(local.tags, { Name = "${var.name}-${each.key}-quarantine", "restage:target" = each.key })
+}
+
+resource "aws_vpc_security_group_ingress_rule" "quarantine" {
+  for_each = local.created_quarantine
+
+  security_group_id            = aws_security_group.quarantine[each.key].id
+  description                  = "restage task of ${each.key} only"
+  ip_protocol                  = "tcp"
+  from_port                    = each.value.port
+  to_port                      = each.value.port
+  referenced_security_group_id = local.target_task_security_group_ids[each.key]
   tags                         = local.tags
 }

@@ -78,6 +78,21 @@ output "restored_db_security_group_id" {
   value       = local.restored_db_security_group_id
 }
 
+output "target_task_security_group_ids" {
+  description = "Per database: the security group only that target's tasks carry (the one client of its quarantine group)."
+  value       = local.target_task_security_group_ids
+}
+
+output "quarantine_security_group_ids" {
+  description = "Per database: the quarantine security group every copy is created in (RESTAGE_QUARANTINE_SECURITY_GROUP_IDS)."
+  value       = local.quarantine_security_group_ids
+}
+
+output "staleness_alarm_names" {
+  description = "Per database: the CloudWatch alarm that fires when no refresh succeeded for staleness_alarm_hours."
+  value       = { for k, a in aws_cloudwatch_metric_alarm.stale : k => a.alarm_name }
+}
+
 output "alerts_topic_arn" {
   description = "SNS topic of the alerts (failed tasks, undeliverable schedules)."
   value       = aws_sns_topic.alerts.arn
@@ -108,11 +123,12 @@ output "manual_run_commands" {
       "--task-definition ${db.family}",
       "--launch-type FARGATE",
       "--count 1",
+      "--group ${local.run_groups[k]}",
       "--started-by restage-manual",
       "--network-configuration '${jsonencode({
         awsvpcConfiguration = {
           subnets        = var.subnet_ids
-          securityGroups = [local.task_security_group_id]
+          securityGroups = local.task_security_groups[k]
           assignPublicIp = "DISABLED"
         }
       })}'",

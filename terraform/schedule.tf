@@ -46,10 +46,11 @@ resource "aws_scheduler_schedule" "this" {
       launch_type         = "FARGATE"
       platform_version    = "LATEST"
       task_count          = 1
+      group               = local.run_groups[each.key]
 
       network_configuration {
         subnets          = var.subnet_ids
-        security_groups  = [local.task_security_group_id]
+        security_groups  = local.task_security_groups[each.key]
         assign_public_ip = false
       }
     }

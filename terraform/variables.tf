@@ -166,9 +166,21 @@ variable "restored_db_security_group_id" {
 }
 
 variable "staging_app_security_group_ids" {
-  description = "Security groups of the staging applications; the restored databases admit them on the database port."
+  description = "Security groups of the staging applications; the staging group of restored databases (restored_db_security_group_id) admits them on the database port. Never the quarantine groups: a copy is moved to the staging group only after masking, verification and the users step."
   type        = list(string)
   default     = []
+}
+
+variable "target_task_security_group_ids" {
+  description = "Optional, per target: an existing security group that only that target's tasks carry (next to the task group). Targets not listed get one created (`<name>-<target>-task`, egress to its quarantine group on the database port). An existing one needs that egress from its owner."
+  type        = map(string)
+  default     = {}
+}
+
+variable "quarantine_security_group_ids" {
+  description = "Optional, per target: an existing quarantine security group (RESTAGE_QUARANTINE_SECURITY_GROUP_IDS) that must admit only that target's task group. Targets not listed get one created (`<name>-<target>-quarantine`, admitting only the target's task group, no egress)."
+  type        = map(string)
+  default     = {}
 }
 
 ################################################################################
@@ -209,9 +221,46 @@ variable "secrets_kms_key_arns" {
 }
 
 variable "environment" {
-  description = "Extra plain environment variables for every task (e.g. RESTAGE_WORKERS, RESTAGE_SLACK_ON_SUCCESS). Variables the module sets from other inputs win."
+  description = "Extra plain environment variables for every task (e.g. RESTAGE_WORKERS, RESTAGE_SLACK_ON_SUCCESS). Variables the module sets from other inputs win. Secret-looking names (RESTAGE_MASK_KEY, *_PASSWORD, *_TOKEN, *WEBHOOK*) are refused: plain values are readable by anyone who can describe the task definition."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition     = alltrue([for k, _ in var.environment : !can(regex("^RESTAGE_MASK_KEY$|_PASSWORD$|_TOKEN$|WEBHOOK", upper(k)))])
+    error_message = "environment must not hold secrets: RESTAGE_MASK_KEY, *_PASSWORD, *_TOKEN and *WEBHOOK* names go through Secrets Manager (mask_key_secret_arn, slack_secret_arn, staging_users[*].password_secret_arn)."
+  }
+}
+
+variable "rules_writer_arns" {
+  description = "IAM principal ARNs (roles or users; aws:PrincipalArn) that may write the rules bucket — whoever applies this module. The bucket policy denies every write and every change of its protection to anyone else: the rules decide what is masked and run post-mask SQL as the copy's master."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.rules_writer_arns) > 0 && alltrue([for a in var.rules_writer_arns : can(regex("^arn:[a-z-]+:iam::[0-9]{12}:(role|user)/[^*?]+$", a))])
+    error_message = "rules_writer_arns must list at least one IAM role or user ARN (arn:aws:iam::<account>:role/<name>), without wildcards."
+  }
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the metric each successful run emits (RESTAGE_METRICS_NAMESPACE; metric RefreshSucceeded, dimension Target)."
+  type        = string
+  default     = "restage"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/#:-]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be 1-255 characters of letters, digits and . _ / # : - and must not start with AWS/."
+  }
+}
+
+variable "staleness_alarm_hours" {
+  description = "Hours without a successful refresh after which a database's staleness alarm notifies the alert topic (default 36: a daily schedule that missed one run plus slack). Hourly periods, missing data counts as no refresh, so a schedule that silently stopped is caught too. 2-168."
+  type        = number
+  default     = 36
+
+  validation {
+    condition     = var.staleness_alarm_hours >= 2 && var.staleness_alarm_hours <= 168 && floor(var.staleness_alarm_hours) == var.staleness_alarm_hours
+    error_message = "staleness_alarm_hours must be a whole number of hours from 2 to 168 (CloudWatch evaluates hourly periods over at most 7 days)."
+  }
 }
 
 variable "alert_subscriptions" {
@@ -277,7 +326,13 @@ variable "databases" {
       dns_ttl                 record TTL in seconds (default 60)
       subnet_group            staging DB subnet group
       instance_class          e.g. db.r6g.large
-      db_parameter_group, cluster_parameter_group, option_group  explicit groups (default: the engine's default)
+      db_parameter_group      required: the DB parameter group of the restored instance(s) (no engine default: a
+                              snapshot taken with e.g. lower_case_table_names=1 or shared_preload_libraries needs its own)
+      cluster_parameter_group required for Aurora engines: the DB cluster parameter group (same reason)
+      option_group            optional explicit option group (default: the engine's default)
+      serverless_min_acu, serverless_max_acu  Aurora Serverless v2 scaling (instance_class = "db.serverless" needs both)
+      manual_snapshot_names   snapshot_type = manual: name patterns of the source's manual snapshots restage may
+                              restore (IAM wildcards; default ["<source_id>-*"])
       master_password         managed (default) | random
       backup_retention        days of backups turned on before the switch
       wait_timeout            maximum wait for any RDS state change (Go duration, default 2h)
@@ -305,8 +360,11 @@ variable "databases" {
     dns_ttl                 = optional(number, 60)
     subnet_group            = string
     instance_class          = string
-    db_parameter_group      = optional(string)
+    db_parameter_group      = string
     cluster_parameter_group = optional(string)
+    serverless_min_acu      = optional(number)
+    serverless_max_acu      = optional(number)
+    manual_snapshot_names   = optional(list(string))
     option_group            = optional(string)
     master_password         = optional(string, "managed")
     backup_retention        = optional(number)
@@ -407,6 +465,36 @@ variable "databases" {
       ]), id)
     ])])
     error_message = "adopt must name a hand-made staging database: never a production source_id or production_arns database, and never a restage-* database (restage deletes its own without adoption)."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for _, d in var.databases : [for k, _ in d.environment : !can(regex("^RESTAGE_MASK_KEY$|_PASSWORD$|_TOKEN$|WEBHOOK", upper(k)))]]))
+    error_message = "databases[*].environment must not hold secrets: RESTAGE_MASK_KEY, *_PASSWORD, *_TOKEN and *WEBHOOK* names go through Secrets Manager (mask_key_secret_arn, slack_secret_arn, staging_users[*].password_secret_arn)."
+  }
+
+  validation {
+    condition     = alltrue([for _, d in var.databases : length(trimspace(d.db_parameter_group)) > 0 && (!startswith(d.engine, "aurora-") || try(length(trimspace(d.cluster_parameter_group)) > 0, false))])
+    error_message = "every database needs an explicit db_parameter_group, and Aurora databases a cluster_parameter_group too: an engine default cannot carry what the snapshot was taken with (lower_case_table_names, shared_preload_libraries, …)."
+  }
+
+  validation {
+    condition     = alltrue([for _, d in var.databases : startswith(d.engine, "aurora-") || d.cluster_parameter_group == null])
+    error_message = "cluster_parameter_group is for Aurora engines only."
+  }
+
+  validation {
+    condition = alltrue([for _, d in var.databases : (d.serverless_min_acu == null) == (d.serverless_max_acu == null) && (
+      d.instance_class == "db.serverless" ? (startswith(d.engine, "aurora-") && d.serverless_min_acu != null) : d.serverless_min_acu == null
+      ) && (d.serverless_min_acu == null ? true : (
+        d.serverless_min_acu >= 0 && d.serverless_max_acu >= 1 && d.serverless_max_acu <= 256 && d.serverless_min_acu <= d.serverless_max_acu &&
+        floor(d.serverless_min_acu * 2) == d.serverless_min_acu * 2 && floor(d.serverless_max_acu * 2) == d.serverless_max_acu * 2
+    ))])
+    error_message = "serverless_min_acu and serverless_max_acu: both or neither; required with instance_class = \"db.serverless\" (Aurora only) and only then; 0 <= min <= max, 1 <= max <= 256, in steps of 0.5."
+  }
+
+  validation {
+    condition     = alltrue([for _, d in var.databases : d.manual_snapshot_names == null || (d.snapshot_type == "manual" && alltrue([for n in coalesce(d.manual_snapshot_names, []) : length(trimspace(n)) > 0 && n != "*"]))])
+    error_message = "manual_snapshot_names is for snapshot_type = manual only, and each pattern must name something (not empty, not \"*\")."
   }
 
   validation {

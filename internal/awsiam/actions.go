@@ -105,15 +105,60 @@ var Actions = []Action{
 	{"s3:GetObject", Rules, "read the rules file"},
 }
 
-// ProductionDeny lists the mutating RDS actions the task role is
-// explicitly denied on the production source ARNs.
+// ManagedSecretKeyActions are granted on the AWS-managed aws/secretsmanager
+// key (matched by its alias, its key id differs per account and region),
+// not on the listed snapshot keys: RDS needs kms:DescribeKey on it as the
+// caller when it creates a managed master-password secret, and that
+// permission is not in the key's own policy for principals other than
+// Secrets Manager's own calls. Decrypt/GenerateDataKey are granted only
+// through Secrets Manager (kms:ViaService). See docs/aws-config.md for what
+// AWS leaves unsure.
+var ManagedSecretKeyActions = []string{"kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"}
+
+// ProductionDeny lists the RDS actions the task role is explicitly denied
+// on the production source ARNs and the source's automated snapshots:
+// every change to the source, new members (CreateDBInstance into the
+// production cluster), and every snapshot, snapshot copy or share of it —
+// an unmasked copy outside restage's control. Restoring from the source
+// (RestoreDB*FromSnapshot, RestoreDB*ToPointInTime) never changes it and
+// stays allowed where the Allow statements grant it (a later source mode
+// clones production by point-in-time restore).
 var ProductionDeny = []string{
 	"rds:ModifyDBCluster", "rds:ModifyDBInstance",
 	"rds:DeleteDBCluster", "rds:DeleteDBInstance",
 	"rds:AddTagsToResource", "rds:RemoveTagsFromResource",
 	"rds:RebootDBCluster", "rds:RebootDBInstance",
 	"rds:StopDBCluster", "rds:StopDBInstance",
+	"rds:StartDBCluster", "rds:StartDBInstance",
 	"rds:FailoverDBCluster", "rds:PromoteReadReplica",
+	"rds:CreateDBInstance", "rds:CreateDBInstanceReadReplica",
+	"rds:BacktrackDBCluster", "rds:ModifyCurrentDBClusterCapacity",
+	"rds:AddRoleToDBCluster", "rds:RemoveRoleFromDBCluster",
+	"rds:AddRoleToDBInstance", "rds:RemoveRoleFromDBInstance",
+	"rds:CreateDBClusterSnapshot", "rds:CreateDBSnapshot",
+	"rds:CopyDBClusterSnapshot", "rds:CopyDBSnapshot",
+	"rds:DeleteDBClusterSnapshot", "rds:DeleteDBSnapshot",
+	"rds:ModifyDBClusterSnapshotAttribute", "rds:ModifyDBSnapshotAttribute",
+}
+
+// RestorePointDeny lists the actions that would make a restore point of
+// restage's unmasked copies (a snapshot, a copy of one, a point-in-time
+// restore). The task role denies them with NotResource: everything except
+// restage's own DBs of the target and the final snapshots
+// restage-<target>-*-final (and an adopted DB's <id>-final), so that a
+// retire with RESTAGE_FINAL_SNAPSHOT=true still works and no other
+// snapshot name can ever be created. Point-in-time restores from a copy
+// are denied separately on restage's tagged DBs (a restore from production
+// into a new restage-* DB must stay possible).
+var RestorePointDeny = []string{
+	"rds:CreateDBClusterSnapshot", "rds:CreateDBSnapshot",
+	"rds:CopyDBClusterSnapshot", "rds:CopyDBSnapshot",
+}
+
+// PointInTimeDeny lists the point-in-time restores denied whenever a
+// restage copy (a DB tagged restage:managed=true) is their source.
+var PointInTimeDeny = []string{
+	"rds:RestoreDBClusterToPointInTime", "rds:RestoreDBInstanceToPointInTime",
 }
 
 // Names returns the action names.

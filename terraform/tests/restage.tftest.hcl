@@ -31,6 +31,9 @@ mock_provider "aws" {
   mock_resource "aws_s3_bucket" {
     defaults = { arn = "arn:aws:s3:::mocked" }
   }
+  mock_resource "aws_iam_policy" {
+    defaults = { arn = "arn:aws:iam::123456789012:policy/mocked" }
+  }
 }
 
 # Security group ids: distinct per group, so the assertions can tell them apart.
@@ -44,6 +47,26 @@ override_resource {
   values = { id = "sg-0restoreddb000000" }
 }
 
+override_resource {
+  target = aws_security_group.target_task["shop"]
+  values = { id = "sg-0shoptask00000000" }
+}
+
+override_resource {
+  target = aws_security_group.target_task["legacy"]
+  values = { id = "sg-0legacytask000000" }
+}
+
+override_resource {
+  target = aws_security_group.quarantine["shop"]
+  values = { id = "sg-0shopquarantine00" }
+}
+
+override_resource {
+  target = aws_security_group.quarantine["legacy"]
+  values = { id = "sg-0legacyquarantin0" }
+}
+
 variables {
   account_id          = "123456789012"
   region              = "ap-northeast-1"
@@ -51,6 +74,7 @@ variables {
   vpc_id              = "vpc-0123456789abcdef0"
   subnet_ids          = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]
   mask_key_secret_arn = "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:restage/mask-key-AbCdEf"
+  rules_writer_arns   = ["arn:aws:iam::123456789012:role/deployer"]
   databases = {
     shop = {
       engine         = "aurora-mysql"
@@ -61,6 +85,9 @@ variables {
       subnet_group   = "staging-db"
       instance_class = "db.r6g.large"
       rules_file     = "../examples/rules/sakila-mysql.yaml"
+
+      db_parameter_group      = "shop-mysql8"
+      cluster_parameter_group = "shop-mysql8-cluster"
     }
     legacy = {
       engine         = "mysql"
@@ -71,7 +98,9 @@ variables {
       subnet_group   = "staging-db"
       instance_class = "db.t4g.medium"
       enabled        = false
-      rules_file     = "../examples/rules/sakila-mysql.yaml"
+
+      db_parameter_group = "legacy-mysql80"
+      rules_file         = "../examples/rules/sakila-mysql.yaml"
     }
   }
 }
@@ -85,8 +114,8 @@ run "apply_with_mocked_provider" {
   }
 
   assert {
-    condition     = alltrue([for k, c in output.manual_run_commands : strcontains(c, jsonencode({ awsvpcConfiguration = { subnets = var.subnet_ids, securityGroups = [aws_security_group.task[0].id], assignPublicIp = "DISABLED" } }))])
-    error_message = "manual_run_commands must carry the subnets and the created task security group"
+    condition     = alltrue([for k, c in output.manual_run_commands : strcontains(c, jsonencode({ awsvpcConfiguration = { subnets = var.subnet_ids, securityGroups = [aws_security_group.task[0].id, aws_security_group.target_task[k].id], assignPublicIp = "DISABLED" } }))])
+    error_message = "manual_run_commands must carry the subnets, the created task security group and the target's own task group"
   }
 
   assert {
@@ -122,8 +151,54 @@ run "apply_with_mocked_provider" {
   }
 
   assert {
-    condition     = alltrue([for k, s in aws_scheduler_schedule.this : s.target[0].ecs_parameters[0].network_configuration[0].security_groups == toset([aws_security_group.task[0].id])])
-    error_message = "schedules must run the task in the task security group"
+    condition     = alltrue([for k, s in aws_scheduler_schedule.this : s.target[0].ecs_parameters[0].network_configuration[0].security_groups == toset([aws_security_group.task[0].id, aws_security_group.target_task[k].id])])
+    error_message = "schedules must run the task in the task security group and the target's own task group"
+  }
+
+  assert {
+    condition     = alltrue([for k, s in aws_cloudwatch_event_target.sweep : s.ecs_target[0].network_configuration[0].security_groups == toset([aws_security_group.task[0].id, aws_security_group.target_task[k].id])])
+    error_message = "sweeps must run in the same groups as the target's runs (they reach its quarantined copies)"
+  }
+
+  assert {
+    condition     = aws_security_group.target_task["shop"].id != aws_security_group.target_task["legacy"].id && aws_security_group.quarantine["shop"].id != aws_security_group.quarantine["legacy"].id
+    error_message = "the test needs distinct group ids per target"
+  }
+
+  assert {
+    condition = alltrue([for k, r in aws_vpc_security_group_ingress_rule.quarantine :
+      r.security_group_id == aws_security_group.quarantine[k].id && r.referenced_security_group_id == aws_security_group.target_task[k].id
+    ]) && length(aws_vpc_security_group_ingress_rule.quarantine) == 2
+    error_message = "each quarantine group must admit exactly its own target's task group"
+  }
+
+  assert {
+    condition = alltrue([for r in aws_vpc_security_group_ingress_rule.quarantine :
+      !contains(concat(var.staging_app_security_group_ids, [aws_security_group.task[0].id]), r.referenced_security_group_id)
+    ])
+    error_message = "a quarantine group must admit neither the staging applications nor the shared task group"
+  }
+
+  assert {
+    condition     = alltrue([for k, e in output.environment : e.RESTAGE_QUARANTINE_SECURITY_GROUP_IDS == aws_security_group.quarantine[k].id])
+    error_message = "RESTAGE_QUARANTINE_SECURITY_GROUP_IDS must be the target's own quarantine group"
+  }
+
+  assert {
+    condition = alltrue([for k, r in aws_vpc_security_group_egress_rule.target_task_quarantine :
+      r.security_group_id == aws_security_group.target_task[k].id && r.referenced_security_group_id == aws_security_group.quarantine[k].id
+    ])
+    error_message = "each target's task group must reach its own quarantine group"
+  }
+
+  assert {
+    condition     = alltrue([for k, a in aws_cloudwatch_metric_alarm.stale : a.alarm_actions == toset([aws_sns_topic.alerts.arn])]) && aws_cloudwatch_event_target.sweep_failed.arn == aws_sns_topic.alerts.arn
+    error_message = "staleness alarms and failed sweeps must notify the alert topic"
+  }
+
+  assert {
+    condition     = alltrue([for k, a in aws_iam_role_policy_attachment.task_guardrails : a.role == aws_iam_role.task[k].name && a.policy_arn == aws_iam_policy.task_guardrails[k].arn])
+    error_message = "each task role must carry its guardrail (Deny) policy"
   }
 
   assert {

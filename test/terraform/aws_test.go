@@ -17,7 +17,8 @@ import (
 //
 //	RESTAGE_AWS_TEST_ACCOUNT_ID, RESTAGE_AWS_TEST_REGION, RESTAGE_AWS_TEST_VPC_ID,
 //	RESTAGE_AWS_TEST_SUBNET_IDS (comma-separated), RESTAGE_AWS_TEST_ZONE_ID,
-//	RESTAGE_AWS_TEST_APP_SG_ID
+//	RESTAGE_AWS_TEST_APP_SG_ID, RESTAGE_AWS_TEST_DEPLOYER_ARN (the role or user
+//	applying: the only writer of the rules bucket)
 //
 // It creates IAM roles, an ECS cluster, schedules (the example's), S3, SQS,
 // SNS, DynamoDB and security groups; no database and no task is started
@@ -39,6 +40,7 @@ func TestExampleApplyDestroyAWS(t *testing.T) {
 		"subnet_ids":                     strings.Split(env("RESTAGE_AWS_TEST_SUBNET_IDS"), ","),
 		"staging_zone_id":                env("RESTAGE_AWS_TEST_ZONE_ID"),
 		"staging_app_security_group_ids": []string{env("RESTAGE_AWS_TEST_APP_SG_ID")},
+		"rules_writer_arns":              []string{env("RESTAGE_AWS_TEST_DEPLOYER_ARN")},
 	}
 	dir := copyRoot(t, "terraform/examples/complete")
 	opts := options(t, dir)

@@ -72,6 +72,9 @@ func TestInvalidInputs(t *testing.T) {
 			"subnet_group":   "staging-db",
 			"instance_class": "db.r6g.large",
 			"rules_file":     rules,
+
+			"db_parameter_group":      "shop-mysql8",
+			"cluster_parameter_group": "shop-mysql8-cluster",
 		}
 		if edit != nil {
 			edit(d)
@@ -87,6 +90,17 @@ func TestInvalidInputs(t *testing.T) {
 	one := func(target string, edit func(map[string]any)) map[string]any {
 		return map[string]any{"databases": map[string]any{target: db(edit)}}
 	}
+	with := func(vars map[string]any, key string, value any) map[string]any {
+		vars[key] = value
+		return vars
+	}
+	instance := func(d map[string]any) {
+		d["engine"], d["source_id"] = "mysql", "legacy-prod"
+		delete(d, "cluster_parameter_group")
+	}
+	const noSecrets = "environment must not hold secrets: RESTAGE_MASK_KEY, *_PASSWORD, *_TOKEN and *WEBHOOK* names go through Secrets Manager"
+	const groups = "every database needs an explicit db_parameter_group, and Aurora databases a cluster_parameter_group too"
+	const acu = "serverless_min_acu and serverless_max_acu: both or neither"
 	cases := []struct {
 		name string
 		vars map[string]any
@@ -124,6 +138,60 @@ func TestInvalidInputs(t *testing.T) {
 			adopt("staging-legacy-handmade", "staging-legacy-handmade-1")(d)
 		}), "adopt: an Aurora cluster needs instance_ids"},
 		{"adopt with capitals", one("shop", adopt("Staging-Shop", "staging-shop-1")), "adopt: id and instance_ids must be RDS identifiers"},
+
+		// Secrets never in plain environment.
+		{"masking key in environment", with(one("shop", nil), "environment", map[string]any{"RESTAGE_MASK_KEY": "k"}), noSecrets},
+		{"password in environment", with(one("shop", nil), "environment", map[string]any{"RESTAGE_STAGING_USER_APP_PASSWORD": "p"}), noSecrets},
+		{"lower-case token in environment", with(one("shop", nil), "environment", map[string]any{"restage_slack_token": "t"}), noSecrets},
+		{"webhook in a database's environment", one("shop", func(d map[string]any) {
+			d["environment"] = map[string]any{"RESTAGE_SLACK_WEBHOOK_URL": "https://hooks"}
+		}), "databases[*]." + noSecrets},
+		{"master password in a database's environment", one("shop", func(d map[string]any) { d["environment"] = map[string]any{"RESTAGE_MASTER_PASSWORD": "random"} }), "databases[*]." + noSecrets},
+		{"harmless environment", with(one("shop", nil), "environment", map[string]any{"RESTAGE_WORKERS": "4"}), ""},
+
+		// Explicit parameter groups.
+		{"no db parameter group", one("shop", func(d map[string]any) { delete(d, "db_parameter_group") }), `attribute "db_parameter_group" is required`},
+		{"empty db parameter group", one("shop", func(d map[string]any) { d["db_parameter_group"] = " " }), groups},
+		{"Aurora without cluster parameter group", one("shop", func(d map[string]any) { delete(d, "cluster_parameter_group") }), groups},
+		{"instance with a cluster parameter group", one("legacy", func(d map[string]any) { instance(d); d["cluster_parameter_group"] = "x" }), "cluster_parameter_group is for Aurora engines only"},
+		{"valid instance", one("legacy", instance), ""},
+
+		// Serverless v2 scaling.
+		{"valid serverless", one("shop", func(d map[string]any) {
+			d["instance_class"], d["serverless_min_acu"], d["serverless_max_acu"] = "db.serverless", 0.5, 8
+		}), ""},
+		{"serverless without scaling", one("shop", func(d map[string]any) { d["instance_class"] = "db.serverless" }), acu},
+		{"serverless with min only", one("shop", func(d map[string]any) {
+			d["instance_class"], d["serverless_min_acu"] = "db.serverless", 1
+		}), acu},
+		{"serverless min above max", one("shop", func(d map[string]any) {
+			d["instance_class"], d["serverless_min_acu"], d["serverless_max_acu"] = "db.serverless", 4, 2
+		}), acu},
+		{"serverless in 0.25 steps", one("shop", func(d map[string]any) {
+			d["instance_class"], d["serverless_min_acu"], d["serverless_max_acu"] = "db.serverless", 0.25, 2
+		}), acu},
+		{"scaling on a provisioned class", one("shop", func(d map[string]any) { d["serverless_min_acu"], d["serverless_max_acu"] = 1, 2 }), acu},
+		{"serverless RDS instance", one("legacy", func(d map[string]any) {
+			instance(d)
+			d["instance_class"], d["serverless_min_acu"], d["serverless_max_acu"] = "db.serverless", 1, 2
+		}), acu},
+
+		// Manual snapshots bound by name.
+		{"manual snapshot names", one("shop", func(d map[string]any) {
+			d["snapshot_type"], d["manual_snapshot_names"] = "manual", []string{"shop-prod-nightly-*"}
+		}), ""},
+		{"manual snapshot names any", one("shop", func(d map[string]any) {
+			d["snapshot_type"], d["manual_snapshot_names"] = "manual", []string{"*"}
+		}), "manual_snapshot_names is for snapshot_type = manual only"},
+		{"manual snapshot names on automated", one("shop", func(d map[string]any) { d["manual_snapshot_names"] = []string{"shop-prod-*"} }), "manual_snapshot_names is for snapshot_type = manual only"},
+
+		// Staleness alarm and rules writers.
+		{"staleness of one hour", with(one("shop", nil), "staleness_alarm_hours", 1), "staleness_alarm_hours must be a whole number of hours from 2 to 168"},
+		{"staleness over a week", with(one("shop", nil), "staleness_alarm_hours", 169), "staleness_alarm_hours must be a whole number of hours from 2 to 168"},
+		{"staleness in fractions", with(one("shop", nil), "staleness_alarm_hours", 1.5), "staleness_alarm_hours must be a whole number of hours from 2 to 168"},
+		{"valid staleness", with(one("shop", nil), "staleness_alarm_hours", 24), ""},
+		{"no rules writer", with(one("shop", nil), "rules_writer_arns", []string{}), "rules_writer_arns must list at least one IAM role or user ARN"},
+		{"wildcard rules writer", with(one("shop", nil), "rules_writer_arns", []string{"arn:aws:iam::123456789012:role/*"}), "rules_writer_arns must list at least one IAM role or user ARN"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,7 +217,9 @@ func TestInvalidInputs(t *testing.T) {
 				t.Fatalf("plan succeeded, want the validation error %q", tc.want)
 			}
 			msg := oneLine(out + " " + err.Error())
-			if !strings.Contains(msg, "Invalid value for variable") || !strings.Contains(msg, tc.want) {
+			// A validation fails with "Invalid value for variable", a
+			// missing required attribute with "… for input variable".
+			if !strings.Contains(msg, "Invalid value for variable") && !strings.Contains(msg, "Invalid value for input variable") || !strings.Contains(msg, tc.want) {
 				t.Errorf("plan failed without the validation message %q:\n%s", tc.want, msg)
 			}
 		})

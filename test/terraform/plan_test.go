@@ -1,6 +1,7 @@
 package terraform_test
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -38,6 +39,30 @@ type exampleDB struct {
 	rules      string            // repo-relative rules file
 	adoptID    string            // RESTAGE_ADOPT ("" = no adopt)
 	adopt      []string          // ARNs the adopt statement may modify/delete
+	pg         string            // RESTAGE_DB_PARAMETER_GROUP
+	clusterPG  string            // RESTAGE_CLUSTER_PARAMETER_GROUP ("" = unset)
+	acu        [2]string         // RESTAGE_SERVERLESS_MIN_ACU / _MAX_ACU ("" = unset)
+}
+
+// sourceID is the production identifier (the last ARN segment).
+func (db exampleDB) sourceID() string {
+	return db.sourceARN[strings.LastIndex(db.sourceARN, ":")+1:]
+}
+
+// snapshotKind is the RDS resource type of the DB's snapshots.
+func (db exampleDB) snapshotKind() string {
+	if strings.HasPrefix(db.engine, "aurora-") {
+		return "cluster-snapshot"
+	}
+	return "snapshot"
+}
+
+// dbKind is the RDS resource type of the DB itself.
+func (db exampleDB) dbKind() string {
+	if strings.HasPrefix(db.engine, "aurora-") {
+		return "cluster"
+	}
+	return "db"
 }
 
 var example = map[string]exampleDB{
@@ -52,6 +77,8 @@ var example = map[string]exampleDB{
 		rules:      "examples/rules/sakila-mysql.yaml",
 		adoptID:    "staging-shop-handmade",
 		adopt:      []string{exRDS + ":cluster:staging-shop-handmade", exRDS + ":db:staging-shop-handmade-1"},
+		pg:         "shop-aurora-mysql8",
+		clusterPG:  "shop-aurora-mysql8-cluster",
 	},
 	"billing": {
 		engine:     "aurora-postgresql",
@@ -61,6 +88,9 @@ var example = map[string]exampleDB{
 		enabled:    true,
 		users:      map[string]string{"app": exSM + ":staging/billing/app-YzAbCd"},
 		rules:      "examples/rules/sakila-postgres.yaml",
+		pg:         "billing-aurora-pg16",
+		clusterPG:  "billing-aurora-pg16-cluster",
+		acu:        [2]string{"0.5", "8"},
 	},
 	"legacy": {
 		engine:     "mysql",
@@ -70,6 +100,7 @@ var example = map[string]exampleDB{
 		enabled:    false,
 		kms:        []string{exKMS + "/5555eeee-6666-ffff-7777-aaaa8888bbbb"},
 		rules:      "examples/rules/sakila-mysql.yaml",
+		pg:         "legacy-mysql80",
 	},
 }
 
@@ -83,6 +114,12 @@ const (
 	knownTaskSG = "sg-0task000000000001"
 	knownDBSG   = "sg-0restoreddb000001"
 )
+
+// Per target: its own task group and its quarantine group (override file).
+func knownTargetTaskSG(target string) string { return "sg-0" + target + "task" }
+func knownQuarantineSG(target string) string { return "sg-0" + target + "quarantine" }
+
+const exDeployer = "arn:aws:iam::123456789012:role/platform-deployer"
 
 // TestExamplePlan plans examples/complete as written (the module creates
 // its security groups, so their ids and everything built from them are
@@ -102,6 +139,10 @@ func TestExamplePlan(t *testing.T) {
 	t.Run("execution role", func(t *testing.T) { checkExecutionRoles(t, p) })
 	t.Run("alerts", func(t *testing.T) { checkAlerts(t, p) })
 	t.Run("security groups", func(t *testing.T) { checkSecurityGroups(t, p) })
+	t.Run("sweep after an abnormal stop", func(t *testing.T) { checkSweep(t, p) })
+	t.Run("events role", func(t *testing.T) { checkEventsRole(t, p) })
+	t.Run("staleness alarms", func(t *testing.T) { checkStalenessAlarms(t, p) })
+	t.Run("rules bucket", func(t *testing.T) { checkRulesBucket(t, p) })
 }
 
 // TestExamplePlanKnownValues plans the example with existing security
@@ -112,11 +153,18 @@ func TestExamplePlan(t *testing.T) {
 func TestExamplePlanKnownValues(t *testing.T) {
 	t.Parallel()
 	dir := copyRoot(t, "terraform/examples/complete")
+	var targetSGs, quarantineSGs []string
+	for _, target := range sortedKeys(example) {
+		targetSGs = append(targetSGs, fmt.Sprintf("%s = %q", target, knownTargetTaskSG(target)))
+		quarantineSGs = append(quarantineSGs, fmt.Sprintf("%s = %q", target, knownQuarantineSG(target)))
+	}
 	override := fmt.Sprintf(`module "restage" {
-  task_security_group_id        = %q
-  restored_db_security_group_id = %q
+  task_security_group_id         = %q
+  restored_db_security_group_id  = %q
+  target_task_security_group_ids = { %s }
+  quarantine_security_group_ids  = { %s }
 }
-`, knownTaskSG, knownDBSG)
+`, knownTaskSG, knownDBSG, strings.Join(targetSGs, ", "), strings.Join(quarantineSGs, ", "))
 	if err := os.WriteFile(filepath.Join(dir, "known_security_groups_override.tf"), []byte(override), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +172,8 @@ func TestExamplePlanKnownValues(t *testing.T) {
 
 	t.Run("task definitions", func(t *testing.T) { checkTaskDefinitions(t, p, true) })
 	t.Run("manual run commands", func(t *testing.T) { checkManualRunCommands(t, p) })
-	if n := len(p.resources("aws_security_group", "task")) + len(p.resources("aws_security_group", "restored_db")); n != 0 {
+	if n := len(p.resources("aws_security_group", "task")) + len(p.resources("aws_security_group", "restored_db")) +
+		len(p.resources("aws_security_group", "target_task")) + len(p.resources("aws_security_group", "quarantine")); n != 0 {
 		t.Errorf("existing security groups given, but the plan creates %d", n)
 	}
 }
@@ -165,6 +214,9 @@ func checkSchedules(t *testing.T, p *plan) {
 		ecs := block(tg, "ecs_parameters")
 		if str(ecs, "launch_type") != "FARGATE" {
 			t.Errorf("%s: launch type %q", target, str(ecs, "launch_type"))
+		}
+		if got := str(ecs, "group"); got != "family:restage-"+target {
+			t.Errorf("%s: task group %q, want family:restage-%s (the group the sweep rule watches)", target, got, target)
 		}
 		net := block(ecs, "network_configuration")
 		if !sameSet(stringList(net["subnets"]), exSubnets) || net["assign_public_ip"] != false {
@@ -233,6 +285,9 @@ func checkTaskDefinitions(t *testing.T, p *plan, known bool) {
 		if gotEnv["RESTAGE_TARGET"] != target || gotEnv["RESTAGE_SECURITY_GROUP_IDS"] != knownDBSG {
 			t.Errorf("%s: RESTAGE_TARGET %q, RESTAGE_SECURITY_GROUP_IDS %q", target, gotEnv["RESTAGE_TARGET"], gotEnv["RESTAGE_SECURITY_GROUP_IDS"])
 		}
+		if got := gotEnv["RESTAGE_QUARANTINE_SECURITY_GROUP_IDS"]; got != knownQuarantineSG(target) {
+			t.Errorf("%s: RESTAGE_QUARANTINE_SECURITY_GROUP_IDS %q, want the target's own quarantine group %q", target, got, knownQuarantineSG(target))
+		}
 		gotSecrets := map[string]string{}
 		for _, s := range c.Secrets {
 			gotSecrets[s.Name] = s.ValueFrom
@@ -256,6 +311,10 @@ func checkTaskDefinitions(t *testing.T, p *plan, known bool) {
 		}
 		if c.LogConfiguration.LogDriver != "awslogs" || c.LogConfiguration.Options["awslogs-group"] != "/ecs/restage" || c.LogConfiguration.Options["awslogs-stream-prefix"] != target {
 			t.Errorf("%s: log configuration %+v", target, c.LogConfiguration)
+		}
+		// The success metric is a log line: never dropped.
+		if c.LogConfiguration.Options["mode"] != "blocking" {
+			t.Errorf("%s: awslogs mode %q, want blocking", target, c.LogConfiguration.Options["mode"])
 		}
 	}
 }
@@ -305,6 +364,8 @@ func checkEnvironment(t *testing.T, p *plan) {
 		"RESTAGE_SOURCE_ARN", "RESTAGE_SNAPSHOT_TYPE", "RESTAGE_DB_NAME", "RESTAGE_SUBNET_GROUP",
 		"RESTAGE_SECURITY_GROUP_IDS", "RESTAGE_INSTANCE_CLASS", "RESTAGE_MASTER_PASSWORD", "RESTAGE_DNS_NAME",
 		"RESTAGE_HOSTED_ZONE_ID", "RESTAGE_DNS_TTL", "RESTAGE_LOCK_TABLE", "RESTAGE_RULES",
+		"RESTAGE_QUARANTINE_SECURITY_GROUP_IDS", "RESTAGE_DB_PARAMETER_GROUP", "RESTAGE_TLS_CA_FILE",
+		"RESTAGE_METRICS_NAMESPACE", "RESTAGE_RULES_SHA256",
 	}
 	for target, db := range example {
 		e, _ := env[target].(map[string]any)
@@ -338,6 +399,32 @@ func checkEnvironment(t *testing.T, p *plan) {
 		if got, ok := e["RESTAGE_ADOPT"]; db.adoptID == "" && ok || db.adoptID != "" && got != db.adoptID {
 			t.Errorf("%s: RESTAGE_ADOPT = %v, want %q (unset when empty)", target, got, db.adoptID)
 		}
+		rules, err := os.ReadFile(filepath.Join(repoRoot(t), db.rules))
+		if err != nil {
+			t.Fatal(err)
+		}
+		optional := map[string]string{
+			"RESTAGE_DB_PARAMETER_GROUP":      db.pg,
+			"RESTAGE_CLUSTER_PARAMETER_GROUP": db.clusterPG,
+			"RESTAGE_SERVERLESS_MIN_ACU":      db.acu[0],
+			"RESTAGE_SERVERLESS_MAX_ACU":      db.acu[1],
+			"RESTAGE_TLS_CA_FILE":             "/etc/restage/rds-ca.pem",
+			"RESTAGE_METRICS_NAMESPACE":       "restage",
+			"RESTAGE_RULES_SHA256":            fmt.Sprintf("%x", sha256.Sum256(rules)),
+		}
+		for k, v := range optional {
+			if got, ok := e[k]; v == "" && ok || v != "" && got != v {
+				t.Errorf("%s: %s = %v, want %q (unset when empty)", target, k, got, v)
+			}
+		}
+		// Nothing may turn on what would keep unmasked data outside the
+		// copy (Performance Insights, enhanced monitoring, log exports) or
+		// let logins in another way (IAM DB auth).
+		for name := range e {
+			if regexp.MustCompile(`PERFORMANCE_INSIGHTS|MONITORING|LOG_EXPORTS|IAM_AUTH|IAM_DATABASE`).MatchString(name) {
+				t.Errorf("%s: %s set: the module must not enable it on the copy", target, name)
+			}
+		}
 	}
 }
 
@@ -366,6 +453,13 @@ func checkTaskRoles(t *testing.T, p *plan) {
 	if got, want := sortedKeys(policies), sortedKeys(example); !slices.Equal(got, want) {
 		t.Fatalf("task role policies for %v, want one per database %v", got, want)
 	}
+	guardrails := p.resources("aws_iam_policy", "task_guardrails")
+	if got, want := sortedKeys(guardrails), sortedKeys(example); !slices.Equal(got, want) {
+		t.Fatalf("task guardrail policies for %v, want one per database %v", got, want)
+	}
+	if got, want := sortedKeys(p.resources("aws_iam_role_policy_attachment", "task_guardrails")), sortedKeys(example); !slices.Equal(got, want) {
+		t.Fatalf("guardrail attachments for %v, want one per database %v", got, want)
+	}
 	scopeOf := map[string]awsiam.Scope{}
 	for _, a := range awsiam.Actions {
 		scopeOf[a.Name] = a.Scope
@@ -387,12 +481,31 @@ func checkTaskRoles(t *testing.T, p *plan) {
 		var denies []statement
 		var adopts, adoptSnapshots int
 		var tagOnCreate, tagState bool
-		for _, s := range doc.Statement {
+		guard := parsePolicy(t, target+" guardrails", str(guardrails[target].Change.After, "policy"))
+		for _, s := range guard.Statement {
+			if s.Effect != "Deny" {
+				t.Errorf("%s guardrails %s: %s, want only Deny statements", target, s.Sid, s.Effect)
+			}
+		}
+		// IAM's limit for all inline policies of a role together, without
+		// whitespace: the guardrails are a managed policy for this reason.
+		if n := len(compactJSON(t, str(rc.Change.After, "policy"))); n > 10240 {
+			t.Errorf("%s: inline task policy is %d characters, IAM allows 10,240 per role", target, n)
+		}
+		if n := len(compactJSON(t, str(guardrails[target].Change.After, "policy"))); n > 6144 {
+			t.Errorf("%s: guardrail policy is %d characters, IAM allows 6,144 per managed policy", target, n)
+		}
+		for _, s := range append(slices.Clone(doc.Statement), guard.Statement...) {
 			if len(s.NotAction) > 0 {
 				t.Errorf("%s %s: NotAction is not least privilege", target, s.Sid)
 			}
 			if s.Effect == "Deny" {
 				denies = append(denies, s)
+				continue
+			}
+			if strings.HasPrefix(s.Sid, "ManagedSecretsKey") {
+				checkManagedSecretKey(t, target, s)
+				allowed = append(allowed, s.Action...)
 				continue
 			}
 			allowed = append(allowed, s.Action...)
@@ -463,6 +576,14 @@ func checkTaskRoles(t *testing.T, p *plan) {
 						if !slices.Contains(restage, r) && regexp.MustCompile(`:rds:[^:]+:[^:]+:(cluster|db):`).MatchString(r) {
 							t.Errorf("%s %s: %s may create %s, want only %v", target, s.Sid, action, r, restage)
 						}
+						// Only the source's automated snapshots, by their
+						// exact shape rds:<source>-YYYY-MM-DD-HH-MM.
+						if regexp.MustCompile(`:(cluster-)?snapshot:`).MatchString(r) && r != exRDS+":"+db.snapshotKind()+":rds:"+db.sourceID()+"-????-??-??-??-??" {
+							t.Errorf("%s %s: %s from snapshots %s, want only %s's automated ones", target, s.Sid, action, r, db.sourceID())
+						}
+						if strings.Contains(r, ":pg:") && r != exRDS+":pg:"+db.pg || strings.Contains(r, ":cluster-pg:") && r != exRDS+":cluster-pg:"+db.clusterPG {
+							t.Errorf("%s %s: %s with parameter group %s, want exactly the configured one", target, s.Sid, action, r)
+						}
 					}
 					for k, v := range requestTags {
 						if !slices.Equal(s.cond("StringEquals", k), v) {
@@ -494,6 +615,17 @@ func checkTaskRoles(t *testing.T, p *plan) {
 				case awsiam.ManagedSecrets:
 					if !slices.Equal(s.Resource, []string{exSM + ":rds!*"}) {
 						t.Errorf("%s %s: %s on %v, want only the RDS-managed secrets %s", target, s.Sid, action, s.Resource, exSM+":rds!*")
+					}
+					// Either tagged by RDS as a secret of restage's own DB,
+					// or created by RDS on the task's behalf; never bare.
+					tagKey := "aws:RequestTag/aws:rds:primaryDBInstanceArn"
+					if strings.HasPrefix(db.engine, "aurora-") {
+						tagKey = "aws:RequestTag/aws:rds:primaryDBClusterArn"
+					}
+					tagged := len(s.Condition) == 1 && slices.Equal(s.cond("StringLike", tagKey), []string{exRDS + ":" + db.dbKind() + ":restage-" + target + "-*"})
+					viaRDS := len(s.Condition) == 1 && slices.Equal(s.cond("Bool", "aws:ViaAWSService"), []string{"true"})
+					if !tagged && !viaRDS {
+						t.Errorf("%s %s: %s with conditions %v, want %s like restage-%s-* or aws:ViaAWSService", target, s.Sid, action, s.Condition, tagKey, target)
 					}
 				case awsiam.Managed:
 					if !sameSet(s.Resource, restage) {
@@ -527,6 +659,10 @@ func checkTaskRoles(t *testing.T, p *plan) {
 				case awsiam.KMS:
 					if !sameSet(s.Resource, db.kms) {
 						t.Errorf("%s %s: %s on %v, want the listed keys %v", target, s.Sid, action, s.Resource, db.kms)
+					}
+					// Production's keys only through RDS (the restore).
+					if action != "kms:DescribeKey" && !slices.Equal(s.cond("StringEquals", "kms:ViaService"), []string{"rds." + exRegion + ".amazonaws.com"}) {
+						t.Errorf("%s %s: %s without kms:ViaService rds.%s.amazonaws.com", target, s.Sid, action, exRegion)
 					}
 				case awsiam.Secrets:
 					for _, r := range s.Resource {
@@ -563,20 +699,18 @@ func checkTaskRoles(t *testing.T, p *plan) {
 		// The actions equal the declared list (KMS only where keys are listed).
 		want := awsiam.Names()
 		if len(db.kms) == 0 {
-			want = slices.DeleteFunc(want, func(a string) bool { return scopeOf[a] == awsiam.KMS })
+			want = slices.DeleteFunc(want, func(a string) bool {
+				return scopeOf[a] == awsiam.KMS && !slices.Contains(awsiam.ManagedSecretKeyActions, a)
+			})
 		}
 		if !sameSet(allowed, want) {
 			t.Errorf("%s: task role actions\n got %v\nwant %v (internal/awsiam)", target, sortedUnique(allowed), sortedUnique(want))
 		}
 		union = append(union, allowed...)
 
-		// The production Deny.
-		if len(denies) != 1 {
-			t.Fatalf("%s: %d Deny statements, want the one production Deny", target, len(denies))
-		}
-		if d := denies[0]; !sameSet(d.Action, awsiam.ProductionDeny) || !sameSet(d.Resource, db.production) || len(d.Condition) != 0 {
-			t.Errorf("%s: production Deny %v on %v (conditions %v), want %v on %v unconditionally", target, d.Action, d.Resource, d.Condition, awsiam.ProductionDeny, db.production)
-		}
+		// The production Deny, and the Deny of restore points of copies.
+		checkDenies(t, target, db, doc, denies)
+		checkGuardrailScenarios(t, target, db, []policyDoc{doc, guard})
 	}
 	if !sameSet(union, awsiam.Names()) {
 		t.Errorf("task roles together grant %v, want every declared action %v", sortedUnique(union), awsiam.Names())
@@ -622,7 +756,9 @@ func checkSchedulerRole(t *testing.T, p *plan) {
 	}
 	var families, roles []string
 	for target := range example {
-		families = append(families, "arn:aws:ecs:"+exRegion+":"+exAccount+":task-definition/restage-"+target+":*")
+		// The schedule names the family without a revision: both forms.
+		families = append(families, "arn:aws:ecs:"+exRegion+":"+exAccount+":task-definition/restage-"+target+":*",
+			"arn:aws:ecs:"+exRegion+":"+exAccount+":task-definition/restage-"+target)
 	}
 	for _, kind := range []string{"task", "execution"} {
 		for target, r := range p.resources("aws_iam_role", kind) {
@@ -739,6 +875,215 @@ func checkSecurityGroups(t *testing.T, p *plan) {
 	if e := p.resources("aws_vpc_security_group_egress_rule", "task_db"); !sameSet(sortedKeys(e), []string{"3306", "5432"}) {
 		t.Errorf("task egress to databases on %v", sortedKeys(e))
 	}
+
+	// Quarantine: one group per target, one ingress rule each (its own
+	// task group, the engine's port), never a staging application, and no
+	// egress; the target's task group reaches it.
+	ports := map[string]float64{"aurora-mysql": 3306, "mysql": 3306, "aurora-postgresql": 5432}
+	for _, r := range [][2]string{
+		{"aws_security_group", "quarantine"}, {"aws_vpc_security_group_ingress_rule", "quarantine"},
+		{"aws_security_group", "target_task"}, {"aws_vpc_security_group_egress_rule", "target_task_quarantine"},
+	} {
+		if got := sortedKeys(p.resources(r[0], r[1])); !slices.Equal(got, sortedKeys(example)) {
+			t.Errorf("%s.%s for %v, want one per database %v", r[0], r[1], got, sortedKeys(example))
+		}
+	}
+	for target, rc := range p.resources("aws_security_group", "quarantine") {
+		a := rc.Change.After
+		if len(stringList(a["ingress"])) != 0 || a["egress"] != nil && len(a["egress"].([]any)) != 0 {
+			t.Errorf("%s: quarantine group with inline rules %v / %v", target, a["ingress"], a["egress"])
+		}
+	}
+	for target, rc := range p.resources("aws_vpc_security_group_ingress_rule", "quarantine") {
+		a := rc.Change.After
+		if a["from_port"] != ports[example[target].engine] || a["to_port"] != ports[example[target].engine] || str(a, "ip_protocol") != "tcp" || a["cidr_ipv4"] != nil || a["cidr_ipv6"] != nil || a["prefix_list_id"] != nil {
+			t.Errorf("%s: quarantine ingress %v, want tcp %v from a group only", target, a, ports[example[target].engine])
+		}
+		if ref := str(a, "referenced_security_group_id"); ref != "" {
+			t.Errorf("%s: quarantine ingress from %s, want the target's created task group (known after apply)", target, ref)
+		}
+	}
+	for _, rc := range p.ResourceChanges {
+		if rc.Type == "aws_vpc_security_group_ingress_rule" && rc.Name != "restored_db" && str(rc.Change.After, "referenced_security_group_id") == "sg-0cccccccccccccccc" {
+			t.Errorf("%s admits the staging applications: only the staging group may", rc.Address)
+		}
+	}
+}
+
+// checkSweep: a run of a target that stopped abnormally starts that
+// target's sweep, in a group no sweep rule matches.
+func checkSweep(t *testing.T, p *plan) {
+	rules := p.resources("aws_cloudwatch_event_rule", "sweep")
+	targets := p.resources("aws_cloudwatch_event_target", "sweep")
+	if !slices.Equal(sortedKeys(rules), sortedKeys(example)) || !slices.Equal(sortedKeys(targets), sortedKeys(example)) {
+		t.Fatalf("sweep rules %v and targets %v, want one per database %v", sortedKeys(rules), sortedKeys(targets), sortedKeys(example))
+	}
+	type pattern struct {
+		Source     []string `json:"source"`
+		DetailType []string `json:"detail-type"`
+		Detail     struct {
+			ClusterArn []string `json:"clusterArn"`
+			LastStatus []string `json:"lastStatus"`
+			Group      []string `json:"group"`
+			Containers struct {
+				ExitCode []map[string][]float64 `json:"exitCode"`
+			} `json:"containers"`
+			Or []map[string]any `json:"$or"`
+		} `json:"detail"`
+	}
+	var sweepGroups []string
+	for target, rc := range targets {
+		ecs := block(rc.Change.After, "ecs_target")
+		sweepGroups = append(sweepGroups, str(ecs, "group"))
+		if str(ecs, "group") != "sweep:restage-"+target || str(ecs, "launch_type") != "FARGATE" || ecs["task_count"] != float64(1) {
+			t.Errorf("%s: sweep target %v, want one Fargate task in group sweep:restage-%s", target, ecs, target)
+		}
+		if net := block(ecs, "network_configuration"); net == nil || net["assign_public_ip"] != false || !sameSet(stringList(net["subnets"]), exSubnets) {
+			t.Errorf("%s: sweep network %v", target, net)
+		}
+		var input struct {
+			ContainerOverrides []struct {
+				Name        string
+				Command     []string
+				Environment []struct{ Name, Value string }
+			} `json:"containerOverrides"`
+		}
+		if err := json.Unmarshal([]byte(str(rc.Change.After, "input")), &input); err != nil || len(input.ContainerOverrides) != 1 ||
+			input.ContainerOverrides[0].Name != "restage" || !slices.Equal(input.ContainerOverrides[0].Command, []string{"sweep"}) {
+			t.Errorf("%s: sweep input %s (%v), want the restage container with command [sweep]", target, str(rc.Change.After, "input"), err)
+		}
+		if block(rc.Change.After, "dead_letter_config") == nil {
+			t.Errorf("%s: sweep target without a dead-letter queue", target)
+		}
+	}
+	for target, rc := range rules {
+		var pt pattern
+		if err := json.Unmarshal([]byte(str(rc.Change.After, "event_pattern")), &pt); err != nil {
+			t.Fatalf("%s: sweep pattern: %v", target, err)
+		}
+		d := pt.Detail
+		if !slices.Equal(pt.Source, []string{"aws.ecs"}) || !slices.Equal(pt.DetailType, []string{"ECS Task State Change"}) ||
+			!slices.Equal(d.ClusterArn, []string{"arn:aws:ecs:" + exRegion + ":" + exAccount + ":cluster/restage"}) ||
+			!slices.Equal(d.LastStatus, []string{"STOPPED"}) || !slices.Equal(d.Group, []string{"family:restage-" + target}) || len(d.Or) != 0 {
+			t.Errorf("%s: sweep pattern %s, want STOPPED tasks of exactly the run group family:restage-%s", target, str(rc.Change.After, "event_pattern"), target)
+		}
+		// Not 0 (done), 2 (bad input) or 4 (a gate refused, cleanup done).
+		if len(d.Containers.ExitCode) != 1 || !slices.Equal(d.Containers.ExitCode[0]["anything-but"], []float64{0, 2, 4}) {
+			t.Errorf("%s: sweep exit codes %v, want anything-but [0 2 4]", target, d.Containers.ExitCode)
+		}
+		for _, g := range sweepGroups {
+			if slices.Contains(d.Group, g) {
+				t.Errorf("%s: the sweep rule matches the sweep group %s: a failed sweep would start another", target, g)
+			}
+		}
+	}
+	// Every rule that starts a task: none matches a sweep group.
+	for _, rc := range p.ResourceChanges {
+		if rc.Type == "aws_cloudwatch_event_target" && block(rc.Change.After, "ecs_target") != nil && rc.Name != "sweep" {
+			t.Errorf("%s starts a task: only the sweep rules may", rc.Address)
+		}
+	}
+
+	failed, ok := p.resources("aws_cloudwatch_event_rule", "sweep_failed")[""]
+	if !ok {
+		t.Fatal("no sweep-failed rule")
+	}
+	var pt pattern
+	if err := json.Unmarshal([]byte(str(failed.Change.After, "event_pattern")), &pt); err != nil {
+		t.Fatal(err)
+	}
+	orJSON, _ := json.Marshal(pt.Detail.Or)
+	if !sameSet(pt.Detail.Group, sweepGroups) || len(pt.Detail.Group) != len(sweepGroups) || !slices.Equal(pt.Detail.LastStatus, []string{"STOPPED"}) ||
+		!strings.Contains(string(orJSON), `{"containers":{"exitCode":[{"anything-but":0}]}}`) || !strings.Contains(string(orJSON), `{"stopCode":["TaskFailedToStart"]}`) {
+		t.Errorf("sweep-failed pattern %s, want STOPPED sweeps %v with a non-zero exit code or TaskFailedToStart", str(failed.Change.After, "event_pattern"), sweepGroups)
+	}
+	if tg, ok := p.resources("aws_cloudwatch_event_target", "sweep_failed")[""]; !ok || block(tg.Change.After, "ecs_target") != nil {
+		t.Error("the sweep-failed rule must notify (SNS) and start nothing")
+	}
+}
+
+func checkEventsRole(t *testing.T, p *plan) {
+	rc, ok := p.resources("aws_iam_role_policy", "events")[""]
+	if !ok {
+		t.Fatal("no EventBridge role policy")
+	}
+	var families, roles []string
+	for target := range example {
+		families = append(families, "arn:aws:ecs:"+exRegion+":"+exAccount+":task-definition/restage-"+target+":*",
+			"arn:aws:ecs:"+exRegion+":"+exAccount+":task-definition/restage-"+target)
+		roles = append(roles, "arn:aws:iam::"+exAccount+":role/restage-"+target+"-task", "arn:aws:iam::"+exAccount+":role/restage-"+target+"-exec")
+	}
+	for _, s := range parsePolicy(t, "events", str(rc.Change.After, "policy")).Statement {
+		switch {
+		case slices.Equal(s.Action, []string{"ecs:RunTask"}):
+			if !sameSet(s.Resource, families) || !slices.Equal(s.cond("ArnEquals", "ecs:cluster"), []string{"arn:aws:ecs:" + exRegion + ":" + exAccount + ":cluster/restage"}) {
+				t.Errorf("RunTask on %v (conditions %v), want the task families %v in the cluster", s.Resource, s.Condition, families)
+			}
+		case slices.Equal(s.Action, []string{"iam:PassRole"}):
+			if !sameSet(s.Resource, roles) || !slices.Equal(s.cond("StringEquals", "iam:PassedToService"), []string{"ecs-tasks.amazonaws.com"}) {
+				t.Errorf("PassRole on %v (conditions %v), want exactly %v to ecs-tasks", s.Resource, s.Condition, roles)
+			}
+		default:
+			t.Errorf("events role: unexpected statement %s %v", s.Sid, s.Action)
+		}
+	}
+}
+
+// checkStalenessAlarms: one alarm per database on the success metric,
+// hourly, missing data breaching, over 36 hours by default.
+func checkStalenessAlarms(t *testing.T, p *plan) {
+	alarms := p.resources("aws_cloudwatch_metric_alarm", "stale")
+	if !slices.Equal(sortedKeys(alarms), sortedKeys(example)) {
+		t.Fatalf("staleness alarms for %v, want one per database %v", sortedKeys(alarms), sortedKeys(example))
+	}
+	for target, rc := range alarms {
+		a := rc.Change.After
+		dims, _ := a["dimensions"].(map[string]any)
+		period, _ := a["period"].(float64)
+		if str(a, "namespace") != "restage" || str(a, "metric_name") != "RefreshSucceeded" || len(dims) != 1 || dims["Target"] != target {
+			t.Errorf("%s: alarm on %s/%s %v, want restage/RefreshSucceeded Target=%s", target, str(a, "namespace"), str(a, "metric_name"), dims, target)
+		}
+		if period < 3600 || str(a, "treat_missing_data") != "breaching" || str(a, "statistic") != "Sum" {
+			t.Errorf("%s: period %v, missing data %q, statistic %q; want >= 3600, breaching, Sum", target, period, str(a, "treat_missing_data"), str(a, "statistic"))
+		}
+		// Fires when every hourly period of the last 36 hours saw no success.
+		if hours := period * a["evaluation_periods"].(float64) / 3600; hours != 36 || a["datapoints_to_alarm"] != a["evaluation_periods"] ||
+			str(a, "comparison_operator") != "LessThanThreshold" || a["threshold"] != float64(1) {
+			t.Errorf("%s: %v hours, %v of %v datapoints, %s %v; want 36 hours, all datapoints, LessThanThreshold 1", target, hours, a["datapoints_to_alarm"], a["evaluation_periods"], str(a, "comparison_operator"), a["threshold"])
+		}
+		if a["actions_enabled"] != example[target].enabled {
+			t.Errorf("%s: actions enabled %v, want %v (as the schedule)", target, a["actions_enabled"], example[target].enabled)
+		}
+		if rc.Change.AfterUnknown["alarm_actions"] != true {
+			t.Errorf("%s: no alarm action (the alert topic)", target)
+		}
+	}
+}
+
+// checkRulesBucket: only the deployer may write the rules.
+func checkRulesBucket(t *testing.T, p *plan) {
+	rc, ok := p.resources("aws_s3_bucket_policy", "rules")[""]
+	if !ok {
+		t.Fatal("no rules bucket policy")
+	}
+	var found bool
+	for _, s := range parsePolicy(t, "rules bucket", str(rc.Change.After, "policy")).Statement {
+		if s.Sid != "OnlyDeployersWrite" {
+			continue
+		}
+		found = true
+		for _, a := range []string{"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketVersioning"} {
+			if !slices.Contains(s.Action, a) {
+				t.Errorf("OnlyDeployersWrite does not deny %s", a)
+			}
+		}
+		if s.Effect != "Deny" || !slices.Equal(s.cond("ArnNotEquals", "aws:PrincipalArn"), []string{exDeployer}) || !sameSet(s.Resource, []string{"arn:aws:s3:::" + exBucket, "arn:aws:s3:::" + exBucket + "/*"}) {
+			t.Errorf("OnlyDeployersWrite %s on %v with %v, want Deny on the bucket and objects unless aws:PrincipalArn is %s", s.Effect, s.Resource, s.Condition, exDeployer)
+		}
+	}
+	if !found {
+		t.Error("the rules bucket policy has no OnlyDeployersWrite statement")
+	}
 }
 
 func checkManualRunCommands(t *testing.T, p *plan) {
@@ -769,6 +1114,7 @@ func checkManualRunCommands(t *testing.T, p *plan) {
 			"--task-definition": "restage-" + target,
 			"--launch-type":     "FARGATE",
 			"--region":          exRegion,
+			"--group":           "family:restage-" + target,
 		} {
 			if flags[flag] != want {
 				t.Errorf("%s: %s %q, want %q", target, flag, flags[flag], want)
@@ -785,7 +1131,7 @@ func checkManualRunCommands(t *testing.T, p *plan) {
 			t.Errorf("%s: --network-configuration: %v", target, err)
 		}
 		n := network.AwsvpcConfiguration
-		if !slices.Equal(n.Subnets, exSubnets) || !slices.Equal(n.SecurityGroups, []string{knownTaskSG}) || n.AssignPublicIP != "DISABLED" {
+		if !slices.Equal(n.Subnets, exSubnets) || !slices.Equal(n.SecurityGroups, []string{knownTaskSG, knownTargetTaskSG(target)}) || n.AssignPublicIP != "DISABLED" {
 			t.Errorf("%s: network configuration %+v", target, n)
 		}
 		var overrides struct {
@@ -889,4 +1235,161 @@ func mapsEqual(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+func compactJSON(t *testing.T, doc string) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(doc), &v); err != nil {
+		t.Fatalf("decode policy: %v", err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// checkManagedSecretKey: the aws/secretsmanager key (its id is unknown, so
+// any key of the account matched by alias); Decrypt/GenerateDataKey only
+// through Secrets Manager.
+func checkManagedSecretKey(t *testing.T, target string, s statement) {
+	t.Helper()
+	if !slices.Equal(s.Resource, []string{"arn:aws:kms:" + exRegion + ":" + exAccount + ":key/*"}) {
+		t.Errorf("%s %s: on %v, want the account's keys matched by alias", target, s.Sid, s.Resource)
+	}
+	for _, a := range s.Action {
+		if !slices.Contains(awsiam.ManagedSecretKeyActions, a) {
+			t.Errorf("%s %s: %s is not in awsiam.ManagedSecretKeyActions", target, s.Sid, a)
+		}
+	}
+	alias := []string{"alias/aws/secretsmanager"}
+	byResource := slices.Equal(s.cond("ForAnyValue:StringEquals", "kms:ResourceAliases"), alias)
+	byRequest := slices.Equal(s.cond("StringEquals", "kms:RequestAlias"), alias)
+	if !byResource && !byRequest {
+		t.Errorf("%s %s: conditions %v, want the alias alias/aws/secretsmanager", target, s.Sid, s.Condition)
+	}
+	if !sameSet(s.Action, []string{"kms:DescribeKey"}) && (!byResource || !slices.Equal(s.cond("StringEquals", "kms:ViaService"), []string{"secretsmanager." + exRegion + ".amazonaws.com"})) {
+		t.Errorf("%s %s: %v with conditions %v, want kms:ResourceAliases and kms:ViaService secretsmanager", target, s.Sid, s.Action, s.Condition)
+	}
+}
+
+// checkDenies: the task role's Deny statements, exactly.
+func checkDenies(t *testing.T, target string, db exampleDB, inline policyDoc, denies []statement) {
+	t.Helper()
+	for _, s := range inline.Statement {
+		if s.Effect == "Deny" {
+			t.Errorf("%s: Deny %s in the inline policy, want all Deny statements in the guardrail policy", target, s.Sid)
+		}
+	}
+	bySid := map[string]statement{}
+	for _, d := range denies {
+		if _, dup := bySid[d.Sid]; dup {
+			t.Errorf("%s: Deny %s twice", target, d.Sid)
+		}
+		bySid[d.Sid] = d
+	}
+	if len(denies) != 4 {
+		t.Errorf("%s: %d Deny statements %v, want production, restore points, and point-in-time restores (two forms)", target, len(denies), sortedKeys(bySid))
+	}
+
+	prod, ok := bySid["ProtectProduction"]
+	wantProd := append(slices.Clone(db.production), exRDS+":"+db.snapshotKind()+":rds:"+db.sourceID()+"-*")
+	if !ok || !sameSet(prod.Action, awsiam.ProductionDeny) || len(prod.Action) != len(awsiam.ProductionDeny) || !sameSet(prod.Resource, wantProd) || len(prod.Condition) != 0 {
+		t.Errorf("%s: production Deny %v on %v (conditions %v), want %v on %v unconditionally", target, prod.Action, prod.Resource, prod.Condition, awsiam.ProductionDeny, wantProd)
+	}
+	for _, a := range prod.Action {
+		// Restoring never changes the source; a later source mode clones
+		// production by point-in-time restore.
+		if strings.HasPrefix(a, "rds:RestoreDB") {
+			t.Errorf("%s: production Deny holds %s: restores from the source must stay possible", target, a)
+		}
+	}
+
+	rp, ok := bySid["DenyRestorePointsOfCopies"]
+	wantExcept := []string{
+		exRDS + ":cluster:restage-" + target + "-*", exRDS + ":db:restage-" + target + "-*",
+		exRDS + ":cluster-snapshot:restage-" + target + "-*-final", exRDS + ":snapshot:restage-" + target + "-*-final",
+	}
+	if len(db.adopt) > 0 {
+		wantExcept = append(wantExcept, db.adopt...)
+		wantExcept = append(wantExcept, exRDS+":"+db.snapshotKind()+":"+db.adoptID+"-final")
+	}
+	if !ok || !sameSet(rp.Action, awsiam.RestorePointDeny) || len(rp.Resource) != 0 || !sameSet(rp.NotResource, wantExcept) || len(rp.NotResource) != len(wantExcept) || len(rp.Condition) != 0 {
+		t.Errorf("%s: restore-point Deny %v NotResource %v (Resource %v, conditions %v), want %v NotResource %v", target, rp.Action, rp.NotResource, rp.Resource, rp.Condition, awsiam.RestorePointDeny, wantExcept)
+	}
+
+	copies := []string{exRDS + ":cluster:restage-*", exRDS + ":db:restage-*"}
+	for sid, key := range map[string]string{
+		"DenyPointInTimeRestoresOfCopies":        "aws:ResourceTag/restage:managed",
+		"DenyPointInTimeRestoresOfCopiesRdsTags": "rds:" + db.dbKind() + "-tag/restage:managed",
+	} {
+		d, ok := bySid[sid]
+		if !ok || !sameSet(d.Action, awsiam.PointInTimeDeny) || !sameSet(d.Resource, copies) || len(d.Condition) != 1 || !slices.Equal(d.cond("StringEquals", key), []string{"true"}) {
+			t.Errorf("%s: %s %v on %v (conditions %v), want %v on %v when %s = true", target, sid, d.Action, d.Resource, d.Condition, awsiam.PointInTimeDeny, copies, key)
+		}
+	}
+}
+
+// checkGuardrailScenarios evaluates the planned policies against the
+// authorizations RDS makes, the way IAM combines Allow and Deny.
+func checkGuardrailScenarios(t *testing.T, target string, db exampleDB, docs []policyDoc) {
+	t.Helper()
+	kind, snap := db.dbKind(), db.snapshotKind()
+	copyARN := exRDS + ":" + kind + ":restage-" + target + "-202501010300"
+	nextARN := exRDS + ":" + kind + ":restage-" + target + "-202501020300"
+	prodSnap := exRDS + ":" + snap + ":rds:" + db.sourceID() + "-2025-01-01-03-00"
+	restageTags := map[string]map[string]string{copyARN: {"restage:managed": "true", "restage:target": target}}
+	pitr := "rds:RestoreDBInstanceToPointInTime"
+	createSnap, copySnap, restore := "rds:CreateDBSnapshot", "rds:CopyDBSnapshot", "rds:RestoreDBInstanceFromDBSnapshot"
+	if kind == "cluster" {
+		pitr, createSnap, copySnap, restore = "rds:RestoreDBClusterToPointInTime", "rds:CreateDBClusterSnapshot", "rds:CopyDBClusterSnapshot", "rds:RestoreDBClusterFromSnapshot"
+	}
+	cases := []struct {
+		name       string
+		req        request
+		wantDenied bool
+	}{
+		{"final snapshot of a retired copy", request{createSnap, []string{copyARN, exRDS + ":" + snap + ":restage-" + target + "-202501010300-final"}, restageTags}, false},
+		{"any other snapshot of a copy", request{createSnap, []string{copyARN, exRDS + ":" + snap + ":restage-" + target + "-202501010300-keep"}, restageTags}, true},
+		{"copy of a copy's automated snapshot", request{copySnap, []string{exRDS + ":" + snap + ":rds:restage-" + target + "-202501010300-2025-01-01-03-00", exRDS + ":" + snap + ":restage-" + target + "-x-final"}, nil}, true},
+		{"point-in-time restore from a copy", request{pitr, []string{copyARN, nextARN}, restageTags}, true},
+		{"point-in-time restore from production into a new copy", request{pitr, []string{db.sourceARN, nextARN}, nil}, false},
+		{"snapshot of production", request{createSnap, []string{db.sourceARN, exRDS + ":" + snap + ":restage-" + target + "-x-final"}, nil}, true},
+		{"copy of production's snapshot", request{copySnap, []string{prodSnap, exRDS + ":" + snap + ":restage-" + target + "-x-final"}, nil}, true},
+		{"restore from production's snapshot", request{restore, []string{prodSnap, nextARN}, nil}, false},
+	}
+	if kind == "cluster" {
+		cases = append(cases, struct {
+			name       string
+			req        request
+			wantDenied bool
+		}{"an instance added to production", request{"rds:CreateDBInstance", []string{db.sourceARN, exRDS + ":db:restage-" + target + "-x"}, nil}, true})
+	}
+	if db.adoptID != "" {
+		cases = append(cases, struct {
+			name       string
+			req        request
+			wantDenied bool
+		}{"final snapshot of the adopted DB", request{createSnap, []string{db.adopt[0], exRDS + ":" + snap + ":" + db.adoptID + "-final"}, nil}, false})
+	}
+	for _, c := range cases {
+		if got := denied(t, docs, c.req); got != c.wantDenied {
+			t.Errorf("%s: %s (%s on %v): denied %v, want %v", target, c.name, c.req.action, c.req.resources, got, c.wantDenied)
+		}
+	}
+	// What restage itself does must also be allowed.
+	for _, req := range []request{
+		{restore, []string{prodSnap}, nil},
+		{createSnap, []string{copyARN, exRDS + ":" + snap + ":restage-" + target + "-202501010300-final"}, nil},
+	} {
+		if !allowed(docs, req) {
+			t.Errorf("%s: %s on %v is not allowed", target, req.action, req.resources)
+		}
+	}
+	// Another source sharing the prefix: not one of its snapshots.
+	other := exRDS + ":" + snap + ":rds:" + db.sourceID() + "-eu-2025-01-01-03-00"
+	if allowed(docs, request{restore, []string{other}, nil}) {
+		t.Errorf("%s: %s allowed from %s, another source's snapshot", target, restore, other)
+	}
 }

@@ -39,6 +39,8 @@ module "restage" {
   memory             = 2048
   log_retention_days = 90
 
+  rules_writer_arns = var.rules_writer_arns
+
   mask_key_secret_arn = "${local.sm}:restage/mask-key-AbCdEf"
   slack_secret_arn    = "${local.sm}:restage/slack-webhook-GhIjKl"
 
@@ -64,8 +66,12 @@ module "restage" {
       hosted_zone_id        = var.staging_zone_id
       subnet_group          = "staging-db"
       instance_class        = "db.r6g.large"
-      schedule_expression   = "cron(0 3 * * ? *)"
-      rules_file            = "${path.module}/../../../examples/rules/sakila-mysql.yaml"
+      # Explicit groups: the ones production runs with (the copy must
+      # accept what the snapshot was taken with).
+      db_parameter_group      = "shop-aurora-mysql8"
+      cluster_parameter_group = "shop-aurora-mysql8-cluster"
+      schedule_expression     = "cron(0 3 * * ? *)"
+      rules_file              = "${path.module}/../../../examples/rules/sakila-mysql.yaml"
       staging_users = {
         app      = { privilege = "write", password_secret_arn = "${local.sm}:staging/shop/app-MnOpQr" }
         readonly = { privilege = "read", password_secret_arn = "${local.sm}:staging/shop/readonly-StUvWx" }
@@ -75,17 +81,22 @@ module "restage" {
       adopt = { id = "staging-shop-handmade", instance_ids = ["staging-shop-handmade-1"] }
     }
 
-    # Aurora PostgreSQL cluster, unencrypted snapshots, its own schedule.
+    # Aurora PostgreSQL Serverless v2 cluster, unencrypted snapshots, its
+    # own schedule.
     billing = {
-      engine              = "aurora-postgresql"
-      source_id           = "billing-prod"
-      db_name             = "sakila"
-      dns_name            = "billing-db.staging.example.com"
-      hosted_zone_id      = var.staging_zone_id
-      subnet_group        = "staging-db"
-      instance_class      = "db.r6g.large"
-      schedule_expression = "cron(30 2 ? * MON-FRI *)"
-      rules_file          = "${path.module}/../../../examples/rules/sakila-postgres.yaml"
+      engine                  = "aurora-postgresql"
+      source_id               = "billing-prod"
+      db_name                 = "sakila"
+      dns_name                = "billing-db.staging.example.com"
+      hosted_zone_id          = var.staging_zone_id
+      subnet_group            = "staging-db"
+      instance_class          = "db.serverless"
+      serverless_min_acu      = 0.5
+      serverless_max_acu      = 8
+      db_parameter_group      = "billing-aurora-pg16"
+      cluster_parameter_group = "billing-aurora-pg16-cluster"
+      schedule_expression     = "cron(30 2 ? * MON-FRI *)"
+      rules_file              = "${path.module}/../../../examples/rules/sakila-postgres.yaml"
       staging_users = {
         app = { privilege = "write", password_secret_arn = "${local.sm}:staging/billing/app-YzAbCd" }
       }
@@ -102,6 +113,7 @@ module "restage" {
       hosted_zone_id        = var.staging_zone_id
       subnet_group          = "staging-db"
       instance_class        = "db.t4g.medium"
+      db_parameter_group    = "legacy-mysql80"
       backup_retention      = 1
       enabled               = false
       rules_file            = "${path.module}/../../../examples/rules/sakila-mysql.yaml"

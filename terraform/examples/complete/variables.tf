@@ -51,3 +51,9 @@ variable "alert_email" {
   type        = string
   default     = "ops@example.com"
 }
+
+variable "rules_writer_arns" {
+  description = "Who may write the rules bucket: the role (or user) that applies this root."
+  type        = list(string)
+  default     = ["arn:aws:iam::123456789012:role/platform-deployer"]
+}

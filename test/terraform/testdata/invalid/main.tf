@@ -26,6 +26,24 @@ variable "databases" {
   type        = any
 }
 
+variable "environment" {
+  description = "Passed to the module unchanged."
+  type        = map(string)
+  default     = {}
+}
+
+variable "staleness_alarm_hours" {
+  description = "Passed to the module unchanged."
+  type        = number
+  default     = 36
+}
+
+variable "rules_writer_arns" {
+  description = "Passed to the module unchanged."
+  type        = list(string)
+  default     = ["arn:aws:iam::123456789012:role/deployer"]
+}
+
 variable "cpu" {
   description = "Passed to the module unchanged."
   type        = number
@@ -50,4 +68,8 @@ module "restage" {
   cpu                 = var.cpu
   memory              = var.memory
   databases           = var.databases
+  environment         = var.environment
+  rules_writer_arns   = var.rules_writer_arns
+
+  staleness_alarm_hours = var.staleness_alarm_hours
 }
