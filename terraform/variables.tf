@@ -485,7 +485,9 @@ variable "databases" {
   validation {
     condition = alltrue([for _, d in var.databases : (d.serverless_min_acu == null) == (d.serverless_max_acu == null) && (
       d.instance_class == "db.serverless" ? (startswith(d.engine, "aurora-") && d.serverless_min_acu != null) : d.serverless_min_acu == null
-      ) && (d.serverless_min_acu == null ? true : (
+      # HCL's && does not short-circuit: only ?: keeps a null out of the
+      # comparisons below.
+      ) && (d.serverless_min_acu == null || d.serverless_max_acu == null ? true : (
         d.serverless_min_acu >= 0 && d.serverless_max_acu >= 1 && d.serverless_max_acu <= 256 && d.serverless_min_acu <= d.serverless_max_acu &&
         floor(d.serverless_min_acu * 2) == d.serverless_min_acu * 2 && floor(d.serverless_max_acu * 2) == d.serverless_max_acu * 2
     ))])
