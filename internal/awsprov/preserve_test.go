@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/restage/restage/internal/preserve"
 	"github.com/restage/restage/internal/exitcode"
+	"github.com/restage/restage/internal/preserve"
 	"github.com/restage/restage/internal/refresh"
 	"github.com/restage/restage/internal/testdb"
 )
