@@ -3,6 +3,8 @@ package awsprov
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +119,47 @@ func TestAWSCredentialsFirst(t *testing.T) {
 				t.Errorf("staging user %s keeps %d inherited role membership(s)", stagingUser, n)
 			}
 		})
+	}
+}
+
+// TestShutOutRefusalNamed (a private PostgreSQL server): with a master
+// that is not a superuser — as on RDS, where it is a member of
+// rds_superuser — an inherited superuser login can't be locked: the
+// ready step fails, naming that login, and never reports it locked.
+func TestShutOutRefusalNamed(t *testing.T) {
+	inst := testdb.StartPostgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin, err := sql.Open("pgx", inst.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for _, q := range []string{
+		"CREATE ROLE rds_master LOGIN CREATEROLE PASSWORD 'master-pw-0123'",
+		"CREATE ROLE prod_super LOGIN SUPERUSER PASSWORD 'prod-super-pw'",
+		"CREATE ROLE prod_app LOGIN PASSWORD 'prod-app-pw'",
+	} {
+		if _, err := admin.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	p := &Provider{cfg: Config{DBName: "postgres", TLS: TLSOff}, log: slog.New(slog.DiscardHandler), passwords: map[string]string{}}
+	db := &refresh.DB{Name: "restage-shop-1", Engine: "postgres", AdminDSN: inst.UserDSN("rds_master", "master-pw-0123", "postgres")}
+	locked, err := p.shutOut(ctx, db, "rds_master")
+	if !errors.Is(err, refresh.ErrSharedLogin) || !strings.Contains(err.Error(), "prod_super") {
+		t.Fatalf("shut out: %v; want ErrSharedLogin naming prod_super", err)
+	}
+	if strings.Contains(err.Error(), "master-pw-0123") {
+		t.Error("password in the error")
+	}
+	for _, l := range locked {
+		if l == "prod_super" {
+			t.Error("prod_super reported locked")
+		}
+	}
+	var canLogin bool
+	if err := admin.QueryRowContext(ctx, "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'prod_super'").Scan(&canLogin); err != nil || !canLogin {
+		t.Errorf("prod_super: can login %t, %v (the test's premise)", canLogin, err)
 	}
 }
