@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -240,5 +242,24 @@ func readS3Rules(ctx context.Context, region, uri string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read rules from %s: %w", uri, err)
 	}
+	if err := checkRulesDigest(b, os.Getenv("RESTAGE_RULES_SHA256")); err != nil {
+		return nil, fmt.Errorf("rules from %s: %w", uri, err)
+	}
 	return b, nil
+}
+
+// checkRulesDigest refuses rules whose SHA-256 is not want (hex), when
+// want is set: the Terraform module pins the content it uploaded, so an
+// object written to the bucket later, outside Terraform, can't weaken
+// masking or add post-mask SQL.
+func checkRulesDigest(b []byte, want string) error {
+	want = strings.ToLower(strings.TrimSpace(want))
+	if want == "" {
+		return nil
+	}
+	sum := sha256.Sum256(b)
+	if got := hex.EncodeToString(sum[:]); got != want {
+		return fmt.Errorf("SHA-256 %s is not the pinned %s (RESTAGE_RULES_SHA256): the object changed outside Terraform; refusing to mask with it", got, want)
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -108,5 +110,21 @@ func TestSuccessMetric(t *testing.T) {
 	if m.AWS.Timestamp != 1700000000000 || len(cm) != 1 || cm[0].Namespace != "restage" || len(cm[0].Dimensions) != 1 ||
 		cm[0].Dimensions[0][0] != "Target" || cm[0].Metrics[0].Name != "RefreshSucceeded" || m.Target != "shop" || m.RefreshSucceeded != 1 {
 		t.Errorf("metric line %s", b.String())
+	}
+}
+
+// TestRulesDigest: rules from S3 must have the SHA-256 Terraform pinned.
+func TestRulesDigest(t *testing.T) {
+	b := []byte("version: 1\n")
+	const sum = "0f1d6a3c5c7a8b0a1e6f3b0d2f3c4e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e" // not b's
+	if err := checkRulesDigest(b, ""); err != nil {
+		t.Errorf("no pin: %v", err)
+	}
+	if err := checkRulesDigest(b, sum); err == nil || !strings.Contains(err.Error(), "RESTAGE_RULES_SHA256") {
+		t.Errorf("wrong digest: %v", err)
+	}
+	good := sha256.Sum256(b)
+	if err := checkRulesDigest(b, strings.ToUpper(hex.EncodeToString(good[:]))); err != nil {
+		t.Errorf("right digest: %v", err)
 	}
 }
