@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/restage/restage/internal/ddblock"
+	"github.com/restage/restage/internal/lifecycle"
 	"github.com/restage/restage/internal/rds"
 	"github.com/restage/restage/internal/refresh"
 	"github.com/restage/restage/internal/route53"
@@ -502,7 +503,7 @@ func (p *Provider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, err
 	if err := p.rdsc.EnableBackups(ctx, r); err != nil {
 		return nil, err
 	}
-	if err := p.rdsc.SetState(ctx, r, "live"); err != nil {
+	if err := p.rdsc.SetState(ctx, r, string(lifecycle.Live)); err != nil {
 		return nil, err
 	}
 	// Checked again right before the only change others could see.

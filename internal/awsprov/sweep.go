@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/restage/restage/internal/lifecycle"
 	"github.com/restage/restage/internal/rds"
 	"github.com/restage/restage/internal/refresh"
 )
@@ -46,7 +47,7 @@ func (p *Provider) leftovers(ctx context.Context) ([]*rds.DB, error) {
 	if live == nil && !adoptedLive {
 		var tagged []string
 		for _, d := range managed {
-			if d.Tags[rds.TagState] == "live" {
+			if d.Tags[rds.TagState] == string(lifecycle.Live) {
 				tagged = append(tagged, d.ID)
 			}
 		}

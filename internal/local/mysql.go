@@ -24,6 +24,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/lifecycle"
 	mysqlengine "github.com/restage/restage/internal/mysql"
 	"github.com/restage/restage/internal/refresh"
 )
@@ -32,12 +33,12 @@ var _ refresh.Provider = (*mysqlProvider)(nil)
 
 // Control DB states (the state column of mysqlControlTable).
 const (
-	myStateCreating  = "creating"
-	myStateReady     = "ready"
-	myStateLive      = "live"
-	myStatePrevious  = "previous"
-	myStateRetired   = "retired"
-	myStateDiscarded = "discarded"
+	myStateCreating  = string(lifecycle.Creating)
+	myStateReady     = string(lifecycle.Ready)
+	myStateLive      = string(lifecycle.Live)
+	myStatePrevious  = string(lifecycle.Previous)
+	myStateRetired   = string(lifecycle.Retired)
+	myStateDiscarded = string(lifecycle.Discarded)
 )
 
 // mysqlControlTable records every database restage creates on the staging

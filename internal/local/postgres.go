@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/lifecycle"
 	"github.com/restage/restage/internal/postgres"
 	"github.com/restage/restage/internal/refresh"
 )
@@ -436,8 +437,8 @@ func (p *pgProvider) Sweep(ctx context.Context) ([]string, error) {
 	var errs []error
 	kept := 0
 	for _, r := range recs {
-		state := "discarded"
-		if r.State == "previous" {
+		state := string(lifecycle.Discarded)
+		if r.State == string(lifecycle.Previous) {
 			if !p.mayDrop(r) {
 				continue
 			}
@@ -445,7 +446,7 @@ func (p *pgProvider) Sweep(ctx context.Context) ([]string, error) {
 				kept++
 				continue
 			}
-			state = "retired"
+			state = string(lifecycle.Retired)
 		}
 		existed, err := p.drop(ctx, c, r, state)
 		if err != nil {
@@ -534,20 +535,20 @@ func (p *pgProvider) Retire(ctx context.Context, prev *refresh.DB) error {
 			prev.Name, p.cfg.Target, oid); err != nil {
 			return fmt.Errorf("retire %s: record adoption: %w", prev.Name, pgScrub(err))
 		}
-		rec = &pgRecord{Name: prev.Name, Target: p.cfg.Target, State: "previous", OID: oid, Original: prev.Name}
+		rec = &pgRecord{Name: prev.Name, Target: p.cfg.Target, State: string(lifecycle.Previous), OID: oid, Original: prev.Name}
 	}
 	if !p.mayDrop(*rec) {
 		return fmt.Errorf("retire %s: %w", prev.Name, refresh.ErrNotOurs)
 	}
 	switch rec.State {
-	case "retired", "discarded":
+	case string(lifecycle.Retired), string(lifecycle.Discarded):
 		return nil
-	case "previous":
+	case string(lifecycle.Previous):
 	default:
 		return fmt.Errorf("retire %s: it is %s, not a previous staging DB", prev.Name, rec.State)
 	}
 	if p.cfg.KeepLast == 0 {
-		_, err := p.drop(ctx, c, *rec, "retired")
+		_, err := p.drop(ctx, c, *rec, string(lifecycle.Retired))
 		if err != nil {
 			return fmt.Errorf("retire: %w", err)
 		}
@@ -573,7 +574,7 @@ func (p *pgProvider) Retire(ctx context.Context, prev *refresh.DB) error {
 			p.log.Info("kept previous staging database", "step", "retire", "db", r.Name, "keep_last", p.cfg.KeepLast)
 			continue
 		}
-		if _, err := p.drop(ctx, c, r, "retired"); err != nil {
+		if _, err := p.drop(ctx, c, r, string(lifecycle.Retired)); err != nil {
 			errs = append(errs, fmt.Errorf("retire: %w", err))
 		}
 	}
@@ -609,12 +610,12 @@ func (p *pgProvider) Discard(ctx context.Context, db *refresh.DB) error {
 		return fmt.Errorf("discard %s: recorded for target %q run %q, not this run: %w", db.Name, rec.Target, rec.RunID, refresh.ErrNotOurs)
 	}
 	switch rec.State {
-	case "discarded", "retired":
+	case string(lifecycle.Discarded), string(lifecycle.Retired):
 		return nil
-	case "live", "previous":
+	case string(lifecycle.Live), string(lifecycle.Previous):
 		return fmt.Errorf("discard %s: it is %s; only Retire drops it", db.Name, rec.State)
 	}
-	if _, err := p.drop(ctx, c, *rec, "discarded"); err != nil {
+	if _, err := p.drop(ctx, c, *rec, string(lifecycle.Discarded)); err != nil {
 		return fmt.Errorf("discard: %w", err)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/restage/restage/internal/lifecycle"
 	"github.com/restage/restage/internal/refresh"
 )
 
@@ -77,7 +78,7 @@ func (p *pgProvider) Restore(ctx context.Context, runID string) (*refresh.DB, er
 	if err := p.dumpRestore(ctx, name); err != nil {
 		return db, fmt.Errorf("restore %s from %s: %w", name, p.src.Target(), err)
 	}
-	if err := pgSetState(ctx, c, name, "ready"); err != nil {
+	if err := pgSetState(ctx, c, name, string(lifecycle.Ready)); err != nil {
 		return db, fmt.Errorf("restore %s: mark ready: %w", name, err)
 	}
 	log.Info("restored", "duration", time.Since(start).Round(time.Millisecond).String())

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/restage/restage/internal/lifecycle"
 	"github.com/restage/restage/internal/refresh"
 )
 
@@ -57,7 +58,7 @@ func (p *pgProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, e
 	if rec == nil || rec.Target != p.cfg.Target || rec.RunID == "" || rec.RunID != db.RunID {
 		return nil, fmt.Errorf("switch %s: not recorded as created by this run for target %s", db.Name, p.cfg.Target)
 	}
-	if rec.State != "ready" {
+	if rec.State != string(lifecycle.Ready) {
 		return nil, fmt.Errorf("switch %s: it is %s, not ready", db.Name, rec.State)
 	}
 	in := pgSwapIntent{NewDB: db.Name, Staging: p.staging}
@@ -171,7 +172,7 @@ func (p *pgProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, e
 		if _, err := tx.Exec(ctx, "ALTER DATABASE "+pgIdent(p.staging)+" ALLOW_CONNECTIONS true"); err != nil {
 			return fmt.Errorf("allow connections to %s: %w", p.staging, pgScrub(err))
 		}
-		if err := pgSetState(ctx, tx, db.Name, "live"); err != nil {
+		if err := pgSetState(ctx, tx, db.Name, string(lifecycle.Live)); err != nil {
 			return fmt.Errorf("record %s live: %w", db.Name, err)
 		}
 		if _, err := tx.Exec(ctx, "DELETE FROM "+pgIntentTable+" WHERE target = $1", p.cfg.Target); err != nil {
@@ -189,7 +190,7 @@ func (p *pgProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, e
 			if err != nil {
 				return fmt.Errorf("record %s: %w", prev.Name, pgScrub(err))
 			}
-		} else if err := pgSetState(ctx, tx, prev.Name, "previous"); err != nil {
+		} else if err := pgSetState(ctx, tx, prev.Name, string(lifecycle.Previous)); err != nil {
 			return fmt.Errorf("record %s previous: %w", prev.Name, err)
 		}
 		return p.hook("recorded")

@@ -56,7 +56,9 @@ const (
 	TagState   = "restage:state"   // provisioning, masked, live, retiring, …
 )
 
-// StateProvisioning is the restage:state a DB is created with.
+// StateProvisioning is the restage:state a DB is created with: the AWS
+// spelling of lifecycle.Creating. The other tag values are the lifecycle
+// states' own names (lifecycle.Live after the switch).
 const StateProvisioning = "provisioning"
 
 // WriterSuffix is appended to an Aurora cluster's identifier to name its
