@@ -5,14 +5,17 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"log/slog"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -167,5 +170,109 @@ func TestTLSDSN(t *testing.T) {
 		if err != nil || !strings.Contains(d, c.want) {
 			t.Errorf("%s %q: %q, %v; want %s", c.engine, c.mode, d, err, c.want)
 		}
+	}
+}
+
+// fakeMySQLTLS listens on 127.0.0.1 and speaks just enough of the MySQL
+// protocol to reach the TLS handshake: a v10 greeting offering SSL, the
+// client's SSL request, then TLS with cert. What the client does after
+// the handshake is not answered (the connection closes).
+func fakeMySQLTLS(t *testing.T, certPEM, keyPEM []byte) string {
+	t.Helper()
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				caps := uint32(0x1 | 0x200 | 0x800 | 0x2000 | 0x8000 | 0x80000) // long password, 4.1, SSL, transactions, secure conn, plugin auth
+				p := []byte{0x0a}
+				p = append(p, "8.0.0-fake\x00"...)
+				p = append(p, 1, 0, 0, 0)
+				p = append(p, "abcdefgh"...)
+				p = append(p, 0, byte(caps), byte(caps>>8), 33, 2, 0, byte(caps>>16), byte(caps>>24), 21)
+				p = append(p, make([]byte, 10)...)
+				p = append(p, "ijklmnopqrst\x00"...)
+				p = append(p, "mysql_native_password\x00"...)
+				hdr := []byte{byte(len(p)), byte(len(p) >> 8), byte(len(p) >> 16), 0}
+				if _, err := c.Write(append(hdr, p...)); err != nil {
+					return
+				}
+				req := make([]byte, 4+32) // the client's SSL request
+				if _, err := io.ReadFull(c, req); err != nil {
+					return
+				}
+				s := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+				_ = s.Handshake()
+				s.Close()
+			}(c)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestTLSVerifiedMySQL: the MySQL DSN verifies the certificate and the
+// host name by default (go-sql-driver with the registered RDS CA config),
+// against a listener speaking the MySQL greeting and TLS; the explicit
+// opt-out does not verify.
+func TestTLSVerifiedMySQL(t *testing.T) {
+	ca, other := newTestCA(t, "restage test CA"), newTestCA(t, "some other CA")
+	certPEM, keyPEM := ca.issue(t, "127.0.0.1")
+	addr := fakeMySQLTLS(t, certPEM, keyPEM)
+	host, port, _ := net.SplitHostPort(addr)
+	portN, _ := strconv.Atoi(port)
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	caFile, otherFile := write("ca.pem", ca.pem), write("other.pem", other.pem)
+	connect := func(mode, ca, endpoint string) error {
+		if mode != TLSOn {
+			// What New does for a verifying provider.
+			if err := registerMySQLCA(ca); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := &Provider{cfg: Config{DBName: "shop", TLS: mode, TLSCAFile: ca}}
+		d, err := p.dsnFor(&rds.DB{ID: "restage-shop-1", Engine: rds.MySQL, Endpoint: endpoint, Port: int32(portN)}, "u", "secret-pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		return ping(ctx, "mysql", d, "")
+	}
+	isCertErr := func(err error) bool {
+		return err != nil && (strings.Contains(err.Error(), "certificate") || strings.Contains(err.Error(), "x509"))
+	}
+	// Past the handshake the fake says nothing: an error, but not a
+	// certificate error.
+	if err := connect("", caFile, host); err == nil || isCertErr(err) {
+		t.Errorf("default mode with the right CA: %v, want past the TLS handshake", err)
+	}
+	if err := connect("", otherFile, host); !isCertErr(err) {
+		t.Errorf("default mode with another CA: %v, want a certificate error", err)
+	}
+	if err := connect(TLSVerify, caFile, "localhost"); !isCertErr(err) {
+		t.Errorf("a certificate for 127.0.0.1 reached as localhost: %v, want a host name error", err)
+	}
+	if err := connect(TLSOn, otherFile, host); err == nil || isCertErr(err) {
+		t.Errorf("explicit opt-out: %v, want past the TLS handshake", err)
 	}
 }
