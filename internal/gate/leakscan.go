@@ -719,7 +719,11 @@ func phoneDigits(s string) string {
 }
 
 // normIP parses an address with an optional prefix length or zone and
-// returns its canonical form (IPv4-mapped IPv6 as IPv4).
+// returns its canonical form (IPv4-mapped IPv6 as IPv4). Addresses that
+// name no one on the internet (loopback, private, link-local, multicast,
+// unspecified) are not originals to look for: an internal proxy's 10.0.0.1
+// in an ip column would otherwise refuse every run whose kept config
+// tables mention it.
 func normIP(s string) (string, bool) {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexAny(s, "/%"); i >= 0 {
@@ -730,7 +734,7 @@ func normIP(s string) (string, bool) {
 		return "", false
 	}
 	a = a.Unmap()
-	if a.IsUnspecified() || a.IsLoopback() {
+	if a.IsUnspecified() || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsMulticast() {
 		return "", false
 	}
 	return a.String(), true

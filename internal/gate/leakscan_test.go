@@ -62,6 +62,7 @@ func TestLeakScannerFinds(t *testing.T) {
 	add(LeakName, "aiko akiyama")
 	add(LeakIP, "203.0.113.7")
 	add(LeakIP, "2400:1:2::3")
+	add(LeakIP, "10.0.0.1") // as if captured: a candidate must still not match it
 	sc := &leakScanner{m: m, b: b}
 	for _, tc := range []struct {
 		in   string
@@ -74,7 +75,8 @@ func TestLeakScannerFinds(t *testing.T) {
 		{"from AIKO AKIYAMA, via 203.0.113.7", []string{LeakName, LeakIP}},
 		{"proxy ::ffff:203.0.113.7", []string{LeakIP}},
 		{"v6 2400:1:2:0:0:0:0:3 seen", []string{LeakIP}},
-		{"秋山さん、愛子さん、12345678", nil}, // no whole name, an order number
+		{"秋山さん、愛子さん、12345678", nil},     // no whole name, an order number
+		{"proxy 10.0.0.1 and ::1", nil}, // private and loopback: nobody's
 		{"aiko.akiyama.x@example.invalid", nil},
 	} {
 		if got := sc.scan(tc.in); !slices.Equal(got, tc.want) {
@@ -208,7 +210,6 @@ func leakRun(t testing.TB, f jpshop.Flavor, rules string, plant bool, size int) 
 			"orders.delivery_note/email":    `SELECT COUNT(*) FROM orders WHERE id % 40 = 0`,
 			"support_tickets.subject/name":  `SELECT COUNT(*) FROM support_tickets WHERE id % 10 = 0`,
 			"support_tickets.subject/phone": `SELECT COUNT(*) FROM support_tickets WHERE subject LIKE 'TEL %'`,
-			"login_history.user_agent/ip":   `SELECT COUNT(*) FROM login_history WHERE id % 30 = 0`,
 			"user_profiles.profile/phone":   `SELECT COUNT(*) FROM users WHERE id % 20 = 0 AND phone IS NOT NULL`,
 		} {
 			var n int64
@@ -217,6 +218,24 @@ func leakRun(t testing.TB, f jpshop.Flavor, rules string, plant bool, size int) 
 			}
 			res.planted[k] = n
 		}
+		// Private and loopback addresses are nobody's: only public ones count.
+		rows, err := db.Query(`SELECT ip_address FROM payments WHERE id % 30 = 0`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var ip string
+			if err := rows.Scan(&ip); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := normIP(ip); ok {
+				res.planted["login_history.user_agent/ip"]++
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
 	}
 	r, err := config.ParseRules("rules.yaml", []byte(rules))
 	if err != nil {
