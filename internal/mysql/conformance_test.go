@@ -27,18 +27,25 @@ func harness(create func(testing.TB) (string, string)) enginetest.Harness {
 		DateTime: "DATETIME",
 		JSON:     "JSON",
 		Open: func(t *testing.T) (mask.Engine, *sql.DB) {
-			dsn, _ := create(t)
-			eng, err := mysql.Open(context.Background(), dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { eng.Close() })
-			db, err := sql.Open("mysql", dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
+			eng, db := openFresh(t, create)
 			return eng, db
 		},
 	}
+}
+
+// openFresh opens the engine and a plain connection on a fresh database
+// of the server create makes it on.
+func openFresh(t *testing.T, create func(testing.TB) (string, string)) (*mysql.Engine, *sql.DB) {
+	dsn, _ := create(t)
+	eng, err := mysql.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return eng, db
 }

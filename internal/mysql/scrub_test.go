@@ -1,7 +1,6 @@
 package mysql_test
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"testing"
@@ -39,18 +38,8 @@ func scrubCorpus(t *testing.T, create func(testing.TB) (string, string)) {
 	}
 	enginetest.ScrubCorpus(t, enginetest.ScrubHarness{
 		Open: func(t *testing.T) (mask.Execer, *sql.DB) {
-			dsn, _ := create(t)
-			eng, err := mysql.Open(context.Background(), dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { eng.Close() })
-			db, err := sql.Open("mysql", dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
+			eng, db := openFresh(t, create)
 			db.SetMaxOpenConns(1)
-			t.Cleanup(func() { db.Close() })
 			return eng, db
 		},
 		Scrub: mysql.Scrub,

@@ -18,18 +18,24 @@ func TestConformance(t *testing.T) {
 		DateTime: "TIMESTAMP",
 		JSON:     "JSONB",
 		Open: func(t *testing.T) (mask.Engine, *sql.DB) {
-			dsn, _ := testdb.Postgres(t)
-			eng, err := postgres.Open(context.Background(), dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { eng.Close() })
-			db, err := sql.Open("pgx", dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
+			eng, db := openFresh(t)
 			return eng, db
 		},
 	})
+}
+
+// openFresh opens the engine and a plain connection on a fresh database.
+func openFresh(t *testing.T) (*postgres.Engine, *sql.DB) {
+	dsn, _ := testdb.Postgres(t)
+	eng, err := postgres.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return eng, db
 }

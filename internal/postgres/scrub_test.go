@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"github.com/restage/restage/internal/enginetest"
 	"github.com/restage/restage/internal/mask"
 	"github.com/restage/restage/internal/postgres"
-	"github.com/restage/restage/internal/testdb"
 )
 
 // TestScrubCorpus provokes every server error class that can carry a row
@@ -23,17 +21,7 @@ func TestScrubCorpus(t *testing.T) {
 	lit := "'" + p + "'"
 	enginetest.ScrubCorpus(t, enginetest.ScrubHarness{
 		Open: func(t *testing.T) (mask.Execer, *sql.DB) {
-			dsn, _ := testdb.Postgres(t)
-			eng, err := postgres.Open(context.Background(), dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { eng.Close() })
-			db, err := sql.Open("pgx", dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
+			eng, db := openFresh(t)
 			return eng, db
 		},
 		Scrub: postgres.Scrub,
