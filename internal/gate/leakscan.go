@@ -370,7 +370,7 @@ type leakTarget struct {
 	cols  []*schema.Column
 	// partly: the rule of a partly masked column (regex, json, template),
 	// nil for a kept or unmentioned one.
-	partly []transform.Transformer
+	partly []func(string) string
 }
 
 // leakTargets lists the text, JSON and binary columns that were not fully
@@ -417,7 +417,11 @@ func leakTargets(s *schema.Schema, plan *mask.Plan) []leakTarget {
 				continue
 			}
 			lt.cols = append(lt.cols, c)
-			lt.partly = append(lt.partly, partly[t.TableName][c.Name])
+			var unmasked func(string) string
+			if tr := partly[t.TableName][c.Name]; tr != nil {
+				unmasked = transform.Unmasker(tr)
+			}
+			lt.partly = append(lt.partly, unmasked)
 		}
 		if len(lt.cols) > 0 {
 			out = append(out, lt)
@@ -474,8 +478,8 @@ func LeakScan(ctx context.Context, rd mask.Reader, s *schema.Schema, plan *mask.
 					}
 					// Only what the rule left of the original: its fakes
 					// could equal another row's original by chance.
-					if tr := t.partly[i]; tr != nil {
-						text = transform.Unmasked(tr, text)
+					if um := t.partly[i]; um != nil {
+						text = um(text)
 					}
 					for _, kind := range sc.scan(text) {
 						counts[i][kind]++

@@ -7,21 +7,33 @@ package transform
 // fakes); for keep and everything else, the value. The leak scan reads
 // this, so that the fakes a rule wrote are never mistaken for originals
 // (a fake phone number may by chance equal another customer's real one).
-func Unmasked(t Transformer, value string) string {
-	switch t := t.(type) {
-	case *jsonT:
-		bound := make([]boundPath, len(t.paths))
-		for i, p := range t.paths {
-			bound[i].keep = IsKeep(p.t)
-			bound[i].null = Nullifies(p.t)
-			bound[i].text = func(*Masker, Input) (string, bool, error) { return "", false, nil }
-		}
-		w := jsonWalker{t: t, bound: bound, s: value, blank: true}
+func Unmasked(t Transformer, value string) string { return Unmasker(t)(value) }
+
+// Unmasker returns Unmasked for one transformer, prepared once (the leak
+// scan calls it for every row).
+func Unmasker(t Transformer) func(string) string {
+	j, ok := t.(*jsonT)
+	if !ok {
+		return func(v string) string { return unmasked(t, v) }
+	}
+	bound := make([]boundPath, len(j.paths))
+	for i, p := range j.paths {
+		bound[i].keep = IsKeep(p.t)
+		bound[i].null = Nullifies(p.t)
+		bound[i].text = func(*Masker, Input) (string, bool, error) { return "", false, nil }
+	}
+	return func(v string) string {
+		w := jsonWalker{t: j, bound: bound, s: v, blank: true}
 		out, err := w.run()
 		if err != nil {
-			return value // not a document the rule could parse: all of it
+			return v // not a document the rule could parse (or no path in it): all of it
 		}
 		return out
+	}
+}
+
+func unmasked(t Transformer, value string) string {
+	switch t := t.(type) {
 	case *regexT:
 		group := 0
 		if t.re.NumSubexp() > 0 {
