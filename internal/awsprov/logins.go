@@ -229,13 +229,19 @@ func revokeInheritedRolesPostgres(ctx context.Context, c *pgx.Conn, user string)
 // default role.
 func revokeInheritedRolesMySQL(ctx context.Context, h *sql.DB, user, host string) error {
 	var roles []string
-	for _, q := range []string{
+	// The default role is cleared differently: MariaDB SET DEFAULT ROLE
+	// NONE FOR, MySQL 8 ALTER USER … DEFAULT ROLE NONE.
+	clearDefault := "SET DEFAULT ROLE NONE FOR " + myAcct(user, host)
+	for i, q := range []string{
 		"SELECT Role FROM mysql.roles_mapping WHERE User = ? AND Host = ?",                                               // MariaDB
 		"SELECT CONCAT(QUOTE(FROM_USER), '@', QUOTE(FROM_HOST)) FROM mysql.role_edges WHERE TO_USER = ? AND TO_HOST = ?", // MySQL 8
 	} {
 		rows, err := h.QueryContext(ctx, q, user, host)
 		if err != nil {
 			continue
+		}
+		if i == 1 {
+			clearDefault = "ALTER USER " + myAcct(user, host) + " DEFAULT ROLE NONE"
 		}
 		for rows.Next() {
 			var r string
@@ -257,7 +263,7 @@ func revokeInheritedRolesMySQL(ctx context.Context, h *sql.DB, user, host string
 		}
 	}
 	if len(roles) > 0 {
-		if _, err := h.ExecContext(ctx, "SET DEFAULT ROLE NONE FOR "+myAcct(user, host)); err != nil {
+		if _, err := h.ExecContext(ctx, clearDefault); err != nil {
 			return fmt.Errorf("clear default role of %s@%s: %w", user, host, err)
 		}
 	}
