@@ -242,6 +242,30 @@ func verifyExact(c *schema.Column) bool { return !c.CaseInsensitive && !c.PadSpa
 // Memory is bounded by opt.MaxRowsPerTable and opt.ConsistencySample.
 func VerifyCapture(ctx context.Context, rd mask.Reader, plan *mask.Plan, key transform.Key, opt VerifyOptions) (*VerifyBaseline, error) {
 	start := time.Now()
+	b, err := newVerifyBaseline(plan, key, opt)
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex // guards b.counts, the jobs' samples and the groups
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(b.opt.Workers)
+	for _, jb := range b.jobs {
+		g.Go(func() error {
+			return verifyCaptureJob(gctx, rd, newVerifyRowCapture(b, jb, transform.NewMasker(key)), &mu)
+		})
+	}
+	b.countOthers(gctx, g, rd, &mu)
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("verify: capture: %w", err)
+	}
+	b.finish()
+	b.elapsed = time.Since(start)
+	return b, nil
+}
+
+// newVerifyBaseline lays out an empty baseline for plan: the tables to
+// count, the masked jobs and the consistency groups. Nothing is read.
+func newVerifyBaseline(plan *mask.Plan, key transform.Key, opt VerifyOptions) (*VerifyBaseline, error) {
 	opt.defaults()
 	b := &VerifyBaseline{key: key, opt: opt, counts: map[schema.TableName]int64{}}
 	_ = transform.NewMasker(key) // panics on the zero Key before any query
@@ -313,20 +337,12 @@ func VerifyCapture(ctx context.Context, rd mask.Reader, plan *mask.Plan, key tra
 		b.jobs = append(b.jobs, jb)
 	}
 
-	var mu sync.Mutex // guards b.counts and the groups
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(opt.Workers)
-	for _, jb := range b.jobs {
-		g.Go(func() error {
-			if err := verifyCaptureJob(gctx, rd, transform.NewMasker(key), jb, b.groups, &mu); err != nil {
-				return err
-			}
-			mu.Lock()
-			b.counts[jb.table.TableName] = jb.rows
-			mu.Unlock()
-			return nil
-		})
-	}
+	return b, nil
+}
+
+// countOthers counts, on g, the rows of every table of the baseline that
+// is not masked (truncated tables and tables without rules).
+func (b *VerifyBaseline) countOthers(ctx context.Context, g *errgroup.Group, rd mask.Reader, mu *sync.Mutex) {
 	jobTable := map[schema.TableName]bool{}
 	for _, jb := range b.jobs {
 		jobTable[jb.table.TableName] = true
@@ -336,7 +352,7 @@ func VerifyCapture(ctx context.Context, rd mask.Reader, plan *mask.Plan, key tra
 			continue
 		}
 		g.Go(func() error {
-			n, err := verifyCount(gctx, rd, t)
+			n, err := verifyCount(ctx, rd, t)
 			if err != nil {
 				return err
 			}
@@ -346,12 +362,23 @@ func VerifyCapture(ctx context.Context, rd mask.Reader, plan *mask.Plan, key tra
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, fmt.Errorf("verify: capture: %w", err)
-	}
+}
 
-	// Consistency: keep the originals seen twice and index the places by
-	// table and row key for Verify.
+// finish seals the samples once every row was seen: the masked tables'
+// row counts, sorted samples, and the consistency places (the originals
+// seen twice) indexed by table and row key for Verify.
+func (b *VerifyBaseline) finish() {
+	for _, jb := range b.jobs {
+		b.counts[jb.table.TableName] = jb.rows
+		if jb.rows2 != nil {
+			jb.rows2.finish()
+		}
+		for _, s := range jb.sets {
+			if s != nil {
+				s.finish()
+			}
+		}
+	}
 	for gi, gr := range b.groups {
 		gr.finish()
 		for pi, p := range gr.pairs {
@@ -364,8 +391,6 @@ func VerifyCapture(ctx context.Context, rd mask.Reader, plan *mask.Plan, key tra
 			}
 		}
 	}
-	b.elapsed = time.Since(start)
-	return b, nil
 }
 
 // verifySelect renders SELECT key columns, masked columns FROM the table.
@@ -390,82 +415,223 @@ func verifyKeyFP(m *transform.Masker, row []mask.Value, n int, buf []string) uin
 	return m.Fingerprint(nil, string(transform.SeedOf(buf, nil)))
 }
 
-func verifyCaptureJob(ctx context.Context, rd mask.Reader, m *transform.Masker, jb *verifyJobBase, groups []*verifyGroup, mu *sync.Mutex) error {
-	nk, n := len(jb.keyCols), len(jb.cols)
-	fps := make([]uint64, n)
-	keyBuf := make([]string, 0, nk)
-	type consHit struct {
-		group int
-		fp    uint64
-		place verifyPlace
+// verifyRowCapture fingerprints the rows of one masked table seen by one
+// goroutine and merges them into the baseline in batches (flush, under the
+// baseline's lock): VerifyCapture reads a whole table with it, the
+// masking pass one range at a time.
+type verifyRowCapture struct {
+	b      *VerifyBaseline
+	jb     *verifyJobBase
+	m      *transform.Masker
+	mod    uint64 // the sample's modulus when last merged; may lag (add re-checks)
+	keyBuf []string
+	fps    []uint64
+	// pending, merged by flush
+	rows  int64
+	nulls []int64
+	keys  []uint64 // sampled rows: key fingerprints
+	vals  []uint64 // and their column fingerprints, row-major
+	set   [][]uint64
+	hits  []verifyConsHit
+}
+
+type verifyConsHit struct {
+	group int
+	fp    uint64
+	place verifyPlace
+}
+
+func newVerifyRowCapture(b *VerifyBaseline, jb *verifyJobBase, m *transform.Masker) *verifyRowCapture {
+	n := len(jb.cols)
+	c := &verifyRowCapture{b: b, jb: jb, m: m, mod: 1, keyBuf: make([]string, 0, len(jb.keyCols)), fps: make([]uint64, n), nulls: make([]int64, n)}
+	if !jb.keyed() {
+		c.set = make([][]uint64, n)
 	}
-	var hits []consHit
-	flush := func() {
-		mu.Lock()
-		for _, h := range hits {
-			groups[h.group].add(h.fp, h.place)
-		}
-		mu.Unlock()
-		hits = hits[:0]
+	return c
+}
+
+// row takes one row: the key columns, then the masked columns (the order
+// of verifySelect).
+func (c *verifyRowCapture) row(row []mask.Value) {
+	jb, m := c.jb, c.m
+	nk := len(jb.keyCols)
+	c.rows++
+	var kfp uint64
+	sampled := false
+	if nk > 0 {
+		kfp = verifyKeyFP(m, row, nk, c.keyBuf)
+		sampled = verifySampled(kfp, c.mod)
 	}
-	err := rd.Query(ctx, verifySelect(rd, jb), func(row []mask.Value) error {
-		jb.rows++
-		var kfp uint64
-		sampled := false
-		if nk > 0 {
-			kfp = verifyKeyFP(m, row, nk, keyBuf)
-			sampled = jb.rows2.sampled(kfp)
+	fps := c.fps
+	for i, col := range jb.cols {
+		v := row[nk+i]
+		fps[i] = 0
+		if v.Null {
+			c.nulls[i]++
+			continue
 		}
-		for i, col := range jb.cols {
-			v := row[nk+i]
-			fps[i] = 0
-			if v.Null {
-				jb.nulls[i]++
-				continue
-			}
-			// Exempt columns (fixed, nullify) are fingerprinted too: the
-			// statistics check needs their originals.
-			if verifyBlank(col, v.S) {
-				continue
-			}
-			switch {
-			case nk == 0:
-				jb.sets[i].add(verifyNonZero(m.Fingerprint(col, v.S)))
-			case sampled:
-				fps[i] = verifyNonZero(m.Fingerprint(col, v.S))
-			}
-			if g := jb.group[i]; g >= 0 {
-				var exact uint64
-				if sampled && verifyExact(col) {
-					exact = fps[i]
-				} else {
-					exact = verifyNonZero(m.Fingerprint(nil, v.S))
-				}
-				hits = append(hits, consHit{g, exact, verifyPlace{job: int32(jb.idx), col: int32(i), key: kfp}})
-			}
+		// Exempt columns (fixed, nullify) are fingerprinted too: the
+		// statistics check needs their originals.
+		if verifyBlank(col, v.S) {
+			continue
 		}
-		if sampled {
-			jb.rows2.add(kfp, fps)
+		switch {
+		case nk == 0:
+			c.set[i] = append(c.set[i], verifyNonZero(m.Fingerprint(col, v.S)))
+		case sampled:
+			fps[i] = verifyNonZero(m.Fingerprint(col, v.S))
 		}
-		if len(hits) >= 4096 {
-			flush()
+		if g := jb.group[i]; g >= 0 {
+			var exact uint64
+			if sampled && verifyExact(col) {
+				exact = fps[i]
+			} else {
+				exact = verifyNonZero(m.Fingerprint(nil, v.S))
+			}
+			c.hits = append(c.hits, verifyConsHit{g, exact, verifyPlace{job: int32(jb.idx), col: int32(i), key: kfp}})
+		}
+	}
+	if sampled {
+		c.keys = append(c.keys, kfp)
+		c.vals = append(c.vals, fps...)
+	}
+}
+
+// pending reports whether enough is held to merge.
+func (c *verifyRowCapture) pending() bool {
+	return len(c.keys)+len(c.hits) >= 4096 || len(c.set) > 0 && len(c.set[0]) >= 4096
+}
+
+// flush merges what is held into the baseline under mu.
+func (c *verifyRowCapture) flush(mu *sync.Mutex) {
+	jb, n := c.jb, len(c.jb.cols)
+	mu.Lock()
+	jb.rows += c.rows
+	for i, k := range c.nulls {
+		jb.nulls[i] += k
+	}
+	for r, k := range c.keys {
+		jb.rows2.add(k, c.vals[r*n:(r+1)*n])
+	}
+	for i, fps := range c.set {
+		for _, fp := range fps {
+			jb.sets[i].add(fp)
+		}
+	}
+	for _, h := range c.hits {
+		c.b.groups[h.group].add(h.fp, h.place)
+	}
+	if jb.rows2 != nil {
+		c.mod = jb.rows2.mod
+	}
+	mu.Unlock()
+	c.rows = 0
+	clear(c.nulls)
+	c.keys, c.vals, c.hits = c.keys[:0], c.vals[:0], c.hits[:0]
+	for i := range c.set {
+		c.set[i] = c.set[i][:0]
+	}
+}
+
+func verifyCaptureJob(ctx context.Context, rd mask.Reader, c *verifyRowCapture, mu *sync.Mutex) error {
+	err := rd.Query(ctx, verifySelect(rd, c.jb), func(row []mask.Value) error {
+		c.row(row)
+		if c.pending() {
+			c.flush(mu)
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("read %s: %w", jb.table.TableName, err)
+		return fmt.Errorf("read %s: %w", c.jb.table.TableName, err)
 	}
-	flush()
-	if jb.rows2 != nil {
-		jb.rows2.finish()
-	}
-	for _, s := range jb.sets {
-		if s != nil {
-			s.finish()
-		}
-	}
+	c.flush(mu)
 	return nil
 }
+
+// VerifyCapturer takes the verification baseline in the masking pass
+// instead of a read of its own before it: the workers already read every
+// masked value (and the row key) in the transaction that masks it, so the
+// fingerprints are taken there. Use: NewVerifyCapturer before masking
+// (it counts the tables masking does not read, truncated ones included),
+// pass it as mask.Options.Observer, then Baseline after a successful run.
+// The baseline equals the one VerifyCapture takes of the same rows.
+type VerifyCapturer struct {
+	b     *VerifyBaseline
+	mu    sync.Mutex
+	spent time.Duration
+	done  bool
+}
+
+// NewVerifyCapturer lays out the baseline of plan and counts the rows of
+// every table masking will not read (of opt.Schema, else of the plan).
+func NewVerifyCapturer(ctx context.Context, rd mask.Reader, plan *mask.Plan, key transform.Key, opt VerifyOptions) (*VerifyCapturer, error) {
+	start := time.Now()
+	b, err := newVerifyBaseline(plan, key, opt)
+	if err != nil {
+		return nil, err
+	}
+	c := &VerifyCapturer{b: b}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(b.opt.Workers)
+	b.countOthers(gctx, g, rd, &c.mu)
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("verify: capture: %w", err)
+	}
+	c.spent = time.Since(start)
+	return c, nil
+}
+
+// Range implements mask.Observer.
+func (c *VerifyCapturer) Range(job int, m *transform.Masker) mask.RangeObserver {
+	jb := c.b.jobs[job]
+	rc := newVerifyRowCapture(c.b, jb, m)
+	c.mu.Lock()
+	if jb.rows2 != nil {
+		rc.mod = jb.rows2.mod
+	}
+	c.mu.Unlock()
+	nk, nw := len(jb.keyCols), len(jb.cols)
+	return &verifyRangeObserver{c: c, rc: rc, nk: nk, nw: nw, row: make([]mask.Value, nk+nw)}
+}
+
+// Baseline seals the baseline once masking succeeded. It is nil with an
+// error when called twice.
+func (c *VerifyCapturer) Baseline() (*VerifyBaseline, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done {
+		return nil, errors.New("verify: baseline already taken")
+	}
+	c.done = true
+	start := time.Now()
+	c.b.finish()
+	c.b.elapsed = c.spent + time.Since(start)
+	return c.b, nil
+}
+
+// verifyRangeObserver adapts a worker's rows (mask.TableJob.Read values,
+// then the Key values) to the capture's order (key, masked columns). The
+// masked columns are the first Read values (mask.TableJob.Write order),
+// the same columns VerifyCapture selects.
+type verifyRangeObserver struct {
+	c      *VerifyCapturer
+	rc     *verifyRowCapture
+	nk, nw int
+	row    []mask.Value
+}
+
+func (o *verifyRangeObserver) Row(in []mask.Value) {
+	if o.nk > 0 {
+		copy(o.row, in[len(in)-o.nk:])
+	}
+	copy(o.row[o.nk:], in[:o.nw])
+	o.rc.row(o.row)
+	if o.rc.pending() {
+		o.rc.flush(&o.c.mu)
+	}
+}
+
+func (o *verifyRangeObserver) Done() { o.rc.flush(&o.c.mu) }
 
 func verifyCount(ctx context.Context, rd mask.Reader, t *schema.Table) (int64, error) {
 	var n int64

@@ -149,6 +149,16 @@ type verifyPlace struct {
 	key      uint64
 }
 
+func (p verifyPlace) less(q verifyPlace) bool {
+	if p.job != q.job {
+		return p.job < q.job
+	}
+	if p.col != q.col {
+		return p.col < q.col
+	}
+	return p.key < q.key
+}
+
 type verifyConsEntry struct {
 	n  int32
 	at [2]verifyPlace
@@ -181,8 +191,20 @@ func (g *verifyGroup) add(fp uint64, p verifyPlace) {
 		return
 	}
 	e := g.entries[fp]
-	if e.n < 2 {
-		e.at[e.n] = p
+	// Keep the two least places, not the first two seen: the pair then
+	// does not depend on the order rows arrive in (one reader per table
+	// before masking, or many masking workers in parallel).
+	switch {
+	case e.n == 0:
+		e.at[0] = p
+	case e.n == 1 && p.less(e.at[0]):
+		e.at[0], e.at[1] = p, e.at[0]
+	case e.n == 1:
+		e.at[1] = p
+	case p.less(e.at[0]):
+		e.at[0], e.at[1] = p, e.at[0]
+	case p.less(e.at[1]):
+		e.at[1] = p
 	}
 	e.n++
 	g.entries[fp] = e

@@ -35,10 +35,16 @@ type TableJob struct {
 	// Pin are ON UPDATE CURRENT_TIMESTAMP columns not in Write: the UPDATE
 	// sets them to themselves so they keep their value.
 	Pin []string
+	// Observed is set by Run when an Observer takes the verification
+	// baseline in the masking pass: the worker then appends the row's Key
+	// values (text form) to the RowFunc's in, after the Read values, and
+	// calls the RowFunc for every row it reads, also for a keyless table's
+	// duplicate rows (their result is the same and is not written again).
+	Observed bool
 }
 
 // RowFunc computes the masked values of one row: in has one value per
-// TableJob.Read column, out one per TableJob.Write column (pre-sized; the
+// TableJob.Read column (then one per Key column if TableJob.Observed), out one per TableJob.Write column (pre-sized; the
 // function fills it). It must not retain in or out.
 type RowFunc func(in, out []Value) error
 

@@ -37,6 +37,28 @@ type Options struct {
 	// KeepIndexes maintains indexes over masked columns row by row
 	// instead of rebuilding them after masking (engines that can defer).
 	KeepIndexes bool
+	// Observer, when set, sees the original values of every row the
+	// workers read, in the masking transaction itself: the verification
+	// gate takes its baseline there instead of reading every masked table
+	// a second time before masking.
+	Observer Observer
+}
+
+// Observer sees every row masking reads, before it is masked.
+type Observer interface {
+	// Range starts one range of plan.Jobs[job]. m is the calling worker's
+	// Masker; the RangeObserver is used by that one goroutine only.
+	Range(job int, m *transform.Masker) RangeObserver
+}
+
+// RangeObserver sees the rows of one range.
+type RangeObserver interface {
+	// Row gets one row's TableJob.Read values followed by its Key values,
+	// as read before masking. It must not retain row.
+	Row(row []Value)
+	// Done is called once the range is masked and committed; rows of a
+	// range that failed are never Done (the run fails).
+	Done()
 }
 
 func (o *Options) defaults() {
@@ -149,6 +171,12 @@ func Run(ctx context.Context, eng Engine, plan *Plan, key transform.Key, opt Opt
 		}
 	}
 
+	if opt.Observer != nil {
+		for _, tp := range plan.Jobs {
+			tp.Job.Observed = true
+		}
+	}
+
 	// Ranges for every job, computed up front so big tables can be spread
 	// over all workers.
 	var tasks []task
@@ -208,9 +236,22 @@ func Run(ctx context.Context, eng Engine, plan *Plan, key transform.Key, opt Opt
 			s := <-slots
 			defer func() { slots <- s }()
 			t0 := time.Now()
-			rows, err := s.w.MaskRange(gctx, &tk.tp.Job, tk.r, tk.tp.RowFunc(s.m))
+			fn := tk.tp.RowFunc(s.m)
+			var ro RangeObserver
+			if opt.Observer != nil {
+				ro = opt.Observer.Range(tk.idx, s.m)
+				mask := fn
+				fn = func(in, out []Value) error {
+					ro.Row(in)
+					return mask(in, out)
+				}
+			}
+			rows, err := s.w.MaskRange(gctx, &tk.tp.Job, tk.r, fn)
 			if err != nil {
 				return fmt.Errorf("mask %s: %w", tk.tp.Job.Table.TableName, err)
+			}
+			if ro != nil {
+				ro.Done()
 			}
 			done.Add(rows)
 			mu.Lock()

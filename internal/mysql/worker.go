@@ -186,6 +186,9 @@ func (w *worker) maskKeyed(ctx context.Context, job *mask.TableJob, r mask.Range
 		dest[i] = &raw[i]
 	}
 	in := make([]mask.Value, nr)
+	if job.Observed {
+		in = make([]mask.Value, nr+nk)
+	}
 	out := make([]mask.Value, nw)
 	// vals holds, per row, nk key arguments then nw new values.
 	var vals []any
@@ -199,8 +202,12 @@ func (w *worker) maskKeyed(ctx context.Context, job *mask.TableJob, r mask.Range
 		for i := 0; i < nk; i++ {
 			vals = append(vals, argFor(keyCols[i], raw[i], false))
 		}
-		for i := range in {
+		for i := range nr {
 			b := raw[nk+i]
+			in[i] = mask.Value{S: string(b), Null: b == nil}
+		}
+		for i := nr; i < len(in); i++ {
+			b := raw[i-nr]
 			in[i] = mask.Value{S: string(b), Null: b == nil}
 		}
 		clear(out)
@@ -466,6 +473,18 @@ func (w *worker) maskNoKey(ctx context.Context, job *mask.TableJob, fn mask.RowF
 			key = append(key, b...)
 		}
 		if _, ok := seen[string(key)]; ok {
+			if job.Observed {
+				// The observer counts every row; the result is not
+				// written twice.
+				for i, b := range raw {
+					in[i] = mask.Value{S: string(b), Null: b == nil}
+				}
+				clear(out)
+				if err := fn(in, out); err != nil {
+					rows.Close()
+					return n, err
+				}
+			}
 			continue
 		}
 		seen[string(key)] = struct{}{}

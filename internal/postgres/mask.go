@@ -485,7 +485,11 @@ func (w *worker) maskRange(ctx context.Context, job *mask.TableJob, r mask.Range
 	}
 
 	nw := len(job.Write)
-	in := make([]mask.Value, len(job.Read))
+	nr := len(job.Read)
+	in := make([]mask.Value, nr, nr+len(job.Key))
+	if job.Observed && !p.ctid {
+		in = in[:nr+p.nkeys]
+	}
 	out := make([]mask.Value, nw)
 	var batch [][]any
 	var read int64
@@ -496,8 +500,12 @@ func (w *worker) maskRange(ctx context.Context, job *mask.TableJob, r mask.Range
 	for rows.Next() {
 		raw := rows.RawValues()
 		read++
-		for i := range in {
+		for i := range nr {
 			v := raw[p.nkeys+i]
+			in[i] = mask.Value{S: string(v), Null: v == nil}
+		}
+		for i := nr; i < len(in); i++ {
+			v := raw[i-nr]
 			in[i] = mask.Value{S: string(v), Null: v == nil}
 		}
 		clear(out)

@@ -87,7 +87,8 @@ func (m *Masking) Check(ctx context.Context, eng mask.Engine) error {
 	return nil
 }
 
-// Mask captures the verification and leak-scan baselines, masks, and runs
+// Mask captures the leak-scan baseline, masks while taking the
+// verification baseline from the rows masking reads, and runs
 // the rules' post-mask SQL. Check must have passed.
 func (m *Masking) Mask(ctx context.Context, eng mask.Engine) error {
 	if m.Plan == nil {
@@ -97,7 +98,11 @@ func (m *Masking) Mask(ctx context.Context, eng mask.Engine) error {
 	if err != nil {
 		return err
 	}
-	m.base, err = gate.VerifyCapture(ctx, rd, m.Plan, m.Key, gate.VerifyOptions{Schema: m.Schema})
+	// The verification baseline is taken in the masking pass itself (the
+	// workers read every masked value and row key anyway); only the
+	// tables masking does not read are counted first. The verification
+	// reads run as many tables at once as masking has workers.
+	capt, err := gate.NewVerifyCapturer(ctx, rd, m.Plan, m.Key, gate.VerifyOptions{Schema: m.Schema, Workers: m.Workers})
 	if err != nil {
 		return fmt.Errorf("verification baseline: %w", err)
 	}
@@ -105,10 +110,14 @@ func (m *Masking) Mask(ctx context.Context, eng mask.Engine) error {
 	if err != nil {
 		return fmt.Errorf("leak scan baseline: %w", err)
 	}
-	rep, err := mask.Run(ctx, eng, m.Plan, m.Key, mask.Options{Workers: m.Workers, BatchSize: m.BatchSize, Logger: m.Log})
+	rep, err := mask.Run(ctx, eng, m.Plan, m.Key, mask.Options{Workers: m.Workers, BatchSize: m.BatchSize, Logger: m.Log, Observer: capt})
 	m.Report = rep
 	if err != nil {
 		return err
+	}
+	m.base, err = capt.Baseline()
+	if err != nil {
+		return fmt.Errorf("verification baseline: %w", err)
 	}
 	if len(m.Rules.PostMaskSQL) > 0 {
 		ex, ok := eng.(mask.Execer)
