@@ -16,6 +16,7 @@ import (
 	"github.com/restage/restage/internal/dsn"
 	"github.com/restage/restage/internal/exitcode"
 	"github.com/restage/restage/internal/gate"
+	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/mask"
 	"github.com/restage/restage/internal/refresh"
 )
@@ -93,6 +94,17 @@ func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if len(problems) > 0 {
 		return badInput(errors.Join(problems...))
+	}
+	// Host names can't tell: an alias of the source's server passes the
+	// check above. Ask the servers (internal/local/identity.go).
+	if settings.SourceDSN != "" {
+		same, err := local.SameDatabase(ctx, settings.SourceDSN, *dsnFlag)
+		switch {
+		case err != nil:
+			return badInput(fmt.Errorf("can't tell whether %s is the production source (RESTAGE_SOURCE_DSN); nothing was changed: %w", target.Target(), err))
+		case same:
+			return badInput(fmt.Errorf("refusing to mask %s: it is the production source (RESTAGE_SOURCE_DSN) under another name", target.Target()))
+		}
 	}
 
 	log := newLogger(stdout, settings.LogLevel).With("target", target.Target())

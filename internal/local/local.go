@@ -80,9 +80,6 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// DBName is the name of the database run runID creates for target.
-func DBName(target, runID string) string { return "restage_" + target + "_" + runID }
-
 // New returns the provider for the engine the DSNs name.
 func New(cfg Config) (refresh.Provider, error) {
 	if err := cfg.Validate(); err != nil {

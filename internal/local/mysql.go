@@ -64,6 +64,11 @@ type mysqlProvider struct {
 
 	mu       sync.Mutex
 	ctlReady bool
+	// Learnt from the servers by preflight (mysql_owner.go).
+	lctn          int  // @@lower_case_table_names of the staging server
+	comments      bool // the server keeps database comments (markers)
+	commentsKnown bool
+	preflighted   bool
 
 	// failAt, when set (tests), makes the named Switch step fail.
 	failAt func(step string) error
@@ -181,11 +186,11 @@ func (p *mysqlProvider) protected(name string) string {
 	switch {
 	case name == "":
 		return "empty name"
-	case p.sameServer && name == p.sourceName:
+	case p.sameServer && mysqlSameName(p.lctn, name, p.sourceName):
 		return "it is the production source"
-	case name == p.stagingName:
+	case mysqlSameName(p.lctn, name, p.stagingName):
 		return "it is the stable staging name"
-	case name == p.cfg.ControlDB:
+	case mysqlSameName(p.lctn, name, p.cfg.ControlDB):
 		return "it is the control DB"
 	}
 	switch strings.ToLower(name) {
@@ -290,17 +295,9 @@ type myRecord struct {
 	Name, Target, RunID, State, Origin string
 }
 
-// ours reports whether restage may delete the database: created by restage
-// for this target, or holding a hand-made DB the configuration adopts.
-func (r myRecord) ours(cfg Config) bool {
-	if r.Target != cfg.Target {
-		return false
-	}
-	if r.Origin != "" {
-		return cfg.Adopt != "" && r.Origin == cfg.Adopt
-	}
-	return r.RunID != ""
-}
+// ours reports whether restage may delete the database: the one
+// ownership rule, owner.check (ownership.go).
+func (p *mysqlProvider) ours(r myRecord) bool { return p.owner().check(r.claim()) == nil }
 
 func (p *mysqlProvider) record(ctx context.Context, q mysqlQuerier, r myRecord) error {
 	_, err := q.ExecContext(ctx, "INSERT INTO "+p.ctl+" (name, target, run_id, state, origin, created_at, updated_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
@@ -361,6 +358,17 @@ func (p *mysqlProvider) records(ctx context.Context, states ...string) ([]myReco
 // held until release: the server frees the lock when that session ends,
 // so a killed run never leaves it behind.
 func (p *mysqlProvider) Lock(ctx context.Context, runID string) (func(), error) {
+	p.mu.Lock()
+	done := p.preflighted
+	p.mu.Unlock()
+	if !done {
+		if err := p.preflight(ctx); err != nil {
+			return nil, fmt.Errorf("prepare %s: %w", p.cfg.Target, err)
+		}
+		p.mu.Lock()
+		p.preflighted = true
+		p.mu.Unlock()
+	}
 	name := "restage:" + p.cfg.Target
 	conn, err := p.admin.Conn(ctx)
 	if err != nil {
@@ -459,6 +467,9 @@ func (p *mysqlProvider) Sweep(ctx context.Context) ([]string, error) {
 		// Nothing else is safe to remove while staging is half swapped.
 		return nil, fmt.Errorf("sweep %s: %w", p.cfg.Target, err)
 	}
+	if err := p.recoverFromMarkers(ctx); err != nil {
+		return nil, fmt.Errorf("sweep %s: %w", p.cfg.Target, err)
+	}
 	var dropped []string
 	var errs []error
 	left, err := p.records(ctx, myStateCreating, myStateReady)
@@ -466,7 +477,7 @@ func (p *mysqlProvider) Sweep(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("sweep %s: %w", p.cfg.Target, err)
 	}
 	for _, r := range left {
-		if !r.ours(p.cfg) {
+		if !p.ours(r) {
 			continue
 		}
 		if err := p.dropSchema(ctx, r.Name); err != nil {
@@ -510,7 +521,7 @@ func (p *mysqlProvider) pruneList(ctx context.Context, keep int) ([]myRecord, er
 	}
 	var ours []myRecord
 	for _, r := range prev {
-		if r.ours(p.cfg) {
+		if p.ours(r) {
 			ours = append(ours, r)
 		}
 	}
@@ -537,9 +548,12 @@ func (p *mysqlProvider) Retire(ctx context.Context, prev *refresh.DB) error {
 	if err != nil {
 		return fmt.Errorf("retire %s: %w", prev.Name, err)
 	}
-	adopted := p.cfg.Adopt != "" && prev.Name == p.cfg.Adopt
-	if !adopted && (!ok || !r.ours(p.cfg)) {
-		return fmt.Errorf("retire %s: %w", prev.Name, refresh.ErrNotOurs)
+	c := claim{Name: prev.Name}
+	if ok {
+		c = r.claim()
+	}
+	if err := p.owner().check(c); err != nil {
+		return fmt.Errorf("retire: %w", err)
 	}
 	if ok && r.State == myStateLive {
 		return fmt.Errorf("retire %s: it is live behind the staging name", prev.Name)
@@ -588,8 +602,11 @@ func (p *mysqlProvider) Discard(ctx context.Context, db *refresh.DB) error {
 	if err != nil {
 		return fmt.Errorf("discard %s: %w", db.Name, err)
 	}
-	if !ok || r.Target != p.cfg.Target || r.RunID == "" {
+	if !ok || r.RunID == "" {
 		return fmt.Errorf("discard %s: %w", db.Name, refresh.ErrNotOurs)
+	}
+	if err := p.owner().check(r.claim()); err != nil {
+		return fmt.Errorf("discard: %w", err)
 	}
 	if r.State == myStateLive {
 		return fmt.Errorf("discard %s: it is live behind the staging name", db.Name)

@@ -64,6 +64,9 @@ func (p *mysqlProvider) Restore(ctx context.Context, runID string) (*refresh.DB,
 	if _, err := p.admin.ExecContext(ctx, "CREATE DATABASE "+mysqlQuote(name)+" CHARACTER SET "+charset+" COLLATE "+collation); err != nil {
 		return db, fmt.Errorf("restore %s: create database: %w", name, mysqlScrub(err))
 	}
+	if err := p.markDB(ctx, p.admin, name, marker{Target: p.cfg.Target, Run: runID, Name: name, Role: "copy"}); err != nil {
+		return db, fmt.Errorf("restore %s: %w", name, err)
+	}
 	start := time.Now()
 	if err := p.copySchema(ctx, name); err != nil {
 		return db, fmt.Errorf("restore %s from %s: %w", name, p.sourceName, err)

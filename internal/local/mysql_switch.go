@@ -155,6 +155,7 @@ func (s *mySwitch) run(ctx context.Context) (written bool, err error) {
 	}); err != nil {
 		return true, err
 	}
+	s.p.switchMarked(ctx, s.conn, "")
 	if in.HoldDB != "" {
 		if err := s.step(ctx, "create-holding", s.createHolding); err != nil {
 			return true, err
@@ -220,7 +221,7 @@ func (s *mySwitch) plan(ctx context.Context) error {
 	case len(live) == 1:
 		in.HoldDB, in.HoldRun = live[0].Name, live[0].RunID
 	default:
-		in.HoldDB = DBName(p.cfg.Target, "previous_"+in.NewRun)
+		in.HoldDB = holdingName(p.cfg.Target, in.NewRun)
 		in.HoldMade = true
 	}
 	if len(in.HoldDB) > 64 {
@@ -283,7 +284,17 @@ func (s *mySwitch) createHolding(ctx context.Context) error {
 			}
 		}
 	}
-	return s.exec(ctx, "CREATE DATABASE IF NOT EXISTS "+mysqlQuote(in.HoldDB)+" CHARACTER SET "+in.HoldCharset[0]+" COLLATE "+in.HoldCharset[1])
+	if err := s.exec(ctx, "CREATE DATABASE IF NOT EXISTS "+mysqlQuote(in.HoldDB)+" CHARACTER SET "+in.HoldCharset[0]+" COLLATE "+in.HoldCharset[1]); err != nil {
+		return err
+	}
+	hold := marker{Target: p.cfg.Target, Run: in.HoldRun, Name: in.HoldDB, Role: "holding"}
+	if in.HoldMade {
+		hold.Origin = in.Staging
+	}
+	if err := p.markDB(ctx, s.conn, in.HoldDB, hold); err != nil {
+		p.log.Warn("mark holding database", "step", "switch", "target", p.cfg.Target, "db", in.HoldDB, "error", err)
+	}
+	return nil
 }
 
 // renamed reports whether the RENAME TABLE — the commit point — happened.
@@ -345,6 +356,7 @@ func (s *mySwitch) forward(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	p.switchMarked(ctx, s.conn, in.NewRun)
 	if err := s.step(ctx, "create-new-objects", func(ctx context.Context) error {
 		return s.ensureObjects(ctx, in.NewObjects, in.NewDB, in.Staging)
 	}); err != nil {

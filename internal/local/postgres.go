@@ -45,6 +45,10 @@ type pgProvider struct {
 	controlOK  bool                   // the control table is known to exist
 	lockConns  map[*pgx.Conn]struct{} // sessions holding run locks
 	closedDown bool
+	// srcName is the source database's name on the staging server when
+	// preflight found them to be one cluster (postgres_owner.go).
+	srcName     string
+	preflighted bool
 }
 
 // pgSessionParams apply to every connection restage opens.
@@ -186,6 +190,12 @@ func (p *pgProvider) dbFor(name, runID string) *refresh.DB {
 // isSource reports whether database name on the staging server is the
 // production source.
 func (p *pgProvider) isSource(name string) bool {
+	p.mu.Lock()
+	src := p.srcName
+	p.mu.Unlock()
+	if src != "" && name == src {
+		return true
+	}
 	d := p.stg
 	d.Database = name
 	return dsn.SameDatabase(p.src, d)
@@ -337,6 +347,17 @@ func pgLockKey(target string) int64 {
 // control DB. The server releases it when that session ends, so a killed
 // process can't leave it behind.
 func (p *pgProvider) Lock(ctx context.Context, runID string) (func(), error) {
+	p.mu.Lock()
+	done := p.preflighted
+	p.mu.Unlock()
+	if !done {
+		if err := p.preflight(ctx); err != nil {
+			return nil, fmt.Errorf("prepare %s: %w", p.cfg.Target, err)
+		}
+		p.mu.Lock()
+		p.preflighted = true
+		p.mu.Unlock()
+	}
 	c, err := p.control(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("lock target %s: %w", p.cfg.Target, err)
@@ -424,6 +445,9 @@ func (p *pgProvider) Sweep(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("sweep: %w", err)
 	}
 	defer pgClose(c)
+	if err := p.recoverFromMarkers(ctx, c); err != nil {
+		return nil, fmt.Errorf("sweep: %w", err)
+	}
 	rows, err := c.Query(ctx, "SELECT "+pgRecordCols+" FROM "+pgControlTable+
 		" WHERE target = $1 AND state IN ('creating', 'ready', 'previous') ORDER BY updated_at DESC, name", p.cfg.Target)
 	if err != nil {
@@ -460,16 +484,14 @@ func (p *pgProvider) Sweep(ctx context.Context) ([]string, error) {
 	return dropped, errors.Join(errs...)
 }
 
-// mayDrop reports whether restage may drop the recorded DB: it created
-// it for this target, or it is the adopted hand-made one.
+// mayDrop reports whether restage may drop the recorded DB: never the
+// source or the staging name, else the one ownership rule (owner.check:
+// created for this target, or the adopted hand-made one).
 func (p *pgProvider) mayDrop(r pgRecord) bool {
-	if r.Target != p.cfg.Target || p.isSource(r.Name) || r.Name == p.staging {
+	if p.isSource(r.Name) || r.Name == p.staging {
 		return false
 	}
-	if r.RunID != "" {
-		return true
-	}
-	return p.cfg.Adopt != "" && (r.Name == p.cfg.Adopt || r.Original == p.cfg.Adopt)
+	return p.owner().check(r.claim()) == nil
 }
 
 // drop drops the recorded DB (if it still exists and is the one recorded)

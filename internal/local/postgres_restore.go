@@ -62,6 +62,9 @@ func (p *pgProvider) Restore(ctx context.Context, runID string) (*refresh.DB, er
 	if _, err := c.Exec(ctx, create); err != nil {
 		return db, fmt.Errorf("restore %s: create database: %w", name, pgScrub(err))
 	}
+	if err := pgMark(ctx, c, name, marker{Target: p.cfg.Target, Run: runID, Name: name, Role: "copy"}); err != nil {
+		return db, fmt.Errorf("restore %s: %w", name, err)
+	}
 	if oid, err = pgDBOID(ctx, c, name); err != nil {
 		return db, fmt.Errorf("restore %s: %w", name, err)
 	}

@@ -85,7 +85,7 @@ func (p *pgProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, e
 		switch len(live) {
 		case 0:
 			in.HandMade = true
-			prev = p.dbFor("restage_"+p.cfg.Target+"_previous_"+db.RunID, "")
+			prev = p.dbFor(holdingName(p.cfg.Target, db.RunID), "")
 		case 1:
 			prev = p.dbFor(live[0].Name, live[0].RunID)
 		default:

@@ -254,7 +254,7 @@ func (r *run) classify(ctx context.Context, step string, err error) error {
 	case ctx.Err() != nil:
 		code = exitcode.Cancelled
 		err = fmt.Errorf("cancelled: %w", err)
-	case errors.Is(err, ErrSharedLogin), errors.Is(err, errBadRules), errors.Is(err, preserve.ErrUnknownColumn):
+	case errors.Is(err, ErrSharedLogin), errors.Is(err, errBadRules), errors.Is(err, preserve.ErrUnknownColumn), errors.Is(err, ErrBadInput):
 		code = exitcode.BadInput
 	}
 	return &StepError{Step: step, Code: code, Err: err}

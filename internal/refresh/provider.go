@@ -138,3 +138,9 @@ var ErrNotOurs = errors.New("not created by restage for this target and not adop
 // ErrSharedLogin is returned by Users when a production login can read
 // every database on a shared server (superuser, global grants).
 var ErrSharedLogin = errors.New("a production login can't be shut out of staging")
+
+// ErrBadInput is returned by a provider when the configuration points at
+// something restage must not touch — the production source behind another
+// spelling of its server, a hand-made database behind the staging name
+// that is not adopted. The run stops with exit 2 before creating anything.
+var ErrBadInput = errors.New("bad input, nothing was created")

@@ -1,0 +1,304 @@
+package local
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/restage/restage/internal/refresh"
+)
+
+// The MySQL/MariaDB side of identity, ownership and markers (see
+// identity.go, ownership.go, marker.go).
+
+// myStateServing marks the control row named after the staging schema:
+// restage filled it for this target. On MariaDB the schema's own comment
+// says the same and wins; MySQL 8 has no database comment, so there the
+// row is the only record (and is lost with the control DB).
+const myStateServing = "serving"
+
+func (p *mysqlProvider) owner() owner { return owner{target: p.cfg.Target, adopt: p.cfg.Adopt} }
+
+func (r myRecord) claim() claim {
+	return claim{Name: r.Name, Recorded: true, Target: r.Target, RunID: r.RunID, Origin: r.Origin}
+}
+
+// preflight runs before the run takes its lock or creates anything. It
+// asks the servers whether staging and source are one server (whatever
+// the DSNs' host names say), refuses the source behind the staging,
+// adopted or control name, and refuses a hand-made database behind the
+// staging name that is not adopted. Refusals wrap refresh.ErrBadInput.
+func (p *mysqlProvider) preflight(ctx context.Context) error {
+	conn, err := p.admin.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to staging server %s: %w", p.endpoint, mysqlRedact(mysqlScrub(err), p.stg.Passwd))
+	}
+	defer conn.Close()
+	srcH, err := mysqlOpen(p.src)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	defer srcH.Close()
+	sconn, err := srcH.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to source: %w", mysqlRedact(mysqlScrub(err), p.src.Passwd))
+	}
+	defer sconn.Close()
+	same, err := mysqlSameServer(ctx, conn, sconn)
+	if err != nil {
+		return fmt.Errorf("tell whether staging and source are one server: %w", err)
+	}
+	lctn, err := mysqlLowerCaseNames(ctx, conn)
+	if err != nil {
+		return err
+	}
+	comments, err := mysqlHasSchemaComments(ctx, conn)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.sameServer = p.sameServer || same
+	p.lctn, p.comments, p.commentsKnown = lctn, comments, true
+	p.mu.Unlock()
+	if same {
+		var bad []error
+		if mysqlSameName(lctn, p.stagingName, p.sourceName) {
+			bad = append(bad, fmt.Errorf("the staging database %s is the production source %s (one server, reached under another host name)", p.stagingName, p.sourceName))
+		}
+		if p.cfg.Adopt != "" && mysqlSameName(lctn, p.cfg.Adopt, p.sourceName) {
+			bad = append(bad, fmt.Errorf("RESTAGE_ADOPT names the production source %s", p.sourceName))
+		}
+		if mysqlSameName(lctn, p.cfg.ControlDB, p.sourceName) {
+			bad = append(bad, fmt.Errorf("the control DB %s is the production source", p.cfg.ControlDB))
+		}
+		if len(bad) > 0 {
+			return fmt.Errorf("%w: %w", errors.Join(bad...), refresh.ErrBadInput)
+		}
+	}
+	return p.checkStaging(ctx, conn)
+}
+
+// checkStaging refuses (ErrBadInput) a staging schema that holds anything
+// restage did not put there, unless it is adopted.
+func (p *mysqlProvider) checkStaging(ctx context.Context, conn *sql.Conn) error {
+	exists, err := p.schemaExists(ctx, conn, p.stagingName)
+	if err != nil || !exists {
+		return err
+	}
+	var n int
+	if err := conn.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?)
+		+ (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?)
+		+ (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?)`, p.stagingName, p.stagingName, p.stagingName).Scan(&n); err != nil {
+		return fmt.Errorf("read staging database %s: %w", p.stagingName, mysqlScrub(err))
+	}
+	if n == 0 {
+		return nil // nothing in it to lose: restage fills it
+	}
+	if p.cfg.Adopt != "" && mysqlSameName(p.lctn, p.cfg.Adopt, p.stagingName) {
+		return nil
+	}
+	if p.comments {
+		m, err := p.readMarker(ctx, conn, p.stagingName)
+		if err != nil {
+			return err
+		}
+		if m != nil && m.Target == p.cfg.Target && m.Role == "staging" {
+			return nil
+		}
+		if m != nil {
+			return fmt.Errorf("staging database %s is marked as restage's for target %q, not %q: %w", p.stagingName, m.Target, p.cfg.Target, refresh.ErrBadInput)
+		}
+	} else if ok, err := p.servingRecorded(ctx, conn); err != nil || ok {
+		return err
+	}
+	return fmt.Errorf("staging database %s holds %d tables or routines restage did not put there (no restage marker for target %s); %s: %w",
+		p.stagingName, n, p.cfg.Target, adoptHint(p.stagingName), refresh.ErrBadInput)
+}
+
+// servingRecorded reports whether the control DB (if there is one yet)
+// records the staging schema as filled by restage for this target.
+func (p *mysqlProvider) servingRecorded(ctx context.Context, q mysqlQuerier) (bool, error) {
+	var n int
+	if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", p.cfg.ControlDB, mysqlControlTable).Scan(&n); err != nil {
+		return false, fmt.Errorf("read control DB: %w", mysqlScrub(err))
+	}
+	if n == 0 {
+		return false, nil
+	}
+	r, ok, err := p.lookup(ctx, q, p.stagingName)
+	return ok && r.State == myStateServing && r.Target == p.cfg.Target, err
+}
+
+// mysqlHasSchemaComments reports whether the server keeps database
+// comments (MariaDB ≥ 10.5: information_schema.SCHEMATA.SCHEMA_COMMENT).
+func mysqlHasSchemaComments(ctx context.Context, q mysqlQuerier) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'SCHEMATA' AND COLUMN_NAME = 'SCHEMA_COMMENT'").Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("read server features: %w", mysqlScrub(err))
+	}
+	return n > 0, nil
+}
+
+// schemaComments reports (once per provider) whether database comments
+// can carry markers on this server.
+func (p *mysqlProvider) schemaComments(ctx context.Context, q mysqlQuerier) bool {
+	p.mu.Lock()
+	known, ok := p.commentsKnown, p.comments
+	p.mu.Unlock()
+	if known {
+		return ok
+	}
+	ok, err := mysqlHasSchemaComments(ctx, q)
+	if err != nil {
+		return false
+	}
+	p.mu.Lock()
+	p.comments, p.commentsKnown = ok, true
+	p.mu.Unlock()
+	return ok
+}
+
+// readMarker returns the restage marker on a schema, nil if none.
+func (p *mysqlProvider) readMarker(ctx context.Context, q mysqlQuerier, name string) (*marker, error) {
+	var c sql.NullString
+	err := q.QueryRowContext(ctx, "SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", name).Scan(&c)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read marker of %s: %w", name, mysqlScrub(err))
+	}
+	if m, ok := parseMarker(c.String); ok {
+		return &m, nil
+	}
+	return nil, nil
+}
+
+// markDB writes a marker as the schema's comment (MariaDB); a no-op on a
+// server without database comments.
+func (p *mysqlProvider) markDB(ctx context.Context, q mysqlQuerier, name string, m marker) error {
+	if !p.schemaComments(ctx, q) {
+		return nil
+	}
+	if _, err := q.ExecContext(ctx, "ALTER DATABASE "+mysqlQuote(name)+" COMMENT = ?", m.String()); err != nil {
+		return fmt.Errorf("mark %s as restage's: %w", name, mysqlScrub(err))
+	}
+	return nil
+}
+
+// markStaging records that restage fills the staging schema for this
+// target, with the tables of run (empty: not known yet): the schema's
+// comment on MariaDB, and a control row on every server.
+func (p *mysqlProvider) markStaging(ctx context.Context, q mysqlQuerier, run string) error {
+	m := marker{Target: p.cfg.Target, Run: run, Role: "staging"}
+	if run != "" {
+		m.Name = DBName(p.cfg.Target, run)
+	}
+	if err := p.markDB(ctx, q, p.stagingName, m); err != nil {
+		return err
+	}
+	_, err := q.ExecContext(ctx, "INSERT INTO "+p.ctl+" (name, target, run_id, state, origin, created_at, updated_at) VALUES (?, ?, ?, ?, '', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))"+
+		" ON DUPLICATE KEY UPDATE target = VALUES(target), run_id = VALUES(run_id), state = VALUES(state), updated_at = VALUES(updated_at)",
+		p.stagingName, p.cfg.Target, run, myStateServing)
+	if err != nil {
+		return fmt.Errorf("record staging %s in control DB: %w", p.stagingName, mysqlScrub(err))
+	}
+	return nil
+}
+
+// recoverFromMarkers puts back the control rows a lost control DB took
+// with it: the run whose tables the staging schema serves (so the next
+// switch holds them under that run's name and retire drops them), and
+// every restage_% schema marked for this target. It looks only at names
+// restage uses and believes only markers naming this target: never a
+// name alone.
+func (p *mysqlProvider) recoverFromMarkers(ctx context.Context) error {
+	if !p.schemaComments(ctx, p.admin) {
+		return nil
+	}
+	rows, err := p.admin.QueryContext(ctx, `SELECT SCHEMA_NAME, SCHEMA_COMMENT FROM information_schema.SCHEMATA
+		WHERE SCHEMA_NAME = ? OR SCHEMA_NAME LIKE 'restage\_%' ORDER BY SCHEMA_NAME = ? DESC, SCHEMA_NAME`, p.stagingName, p.stagingName)
+	if err != nil {
+		return fmt.Errorf("read markers: %w", mysqlScrub(err))
+	}
+	type found struct {
+		name string
+		m    marker
+	}
+	var marked []found
+	for rows.Next() {
+		var n string
+		var c sql.NullString
+		if err := rows.Scan(&n, &c); err != nil {
+			rows.Close()
+			return fmt.Errorf("read markers: %w", err)
+		}
+		if m, ok := parseMarker(c.String); ok && m.Target == p.cfg.Target {
+			marked = append(marked, found{n, m})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read markers: %w", mysqlScrub(err))
+	}
+	for _, f := range marked {
+		if f.name == p.stagingName {
+			if f.m.Role != "staging" || f.m.Run == "" {
+				continue
+			}
+			live, err := p.records(ctx, myStateLive)
+			if err != nil {
+				return err
+			}
+			if _, ok, err := p.lookup(ctx, p.admin, f.m.Name); err != nil || ok || len(live) > 0 {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			if err := p.record(ctx, p.admin, myRecord{Name: f.m.Name, Target: p.cfg.Target, RunID: f.m.Run, State: myStateLive}); err != nil {
+				return err
+			}
+			if err := p.markStaging(ctx, p.admin, f.m.Run); err != nil {
+				return err
+			}
+			p.log.Warn("control DB had no record of the live staging tables; recovered from the staging schema's marker", "step", "prepare", "target", p.cfg.Target, "db", f.m.Name)
+			continue
+		}
+		if f.m.Role == "staging" {
+			continue
+		}
+		if _, ok, err := p.lookup(ctx, p.admin, f.name); err != nil || ok {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		// Unrecorded but marked: a copy or holding schema of an earlier
+		// run. Recorded as previous, so Sweep and Retire treat it by the
+		// one ownership rule (a hand-made origin still needs adoption).
+		if err := p.record(ctx, p.admin, myRecord{Name: f.name, Target: p.cfg.Target, RunID: f.m.Run, State: myStatePrevious, Origin: f.m.Origin}); err != nil {
+			return err
+		}
+		p.log.Warn("control DB had no record of a restage database; recovered from its marker", "step", "prepare", "target", p.cfg.Target, "db", f.name)
+	}
+	return nil
+}
+
+// switchMarked is called by Switch: with run "" once the staging schema
+// exists (marking it only if it carries no marker of this target yet, so
+// a kill before the rename still leaves it recognisably restage's), and
+// with the new run once the control DB records it live. Best effort: a
+// failed mark is logged; the control DB still holds the truth.
+func (p *mysqlProvider) switchMarked(ctx context.Context, q mysqlQuerier, run string) {
+	if run == "" {
+		if m, err := p.readMarker(ctx, q, p.stagingName); err == nil && m != nil && m.Target == p.cfg.Target && m.Role == "staging" {
+			return
+		}
+	}
+	if err := p.markStaging(ctx, q, run); err != nil {
+		p.log.Warn("mark staging schema", "step", "switch", "target", p.cfg.Target, "error", err)
+	}
+}

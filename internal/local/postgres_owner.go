@@ -1,0 +1,215 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/restage/restage/internal/refresh"
+)
+
+// The PostgreSQL side of identity, ownership and markers (see
+// identity.go, ownership.go, marker.go). A marker is the database's
+// comment (COMMENT ON DATABASE, kept in pg_shdescription): it follows the
+// database through renames, so a live copy still says which run made it.
+
+func (p *pgProvider) owner() owner { return owner{target: p.cfg.Target, adopt: p.cfg.Adopt} }
+
+func (r pgRecord) claim() claim {
+	return claim{Name: r.Name, Recorded: true, Target: r.Target, RunID: r.RunID, Origin: r.Original}
+}
+
+// maintenance opens an admin session on the staging server that touches
+// neither the staging nor the control database (neither may exist yet).
+func (p *pgProvider) maintenance(ctx context.Context) (*pgx.Conn, error) {
+	var err error
+	for _, db := range []string{"postgres", "template1"} {
+		var c *pgx.Conn
+		if c, err = p.connect(ctx, db); err == nil {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("connect to a maintenance database on the staging server: %w", err)
+}
+
+// preflight runs before the run takes its lock or creates anything. It
+// asks the servers whether staging and source are one cluster (whatever
+// the DSNs' host names say), refuses the source behind the staging,
+// adopted or control name (compared by OID), and refuses a hand-made
+// database behind the staging name that is not adopted. Refusals wrap
+// refresh.ErrBadInput.
+func (p *pgProvider) preflight(ctx context.Context) error {
+	c, err := p.maintenance(ctx)
+	if err != nil {
+		return err
+	}
+	defer pgClose(c)
+	sc, err := p.connectSource(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to source %s: %w", p.src.Target(), err)
+	}
+	defer pgClose(sc)
+	same, err := pgSameServer(ctx, c, sc)
+	if err != nil {
+		return fmt.Errorf("tell whether staging and source are one server: %w", err)
+	}
+	if same {
+		srcOID, err := pgCurrentOID(ctx, sc)
+		if err != nil {
+			return fmt.Errorf("read source: %w", err)
+		}
+		var srcName string
+		if err := c.QueryRow(ctx, "SELECT datname FROM pg_database WHERE oid = $1", srcOID).Scan(&srcName); err != nil {
+			return fmt.Errorf("read source: %w", pgScrub(err))
+		}
+		p.mu.Lock()
+		p.srcName = srcName
+		p.mu.Unlock()
+		var bad []error
+		for _, n := range []struct{ what, name string }{
+			{"the staging database", p.staging}, {"RESTAGE_ADOPT", p.cfg.Adopt}, {"the control DB", p.cfg.ControlDB},
+		} {
+			if n.name == "" {
+				continue
+			}
+			oid, err := pgDBOID(ctx, c, n.name)
+			if err != nil {
+				return err
+			}
+			if oid == srcOID {
+				bad = append(bad, fmt.Errorf("%s %s is the production source %s (one server, reached under another host name)", n.what, n.name, p.src.Target()))
+			}
+		}
+		if len(bad) > 0 {
+			return fmt.Errorf("%w: %w", errors.Join(bad...), refresh.ErrBadInput)
+		}
+	}
+	return p.checkStaging(ctx, c)
+}
+
+// checkStaging refuses (ErrBadInput) a database behind the staging name
+// that restage did not create for this target, unless it is adopted.
+func (p *pgProvider) checkStaging(ctx context.Context, c *pgx.Conn) error {
+	oid, err := pgDBOID(ctx, c, p.staging)
+	if err != nil || oid == 0 {
+		return err
+	}
+	if p.cfg.Adopt == p.staging {
+		return nil
+	}
+	m, err := pgReadMarker(ctx, c, oid)
+	if err != nil {
+		return err
+	}
+	if m != nil && m.Target == p.cfg.Target {
+		return nil
+	}
+	if m != nil {
+		return fmt.Errorf("staging database %s is marked as restage's for target %q, not %q: %w", p.staging, m.Target, p.cfg.Target, refresh.ErrBadInput)
+	}
+	// No marker: a staging DB from a restage version before markers is
+	// still known to the control DB by its OID.
+	live, err := p.liveByOID(ctx, oid)
+	if err != nil || live {
+		return err
+	}
+	return fmt.Errorf("staging database %s was not created by restage for target %s (no restage marker, no control DB record); %s: %w",
+		p.staging, p.cfg.Target, adoptHint(p.staging), refresh.ErrBadInput)
+}
+
+// liveByOID reports whether the control DB (if there is one yet) records
+// the database with this OID as live for this target.
+func (p *pgProvider) liveByOID(ctx context.Context, oid int64) (bool, error) {
+	c, err := p.connect(ctx, p.cfg.ControlDB)
+	if pgCode(err) == "3D000" {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("connect to control DB %s: %w", p.cfg.ControlDB, err)
+	}
+	defer pgClose(c)
+	var n int
+	err = c.QueryRow(ctx, "SELECT CASE WHEN to_regclass($1) IS NULL THEN 0 ELSE -1 END", pgControlTable).Scan(&n)
+	if err != nil || n == 0 {
+		return false, pgScrub(err)
+	}
+	err = c.QueryRow(ctx, "SELECT count(*) FROM "+pgControlTable+" WHERE target = $1 AND state = 'live' AND db_oid = $2", p.cfg.Target, oid).Scan(&n)
+	return n > 0, pgScrub(err)
+}
+
+// pgReadMarker returns the restage marker on a database, nil if none.
+func pgReadMarker(ctx context.Context, q pgQuerier, oid int64) (*marker, error) {
+	var s string
+	if err := q.QueryRow(ctx, "SELECT coalesce(shobj_description($1::oid, 'pg_database'), '')", oid).Scan(&s); err != nil {
+		return nil, fmt.Errorf("read database comment: %w", pgScrub(err))
+	}
+	if m, ok := parseMarker(s); ok {
+		return &m, nil
+	}
+	return nil, nil
+}
+
+// pgMark writes a marker as the database's comment.
+func pgMark(ctx context.Context, q pgQuerier, name string, m marker) error {
+	if _, err := q.Exec(ctx, "COMMENT ON DATABASE "+pgIdent(name)+" IS "+pgLiteral(m.String())); err != nil {
+		return fmt.Errorf("mark %s as restage's: %w", name, pgScrub(err))
+	}
+	return nil
+}
+
+// recoverFromMarkers puts back the control rows a lost control DB took
+// with it: the copy behind the staging name (recorded live under its
+// restage name, so the next switch renames it back to that name and
+// retire drops it), and every restage_% database marked for this target.
+// It looks only at names restage uses and believes only markers naming
+// this target: never a name alone.
+func (p *pgProvider) recoverFromMarkers(ctx context.Context, c *pgx.Conn) error {
+	rows, err := c.Query(ctx, `SELECT datname, oid::bigint, coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database
+		WHERE datname = $1 OR datname LIKE 'restage\_%' ORDER BY datname = $1 DESC, datname`, p.staging)
+	if err != nil {
+		return fmt.Errorf("read markers: %w", pgScrub(err))
+	}
+	type found struct {
+		name string
+		oid  int64
+		m    marker
+	}
+	var marked []found
+	for rows.Next() {
+		var f found
+		var s string
+		if err := rows.Scan(&f.name, &f.oid, &s); err != nil {
+			rows.Close()
+			return fmt.Errorf("read markers: %w", err)
+		}
+		if m, ok := parseMarker(s); ok && m.Target == p.cfg.Target && m.Run != "" && m.Name != "" {
+			f.m = m
+			marked = append(marked, f)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read markers: %w", pgScrub(err))
+	}
+	for _, f := range marked {
+		name, state := f.name, "previous"
+		if f.name == p.staging {
+			name, state = f.m.Name, "live"
+		}
+		var n int
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM "+pgControlTable+" WHERE name = $1 OR db_oid = $2", name, f.oid).Scan(&n); err != nil {
+			return fmt.Errorf("read control DB: %w", pgScrub(err))
+		}
+		if n > 0 {
+			continue
+		}
+		if _, err := c.Exec(ctx, "INSERT INTO "+pgControlTable+" (name, target, run_id, state, db_oid) VALUES ($1, $2, $3, $4, $5)",
+			name, p.cfg.Target, f.m.Run, state, f.oid); err != nil {
+			return fmt.Errorf("record %s from its marker: %w", name, pgScrub(err))
+		}
+		p.log.Warn("control DB had no record of a restage database; recovered from its marker", "step", "prepare", "db", f.name, "state", state)
+	}
+	return nil
+}
