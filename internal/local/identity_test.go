@@ -147,7 +147,7 @@ func TestMySQLRefusesSourceUnderAnotherName(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newMyEnv(t, false)
-			e.exec("CREATE TABLE " + mysqlQuote(e.src) + ".keep (id INT PRIMARY KEY)", "INSERT INTO " + mysqlQuote(e.src) + ".keep VALUES (1)")
+			e.exec("CREATE TABLE "+mysqlQuote(e.src)+".keep (id INT PRIMARY KEY)", "INSERT INTO "+mysqlQuote(e.src)+".keep VALUES (1)")
 			tc.mod(e, &e.cfg)
 			p := e.provider()
 			rel, err := p.Lock(context.Background(), "r1")
