@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/restage/restage/internal/dsn"
 	"github.com/restage/restage/internal/refresh"
 )
@@ -202,5 +200,3 @@ func TestPGRefusesSourceUnderAnotherName(t *testing.T) {
 		})
 	}
 }
-
-var _ = pgx.Identifier{}
