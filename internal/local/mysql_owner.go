@@ -95,39 +95,49 @@ func (p *mysqlProvider) checkStaging(ctx context.Context, conn *sql.Conn) error 
 	if n == 0 {
 		return nil // nothing in it to lose: restage fills it
 	}
+	c := claim{Name: p.stagingName}
 	if p.cfg.Adopt != "" && mysqlSameName(p.lctn, p.cfg.Adopt, p.stagingName) {
-		return nil
+		c.Name = p.cfg.Adopt // the server's case rules, not Go's
 	}
 	if p.comments {
 		m, err := p.readMarker(ctx, conn, p.stagingName)
 		if err != nil {
 			return err
 		}
-		if m != nil && m.Target == p.cfg.Target && m.Role == "staging" {
-			return nil
-		}
-		if m != nil {
+		if m != nil && m.Target != p.cfg.Target && c.Name != p.cfg.Adopt {
 			return fmt.Errorf("staging database %s is marked as restage's for target %q, not %q: %w", p.stagingName, m.Target, p.cfg.Target, refresh.ErrBadInput)
 		}
-	} else if ok, err := p.servingRecorded(ctx, conn); err != nil || ok {
-		return err
+		c.Marker = m
+	} else {
+		// MySQL 8: the control DB's serving row stands in for the marker.
+		m, err := p.servingMarker(ctx, conn)
+		if err != nil {
+			return err
+		}
+		c.Marker = m
+	}
+	if p.owner().check(c) == nil {
+		return nil
 	}
 	return fmt.Errorf("staging database %s holds %d tables or routines restage did not put there (no restage marker for target %s); %s: %w",
 		p.stagingName, n, p.cfg.Target, adoptHint(p.stagingName), refresh.ErrBadInput)
 }
 
-// servingRecorded reports whether the control DB (if there is one yet)
-// records the staging schema as filled by restage for this target.
-func (p *mysqlProvider) servingRecorded(ctx context.Context, q mysqlQuerier) (bool, error) {
+// servingMarker returns the control DB's serving row for the staging
+// schema (if there is a control DB yet) as the marker it stands in for.
+func (p *mysqlProvider) servingMarker(ctx context.Context, q mysqlQuerier) (*marker, error) {
 	var n int
 	if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", p.cfg.ControlDB, mysqlControlTable).Scan(&n); err != nil {
-		return false, fmt.Errorf("read control DB: %w", mysqlScrub(err))
+		return nil, fmt.Errorf("read control DB: %w", mysqlScrub(err))
 	}
 	if n == 0 {
-		return false, nil
+		return nil, nil
 	}
 	r, ok, err := p.lookup(ctx, q, p.stagingName)
-	return ok && r.State == myStateServing && r.Target == p.cfg.Target, err
+	if err != nil || !ok || r.State != myStateServing {
+		return nil, err
+	}
+	return &marker{Target: r.Target, Run: r.RunID, Role: "staging"}, nil
 }
 
 // mysqlHasSchemaComments reports whether the server keeps database

@@ -39,7 +39,10 @@ func (o owner) check(c claim) error {
 	if c.Recorded && c.Target == o.target && c.RunID != "" && c.Origin == "" {
 		return nil
 	}
-	if m := c.Marker; m != nil && m.Target == o.target && m.Run != "" && m.Origin == "" && m.Role != "staging" {
+	// A marker counts when it names this target and no hand-made origin:
+	// a copy or holding DB of a run, or the staging schema restage fills
+	// (MySQL; its run may not be known yet mid-swap).
+	if m := c.Marker; m != nil && m.Target == o.target && m.Origin == "" && (m.Run != "" || m.Role == "staging") {
 		return nil
 	}
 	what := "not created by restage for target " + o.target

@@ -27,7 +27,9 @@ func TestOwnerCheck(t *testing.T) {
 		{"name alone", claim{Name: "restage_app_r2"}, false},
 		{"marker of this target", claim{Name: "restage_app_r1", Marker: mine}, true},
 		{"marker of another target", claim{Name: "restage_app_r1", Marker: &marker{Target: "x", Run: "r1", Role: "copy"}}, false},
-		{"staging marker", claim{Name: "stg", Marker: &marker{Target: "app", Run: "r1", Role: "staging"}}, false},
+		{"staging schema restage fills", claim{Name: "stg", Marker: &marker{Target: "app", Role: "staging"}}, true},
+		{"staging schema of another target", claim{Name: "stg", Marker: &marker{Target: "x", Run: "r1", Role: "staging"}}, false},
+		{"holding marker with a hand-made origin", claim{Name: "restage_app_previous_r1", Marker: &marker{Target: "app", Run: "r1", Role: "holding", Origin: "stg"}}, false},
 	} {
 		err := o.check(c.c)
 		if (err == nil) != c.ok {
@@ -166,3 +168,43 @@ func TestPGLongTargetHoldingName(t *testing.T) {
 
 // fixedNow gives run ids of the real format (19 characters).
 var fixedNow = time.Date(2026, 12, 2, 15, 4, 5, 0, time.UTC)
+
+// A hand-made database behind the staging name, not adopted: the run
+// stops at its lock with ErrBadInput saying how to adopt it, before the
+// control DB or anything else exists. Adopted, the lock is taken.
+func TestMySQLRefusesHandMadeStaging(t *testing.T) {
+	e := newMyEnv(t, false)
+	e.exec("CREATE DATABASE " + mysqlQuote(e.staging))
+	e.execIn(e.staging, "CREATE TABLE handmade (id INT PRIMARY KEY)", "INSERT INTO handmade VALUES (1)")
+	_, err := e.p.Lock(context.Background(), "r1")
+	if !errors.Is(err, refresh.ErrBadInput) || !strings.Contains(err.Error(), "RESTAGE_ADOPT="+e.staging) {
+		t.Fatalf("Lock on a hand-made staging DB: %v; want ErrBadInput saying RESTAGE_ADOPT=%s", err, e.staging)
+	}
+	if e.exists(e.cfg.ControlDB) {
+		t.Error("a refused run created the control DB")
+	}
+	e.cfg.Adopt = e.staging
+	rel, err := e.provider().Lock(context.Background(), "r1")
+	if err != nil {
+		t.Fatalf("Lock with the staging DB adopted: %v", err)
+	}
+	rel()
+}
+
+func TestPGRefusesHandMadeStaging(t *testing.T) {
+	f := pgSetup(t, true, nil)
+	pgExec(t, f.staging, "CREATE TABLE handmade (v text)", "INSERT INTO handmade VALUES ('hand-made')")
+	_, err := f.p.Lock(context.Background(), "r1")
+	if !errors.Is(err, refresh.ErrBadInput) || !strings.Contains(err.Error(), "RESTAGE_ADOPT="+f.staging) {
+		t.Fatalf("Lock on a hand-made staging DB: %v; want ErrBadInput saying RESTAGE_ADOPT=%s", err, f.staging)
+	}
+	if pgExists(t, f.ctl) {
+		t.Error("a refused run created the control DB")
+	}
+	f.cfg.Adopt = f.staging
+	rel, err := f.provider(t).Lock(context.Background(), "r1")
+	if err != nil {
+		t.Fatalf("Lock with the staging DB adopted: %v", err)
+	}
+	rel()
+}

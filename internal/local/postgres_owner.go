@@ -96,47 +96,50 @@ func (p *pgProvider) checkStaging(ctx context.Context, c *pgx.Conn) error {
 	if err != nil || oid == 0 {
 		return err
 	}
-	if p.cfg.Adopt == p.staging {
-		return nil
-	}
 	m, err := pgReadMarker(ctx, c, oid)
 	if err != nil {
 		return err
 	}
-	if m != nil && m.Target == p.cfg.Target {
-		return nil
-	}
-	if m != nil {
+	if m != nil && m.Target != p.cfg.Target && p.cfg.Adopt != p.staging {
 		return fmt.Errorf("staging database %s is marked as restage's for target %q, not %q: %w", p.staging, m.Target, p.cfg.Target, refresh.ErrBadInput)
 	}
-	// No marker: a staging DB from a restage version before markers is
-	// still known to the control DB by its OID.
-	live, err := p.liveByOID(ctx, oid)
-	if err != nil || live {
-		return err
+	cl := claim{Name: p.staging, Marker: m}
+	if m == nil {
+		// No marker: a staging DB from a restage version before markers is
+		// still known to the control DB by its OID.
+		if cl.RunID, cl.Recorded, err = p.liveByOID(ctx, oid); err != nil {
+			return err
+		}
+		cl.Target = p.cfg.Target
+	}
+	if p.owner().check(cl) == nil {
+		return nil
 	}
 	return fmt.Errorf("staging database %s was not created by restage for target %s (no restage marker, no control DB record); %s: %w",
 		p.staging, p.cfg.Target, adoptHint(p.staging), refresh.ErrBadInput)
 }
 
-// liveByOID reports whether the control DB (if there is one yet) records
-// the database with this OID as live for this target.
-func (p *pgProvider) liveByOID(ctx context.Context, oid int64) (bool, error) {
+// liveByOID returns the run id of the control DB's live record of this
+// target for the database with this OID, if there is a control DB and
+// such a record.
+func (p *pgProvider) liveByOID(ctx context.Context, oid int64) (run string, ok bool, err error) {
 	c, err := p.connect(ctx, p.cfg.ControlDB)
 	if pgCode(err) == "3D000" {
-		return false, nil
+		return "", false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("connect to control DB %s: %w", p.cfg.ControlDB, err)
+		return "", false, fmt.Errorf("connect to control DB %s: %w", p.cfg.ControlDB, err)
 	}
 	defer pgClose(c)
-	var n int
-	err = c.QueryRow(ctx, "SELECT CASE WHEN to_regclass($1) IS NULL THEN 0 ELSE -1 END", pgControlTable).Scan(&n)
-	if err != nil || n == 0 {
-		return false, pgScrub(err)
+	var exists bool
+	if err := c.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pgControlTable).Scan(&exists); err != nil || !exists {
+		return "", false, pgScrub(err)
 	}
-	err = c.QueryRow(ctx, "SELECT count(*) FROM "+pgControlTable+" WHERE target = $1 AND state = 'live' AND db_oid = $2", p.cfg.Target, oid).Scan(&n)
-	return n > 0, pgScrub(err)
+	err = c.QueryRow(ctx, "SELECT run_id FROM "+pgControlTable+" WHERE target = $1 AND state = 'live' AND db_oid = $2 ORDER BY updated_at DESC LIMIT 1", p.cfg.Target, oid).Scan(&run)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	return run, err == nil, pgScrub(err)
 }
 
 // pgReadMarker returns the restage marker on a database, nil if none.
