@@ -200,3 +200,46 @@ func TestPGRefusesSourceUnderAnotherName(t *testing.T) {
 		})
 	}
 }
+
+// Production down: the lock and the sweep still work (`restage sweep`
+// must finish a half-done swap), and Restore, which needs the source,
+// fails before it records or creates anything.
+func TestSourceDownLeavesIdentityToRestore(t *testing.T) {
+	ctx := context.Background()
+	t.Run("mysql", func(t *testing.T) {
+		e := newMyEnv(t, false, func(c *Config) { c.SourceDSN = "restage:restage@tcp(127.0.0.1:1)/nosuch?timeout=2s" })
+		rel, err := e.p.Lock(ctx, "r1")
+		if err != nil {
+			t.Fatalf("Lock with the source down: %v", err)
+		}
+		defer rel()
+		if _, err := e.p.Sweep(ctx); err != nil {
+			t.Fatalf("Sweep with the source down: %v", err)
+		}
+		if _, err := e.p.Restore(ctx, "r1"); err == nil || !strings.Contains(err.Error(), "source") {
+			t.Fatalf("Restore with the source down: %v, want a source error", err)
+		}
+		if s := e.state(DBName(e.target, "r1")); s != "unrecorded" {
+			t.Errorf("the copy is %s, want unrecorded", s)
+		}
+	})
+	t.Run("postgres", func(t *testing.T) {
+		f := pgSetup(t, false, func(c *Config) {
+			c.SourceDSN = "postgres://restage:restage@127.0.0.1:1/nosuch?sslmode=disable&connect_timeout=2"
+		})
+		rel, err := f.p.Lock(ctx, "r1")
+		if err != nil {
+			t.Fatalf("Lock with the source down: %v", err)
+		}
+		defer rel()
+		if _, err := f.p.Sweep(ctx); err != nil {
+			t.Fatalf("Sweep with the source down: %v", err)
+		}
+		if _, err := f.p.Restore(ctx, "r1"); err == nil || !strings.Contains(err.Error(), "source") {
+			t.Fatalf("Restore with the source down: %v, want a source error", err)
+		}
+		if s := f.state(t, DBName(f.target, "r1")); s != "" {
+			t.Errorf("the copy is recorded %s, want unrecorded", s)
+		}
+	})
+}

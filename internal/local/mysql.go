@@ -69,6 +69,7 @@ type mysqlProvider struct {
 	comments      bool // the server keeps database comments (markers)
 	commentsKnown bool
 	preflighted   bool
+	identityDone  bool // source and staging were compared by the servers
 
 	// failAt, when set (tests), makes the named Switch step fail.
 	failAt func(step string) error

@@ -29,26 +29,17 @@ func (r myRecord) claim() claim {
 // the DSNs' host names say), refuses the source behind the staging,
 // adopted or control name, and refuses a hand-made database behind the
 // staging name that is not adopted. Refusals wrap refresh.ErrBadInput.
+//
+// An unreachable source does not stop it: `restage sweep` must be able to
+// finish a swap while production is down. The identity check then waits
+// for Restore, which needs the source anyway and runs it before creating
+// anything.
 func (p *mysqlProvider) preflight(ctx context.Context) error {
 	conn, err := p.admin.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to staging server %s: %w", p.endpoint, mysqlRedact(mysqlScrub(err), p.stg.Passwd))
 	}
 	defer conn.Close()
-	srcH, err := mysqlOpen(p.src)
-	if err != nil {
-		return fmt.Errorf("source: %w", err)
-	}
-	defer srcH.Close()
-	sconn, err := srcH.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("connect to source: %w", mysqlRedact(mysqlScrub(err), p.src.Passwd))
-	}
-	defer sconn.Close()
-	same, err := mysqlSameServer(ctx, conn, sconn)
-	if err != nil {
-		return fmt.Errorf("tell whether staging and source are one server: %w", err)
-	}
 	lctn, err := mysqlLowerCaseNames(ctx, conn)
 	if err != nil {
 		return err
@@ -58,8 +49,58 @@ func (p *mysqlProvider) preflight(ctx context.Context) error {
 		return err
 	}
 	p.mu.Lock()
-	p.sameServer = p.sameServer || same
 	p.lctn, p.comments, p.commentsKnown = lctn, comments, true
+	p.mu.Unlock()
+	if err := p.checkIdentity(ctx, conn); errors.Is(err, errSourceUnreachable) {
+		p.log.Warn("source unreachable: the same-server check runs again before restore", "step", "prepare", "target", p.cfg.Target, "error", err)
+	} else if err != nil {
+		return err
+	}
+	return p.checkStaging(ctx, conn)
+}
+
+// errSourceUnreachable marks a failed connection to the source in a
+// preflight: the identity check is then left to Restore.
+var errSourceUnreachable = errors.New("source unreachable")
+
+// ensureIdentity runs the identity check if preflight could not (Restore
+// calls it before it records or creates anything).
+func (p *mysqlProvider) ensureIdentity(ctx context.Context) error {
+	p.mu.Lock()
+	done := p.identityDone
+	p.mu.Unlock()
+	if done {
+		return nil
+	}
+	conn, err := p.admin.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to staging server %s: %w", p.endpoint, mysqlRedact(mysqlScrub(err), p.stg.Passwd))
+	}
+	defer conn.Close()
+	return p.checkIdentity(ctx, conn)
+}
+
+// checkIdentity asks the servers whether staging and source are one, and
+// refuses the source behind the staging, adopted or control name.
+func (p *mysqlProvider) checkIdentity(ctx context.Context, conn *sql.Conn) error {
+	srcH, err := mysqlOpen(p.src)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	defer srcH.Close()
+	sconn, err := srcH.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to source: %w: %w", mysqlRedact(mysqlScrub(err), p.src.Passwd), errSourceUnreachable)
+	}
+	defer sconn.Close()
+	same, err := mysqlSameServer(ctx, conn, sconn)
+	if err != nil {
+		return fmt.Errorf("tell whether staging and source are one server: %w", err)
+	}
+	p.mu.Lock()
+	p.sameServer = p.sameServer || same
+	p.identityDone = true
+	lctn := p.lctn
 	p.mu.Unlock()
 	if same {
 		var bad []error
@@ -76,7 +117,7 @@ func (p *mysqlProvider) preflight(ctx context.Context) error {
 			return fmt.Errorf("%w: %w", errors.Join(bad...), refresh.ErrBadInput)
 		}
 	}
-	return p.checkStaging(ctx, conn)
+	return nil
 }
 
 // checkStaging refuses (ErrBadInput) a staging schema that holds anything

@@ -40,6 +40,9 @@ func (p *mysqlProvider) Restore(ctx context.Context, runID string) (*refresh.DB,
 	if !myRunIDRE.MatchString(runID) || len(name) > 64 {
 		return nil, fmt.Errorf("restore %s: run id %q: want lower-case letters, digits or underscores, and a database name of at most 64 characters", p.cfg.Target, runID)
 	}
+	if err := p.ensureIdentity(ctx); err != nil {
+		return nil, fmt.Errorf("restore %s: %w", name, err)
+	}
 	if why := p.protected(name); why != "" {
 		return nil, fmt.Errorf("restore into %s: %s", name, why)
 	}

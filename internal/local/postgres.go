@@ -47,8 +47,9 @@ type pgProvider struct {
 	closedDown bool
 	// srcName is the source database's name on the staging server when
 	// preflight found them to be one cluster (postgres_owner.go).
-	srcName     string
-	preflighted bool
+	srcName      string
+	preflighted  bool
+	identityDone bool // source and staging were compared by the servers
 }
 
 // pgSessionParams apply to every connection restage opens.

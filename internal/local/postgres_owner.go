@@ -39,22 +39,55 @@ func (p *pgProvider) maintenance(ctx context.Context) (*pgx.Conn, error) {
 // the DSNs' host names say), refuses the source behind the staging,
 // adopted or control name (compared by OID), and refuses a hand-made
 // database behind the staging name that is not adopted. Refusals wrap
-// refresh.ErrBadInput.
+// refresh.ErrBadInput. An unreachable source leaves the identity check
+// to Restore (see the MySQL preflight for why).
 func (p *pgProvider) preflight(ctx context.Context) error {
 	c, err := p.maintenance(ctx)
 	if err != nil {
 		return err
 	}
 	defer pgClose(c)
+	if err := p.checkIdentity(ctx, c); errors.Is(err, errSourceUnreachable) {
+		p.log.Warn("source unreachable: the same-server check runs again before restore", "step", "prepare", "error", err)
+	} else if err != nil {
+		return err
+	}
+	return p.checkStaging(ctx, c)
+}
+
+// ensureIdentity runs the identity check if preflight could not (Restore
+// calls it before it records or creates anything).
+func (p *pgProvider) ensureIdentity(ctx context.Context) error {
+	p.mu.Lock()
+	done := p.identityDone
+	p.mu.Unlock()
+	if done {
+		return nil
+	}
+	c, err := p.maintenance(ctx)
+	if err != nil {
+		return err
+	}
+	defer pgClose(c)
+	return p.checkIdentity(ctx, c)
+}
+
+// checkIdentity asks the servers whether staging and source are one
+// cluster, and refuses the source (by OID) behind the staging, adopted or
+// control name.
+func (p *pgProvider) checkIdentity(ctx context.Context, c *pgx.Conn) error {
 	sc, err := p.connectSource(ctx)
 	if err != nil {
-		return fmt.Errorf("connect to source %s: %w", p.src.Target(), err)
+		return fmt.Errorf("connect to source %s: %w: %w", p.src.Target(), err, errSourceUnreachable)
 	}
 	defer pgClose(sc)
 	same, err := pgSameServer(ctx, c, sc)
 	if err != nil {
 		return fmt.Errorf("tell whether staging and source are one server: %w", err)
 	}
+	p.mu.Lock()
+	p.identityDone = true
+	p.mu.Unlock()
 	if same {
 		srcOID, err := pgCurrentOID(ctx, sc)
 		if err != nil {
@@ -86,7 +119,7 @@ func (p *pgProvider) preflight(ctx context.Context) error {
 			return fmt.Errorf("%w: %w", errors.Join(bad...), refresh.ErrBadInput)
 		}
 	}
-	return p.checkStaging(ctx, c)
+	return nil
 }
 
 // checkStaging refuses (ErrBadInput) a database behind the staging name

@@ -30,6 +30,9 @@ func (p *pgProvider) Restore(ctx context.Context, runID string) (*refresh.DB, er
 	if len(name) > 63 {
 		return nil, fmt.Errorf("restore: database name %s is longer than PostgreSQL's 63 bytes; use a shorter run id", name)
 	}
+	if err := p.ensureIdentity(ctx); err != nil {
+		return nil, fmt.Errorf("restore %s: %w", name, err)
+	}
 	log := p.log.With("step", "restore", "db", name, "run_id", runID)
 	start := time.Now()
 
