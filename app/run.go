@@ -62,6 +62,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stderr, "  users        %d staging user(s); %d preserved table(s)\n", len(rc.cfg.Users), len(rc.cfg.Preserve))
 		fmt.Fprintf(stderr, "  swap         %s\n", swap)
 		fmt.Fprintf(stderr, "  retire       delete the previous staging DB after %s\n", rc.cfg.RetireGrace)
+		dryRunForecast(ctx, rc, log, stderr)
 		err := dryRunCheck(ctx, rc, stderr)
 		fmt.Fprintln(stderr, "nothing was changed")
 		return err
@@ -352,7 +353,7 @@ type slackNotifier struct{ n *slack.Notifier }
 
 func (s *slackNotifier) Notify(ctx context.Context, n refresh.Notice) {
 	ev := slack.Event{Target: n.Target, RunID: n.RunID, Step: n.Step, Class: n.Class, Detail: n.Detail,
-		Duration: n.Duration, Rows: n.Rows, Tables: n.Tables, ExitCode: n.ExitCode}
+		Duration: n.Duration, Rows: n.Rows, Tables: n.Tables, ExitCode: n.ExitCode, Median: n.Median, MedianRuns: n.MedianRuns}
 	switch n.Kind {
 	case "failure":
 		s.n.Failure(ctx, ev)

@@ -37,6 +37,8 @@ type fakeProvider struct {
 	discardCtxErr []error
 	// released counts release calls.
 	released int
+	// history is the fake's History store (history_test.go), newest first.
+	history []refresh.RunRecord
 }
 
 func newFakeProvider(t *testing.T) *fakeProvider {

@@ -67,6 +67,11 @@ type Notice struct {
 	Rows     int64
 	Tables   int
 	ExitCode int
+	// Median is the median duration of the last MedianWindow recorded
+	// successful runs before this one (MedianRuns of them); 0 without
+	// history.
+	Median     time.Duration
+	MedianRuns int
 }
 
 // Notifier delivers notices (Slack). It must not fail or hang the run:
@@ -87,6 +92,9 @@ type Deps struct {
 	// Hook, when set, is called at the start of every step; a test uses it
 	// to inject failures. An error it returns fails that step.
 	Hook func(ctx context.Context, step string) error
+	// History keeps the target's recent runs for the forecast; nil: the
+	// provider's, when it implements History; else none.
+	History History
 }
 
 // StepReport is the outcome of one step.
@@ -113,6 +121,7 @@ type Report struct {
 	Leak     *gate.LeakReport   `json:"leak_scan,omitempty"`
 	Warnings []string           `json:"warnings,omitempty"`
 	Duration time.Duration      `json:"duration_ns"`
+	Forecast *Forecast          `json:"forecast,omitempty"`
 }
 
 // StepError is a failed step: which step, which exit code, and the cause.
@@ -151,6 +160,8 @@ type run struct {
 	// release frees the run lock; called after cleanup, so no other run
 	// can sweep what this one is still removing.
 	release func()
+	// recent are the recorded runs read for the forecast, newest first.
+	recent []RunRecord
 }
 
 // Run refreshes the target's staging DB once. It is fail-closed: the
@@ -185,10 +196,16 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Report, error) {
 	if err != nil && !r.swapped {
 		r.cleanup(ctx)
 	}
+	r.rep.Duration = deps.Now().Sub(r.start)
+	// Recorded while the lock is held, so two runs never interleave their
+	// read-trim-write of the history. A run the forecast stopped did no
+	// work worth recording.
+	if !errors.Is(err, ErrForecastTooLong) {
+		r.saveHistory(ctx, err == nil)
+	}
 	if r.release != nil {
 		r.release()
 	}
-	r.rep.Duration = deps.Now().Sub(r.start)
 	r.rep.ExitCode = ExitCode(err)
 	if err != nil {
 		r.rep.Error = err.Error()
@@ -274,6 +291,9 @@ func (r *run) steps(ctx context.Context) error {
 		r.rep.Swept = swept
 		if err != nil {
 			return "", fmt.Errorf("remove leftovers: %w", err)
+		}
+		if err := r.forecast(ctx); err != nil {
+			return "", err
 		}
 		if len(swept) > 0 {
 			return fmt.Sprintf("removed %d leftover DB(s) of earlier runs", len(swept)), nil
@@ -490,12 +510,17 @@ func (r *run) notifyFailure(ctx context.Context, err error) {
 		if errors.Is(err, errMaxDuration) {
 			n.Class = "maximum duration exceeded"
 		}
+		if errors.Is(err, ErrForecastTooLong) {
+			// Durations and a count only: safe for Slack.
+			n.Class = "forecast exceeds maximum duration"
+			n.Detail = err.Error() + "; stopped before restoring"
+		}
 	}
 	var sc serverCoder
 	if errors.As(err, &sc) {
 		n.Class += " (" + sc.ServerCode() + ")"
 	}
-	n.Detail = "staging still serves the previous copy; nothing of this run is left"
+	n.Detail = joinNotes(nonEmpty(n.Detail, "staging still serves the previous copy; nothing of this run is left"))
 	// A gate's short summary names tables, columns and checks — never a
 	// value — so it may go to Slack.
 	switch {
@@ -519,5 +544,16 @@ func (r *run) notifySuccess(ctx context.Context) {
 		n.Rows = r.rep.Mask.Rows
 		n.Tables = len(r.rep.Mask.Tables)
 	}
+	n.Median, n.MedianRuns = MedianOfRecent(r.recent, MedianWindow)
 	r.deps.Notifier.Notify(ctx, n)
+}
+
+func nonEmpty(s ...string) []string {
+	var out []string
+	for _, v := range s {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

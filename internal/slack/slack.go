@@ -155,6 +155,11 @@ type Event struct {
 	Rows     int64
 	Tables   int
 	ExitCode int
+	// Median is the median duration of the last MedianRuns recorded
+	// successful runs; the success summary compares Duration with it.
+	// MedianRuns 0: no history, no comparison.
+	Median     time.Duration
+	MedianRuns int
 }
 
 // Notifier posts notifications. A nil or disabled Notifier does nothing.
@@ -371,6 +376,7 @@ func warningMessage(ev Event) message {
 func successMessage(ev Event) message {
 	t, run := field(ev.Target), field(ev.RunID)
 	dur, rows, tables := formatDuration(ev.Duration), formatCount(ev.Rows), formatCount(int64(ev.Tables))
+	dur += againstMedian(ev)
 	blocks := []slackgo.Block{
 		slackgo.NewSectionBlock(mrkdwn(":large_green_circle: *restage refresh succeeded: "+t+"*"), []*slackgo.TextBlockObject{
 			mrkdwn("*Target*\n" + t),
@@ -455,4 +461,14 @@ func formatCount(v int64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// againstMedian is " (median of the last N runs: M, +P%)", or "" without
+// history: ops see at a glance whether the run was slow.
+func againstMedian(ev Event) string {
+	if ev.MedianRuns <= 0 || ev.Median <= 0 {
+		return ""
+	}
+	pct := (float64(ev.Duration) - float64(ev.Median)) / float64(ev.Median) * 100
+	return fmt.Sprintf(" (median of the last %d runs: %s, %+.0f%%)", ev.MedianRuns, formatDuration(ev.Median), pct)
 }

@@ -579,3 +579,25 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestSuccessAgainstMedian: the success summary shows the duration against
+// the median of the recorded runs, and nothing of the kind without history.
+func TestSuccessAgainstMedian(t *testing.T) {
+	t.Parallel()
+	f := newFakeSlack(t, "ok")
+	cfg := f.webhookConfig()
+	cfg.OnSuccess = true
+	n := New(cfg, nil)
+	n.Success(context.Background(), Event{Target: "orders-staging", RunID: "run-3", Duration: 15 * time.Minute, Median: 10 * time.Minute, MedianRuns: 7})
+	n.Success(context.Background(), Event{Target: "orders-staging", RunID: "run-4", Duration: 15 * time.Minute})
+	posts := f.received()
+	if len(posts) != 2 {
+		t.Fatalf("got %d posts, want 2", len(posts))
+	}
+	if all := posts[0].all(); !strings.Contains(all, "15m0s (median of the last 7 runs: 10m0s, +50%)") {
+		t.Errorf("success %q lacks the duration against the median", all)
+	}
+	if all := posts[1].all(); strings.Contains(all, "median") {
+		t.Errorf("success without history %q mentions a median", all)
+	}
+}
