@@ -1,0 +1,68 @@
+package test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/restage/restage/internal/exitcode"
+	"github.com/restage/restage/internal/local"
+	"github.com/restage/restage/internal/mask"
+	"github.com/restage/restage/internal/refresh"
+)
+
+// TestRunForecastFromHistory: with recorded runs in the control DB,
+// --dry-run prints the forecast per step and per table, and a run whose
+// forecast exceeds its maximum duration stops before restoring (exit 1,
+// the notice says why), creating nothing.
+func TestRunForecastFromHistory(t *testing.T) {
+	for _, ec := range engines {
+		t.Run(ec.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, ec)
+			prov, err := local.New(f.localConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer prov.Close()
+			h := prov.(refresh.History)
+			base := time.Now().Add(-72 * time.Hour).UTC()
+			for i := range 3 {
+				if err := h.Record(context.Background(), refresh.RunRecord{RunID: "seed" + string(rune('a'+i)), Start: base.Add(time.Duration(i) * time.Hour),
+					Duration: 2 * time.Hour, OK: true, Steps: map[string]time.Duration{refresh.StepRestore: time.Hour, refresh.StepMask: time.Hour},
+					Tables: []refresh.TableRecord{{Table: "customer", Rows: 1000, Duration: time.Hour}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res := restage(t, append(f.env(), "RESTAGE_MAX_DURATION=1h"), "run", "--dry-run")
+			if res.code != 0 {
+				t.Fatalf("dry run: exit %d\n%s", res.code, res.stderr)
+			}
+			for _, want := range []string{"forecast from the median of 3 recorded run(s): 2h0m0s", "step  restore", "step  mask", "table customer", "would stop before restoring"} {
+				if !strings.Contains(res.stderr, want) {
+					t.Errorf("dry run output lacks %q:\n%s", want, res.stderr)
+				}
+			}
+
+			cfg := f.runConfig(t)
+			cfg.MaxDuration = time.Hour
+			var notices []refresh.Notice
+			rep, err := refresh.Run(context.Background(), cfg, refresh.Deps{
+				Provider:   prov,
+				OpenEngine: func(ctx context.Context, admin string) (mask.Engine, error) { return f.ec.open(ctx, admin) },
+				Notifier:   notifierFunc(func(_ context.Context, n refresh.Notice) { notices = append(notices, n) }),
+			})
+			if !errors.Is(err, refresh.ErrForecastTooLong) || refresh.ExitCode(err) != exitcode.Failed {
+				t.Fatalf("err = %v (exit %d), want the forecast refusal, exit 1", err, refresh.ExitCode(err))
+			}
+			if rep.New != nil || len(f.databases(t, "restage_"+f.target+"_")) != 0 {
+				t.Errorf("the refused run created %v", f.databases(t, "restage_"+f.target+"_"))
+			}
+			if len(notices) != 1 || notices[0].Class != "forecast exceeds maximum duration" || !strings.Contains(notices[0].Detail, "stopped before restoring") {
+				t.Errorf("notices = %+v, want one saying the forecast exceeds the limit", notices)
+			}
+		})
+	}
+}
