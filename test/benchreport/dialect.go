@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os/exec"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
@@ -55,6 +56,23 @@ type dialect interface {
 	// UpdateRowSQL writes one row: full_name, email, phone, address, id.
 	UpdateRowSQL() string
 	Version(ctx context.Context, db *sql.DB) (string, error)
+
+	// M0SQL builds the rewrite limit M0 (m0Table) from people.
+	M0SQL() []string
+	// Exec runs one statement (an ANALYZE's result rows are checked).
+	Exec(ctx context.Context, db *sql.DB, q string) error
+	CreateDB(ctx context.Context, admin *sql.DB, name string) error
+	DropDB(ctx context.Context, admin *sql.DB, name string) error
+	ListDBs(ctx context.Context, admin *sql.DB, prefix string) ([]string, error)
+	// CopyScript is the plain copy (dump | load) of database from into to.
+	CopyScript(from, to string) (script string, args, env []string)
+	CopyName() string
+	// FillProd fills the (empty) production database of the end-to-end
+	// run with people only; generate fills the source table of a db.
+	FillProd(ctx context.Context, work, prod *sql.DB, prodName string, generate func(*sql.DB) error) error
+	SettleAll(ctx context.Context, db *sql.DB) error
+	// DropSource drops the source table (before the next size).
+	DropSource(ctx context.Context, db *sql.DB) error
 }
 
 // Deterministic, realistic-looking value lists for the generator.
@@ -371,4 +389,230 @@ func (p *pgDialect) Version(ctx context.Context, db *sql.DB) (string, error) {
 	var v string
 	err := db.QueryRowContext(ctx, "SHOW server_version").Scan(&v)
 	return "PostgreSQL " + v, err
+}
+
+// ------------------------------------------- end-to-end (both dialects)
+
+// m0Table is the rewrite limit's new table, next to people.
+const m0Table = "people_m0"
+
+// The rewrite limit M0: the masked table built by the server alone. The
+// expressions are the server-side UPDATE's.
+func (m *mysqlDialect) M0SQL() []string {
+	return []string{
+		"DROP TABLE IF EXISTS " + m0Table,
+		`CREATE TABLE ` + m0Table + ` AS SELECT id,
+  CONCAT('Person ', LEFT(MD5(full_name), 12)) AS full_name,
+  CONCAT('p', id, '.', LEFT(MD5(email), 8), '@example.invalid') AS email,
+  CONCAT('+1-555-', LPAD(CONV(LEFT(MD5(phone), 6), 16, 10) MOD 10000000, 7, '0')) AS phone,
+  CONCAT(CONV(LEFT(MD5(address), 3), 16, 10), ' ', SUBSTR(MD5(address), 5, 8), ' Street') AS address,
+  birth_date, note, created_at FROM ` + table,
+		"ALTER TABLE " + m0Table + " ADD PRIMARY KEY (id), ADD UNIQUE KEY (email)",
+		"ANALYZE TABLE " + m0Table,
+	}
+}
+
+func (p *pgDialect) M0SQL() []string {
+	return []string{
+		"DROP TABLE IF EXISTS " + m0Table,
+		`CREATE TABLE ` + m0Table + ` AS SELECT id,
+  'Person ' || left(md5(full_name), 12) AS full_name,
+  'p' || id || '.' || left(md5(email), 8) || '@example.invalid' AS email,
+  '+1-555-' || translate(left(md5(phone), 7), 'abcdef', '012345') AS phone,
+  translate(left(md5(address), 3), 'abcdef', '123456') || ' ' || substr(md5(address), 5, 8) || ' Street' AS address,
+  birth_date, note, created_at FROM public.` + table,
+		"ALTER TABLE " + m0Table + " ADD PRIMARY KEY (id), ADD UNIQUE (email)",
+		"ANALYZE " + m0Table,
+	}
+}
+
+func (m *mysqlDialect) Exec(ctx context.Context, db *sql.DB, q string) error {
+	if strings.HasPrefix(q, "ANALYZE TABLE") {
+		return mysqlAnalyze(ctx, db, q)
+	}
+	_, err := db.ExecContext(ctx, q)
+	return err
+}
+
+func (p *pgDialect) Exec(ctx context.Context, db *sql.DB, q string) error {
+	_, err := db.ExecContext(ctx, q)
+	return err
+}
+
+func (m *mysqlDialect) CreateDB(ctx context.Context, admin *sql.DB, name string) error {
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4"); err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}
+
+func (p *pgDialect) CreateDB(ctx context.Context, admin *sql.DB, name string) error {
+	if _, err := admin.ExecContext(ctx, `CREATE DATABASE "`+name+`"`); err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}
+
+func (m *mysqlDialect) DropDB(ctx context.Context, admin *sql.DB, name string) error {
+	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`"); err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
+	}
+	return nil
+}
+
+func (p *pgDialect) DropDB(ctx context.Context, admin *sql.DB, name string) error {
+	if _, err := admin.ExecContext(ctx, `DROP DATABASE IF EXISTS "`+name+`" WITH (FORCE)`); err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
+	}
+	return nil
+}
+
+// listDBs returns the database names starting with prefix.
+func listDBs(ctx context.Context, admin *sql.DB, q, prefix string) ([]string, error) {
+	rows, err := admin.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("list databases: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, n)
+		}
+	}
+	return out, rows.Err()
+}
+
+func (m *mysqlDialect) ListDBs(ctx context.Context, admin *sql.DB, prefix string) ([]string, error) {
+	return listDBs(ctx, admin, "SELECT schema_name FROM information_schema.schemata", prefix)
+}
+
+func (p *pgDialect) ListDBs(ctx context.Context, admin *sql.DB, prefix string) ([]string, error) {
+	return listDBs(ctx, admin, "SELECT datname FROM pg_database", prefix)
+}
+
+// CopyScript is the plain copy of database from into the existing empty
+// database to: a bash script (arguments $1…) and its environment. The
+// password goes through the environment, never argv.
+func (m *mysqlDialect) CopyScript(from, to string) (script string, args, env []string) {
+	host, port := "127.0.0.1", "3306"
+	if h, p, ok := strings.Cut(m.cfg.Addr, ":"); ok {
+		host, port = h, p
+	}
+	dump, load := m.tools()
+	return `"$1" --single-transaction -h "$3" -P "$4" -u "$5" "$6" | "$2" -h "$3" -P "$4" -u "$5" "$7"`,
+		[]string{dump, load, host, port, m.cfg.User, from, to}, []string{"MYSQL_PWD=" + m.cfg.Passwd}
+}
+
+func (m *mysqlDialect) tools() (dump, load string) {
+	dump, load = "mariadb-dump", "mariadb"
+	if _, err := exec.LookPath(dump); err != nil {
+		dump = "mysqldump"
+	}
+	if _, err := exec.LookPath(load); err != nil {
+		load = "mysql"
+	}
+	return dump, load
+}
+
+func (m *mysqlDialect) CopyName() string {
+	dump, load := m.tools()
+	return dump + " | " + load
+}
+
+func (p *pgDialect) CopyScript(from, to string) (script string, args, env []string) {
+	pw, _ := p.u.User.Password()
+	port := p.u.Port()
+	if port == "" {
+		port = "5432"
+	}
+	return `pg_dump -h "$1" -p "$2" -U "$3" -d "$4" | psql -q -X -v ON_ERROR_STOP=1 -h "$1" -p "$2" -U "$3" -d "$5" >/dev/null`,
+		[]string{p.u.Hostname(), port, p.u.User.Username(), from, to}, []string{"PGPASSWORD=" + pw}
+}
+
+func (p *pgDialect) CopyName() string { return "pg_dump | psql" }
+
+// FillProd fills database prod (created empty) with people only, a copy
+// of the generated source: what `restage run` and the plain copy read.
+func (m *mysqlDialect) FillProd(ctx context.Context, work, prod *sql.DB, prodName string, _ func(*sql.DB) error) error {
+	for _, q := range []string{
+		"CREATE TABLE `" + prodName + "`." + table + " LIKE `" + m.src + "`." + table,
+		"INSERT INTO `" + prodName + "`." + table + " SELECT * FROM `" + m.src + "`." + table,
+	} {
+		if _, err := work.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return mysqlAnalyze(ctx, prod, "ANALYZE TABLE "+table)
+}
+
+// FillProd generates the rows again in prod (a copy can't cross
+// databases) and moves the table to public.
+func (p *pgDialect) FillProd(ctx context.Context, _, prod *sql.DB, _ string, generate func(*sql.DB) error) error {
+	if err := generate(prod); err != nil {
+		return err
+	}
+	for _, q := range []string{
+		"ALTER TABLE " + pgSource + "." + table + " SET SCHEMA public",
+		"DROP SCHEMA " + pgSource,
+		"VACUUM ANALYZE public." + table,
+	} {
+		if _, err := prod.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SettleAll refreshes the statistics of a whole database (jpshop), untimed.
+func (m *mysqlDialect) SettleAll(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'")
+	if err != nil {
+		return err
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		names = append(names, "`"+n+"`")
+	}
+	rows.Close()
+	if len(names) == 0 {
+		return rows.Err()
+	}
+	return mysqlAnalyze(ctx, db, "ANALYZE TABLE "+strings.Join(names, ", "))
+}
+
+func (p *pgDialect) SettleAll(ctx context.Context, db *sql.DB) error {
+	_, err := db.ExecContext(ctx, "VACUUM ANALYZE")
+	return err
+}
+
+func (m *mysqlDialect) DropSource(ctx context.Context, db *sql.DB) error {
+	_, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS `"+m.src+"`."+table)
+	return err
+}
+
+func (p *pgDialect) DropSource(ctx context.Context, db *sql.DB) error {
+	_, err := db.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+pgSource+" CASCADE")
+	return err
+}
+
+// CopyDB creates database to as a copy of from (which must have no
+// sessions), dropping an older to first.
+func (p *pgDialect) CopyDB(ctx context.Context, admin *sql.DB, from, to string) error {
+	if err := p.DropDB(ctx, admin, to); err != nil {
+		return err
+	}
+	if _, err := admin.ExecContext(ctx, `CREATE DATABASE "`+to+`" TEMPLATE "`+from+`"`); err != nil {
+		return fmt.Errorf("create database %s from %s: %w", to, from, err)
+	}
+	return nil
 }

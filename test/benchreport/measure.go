@@ -37,43 +37,35 @@ tables:
       birth_date: {keep: "bench: only four columns are measured"}
 `
 
-// pgSourceRules keeps the generated original, which on PostgreSQL lives in
-// a schema of the same database (a copy can't cross databases).
-const pgSourceRules = `  ` + pgSource + `.people:
-    columns:
-      full_name: {keep: "bench source, never masked"}
-      email: {keep: "bench source, never masked"}
-      phone: {keep: "bench source, never masked"}
-      address: {keep: "bench source, never masked"}
-      birth_date: {keep: "bench source, never masked"}
-`
-
 // session is one engine's bench database and what the measurements share.
 type session struct {
-	cfg     *config
-	d       dialect
-	admin   *sql.DB
-	db      *sql.DB // the work database
-	base    string  // the work database's name
-	dsn     string  // driver DSN of the work database (holds the password: never print)
-	target  string  // host:port/db, as restage --confirm wants it
-	tmp     string  // rules file and reports
-	rows    int64
-	nulls   [2]int64 // phone, address NULLs in the source
-	logf    func(format string, args ...any)
-	scrub   func(string) string
-	created bool
+	cfg        *config
+	d          dialect
+	admin      *sql.DB
+	db         *sql.DB // the work database
+	base       string  // the work database's name
+	dsn        string  // driver DSN of the work database (holds the password: never print)
+	target     string  // host:port/db, as restage --confirm wants it
+	tmp        string  // rules file and reports
+	rows       int64
+	rowsWanted int      // the size being benched
+	prod       string   // the end-to-end run's production database
+	nulls      [2]int64 // phone, address NULLs in the source
+	logf       func(format string, args ...any)
+	scrub      func(string) string
+	created    bool
 }
 
-// generate creates and fills the source table, server-side, in chunks.
-func (s *session) generate(ctx context.Context) error {
-	if err := s.d.CreateSource(ctx, s.db); err != nil {
+// generate creates and fills the source table of db, server-side, in
+// chunks.
+func (s *session) generate(ctx context.Context, db *sql.DB) error {
+	if err := s.d.CreateSource(ctx, db); err != nil {
 		return fmt.Errorf("create source table: %w", err)
 	}
 	const chunk = 100_000
-	for lo := 1; lo <= s.cfg.rows; lo += chunk {
-		hi := min(lo+chunk-1, s.cfg.rows)
-		if _, err := s.db.ExecContext(ctx, s.d.GenerateSQL(lo, hi)); err != nil {
+	for lo := 1; lo <= s.rowsWanted; lo += chunk {
+		hi := min(lo+chunk-1, s.rowsWanted)
+		if _, err := db.ExecContext(ctx, s.d.GenerateSQL(lo, hi)); err != nil {
 			return fmt.Errorf("generate rows %d–%d: %w", lo, hi, err)
 		}
 	}
@@ -81,10 +73,19 @@ func (s *session) generate(ctx context.Context) error {
 }
 
 // freshCopy replaces people with a copy of the source and settles it.
+// On PostgreSQL the whole work database is created again from the source
+// database as its template: the originals must not sit in the database
+// restage masks (its leak scan would find them, rightly).
 func (s *session) freshCopy(ctx context.Context) error {
-	for _, q := range s.d.CopySQL() {
-		if _, err := s.db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("copy table: %w", err)
+	if td, ok := s.d.(templater); ok {
+		if err := s.reopen(ctx, func() error { return td.CopyDB(ctx, s.admin, s.prod, s.base) }); err != nil {
+			return fmt.Errorf("copy database: %w", err)
+		}
+	} else {
+		for _, q := range s.d.CopySQL() {
+			if _, err := s.db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("copy table: %w", err)
+			}
 		}
 	}
 	if err := s.d.Settle(ctx, s.db); err != nil {
@@ -94,8 +95,8 @@ func (s *session) freshCopy(ctx context.Context) error {
 	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
 		return fmt.Errorf("count copy: %w", err)
 	}
-	if n != int64(s.cfg.rows) {
-		return fmt.Errorf("copy has %d rows, want %d", n, s.cfg.rows)
+	if n != int64(s.rowsWanted) {
+		return fmt.Errorf("copy has %d rows, want %d", n, s.rowsWanted)
 	}
 	s.rows = n
 	return nil
@@ -173,11 +174,7 @@ func (s *session) runRestage(ctx context.Context, workers int) (*restageRun, err
 		return nil, fmt.Errorf("size before: %w", err)
 	}
 	rules := filepath.Join(s.tmp, "rules.yaml")
-	text := rulesYAML
-	if s.d.Name() == "postgres" {
-		text += pgSourceRules
-	}
-	if err := os.WriteFile(rules, []byte(text), 0o600); err != nil {
+	if err := os.WriteFile(rules, []byte(rulesYAML), 0o600); err != nil {
 		return nil, err
 	}
 	reportFile := filepath.Join(s.tmp, fmt.Sprintf("report-%s-%d.json", s.d.Name(), workers))
@@ -494,4 +491,78 @@ func indent(s string) string {
 		return s
 	}
 	return "    | " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    | ")
+}
+
+// dropAll drops every database of this bench: the ones named after base
+// and those restage run created for the bench's target.
+func (s *session) dropAll(ctx context.Context) error {
+	var errs []error
+	for _, prefix := range []string{s.base, "restage_" + s.runTarget() + "_"} {
+		names, err := s.d.ListDBs(ctx, s.admin, prefix)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, n := range names {
+			errs = append(errs, s.d.DropDB(ctx, s.admin, n))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// templater is a dialect whose work database is a copy of the source
+// database (PostgreSQL: CREATE DATABASE … TEMPLATE).
+type templater interface {
+	CopyDB(ctx context.Context, admin *sql.DB, from, to string) error
+}
+
+// reopen closes the work database's pool, runs fn, and opens it again.
+func (s *session) reopen(ctx context.Context, fn func() error) error {
+	if s.db != nil {
+		s.db.Close()
+		s.db = nil
+	}
+	if err := fn(); err != nil {
+		return err
+	}
+	db, err := sql.Open(s.d.Driver(), s.dsn)
+	if err != nil {
+		return err
+	}
+	n := max(slicesMax(s.cfg.workers), 1) + 2
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	s.db = db
+	return db.PingContext(ctx)
+}
+
+// generateSource creates the source of this size: on PostgreSQL its own
+// database (s.prod, also the end-to-end run's production), elsewhere a
+// table next to the work database.
+func (s *session) generateSource(ctx context.Context) error {
+	if _, ok := s.d.(templater); !ok {
+		if err := s.d.DropSource(ctx, s.db); err != nil {
+			return err
+		}
+		return s.generate(ctx, s.db)
+	}
+	s.prod = s.base + "_src"
+	if err := s.d.DropDB(ctx, s.admin, s.prod); err != nil {
+		return err
+	}
+	if err := s.d.CreateDB(ctx, s.admin, s.prod); err != nil {
+		return err
+	}
+	d, err := s.d.DSN(s.prod)
+	if err != nil {
+		return err
+	}
+	db, err := sql.Open(s.d.Driver(), d)
+	if err != nil {
+		return err
+	}
+	// Closed before the first copy: a template database must have no
+	// sessions.
+	defer db.Close()
+	return s.d.FillProd(ctx, nil, db, s.prod, func(db *sql.DB) error { return s.generate(ctx, db) })
 }
