@@ -171,10 +171,10 @@ func Run(ctx context.Context, eng Engine, plan *Plan, key transform.Key, opt Opt
 		}
 	}
 
-	if opt.Observer != nil {
-		for _, tp := range plan.Jobs {
-			tp.Job.Observed = true
-		}
+	// Set both ways: a plan run again without an observer must not keep
+	// the key values and duplicate rows the last observer asked for.
+	for _, tp := range plan.Jobs {
+		tp.Job.Observed = opt.Observer != nil
 	}
 
 	// Ranges for every job, computed up front so big tables can be spread
