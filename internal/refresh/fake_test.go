@@ -39,7 +39,12 @@ type fakeProvider struct {
 	released int
 	// history is the fake's History store (history_test.go), newest first.
 	history []refresh.RunRecord
+	// skipped is what Skipped reports (leftovers still being created).
+	skipped []string
 }
+
+// Skipped implements refresh.SkipReporter.
+func (p *fakeProvider) Skipped() []string { return p.skipped }
 
 func newFakeProvider(t *testing.T) *fakeProvider {
 	return &fakeProvider{t: t, state: map[string]string{}, dbs: map[string]*refresh.DB{}, fail: map[string]error{}}

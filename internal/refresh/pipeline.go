@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/restage/restage/internal/config"
@@ -292,6 +293,12 @@ func (r *run) steps(ctx context.Context) error {
 		if err != nil {
 			return "", fmt.Errorf("remove leftovers: %w", err)
 		}
+		if sk, ok := p.(SkipReporter); ok {
+			if left := sk.Skipped(); len(left) > 0 {
+				r.warn(ctx, StepPrepare, "leftover still being created",
+					fmt.Sprintf("leftover DB(s) still being created, left for the sweep task: %s", strings.Join(left, ", ")))
+			}
+		}
 		if err := r.forecast(ctx); err != nil {
 			return "", err
 		}
@@ -425,12 +432,8 @@ func (r *run) steps(ctx context.Context) error {
 		return "retired " + prev.Name, nil
 	}); err != nil {
 		msg := fmt.Sprintf("retire of %s failed; staging serves the new copy and the next run retires it: %v", prev.Name, err)
-		r.rep.Warnings = append(r.rep.Warnings, msg)
 		r.rep.Steps[len(r.rep.Steps)-1].Status = "warning"
-		if r.deps.Notifier != nil {
-			r.deps.Notifier.Notify(ctx, Notice{Kind: "warning", Target: r.cfg.Target, RunID: r.cfg.RunID, Step: StepRetire,
-				Class: "retire failed", Detail: "staging serves the new copy; the previous DB is left for the next run", Duration: r.deps.Now().Sub(r.start)})
-		}
+		r.warn(ctx, StepRetire, "retire failed", msg)
 	}
 	return nil
 }
@@ -453,6 +456,23 @@ func (r *run) preserve(ctx context.Context, db *DB, eng mask.Engine, m *Masking)
 		return "", fmt.Errorf("preserve rows: %w", err)
 	}
 	return fmt.Sprintf("%d preserved rows copied before verification (%d added)", n, added), nil
+}
+
+// warn records a warning in the report and tells the Notifier; the run
+// goes on. The Slack detail is fixed text per class: msg may name DBs and
+// errors, which stay in the report and the log.
+func (r *run) warn(ctx context.Context, step, class, msg string) {
+	r.rep.Warnings = append(r.rep.Warnings, msg)
+	r.log.Warn("warning", "step", step, "detail", msg)
+	if r.deps.Notifier == nil {
+		return
+	}
+	detail := msg
+	if step == StepRetire {
+		detail = "staging serves the new copy; the previous DB is left for the next run"
+	}
+	r.deps.Notifier.Notify(ctx, Notice{Kind: "warning", Target: r.cfg.Target, RunID: r.cfg.RunID, Step: step,
+		Class: class, Detail: detail, Duration: r.deps.Now().Sub(r.start)})
 }
 
 func joinNotes(n []string) string {

@@ -132,6 +132,14 @@ type Provider interface {
 	Close() error
 }
 
+// SkipReporter is an optional Provider capability: the leftovers the last
+// Sweep could not delete yet (RDS still creating them; the sweep task
+// started for the killed run waits for them). The run reports them as a
+// warning and goes on.
+type SkipReporter interface {
+	Skipped() []string
+}
+
 // ErrNotOurs is returned by Retire for a DB restage must not delete.
 var ErrNotOurs = errors.New("not created by restage for this target and not adopted")
 
