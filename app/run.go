@@ -79,6 +79,14 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer prov.Close()
 	notifier := &slackNotifier{n: slack.New(rc.slack, log)}
+	// The local provider keeps its history in the control DB itself; on
+	// AWS it is an item of the lock table.
+	var hist refresh.History
+	if rc.aws != nil {
+		if hist, err = newAWSHistory(ctx, rc.aws, rc.cfg.Target); err != nil {
+			log.Warn("run history not available; no forecast", "error", err.Error())
+		}
+	}
 	rep, err := refresh.Run(ctx, rc.cfg, refresh.Deps{
 		Provider: prov,
 		OpenEngine: func(ctx context.Context, adminDSN string) (mask.Engine, error) {
@@ -90,6 +98,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		},
 		Notifier: notifier,
 		Log:      log,
+		History:  hist,
 	})
 	printRunReport(stderr, rep)
 	if *reportFile != "" {

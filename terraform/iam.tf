@@ -272,12 +272,14 @@ locals {
             Resource = ["${local.arn_prefix}:route53:::change/*"]
           },
           {
-            # Only this target's lock item (partition key = the target name).
+            # Only this target's two items: its lock (partition key = the
+            # target name) and its run history ("<target>#history",
+            # internal/ddblock/history.go).
             Sid       = "RunLock"
             Effect    = "Allow"
             Action    = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
             Resource  = [local.lock_table_arn]
-            Condition = { "ForAllValues:StringEquals" = { "dynamodb:LeadingKeys" = [target] } }
+            Condition = { "ForAllValues:StringEquals" = { "dynamodb:LeadingKeys" = [target, "${target}#history"] } }
           },
           {
             # RDS-managed master passwords of restage's own databases only:

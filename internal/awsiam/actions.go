@@ -87,9 +87,9 @@ var Actions = []Action{
 	{"route53:ChangeResourceRecordSets", DNS, "UPSERT the staging CNAME"},
 	{"route53:GetChange", DNS, "wait until INSYNC"},
 
-	{"dynamodb:GetItem", Lock, "read the run lock"},
+	{"dynamodb:GetItem", Lock, "read the run lock and the run history (<target>#history)"},
 	{"dynamodb:PutItem", Lock, "take the run lock (conditional write)"},
-	{"dynamodb:UpdateItem", Lock, "renew the lease"},
+	{"dynamodb:UpdateItem", Lock, "renew the lease; record a run in <target>#history"},
 	{"dynamodb:DeleteItem", Lock, "release the run lock"},
 
 	{"kms:DescribeKey", KMS, "restore encrypted snapshots"},

@@ -653,8 +653,9 @@ func checkTaskRoles(t *testing.T, p *plan) {
 					if !slices.Equal(s.Resource, []string{"arn:aws:dynamodb:" + exRegion + ":" + exAccount + ":table/restage-locks"}) {
 						t.Errorf("%s %s: %s on %v", target, s.Sid, action, s.Resource)
 					}
-					if keys := s.Condition["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]; !slices.Equal([]string(keys), []string{target}) {
-						t.Errorf("%s %s: %s not limited to the target's lock item (LeadingKeys %v)", target, s.Sid, action, keys)
+					// Exactly the target's lock item and its run history item.
+					if keys := s.Condition["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]; !slices.Equal([]string(keys), []string{target, target + "#history"}) {
+						t.Errorf("%s %s: %s not limited to the target's lock and history items (LeadingKeys %v)", target, s.Sid, action, keys)
 					}
 				case awsiam.KMS:
 					if !sameSet(s.Resource, db.kms) {
