@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/restage/restage/internal/config"
@@ -244,11 +242,11 @@ func TestRulesFileBounded(t *testing.T) {
 	}
 	run := func(rules string) (result, int64) {
 		t.Helper()
-		cmd := exec.Command(binary, "check", "--dsn", "mysql://u:p@127.0.0.1:1/x", "--rules", rules)
+		cmd := measured(binary, "check", "--dsn", "mysql://u:p@127.0.0.1:1/x", "--rules", rules)
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		_ = cmd.Run()
-		return result{cmd.ProcessState.ExitCode(), out.String(), errb.String()}, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss >> 10
+		return result{cmd.ProcessState.ExitCode(), out.String(), errb.String()}, peakRSSMB(cmd)
 	}
 	res, mb := run(huge)
 	if res.code != 2 || !strings.Contains(res.stderr, "rules file is 10.0 MiB; restage reads at most 2 MiB") {

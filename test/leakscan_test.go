@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,8 +74,8 @@ func TestRunLeakScanJPShop(t *testing.T) {
 			// With a text rule the same fixture refreshes, and the whole run,
 			// leak scan included, stays under 100 MB.
 			f.ec.rules = texted
-			cmd := exec.Command(binary, "run")
-			cmd.Env = append(os.Environ(), f.env()...)
+			cmd := measured(binary, "run")
+			cmd.Env = append(cmd.Env, f.env()...)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("run with a text rule: %v\n%s", err, out)
 			}

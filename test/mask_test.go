@@ -35,6 +35,7 @@ const testKey = "end-to-end-test-key-0123456789abcdefghij"
 var binary string
 
 func TestMain(m *testing.M) {
+	rssWrapMain()
 	dir, err := os.MkdirTemp("", "restage-e2e")
 	if err != nil {
 		panic(err)
