@@ -107,6 +107,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			fmt.Fprintf(stderr, "restage: write report: %v\n", werr)
 		}
 	}
+	if rc.aws != nil && rep != nil {
+		if merr := writeRunMetrics(stdout, rc.aws.set.MetricsNamespace, rc.cfg.Target, rep, err == nil, time.Now()); merr != nil {
+			log.Error("run metrics not written", "error", merr.Error())
+		}
+	}
 	if err != nil {
 		return err
 	}

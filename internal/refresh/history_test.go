@@ -123,6 +123,9 @@ func TestHistoryForecastAndMedian(t *testing.T) {
 	if len(f.Tables) != 1 || f.Tables[0].Table != "customer" || f.Tables[0].Duration != 150*time.Second {
 		t.Errorf("table forecast %+v, want customer 2m30s", f.Tables)
 	}
+	if rep.Median != 4*time.Minute {
+		t.Errorf("report median %s, want 4m (DurationToMedian's denominator)", rep.Median)
+	}
 	ns := n.all()
 	if len(ns) != 1 || ns[0].Kind != "success" || ns[0].Median != 4*time.Minute || ns[0].MedianRuns != 7 {
 		t.Errorf("notices %+v, want a success with median 4m of 7 runs", ns)

@@ -123,6 +123,9 @@ type Report struct {
 	Warnings []string           `json:"warnings,omitempty"`
 	Duration time.Duration      `json:"duration_ns"`
 	Forecast *Forecast          `json:"forecast,omitempty"`
+	// Median is the median duration of the last MedianWindow recorded
+	// successful runs before this one; 0 without history.
+	Median time.Duration `json:"median_ns,omitempty"`
 }
 
 // StepError is a failed step: which step, which exit code, and the cause.
@@ -198,6 +201,7 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Report, error) {
 		r.cleanup(ctx)
 	}
 	r.rep.Duration = deps.Now().Sub(r.start)
+	r.rep.Median, _ = MedianOfRecent(r.recent, MedianWindow)
 	// Recorded while the lock is held, so two runs never interleave their
 	// read-trim-write of the history. A run the forecast stopped did no
 	// work worth recording.
