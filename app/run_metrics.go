@@ -25,7 +25,7 @@ const (
 	metricStepSuffix = "Duration"
 )
 
-// StepMetricName is the metric of one step's duration ("mask" →
+// stepMetricName is the metric of one step's duration ("mask" →
 // "MaskDuration").
 func stepMetricName(step string) string {
 	if step == "" {
