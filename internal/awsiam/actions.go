@@ -51,6 +51,13 @@ const (
 	// aws/secretsmanager key needs no KMS permission; restage never asks
 	// for a customer key (MasterUserSecretKmsKeyId).
 	ManagedSecrets Scope = "managed-secrets"
+	// SourceRestore actions copy the production source itself (source
+	// modes clone and point_in_time): allowed on exactly the source's ARN
+	// (and the new restage-<target>-* DB with the restage request tags),
+	// with the source's KMS key through RDS (kms:CreateGrant with
+	// kms:ViaService). They never change the source, so ProductionDeny
+	// does not list them.
+	SourceRestore Scope = "source-restore"
 	// Rules actions read the rules file object.
 	Rules Scope = "rules"
 )
@@ -73,10 +80,12 @@ var Actions = []Action{
 	{"rds:RestoreDBClusterFromSnapshot", Create, "restore the Aurora cluster"},
 	{"rds:CreateDBInstance", Create, "create the Aurora writer instance"},
 	{"rds:RestoreDBInstanceFromDBSnapshot", Create, "restore the RDS instance"},
+	{"rds:RestoreDBClusterToPointInTime", SourceRestore, "source mode clone / point_in_time: copy the production Aurora cluster at its latest restorable time"},
+	{"rds:RestoreDBInstanceToPointInTime", SourceRestore, "source mode point_in_time: copy the production RDS instance at its latest restorable time"},
 	{"rds:AddTagsToResource", Tag, "tags given on create/restore; restage:state on restage's own DBs"},
 
-	{"rds:ModifyDBCluster", Managed, "master password, backups, quarantine → staging security groups, IAM auth and log exports off on restage's clusters"},
-	{"rds:ModifyDBInstance", Managed, "master password, backups, quarantine → staging security groups, Performance Insights, enhanced monitoring, log exports and IAM auth off on restage's instances"},
+	{"rds:ModifyDBCluster", Managed, "master password, backups, quarantine → staging security groups, the masking → staging Serverless v2 max ACU, IAM auth and log exports off on restage's clusters"},
+	{"rds:ModifyDBInstance", Managed, "master password, backups, the masking → staging instance class, quarantine → staging security groups, Performance Insights, enhanced monitoring, log exports and IAM auth off on restage's instances"},
 	{"rds:DeleteDBCluster", Managed, "retire/cleanup restage's clusters"},
 	{"rds:DeleteDBInstance", Managed, "retire/cleanup restage's instances"},
 

@@ -34,6 +34,8 @@ type API interface {
 	DescribeDBSnapshots(ctx context.Context, in *awsrds.DescribeDBSnapshotsInput, optFns ...func(*awsrds.Options)) (*awsrds.DescribeDBSnapshotsOutput, error)
 	RestoreDBClusterFromSnapshot(ctx context.Context, in *awsrds.RestoreDBClusterFromSnapshotInput, optFns ...func(*awsrds.Options)) (*awsrds.RestoreDBClusterFromSnapshotOutput, error)
 	CreateDBInstance(ctx context.Context, in *awsrds.CreateDBInstanceInput, optFns ...func(*awsrds.Options)) (*awsrds.CreateDBInstanceOutput, error)
+	RestoreDBClusterToPointInTime(ctx context.Context, in *awsrds.RestoreDBClusterToPointInTimeInput, optFns ...func(*awsrds.Options)) (*awsrds.RestoreDBClusterToPointInTimeOutput, error)
+	RestoreDBInstanceToPointInTime(ctx context.Context, in *awsrds.RestoreDBInstanceToPointInTimeInput, optFns ...func(*awsrds.Options)) (*awsrds.RestoreDBInstanceToPointInTimeOutput, error)
 	RestoreDBInstanceFromDBSnapshot(ctx context.Context, in *awsrds.RestoreDBInstanceFromDBSnapshotInput, optFns ...func(*awsrds.Options)) (*awsrds.RestoreDBInstanceFromDBSnapshotOutput, error)
 	DescribeDBClusters(ctx context.Context, in *awsrds.DescribeDBClustersInput, optFns ...func(*awsrds.Options)) (*awsrds.DescribeDBClustersOutput, error)
 	DescribeDBInstances(ctx context.Context, in *awsrds.DescribeDBInstancesInput, optFns ...func(*awsrds.Options)) (*awsrds.DescribeDBInstancesOutput, error)
@@ -180,6 +182,18 @@ type Config struct {
 	InstanceClass    string
 	ServerlessMinACU float64
 	ServerlessMaxACU float64
+	// SourceMode is where the copy comes from: SourceSnapshot (the
+	// default: the newest snapshot), SourceClone (Aurora only: a
+	// copy-on-write clone of the source at its latest restorable time)
+	// or SourcePointInTime (a full copy at the source's latest
+	// restorable time). See docs/aws-config.md for what each costs.
+	SourceMode string
+	// MaskingInstanceClass, if set, is the class the copy's instance or
+	// writer is created at; ScaleDown moves it to InstanceClass after
+	// verification. MaskingMaxACU is the same for a Serverless v2
+	// writer's maximum capacity (ScaleDown sets ServerlessMaxACU).
+	MaskingInstanceClass string
+	MaskingMaxACU        float64
 	// DBParameterGroup is the instance's (RDS) or the writer's (Aurora)
 	// parameter group (required); ClusterParameterGroup is Aurora's
 	// cluster parameter group (required for Aurora). Both are explicit:
@@ -209,6 +223,13 @@ type Config struct {
 var (
 	targetRE = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 	idRE     = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9]*(-[a-zA-Z0-9]+)*$`)
+)
+
+// Source modes (Config.SourceMode).
+const (
+	SourceSnapshot    = "snapshot"
+	SourceClone       = "clone"
+	SourcePointInTime = "point_in_time"
 )
 
 // InstanceServerless is the instance class of an Aurora Serverless v2
@@ -302,6 +323,40 @@ func (c Config) Validate() error {
 	} else if c.ServerlessMinACU != 0 || c.ServerlessMaxACU != 0 {
 		errs = append(errs, fmt.Errorf("serverless capacity is set but the instance class is %q, not db.serverless", c.InstanceClass))
 	}
+	switch c.SourceMode {
+	case "", SourceSnapshot:
+	case SourceClone:
+		if c.Engine.Valid() && !c.Engine.Aurora() {
+			errs = append(errs, fmt.Errorf("source mode clone: only Aurora clusters can be cloned, %s is an RDS instance (use point_in_time)", c.Engine))
+		}
+	case SourcePointInTime:
+	default:
+		errs = append(errs, fmt.Errorf("source mode %q: want snapshot, clone or point_in_time", c.SourceMode))
+	}
+	if c.SourceMode == SourceClone || c.SourceMode == SourcePointInTime {
+		if c.SnapshotARN != "" {
+			errs = append(errs, fmt.Errorf("snapshot ARN is set but the source mode is %s: it restores from the source, not a snapshot", c.SourceMode))
+		}
+		if c.SnapshotType == SnapshotShared {
+			errs = append(errs, fmt.Errorf("snapshot type shared with source mode %s: a point-in-time restore or clone needs the source in this account", c.SourceMode))
+		}
+	}
+	if m := c.MaskingInstanceClass; m != "" {
+		switch {
+		case !strings.HasPrefix(m, "db."):
+			errs = append(errs, fmt.Errorf("masking instance class %q: want db.<family>.<size>, e.g. db.r6g.4xlarge", m))
+		case m == InstanceServerless || c.InstanceClass == InstanceServerless:
+			errs = append(errs, fmt.Errorf("masking instance class %q with instance class %q: a Serverless v2 writer scales by ACU, set the masking max ACU instead", m, c.InstanceClass))
+		}
+	}
+	if a := c.MaskingMaxACU; a != 0 {
+		switch {
+		case c.InstanceClass != InstanceServerless:
+			errs = append(errs, fmt.Errorf("masking max ACU %g is set but the instance class is %q, not db.serverless", a, c.InstanceClass))
+		case a > 256 || a < c.ServerlessMaxACU:
+			errs = append(errs, fmt.Errorf("masking max ACU %g: want at most 256 and at least the serverless max ACU %g (it is the capacity while masking, scaled down after)", a, c.ServerlessMaxACU))
+		}
+	}
 	if c.DBParameterGroup == "" {
 		errs = append(errs, errors.New("DB parameter group: required (RESTAGE_DB_PARAMETER_GROUP; the engine default may not fit the snapshot's settings)"))
 	}
@@ -373,6 +428,9 @@ type Client struct {
 func New(api API, cfg Config, log *slog.Logger) *Client {
 	if cfg.SnapshotType == "" {
 		cfg.SnapshotType = SnapshotAutomated
+	}
+	if cfg.SourceMode == "" {
+		cfg.SourceMode = SourceSnapshot
 	}
 	if cfg.WaitTimeout == 0 {
 		cfg.WaitTimeout = DefaultWaitTimeout

@@ -225,21 +225,8 @@ func (c *Client) checkRestore(snap *Snapshot, id, runID string) error {
 	} else if snap.Engine != "" && snap.Engine != c.cfg.Engine {
 		errs = append(errs, fmt.Errorf("snapshot %q is %s, the configuration says %s", snap.ID, snap.Engine, c.cfg.Engine))
 	}
-	if err := validIdentifier(id); err != nil {
+	if err := c.checkIDs(id, runID); err != nil {
 		errs = append(errs, err)
-	} else if c.cfg.Engine.Aurora() {
-		if err := validIdentifier(id + WriterSuffix); err != nil {
-			errs = append(errs, fmt.Errorf("writer instance: %w", err))
-		}
-	}
-	if !strings.HasPrefix(id, "restage-"+c.cfg.Target+"-") {
-		errs = append(errs, fmt.Errorf("identifier %q is not restage-%s-…", id, c.cfg.Target))
-	}
-	if eqFold(id, c.cfg.SourceID) {
-		errs = append(errs, fmt.Errorf("identifier %q is the production source", id))
-	}
-	if runID == "" {
-		errs = append(errs, errors.New("empty run id"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("restore %q (nothing created, retrying will not help): %w", id, err)
@@ -311,6 +298,9 @@ func (c *Client) restoreCluster(ctx context.Context, snap *Snapshot, db *DB) err
 			in.KmsKeyId = optional(snap.KMSKeyID)
 		}
 	}
+	if in.ServerlessV2ScalingConfiguration != nil {
+		in.ServerlessV2ScalingConfiguration.MaxCapacity = aws.Float64(c.maskingMaxACU())
+	}
 	err := c.call(ctx, "RestoreDBClusterFromSnapshot", false, func(ctx context.Context) error {
 		_, err := c.api.RestoreDBClusterFromSnapshot(ctx, in)
 		return err
@@ -319,6 +309,14 @@ func (c *Client) restoreCluster(ctx context.Context, snap *Snapshot, db *DB) err
 	if err != nil {
 		return fmt.Errorf("restore cluster %q: %w", id, err)
 	}
+	return c.finishCluster(ctx, db)
+}
+
+// finishCluster waits for a just-created copy cluster, creates its
+// writer (at the masking class, see ScaleDown) and turns off whatever
+// could keep or export unmasked data.
+func (c *Client) finishCluster(ctx context.Context, db *DB) error {
+	id := db.ID
 	if err := c.waitAvailable(ctx, "cluster", id); err != nil {
 		return fmt.Errorf("restore cluster %q: %w", id, err)
 	}
@@ -329,7 +327,7 @@ func (c *Client) restoreCluster(ctx context.Context, snap *Snapshot, db *DB) err
 		DBInstanceIdentifier: aws.String(writer),
 		DBClusterIdentifier:  aws.String(id),
 		Engine:               aws.String(string(c.cfg.Engine)),
-		DBInstanceClass:      aws.String(c.cfg.InstanceClass),
+		DBInstanceClass:      aws.String(c.maskingClass()),
 		DBParameterGroupName: optional(c.cfg.DBParameterGroup),
 		PubliclyAccessible:   aws.Bool(false),
 		// Performance Insights and enhanced monitoring would record
@@ -339,7 +337,7 @@ func (c *Client) restoreCluster(ctx context.Context, snap *Snapshot, db *DB) err
 		Tags:                      sdkTags(db.Tags),
 	}
 	// The cluster may still be settling right after its restore.
-	err = c.call(ctx, "CreateDBInstance", true, func(ctx context.Context) error {
+	err := c.call(ctx, "CreateDBInstance", true, func(ctx context.Context) error {
 		_, err := c.api.CreateDBInstance(ctx, win)
 		return err
 	})
@@ -370,7 +368,7 @@ func (c *Client) restoreInstance(ctx context.Context, snap *Snapshot, db *DB) er
 		DBInstanceIdentifier:  aws.String(id),
 		DBSnapshotIdentifier:  snapshotRef(snap),
 		Engine:                aws.String(string(c.cfg.Engine)),
-		DBInstanceClass:       aws.String(c.cfg.InstanceClass),
+		DBInstanceClass:       aws.String(c.maskingClass()),
 		DBSubnetGroupName:     aws.String(c.cfg.SubnetGroup),
 		VpcSecurityGroupIds:   c.cfg.QuarantineSecurityGroupIDs,
 		DBParameterGroupName:  optional(c.cfg.DBParameterGroup),
@@ -396,6 +394,13 @@ func (c *Client) restoreInstance(ctx context.Context, snap *Snapshot, db *DB) er
 	if err != nil {
 		return fmt.Errorf("restore instance %q: %w", id, err)
 	}
+	return c.finishInstance(ctx, db)
+}
+
+// finishInstance waits for a just-created copy instance and turns off
+// whatever could keep or export unmasked data.
+func (c *Client) finishInstance(ctx context.Context, db *DB) error {
+	id := db.ID
 	if err := c.waitAvailable(ctx, "instance", id); err != nil {
 		return fmt.Errorf("restore instance %q: %w", id, err)
 	}

@@ -153,9 +153,14 @@ type state struct {
 	monitoringInterval  int32
 	logExports          []string
 	iamAuth             bool
-	members             []types.DBClusterMember
-	cluster             *types.DBCluster
-	instance            *types.DBInstance
+	// class is an instance's class and pendingClass a class change not
+	// applied yet; maxACU is a Serverless v2 cluster's maximum capacity.
+	class        string
+	pendingClass bool
+	maxACU       float64
+	members      []types.DBClusterMember
+	cluster      *types.DBCluster
+	instance     *types.DBInstance
 }
 
 func clusterState(cl *types.DBCluster) state {
@@ -171,6 +176,9 @@ func clusterState(cl *types.DBCluster) state {
 		monitoringInterval:  deref(cl.MonitoringInterval),
 		logExports:          cl.EnabledCloudwatchLogsExports,
 		iamAuth:             deref(cl.IAMDatabaseAuthenticationEnabled),
+	}
+	if sc := cl.ServerlessV2ScalingConfiguration; sc != nil {
+		s.maxACU = deref(sc.MaxCapacity)
 	}
 	if p := cl.PendingModifiedValues; p != nil {
 		s.pendingPassword = p.MasterUserPassword != nil
@@ -199,10 +207,12 @@ func instanceState(in *types.DBInstance) state {
 		monitoringInterval:  deref(in.MonitoringInterval),
 		logExports:          in.EnabledCloudwatchLogsExports,
 		iamAuth:             deref(in.IAMDatabaseAuthenticationEnabled),
+		class:               deref(in.DBInstanceClass),
 	}
 	if p := in.PendingModifiedValues; p != nil {
 		s.pendingPassword = p.MasterUserPassword != nil
 		s.pendingRetention = p.BackupRetentionPeriod != nil
+		s.pendingClass = p.DBInstanceClass != nil
 	}
 	if ms := in.MasterUserSecret; ms != nil {
 		s.secretARN, s.secretStatus = deref(ms.SecretArn), deref(ms.SecretStatus)

@@ -826,6 +826,178 @@ func (f *Fake) RestoreDBClusterFromSnapshot(ctx context.Context, in *awsrds.Rest
 	return &awsrds.RestoreDBClusterFromSnapshotOutput{DBCluster: ptr(f.clusterView(cl))}, nil
 }
 
+// RestoreDBClusterToPointInTime implements rds.API: a copy-on-write clone
+// or a full copy of a cluster at its latest restorable time. The source
+// must exist, be available and have an instance; a full copy also needs
+// a LatestRestorableTime (backups). Whatever the request leaves out is
+// the source's, as on RDS: groups, subnet group, parameter group, IAM
+// authentication, log exports, backtracking, tag copying, tags.
+func (f *Fake) RestoreDBClusterToPointInTime(ctx context.Context, in *awsrds.RestoreDBClusterToPointInTimeInput, _ ...func(*awsrds.Options)) (*awsrds.RestoreDBClusterToPointInTimeOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := aws.ToString(in.DBClusterIdentifier)
+	n, err := f.begin(ctx, "RestoreDBClusterToPointInTime", id, in)
+	if err != nil {
+		return nil, err
+	}
+	sid := aws.ToString(in.SourceDBClusterIdentifier)
+	src := f.clusters[sid]
+	rt := aws.ToString(in.RestoreType)
+	switch {
+	case src == nil || src.gone:
+		return nil, f.end(n, clusterNotFound(sid))
+	case src.status != "available":
+		return nil, f.end(n, clusterStateFault(fmt.Sprintf("DB cluster %s is in state %s", sid, src.status)))
+	case len(src.members) == 0:
+		return nil, f.end(n, invalidParams("The source DB cluster has no DB instance."))
+	case rt != "" && rt != "full-copy" && rt != "copy-on-write":
+		return nil, f.end(n, invalidParams("RestoreType must be full-copy or copy-on-write"))
+	case !aws.ToBool(in.UseLatestRestorableTime) && in.RestoreToTime == nil:
+		return nil, f.end(n, invalidParams("Either RestoreToTime or UseLatestRestorableTime must be set"))
+	case rt != "copy-on-write" && src.c.LatestRestorableTime == nil:
+		return nil, f.end(n, &types.InvalidRestoreFault{Message: aws.String("the source cluster has no restorable time (backups off)")})
+	case rt == "copy-on-write" && in.KmsKeyId != nil && aws.ToString(in.KmsKeyId) != aws.ToString(src.c.KmsKeyId):
+		return nil, f.end(n, invalidParams("rdsfake: a clone keeps its source's KMS key"))
+	case f.clusters[id] != nil:
+		return nil, f.end(n, &types.DBClusterAlreadyExistsFault{Message: aws.String("DB cluster already exists")})
+	}
+	s := src.c
+	tags := slices.Clone(in.Tags)
+	if len(tags) == 0 {
+		tags = slices.Clone(s.TagList)
+	}
+	groups := slices.Clone(s.VpcSecurityGroups)
+	if in.VpcSecurityGroupIds != nil {
+		groups = sgs(in.VpcSecurityGroupIds)
+	}
+	subnet := s.DBSubnetGroup
+	if in.DBSubnetGroupName != nil {
+		subnet = in.DBSubnetGroupName
+	}
+	c := types.DBCluster{
+		DBClusterIdentifier:              aws.String(id),
+		DBClusterArn:                     aws.String(f.arn("cluster", id)),
+		Engine:                           s.Engine,
+		EngineVersion:                    s.EngineVersion,
+		DBSubnetGroup:                    subnet,
+		VpcSecurityGroups:                groups,
+		DBClusterParameterGroup:          firstPtr(in.DBClusterParameterGroupName, s.DBClusterParameterGroup),
+		StorageEncrypted:                 s.StorageEncrypted,
+		KmsKeyId:                         firstPtr(in.KmsKeyId, s.KmsKeyId),
+		DeletionProtection:               firstPtr(in.DeletionProtection, s.DeletionProtection, aws.Bool(false)),
+		PubliclyAccessible:               firstPtr(in.PubliclyAccessible, s.PubliclyAccessible),
+		CopyTagsToSnapshot:               firstPtr(in.CopyTagsToSnapshot, s.CopyTagsToSnapshot),
+		BackupRetentionPeriod:            firstPtr(in.BackupRetentionPeriod, s.BackupRetentionPeriod, aws.Int32(1)),
+		BacktrackWindow:                  firstPtr(in.BacktrackWindow, s.BacktrackWindow),
+		MasterUsername:                   s.MasterUsername,
+		Port:                             firstPtr(in.Port, s.Port, aws.Int32(defaultPort(aws.ToString(s.Engine)))),
+		TagList:                          tags,
+		ClusterCreateTime:                aws.Time(time.Now()),
+		IAMDatabaseAuthenticationEnabled: firstPtr(in.EnableIAMDatabaseAuthentication, s.IAMDatabaseAuthenticationEnabled, aws.Bool(f.Inherited.IAMAuth)),
+		EnabledCloudwatchLogsExports:     firstSlice(in.EnableCloudwatchLogsExports, firstSlice(s.EnabledCloudwatchLogsExports, f.Inherited.LogExports)),
+	}
+	if rt == "copy-on-write" {
+		c.CloneGroupId = aws.String("clone-" + sid)
+	}
+	if sc := in.ServerlessV2ScalingConfiguration; sc != nil {
+		c.ServerlessV2ScalingConfiguration = &types.ServerlessV2ScalingConfigurationInfo{MinCapacity: sc.MinCapacity, MaxCapacity: sc.MaxCapacity}
+	} else if sc := s.ServerlessV2ScalingConfiguration; sc != nil {
+		cp := *sc
+		c.ServerlessV2ScalingConfiguration = &cp
+	}
+	if og := aws.ToString(in.OptionGroupName); og != "" {
+		c.DBClusterOptionGroupMemberships = []types.DBClusterOptionGroupStatus{{DBClusterOptionGroupName: aws.String(og), Status: aws.String("in-sync")}}
+	}
+	cl := &cluster{c: c, machine: machine{status: "creating"}}
+	cl.queue = []phase{{status: "creating", polls: f.CreatePolls, done: f.availableCluster(cl)}}
+	f.clusters[id] = cl
+	return &awsrds.RestoreDBClusterToPointInTimeOutput{DBCluster: ptr(f.clusterView(cl))}, nil
+}
+
+// RestoreDBInstanceToPointInTime implements rds.API: a copy of an RDS
+// instance at its latest restorable time. The source must exist, be
+// available, be no Aurora member and have a LatestRestorableTime;
+// whatever the request leaves out is the source's (see
+// RestoreDBClusterToPointInTime), and Performance Insights and enhanced
+// monitoring always are (the request can't set them).
+func (f *Fake) RestoreDBInstanceToPointInTime(ctx context.Context, in *awsrds.RestoreDBInstanceToPointInTimeInput, _ ...func(*awsrds.Options)) (*awsrds.RestoreDBInstanceToPointInTimeOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := aws.ToString(in.TargetDBInstanceIdentifier)
+	n, err := f.begin(ctx, "RestoreDBInstanceToPointInTime", id, in)
+	if err != nil {
+		return nil, err
+	}
+	sid := aws.ToString(in.SourceDBInstanceIdentifier)
+	src := f.instances[sid]
+	switch {
+	case src == nil || src.gone:
+		return nil, f.end(n, instanceNotFound(sid))
+	case src.i.DBClusterIdentifier != nil:
+		return nil, f.end(n, invalidParams("an Aurora DB instance can't be restored to a point in time: restore its cluster"))
+	case src.status != "available":
+		return nil, f.end(n, instanceStateFault(fmt.Sprintf("DB instance %s is in state %s", sid, src.status)))
+	case !aws.ToBool(in.UseLatestRestorableTime) && in.RestoreTime == nil:
+		return nil, f.end(n, invalidParams("Either RestoreTime or UseLatestRestorableTime must be set"))
+	case src.i.LatestRestorableTime == nil:
+		return nil, f.end(n, &types.InvalidRestoreFault{Message: aws.String("the source instance has no restorable time (backups off)")})
+	case in.Engine != nil && *in.Engine != aws.ToString(src.i.Engine):
+		return nil, f.end(n, invalidParams("engine does not match the source's"))
+	case f.instances[id] != nil:
+		return nil, f.end(n, &types.DBInstanceAlreadyExistsFault{Message: aws.String("DB instance already exists")})
+	}
+	s := src.i
+	tags := slices.Clone(in.Tags)
+	if len(tags) == 0 {
+		tags = slices.Clone(s.TagList)
+	}
+	groups := slices.Clone(s.VpcSecurityGroups)
+	if in.VpcSecurityGroupIds != nil {
+		groups = sgs(in.VpcSecurityGroupIds)
+	}
+	subnet := s.DBSubnetGroup
+	if in.DBSubnetGroupName != nil {
+		subnet = &types.DBSubnetGroup{DBSubnetGroupName: in.DBSubnetGroupName}
+	}
+	params := slices.Clone(s.DBParameterGroups)
+	if in.DBParameterGroupName != nil {
+		params = []types.DBParameterGroupStatus{{DBParameterGroupName: in.DBParameterGroupName, ParameterApplyStatus: aws.String("in-sync")}}
+	}
+	engine := aws.ToString(s.Engine)
+	i := types.DBInstance{
+		DBInstanceIdentifier:             aws.String(id),
+		DBInstanceArn:                    aws.String(f.arn("db", id)),
+		DBInstanceClass:                  firstPtr(in.DBInstanceClass, s.DBInstanceClass),
+		Engine:                           s.Engine,
+		EngineVersion:                    s.EngineVersion,
+		DBSubnetGroup:                    subnet,
+		VpcSecurityGroups:                groups,
+		DBParameterGroups:                params,
+		StorageEncrypted:                 s.StorageEncrypted,
+		KmsKeyId:                         s.KmsKeyId,
+		DeletionProtection:               firstPtr(in.DeletionProtection, s.DeletionProtection, aws.Bool(false)),
+		PubliclyAccessible:               firstPtr(in.PubliclyAccessible, s.PubliclyAccessible),
+		CopyTagsToSnapshot:               firstPtr(in.CopyTagsToSnapshot, s.CopyTagsToSnapshot),
+		MultiAZ:                          firstPtr(in.MultiAZ, s.MultiAZ),
+		BackupRetentionPeriod:            firstPtr(in.BackupRetentionPeriod, s.BackupRetentionPeriod, aws.Int32(7)),
+		MasterUsername:                   s.MasterUsername,
+		DbInstancePort:                   firstPtr(in.Port, s.DbInstancePort, aws.Int32(defaultPort(engine))),
+		TagList:                          tags,
+		InstanceCreateTime:               aws.Time(time.Now()),
+		PerformanceInsightsEnabled:       firstPtr(s.PerformanceInsightsEnabled, aws.Bool(f.Inherited.PerformanceInsights)),
+		MonitoringInterval:               firstPtr(s.MonitoringInterval, aws.Int32(f.Inherited.MonitoringInterval)),
+		IAMDatabaseAuthenticationEnabled: firstPtr(in.EnableIAMDatabaseAuthentication, s.IAMDatabaseAuthenticationEnabled, aws.Bool(f.Inherited.IAMAuth)),
+		EnabledCloudwatchLogsExports:     firstSlice(in.EnableCloudwatchLogsExports, firstSlice(s.EnabledCloudwatchLogsExports, f.Inherited.LogExports)),
+	}
+	if og := aws.ToString(in.OptionGroupName); og != "" {
+		i.OptionGroupMemberships = []types.OptionGroupMembership{{OptionGroupName: aws.String(og), Status: aws.String("in-sync")}}
+	}
+	inst := &instance{i: i, machine: machine{status: "creating"}}
+	inst.queue = []phase{{status: "creating", polls: f.CreatePolls, done: f.availableInstance(inst, false)}}
+	f.instances[id] = inst
+	return &awsrds.RestoreDBInstanceToPointInTimeOutput{DBInstance: ptr(f.instanceView(inst))}, nil
+}
+
 // CreateDBInstance implements rds.API for Aurora cluster members (the
 // only use restage has for it).
 func (f *Fake) CreateDBInstance(ctx context.Context, in *awsrds.CreateDBInstanceInput, _ ...func(*awsrds.Options)) (*awsrds.CreateDBInstanceOutput, error) {
@@ -1011,6 +1183,17 @@ func (f *Fake) ModifyDBCluster(ctx context.Context, in *awsrds.ModifyDBClusterIn
 			cl.c.BackupRetentionPeriod = aws.Int32(want)
 		}})
 	}
+	if sc := in.ServerlessV2ScalingConfiguration; sc != nil {
+		if cl.c.ServerlessV2ScalingConfiguration == nil {
+			return nil, f.end(n, invalidParams("rdsfake: the cluster has no Serverless v2 scaling configuration"))
+		}
+		lo, hi := sc.MinCapacity, sc.MaxCapacity
+		queue = append(queue, phase{status: "modifying", polls: f.ModifyPolls, done: func() {
+			cl.c.ServerlessV2ScalingConfiguration = &types.ServerlessV2ScalingConfigurationInfo{
+				MinCapacity: firstPtr(lo, cl.c.ServerlessV2ScalingConfiguration.MinCapacity),
+				MaxCapacity: firstPtr(hi, cl.c.ServerlessV2ScalingConfiguration.MaxCapacity)}
+		}})
+	}
 	if ids := in.VpcSecurityGroupIds; ids != nil {
 		f.changeGroups(&cl.machine, &cl.c.VpcSecurityGroups, ids)
 	}
@@ -1083,6 +1266,22 @@ func (f *Fake) ModifyDBInstance(ctx context.Context, in *awsrds.ModifyDBInstance
 			inst.i.PendingModifiedValues = nil
 		}}, phase{status: "backing-up", polls: 1})
 	}
+	if cls := in.DBInstanceClass; cls != nil && *cls != aws.ToString(inst.i.DBInstanceClass) {
+		// A class change shows as pending, goes through modifying and
+		// is applied at the end, as on RDS with ApplyImmediately.
+		want := *cls
+		pending.DBInstanceClass = aws.String(want)
+		if !aws.ToBool(in.ApplyImmediately) {
+			// Without ApplyImmediately RDS waits for the maintenance
+			// window: the change stays pending.
+			inst.i.PendingModifiedValues = &pending
+			return &awsrds.ModifyDBInstanceOutput{DBInstance: ptr(f.instanceView(inst))}, nil
+		}
+		queue = append(queue, phase{status: "modifying", polls: f.ModifyPolls, done: func() {
+			inst.i.DBInstanceClass = aws.String(want)
+			inst.i.PendingModifiedValues = nil
+		}})
+	}
 	if ids := in.VpcSecurityGroupIds; ids != nil {
 		if inst.i.DBClusterIdentifier != nil {
 			return nil, f.end(n, invalidParams("The security groups of an Aurora DB instance are its cluster's: modify the cluster."))
@@ -1132,7 +1331,7 @@ func applyLogs(cur []string, c *types.CloudwatchLogsExportConfiguration) []strin
 }
 
 func isZeroPending(p types.PendingModifiedValues) bool {
-	return p.MasterUserPassword == nil && p.BackupRetentionPeriod == nil
+	return p.MasterUserPassword == nil && p.BackupRetentionPeriod == nil && p.DBInstanceClass == nil
 }
 
 // ---- deletes ----
