@@ -99,6 +99,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Notifier: notifier,
 		Log:      log,
 		History:  hist,
+		// Printed at the start, so a run that will take long says so
+		// before it does.
+		OnForecast: func(f *refresh.Forecast) { f.Print(stderr) },
 	})
 	printRunReport(stderr, rep)
 	if *reportFile != "" {

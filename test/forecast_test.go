@@ -63,6 +63,29 @@ func TestRunForecastFromHistory(t *testing.T) {
 			if len(notices) != 1 || notices[0].Class != "forecast exceeds maximum duration" || !strings.Contains(notices[0].Detail, "stopped before restoring") {
 				t.Errorf("notices = %+v, want one saying the forecast exceeds the limit", notices)
 			}
+
+			// A real run without a limit proceeds and is recorded in the
+			// control DB with its tables; the refused one was not.
+			cfg.MaxDuration = 0
+			var printed *refresh.Forecast
+			rep, err = refresh.Run(context.Background(), cfg, refresh.Deps{
+				Provider:   prov,
+				OpenEngine: func(ctx context.Context, admin string) (mask.Engine, error) { return f.ec.open(ctx, admin) },
+				OnForecast: func(fc *refresh.Forecast) { printed = fc },
+			})
+			if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			if printed == nil || printed.Runs != 3 {
+				t.Errorf("forecast handed out at the start: %+v, want one from 3 runs", printed)
+			}
+			runs, err := h.Recent(context.Background(), 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) != 4 || runs[0].RunID != rep.RunID || !runs[0].OK || len(runs[0].Tables) == 0 || runs[0].Steps[refresh.StepSwap] <= 0 {
+				t.Errorf("history after the run: %d runs, newest %+v; want 4, this run first with its tables and steps", len(runs), runs[0])
+			}
 		})
 	}
 }

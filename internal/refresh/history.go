@@ -311,6 +311,9 @@ func (r *run) forecast(ctx context.Context) error {
 		r.log.Info("no forecast: no recorded successful run")
 		return nil
 	}
+	if r.deps.OnForecast != nil {
+		r.deps.OnForecast(f)
+	}
 	var b strings.Builder
 	f.Print(&b)
 	r.log.Info("forecast", "total", f.Total.Round(time.Second).String(), "runs", f.Runs, "detail", b.String())

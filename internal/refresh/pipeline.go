@@ -96,6 +96,9 @@ type Deps struct {
 	// History keeps the target's recent runs for the forecast; nil: the
 	// provider's, when it implements History; else none.
 	History History
+	// OnForecast, when set, gets the forecast as soon as it is known, before
+	// the restore (the CLI prints it on stderr); not called without one.
+	OnForecast func(*Forecast)
 }
 
 // StepReport is the outcome of one step.
