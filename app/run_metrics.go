@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -64,23 +63,7 @@ func writeRunMetrics(w io.Writer, namespace, target string, rep *refresh.Report,
 		ms = append(ms, metric{metricDurationToMedian, "None", float64(rep.Duration) / float64(rep.Median)})
 	}
 	for _, m := range ms {
-		line := map[string]any{
-			"_aws": map[string]any{
-				"Timestamp": now.UnixMilli(),
-				"CloudWatchMetrics": []map[string]any{{
-					"Namespace":  namespace,
-					"Dimensions": [][]string{{metricDimensionTarget}},
-					"Metrics":    []map[string]string{{"Name": m.name, "Unit": m.unit}},
-				}},
-			},
-			metricDimensionTarget: target,
-			m.name:                m.value,
-		}
-		b, err := json.Marshal(line)
-		if err != nil {
-			return fmt.Errorf("run metric %s: %w", m.name, err)
-		}
-		if _, err := w.Write(append(b, '\n')); err != nil {
+		if err := writeEMF(w, namespace, target, m.name, m.unit, m.value, now); err != nil {
 			return fmt.Errorf("run metric %s: %w", m.name, err)
 		}
 	}

@@ -86,6 +86,30 @@ func TestRunForecastFromHistory(t *testing.T) {
 			if len(runs) != 4 || runs[0].RunID != rep.RunID || !runs[0].OK || len(runs[0].Tables) == 0 || runs[0].Steps[refresh.StepSwap] <= 0 {
 				t.Errorf("history after the run: %d runs, newest %+v; want 4, this run first with its tables and steps", len(runs), runs[0])
 			}
+
+			// The source's row estimates name tables the way the masking
+			// report does, so the forecast can use them.
+			if ec.name == "postgres" {
+				f.exec(t, "ANALYZE")
+			}
+			est, err := prov.(refresh.RowEstimator).RowEstimates(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tr := range runs[0].Tables {
+				if _, ok := est[tr.Table]; tr.Rows > 0 && !ok {
+					t.Errorf("masked table %s has no source estimate (estimates %v)", tr.Table, est)
+				}
+			}
+			fromEstimate := 0
+			for _, tf := range refresh.NewForecast(runs, est).Tables {
+				if tf.FromEstimate {
+					fromEstimate++
+				}
+			}
+			if fromEstimate == 0 {
+				t.Error("no table forecast from the source's estimates")
+			}
 		})
 	}
 }
