@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 	"testing"
+
+	"github.com/restage/restage/internal/refresh"
 )
 
 // TestMySQLSwitchKilledThenSwept stops the switch before each sub-step as
@@ -185,4 +187,63 @@ func TestMySQLSweepGoesBackWhenForwardFails(t *testing.T) {
 	if e.exists(db.Name) || e.state(db.Name) != myStateDiscarded {
 		t.Errorf("new DB exists %v, state %s; want swept", e.exists(db.Name), e.state(db.Name))
 	}
+}
+
+// TestSweepRefusesAnIntentForADBNotOurs: an intent record naming a
+// database no run of this target created (here: another target's) is
+// refused by the one ownership check before anything is touched.
+func TestSweepRefusesAnIntentForADBNotOurs(t *testing.T) {
+	t.Parallel()
+	t.Run("mysql", func(t *testing.T) {
+		t.Parallel()
+		e := newMyEnv(t, false)
+		ctx := context.Background()
+		e.smallSchema(e.src, "new")
+		e.exec("CREATE DATABASE " + mysqlQuote(e.staging))
+		e.smallSchema(e.staging, "old")
+		db := e.restore("r1")
+		e.p.failAt = func(s string) error {
+			if s == "drop-new-objects" {
+				return errTestKilled
+			}
+			return nil
+		}
+		if _, err := e.p.Switch(ctx, db); !errors.Is(err, errTestKilled) {
+			t.Fatalf("switch returned %v", err)
+		}
+		e.exec("UPDATE " + e.p.ctl + " SET target = 'someone_else' WHERE name = '" + db.Name + "'")
+		before := e.snapshot(db.Name)
+		if _, err := e.provider().Sweep(ctx); !errors.Is(err, refresh.ErrNotOurs) {
+			t.Fatalf("sweep: %v, want ErrNotOurs", err)
+		}
+		if got := e.snapshot(db.Name); !slices.Equal(got, before) {
+			t.Errorf("the database not ours changed")
+		}
+		if n := e.count("SELECT COUNT(*) FROM " + e.p.intentTable()); n != 1 {
+			t.Errorf("%d intent records, want the refused one kept", n)
+		}
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		f := pgSetup(t, true, nil)
+		ctx := context.Background()
+		pgExec(t, f.staging, "CREATE TABLE marker (v text)", "INSERT INTO marker VALUES ('old')")
+		db := f.restore(t, "r1", "new")
+		f.p.testHook = func(s string) error {
+			if s == "blocked" {
+				return errTestKilled
+			}
+			return nil
+		}
+		if _, err := f.p.Switch(ctx, db); !errors.Is(err, errTestKilled) {
+			t.Fatalf("switch returned %v", err)
+		}
+		pgExec(t, f.ctl, "UPDATE "+pgControlTable+" SET target = 'someone_else' WHERE name = "+pgLiteral(db.Name))
+		if _, err := f.provider(t).finishSwap(ctx); !errors.Is(err, refresh.ErrNotOurs) {
+			t.Fatalf("finish: %v, want ErrNotOurs", err)
+		}
+		if got := pgString(t, "postgres", "SELECT datallowconn::text FROM pg_database WHERE datname = $1", db.Name); got != "false" {
+			t.Errorf("the database not ours was touched: datallowconn %s", got)
+		}
+	})
 }

@@ -595,6 +595,18 @@ func (p *mysqlProvider) finishSwap(ctx context.Context) (string, error) {
 	if err := json.Unmarshal(body, &s.in); err != nil {
 		return "", fmt.Errorf("decode intent record: %w", err)
 	}
+	// The one ownership rule, before anything is dropped or moved: the
+	// record names a database a run of this target created.
+	rec, ok, err := p.lookup(ctx, p.admin, s.in.NewDB)
+	if err != nil {
+		return "", fmt.Errorf("finish swap to %s: %w", s.in.NewDB, err)
+	}
+	if !ok {
+		return "", fmt.Errorf("finish swap to %s: not in the control DB: %w", s.in.NewDB, refresh.ErrNotOurs)
+	}
+	if err := p.owner().check(rec.claim()); err != nil {
+		return "", fmt.Errorf("finish swap: %w", err)
+	}
 	if s.conn, err = p.admin.Conn(ctx); err != nil {
 		return "", fmt.Errorf("finish swap to %s: connect: %w", s.in.NewDB, mysqlRedact(err, p.stg.Passwd))
 	}

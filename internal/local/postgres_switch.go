@@ -270,6 +270,18 @@ func (p *pgProvider) finishSwap(ctx context.Context) (string, error) {
 	if err := json.Unmarshal(body, &in); err != nil {
 		return "", fmt.Errorf("decode intent record: %w", err)
 	}
+	// The one ownership rule, before any database is touched: the record
+	// names a database a run of this target created.
+	rec, err := pgLookup(ctx, c, in.NewDB)
+	if err != nil {
+		return "", fmt.Errorf("finish swap to %s: read control DB: %w", in.NewDB, err)
+	}
+	if rec == nil {
+		return "", fmt.Errorf("finish swap to %s: not in the control DB: %w", in.NewDB, refresh.ErrNotOurs)
+	}
+	if err := p.owner().check(rec.claim()); err != nil {
+		return "", fmt.Errorf("finish swap: %w", err)
+	}
 	behind, err := pgDBOID(ctx, c, in.Staging)
 	if err != nil {
 		return "", fmt.Errorf("finish swap to %s: %w", in.NewDB, err)
