@@ -194,7 +194,10 @@ type Provider struct {
 	skipped []string
 }
 
-var _ refresh.Provider = (*Provider)(nil)
+var (
+	_ refresh.Provider = (*Provider)(nil)
+	_ refresh.Scaler   = (*Provider)(nil)
+)
 
 // New returns the provider. cfg is validated; rdsc, dns and lock must be
 // configured for the same target (and secrets is needed for the managed
@@ -288,19 +291,33 @@ func sameHost(a, b string) bool {
 	return a != "" && n(a) == n(b)
 }
 
-// Restore restores the newest snapshot into restage-<target>-<time>,
-// tagged with the run id before it exists (so a killed run leaves a
-// leftover Sweep finds).
+// Restore restores the newest snapshot (source mode snapshot), or copies
+// the production source at its latest restorable time (clone,
+// point_in_time), into restage-<target>-<time>, tagged with the run id
+// before it exists (so a killed run leaves a leftover Sweep finds). The
+// copy is quarantined, taken over and cleaned up the same way whatever
+// its source.
 func (p *Provider) Restore(ctx context.Context, runID string) (*refresh.DB, error) {
-	snap, err := p.rdsc.NewestSnapshot(ctx)
-	if err != nil {
-		return nil, err
+	mode := p.rdsc.SourceMode()
+	var snap *rds.Snapshot
+	from := "the source's latest restorable time (" + mode + ")"
+	if mode == rds.SourceSnapshot {
+		var err error
+		if snap, err = p.rdsc.NewestSnapshot(ctx); err != nil {
+			return nil, err
+		}
+		from = snap.ID
 	}
 	id, err := p.identifier(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rdb, err := p.rdsc.Restore(ctx, snap, id, runID)
+	var rdb *rds.DB
+	if snap != nil {
+		rdb, err = p.rdsc.Restore(ctx, snap, id, runID)
+	} else {
+		rdb, err = p.rdsc.RestoreFromSource(ctx, id, runID)
+	}
 	if rdb == nil {
 		return nil, err
 	}
@@ -311,8 +328,27 @@ func (p *Provider) Restore(ctx context.Context, runID string) (*refresh.DB, erro
 	if err != nil {
 		return db, err
 	}
-	p.log.Info("restored", "step", refresh.StepRestore, "db", db.Name, "snapshot", snap.ID, "endpoint", db.Endpoint)
+	p.log.Info("restored", "step", refresh.StepRestore, "db", db.Name, "from", from, "endpoint", db.Endpoint)
 	return db, nil
+}
+
+// ScaleDown implements refresh.Scaler: a copy created at the masking
+// class (or masking max ACU) is moved to the staging size, applied
+// immediately and waited for, before users and the security-group move.
+// Without a masking size it does nothing.
+func (p *Provider) ScaleDown(ctx context.Context, db *refresh.DB) error {
+	if !p.rdsc.Scaled() {
+		return nil
+	}
+	r := p.view(db)
+	if err := p.rdsc.ScaleDown(ctx, r); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.dbs[r.ID] = r
+	p.mu.Unlock()
+	p.log.Info("scaled down to the staging size", "step", refresh.StepUsers, "db", db.Name)
+	return nil
 }
 
 // identifier names the new DB after the current minute; a name still

@@ -94,6 +94,9 @@ type env struct {
 	finalSnapshot bool
 	notifier      refresh.Notifier
 	preserve      []refresh.PreserveSpec
+	// rdsConfig, if set, changes the next provider's RDS configuration
+	// (source mode, masking size).
+	rdsConfig func(*rds.Config)
 	// onDNSChange is called before every change of the staging record.
 	onDNSChange func()
 
@@ -139,7 +142,7 @@ func newEnv(t *testing.T, ec engineCase, src string) *env {
 	if ec.engine.Aurora() {
 		e.rf.AddCluster(types.DBCluster{DBClusterIdentifier: aws.String(sourceID), Engine: aws.String(string(ec.engine)),
 			Endpoint: aws.String(sourceID + ".cluster-prod.us-east-1.rds.amazonaws.com"), Port: aws.Int32(port),
-			MasterUsername: aws.String("restage_admin"), TagList: prodTags})
+			MasterUsername: aws.String("restage_admin"), TagList: prodTags, LatestRestorableTime: created})
 		e.rf.AddInstance(types.DBInstance{DBInstanceIdentifier: aws.String(sourceID + "-1"), DBClusterIdentifier: aws.String(sourceID),
 			Engine: aws.String(string(ec.engine)), TagList: prodTags})
 		e.rf.AddClusterSnapshot(types.DBClusterSnapshot{DBClusterSnapshotIdentifier: aws.String("rds:prod-shop-2026-11-25-02-00"),
@@ -149,7 +152,7 @@ func newEnv(t *testing.T, ec engineCase, src string) *env {
 	} else {
 		e.rf.AddInstance(types.DBInstance{DBInstanceIdentifier: aws.String(sourceID), Engine: aws.String(string(ec.engine)),
 			Endpoint:       &types.Endpoint{Address: aws.String(sourceID + ".prod.us-east-1.rds.amazonaws.com"), Port: aws.Int32(port)},
-			MasterUsername: aws.String("restage_admin"), TagList: prodTags})
+			MasterUsername: aws.String("restage_admin"), TagList: prodTags, LatestRestorableTime: created})
 		e.rf.AddDBSnapshot(types.DBSnapshot{DBSnapshotIdentifier: aws.String("rds:prod-shop-2026-11-25-02-00"),
 			DBInstanceIdentifier: aws.String(sourceID), Engine: aws.String(string(ec.engine)), EngineVersion: aws.String("8.0"),
 			SnapshotType: aws.String("automated"), Status: aws.String("available"), SnapshotCreateTime: created,
@@ -221,11 +224,18 @@ func (e *env) instance(id string) *testdb.Instance {
 func (e *env) provider(t *testing.T) *Provider {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(&e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	rdsc := rds.New(e.rf, rds.Config{Target: target, Engine: e.ec.engine, SourceID: sourceID, SubnetGroup: "staging",
+	rcfg := rds.Config{Target: target, Engine: e.ec.engine, SourceID: sourceID, SubnetGroup: "staging",
 		QuarantineSecurityGroupIDs: []string{"sg-0quarantine"}, SecurityGroupIDs: []string{"sg-0staging"},
 		DBParameterGroup: "restage-params", ClusterParameterGroup: clusterParams(e.ec.engine),
 		InstanceClass: "db.t4g.medium", BackupRetention: 3,
-		WaitTimeout: time.Minute, PollInterval: 2 * time.Millisecond, Adopt: e.adopt}, log)
+		WaitTimeout: time.Minute, PollInterval: 2 * time.Millisecond, Adopt: e.adopt}
+	if e.rdsConfig != nil {
+		e.rdsConfig(&rcfg)
+		if err := rcfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rdsc := rds.New(e.rf, rcfg, log)
 	var zone route53.API = e.zone
 	if e.onDNSChange != nil {
 		zone = &watchedZone{Zone: e.zone, onChange: e.onDNSChange}

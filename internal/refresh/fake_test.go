@@ -43,6 +43,11 @@ type fakeProvider struct {
 	skipped []string
 }
 
+// ScaleDown implements refresh.Scaler: nothing to scale, a recorded call.
+func (p *fakeProvider) ScaleDown(ctx context.Context, db *refresh.DB) error {
+	return p.call("ScaleDown")
+}
+
 // Skipped implements refresh.SkipReporter.
 func (p *fakeProvider) Skipped() []string { return p.skipped }
 

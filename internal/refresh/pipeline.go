@@ -393,6 +393,14 @@ func (r *run) steps(ctx context.Context) error {
 	closeEngine()
 
 	if err := r.step(ctx, StepUsers, func(ctx context.Context) (string, error) {
+		// Verified: the masking size is no longer needed, and nobody but
+		// restage may reach the copy before it is down to the staging
+		// size (the users come next, then the security-group move).
+		if sc, ok := p.(Scaler); ok {
+			if err := sc.ScaleDown(ctx, db); err != nil {
+				return "", fmt.Errorf("scale %s down to the staging size: %w", db.Name, err)
+			}
+		}
 		if err := p.Users(ctx, db, r.cfg.Users); err != nil {
 			return "", err
 		}

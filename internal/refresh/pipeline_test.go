@@ -123,6 +123,7 @@ func TestRunFailsClosed(t *testing.T) {
 		{"Credentials", refresh.StepCredentials, true},
 		{"Ready", refresh.StepReady, true},
 		{"Preserve", "", true},
+		{"ScaleDown", refresh.StepUsers, true},
 		{"Users", refresh.StepUsers, true},
 		{"Switch", refresh.StepSwap, true},
 	}
@@ -263,5 +264,24 @@ func TestRunReportsSkippedLeftovers(t *testing.T) {
 	ns := n.all()
 	if len(ns) != 2 || ns[0].Kind != "warning" || ns[0].Step != refresh.StepPrepare || !strings.Contains(ns[0].Detail, "restage-unit-202611250300") {
 		t.Errorf("notices %+v, want a prepare warning naming the leftover, then the success", ns)
+	}
+}
+
+// TestRunScalesDownBeforeUsers: the copy is scaled down after verification
+// and before users and the switch.
+func TestRunScalesDownBeforeUsers(t *testing.T) {
+	p := newFakeProvider(t)
+	if _, _, err := runWith(t, context.Background(), p, nil); err != nil {
+		t.Fatal(err)
+	}
+	at := map[string]int{}
+	for i, c := range p.calls {
+		if _, seen := at[c]; !seen {
+			at[c] = i
+		}
+	}
+	s, ok := at["ScaleDown"]
+	if !ok || s < at["Ready"] || s > at["Users"] || s > at["Switch"] {
+		t.Errorf("calls %v: want ScaleDown after Ready and verification, before Users and Switch", p.calls)
 	}
 }

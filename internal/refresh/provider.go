@@ -123,6 +123,8 @@ type Switcher interface {
 }
 
 // Provider is where the databases live: every concern above, and Close.
+// A provider that creates copies bigger while masking also implements
+// Scaler; the run calls it after verification, before the users step.
 type Provider interface {
 	Locker
 	Lifecycle
@@ -130,6 +132,17 @@ type Provider interface {
 	Switcher
 	// Close releases the provider's connections.
 	Close() error
+}
+
+// Scaler is an optional Provider capability: ScaleDown moves a copy
+// created at a masking size (a bigger instance class, a higher Serverless
+// v2 maximum) to its staging size and returns only once the change is
+// applied. The run calls it after verification and before users, the
+// security-group move and the switch; an error fails the run and the copy
+// is discarded, so a big instance never serves staging. A provider with
+// nothing to scale returns nil.
+type Scaler interface {
+	ScaleDown(ctx context.Context, db *DB) error
 }
 
 // SkipReporter is an optional Provider capability: the leftovers the last

@@ -91,6 +91,9 @@ type Fake struct {
 	// the other injections can't place, e.g. one AccessDenied on a
 	// describe of a DB in the middle of a wait.
 	Fault func(op, id string) error
+	// FaultInput is Fault with the request (a *rds.XxxInput), for faults
+	// that depend on what a call asks, e.g. only a class change.
+	FaultInput func(op, id string, in any) error
 
 	mu           sync.Mutex
 	clusters     map[string]*cluster
@@ -446,6 +449,9 @@ func (f *Fake) begin(ctx context.Context, op, id string, in any) (int, error) {
 	var err, fault error
 	if f.Fault != nil && ctx.Err() == nil {
 		fault = f.Fault(op, id)
+	}
+	if f.FaultInput != nil && ctx.Err() == nil && fault == nil {
+		fault = f.FaultInput(op, id, in)
 	}
 	switch {
 	case ctx.Err() != nil:
