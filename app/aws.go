@@ -45,6 +45,9 @@ type awsSettings struct {
 	InstanceClass              string        `envconfig:"INSTANCE_CLASS"`
 	ServerlessMinACU           float64       `envconfig:"SERVERLESS_MIN_ACU"`
 	ServerlessMaxACU           float64       `envconfig:"SERVERLESS_MAX_ACU"`
+	SourceMode                 string        `envconfig:"SOURCE_MODE" default:"snapshot"`
+	MaskingInstanceClass       string        `envconfig:"MASKING_INSTANCE_CLASS"`
+	MaskingMaxACU              float64       `envconfig:"MASKING_MAX_ACU"`
 	DBParameterGroup           string        `envconfig:"DB_PARAMETER_GROUP"`
 	ClusterParameterGroup      string        `envconfig:"CLUSTER_PARAMETER_GROUP"`
 	OptionGroup                string        `envconfig:"OPTION_GROUP"`
@@ -134,6 +137,9 @@ func readAWSEnv(s *config.Settings) (*awsEnv, error) {
 		InstanceClass:              a.InstanceClass,
 		ServerlessMinACU:           a.ServerlessMinACU,
 		ServerlessMaxACU:           a.ServerlessMaxACU,
+		SourceMode:                 strings.TrimSpace(a.SourceMode),
+		MaskingInstanceClass:       strings.TrimSpace(a.MaskingInstanceClass),
+		MaskingMaxACU:              a.MaskingMaxACU,
 		DBParameterGroup:           a.DBParameterGroup,
 		ClusterParameterGroup:      a.ClusterParameterGroup,
 		OptionGroup:                a.OptionGroup,

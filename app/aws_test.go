@@ -128,3 +128,44 @@ func TestRulesDigest(t *testing.T) {
 		t.Errorf("right digest: %v", err)
 	}
 }
+
+// TestReadAWSEnvSourceModes: the source mode and masking size settings
+// reach the RDS configuration; a clone of an RDS instance, an unknown
+// mode, a masking class on Serverless v2 and a masking max ACU below the
+// staging maximum are all reported at once, naming the variables.
+func TestReadAWSEnvSourceModes(t *testing.T) {
+	s := &config.Settings{Target: "shop"}
+	ca := caFile(t)
+	setAWSEnv(t, ca, map[string]string{"RESTAGE_SOURCE_MODE": "clone", "RESTAGE_MASKING_MAX_ACU": "64"})
+	e, err := readAWSEnv(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.rds.SourceMode != "clone" || e.rds.MaskingMaxACU != 64 {
+		t.Errorf("source mode %q masking max ACU %g", e.rds.SourceMode, e.rds.MaskingMaxACU)
+	}
+	os.Unsetenv("RESTAGE_SOURCE_MODE")
+	os.Unsetenv("RESTAGE_MASKING_MAX_ACU")
+	if e, err := readAWSEnv(s); err != nil || e.rds.SourceMode != "snapshot" {
+		t.Errorf("default source mode: %v, %v", e, err)
+	}
+	setAWSEnv(t, ca, map[string]string{"RESTAGE_SOURCE_MODE": "clone", "RESTAGE_ENGINE": "mysql", "RESTAGE_CLUSTER_PARAMETER_GROUP": "",
+		"RESTAGE_INSTANCE_CLASS": "db.r6g.large", "RESTAGE_SERVERLESS_MIN_ACU": "0", "RESTAGE_SERVERLESS_MAX_ACU": "0",
+		"RESTAGE_MASKING_INSTANCE_CLASS": "r6g.4xlarge", "RESTAGE_MASKING_MAX_ACU": "2"})
+	_, err = readAWSEnv(s)
+	if err == nil {
+		t.Fatal("clone of an RDS instance accepted")
+	}
+	for _, want := range []string{"RESTAGE_SOURCE_MODE", "only Aurora", "RESTAGE_MASKING_INSTANCE_CLASS", "RESTAGE_MASKING_MAX_ACU"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	setAWSEnv(t, ca, map[string]string{"RESTAGE_SOURCE_MODE": "latest", "RESTAGE_MASKING_INSTANCE_CLASS": "db.r6g.4xlarge", "RESTAGE_MASKING_MAX_ACU": "4"})
+	_, err = readAWSEnv(s)
+	for _, want := range []string{`"latest"`, "set RESTAGE_MASKING_MAX_ACU instead", "at least the serverless max ACU"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %q", err, want)
+		}
+	}
+}

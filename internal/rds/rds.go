@@ -327,15 +327,15 @@ func (c Config) Validate() error {
 	case "", SourceSnapshot:
 	case SourceClone:
 		if c.Engine.Valid() && !c.Engine.Aurora() {
-			errs = append(errs, fmt.Errorf("source mode clone: only Aurora clusters can be cloned, %s is an RDS instance (use point_in_time)", c.Engine))
+			errs = append(errs, fmt.Errorf("source mode clone (RESTAGE_SOURCE_MODE): only Aurora clusters can be cloned, %s is an RDS instance (use point_in_time)", c.Engine))
 		}
 	case SourcePointInTime:
 	default:
-		errs = append(errs, fmt.Errorf("source mode %q: want snapshot, clone or point_in_time", c.SourceMode))
+		errs = append(errs, fmt.Errorf("source mode %q (RESTAGE_SOURCE_MODE): want snapshot, clone or point_in_time", c.SourceMode))
 	}
 	if c.SourceMode == SourceClone || c.SourceMode == SourcePointInTime {
 		if c.SnapshotARN != "" {
-			errs = append(errs, fmt.Errorf("snapshot ARN is set but the source mode is %s: it restores from the source, not a snapshot", c.SourceMode))
+			errs = append(errs, fmt.Errorf("snapshot ARN (RESTAGE_SNAPSHOT_ARN) is set but the source mode is %s: it restores from the source, not a snapshot", c.SourceMode))
 		}
 		if c.SnapshotType == SnapshotShared {
 			errs = append(errs, fmt.Errorf("snapshot type shared with source mode %s: a point-in-time restore or clone needs the source in this account", c.SourceMode))
@@ -344,17 +344,17 @@ func (c Config) Validate() error {
 	if m := c.MaskingInstanceClass; m != "" {
 		switch {
 		case !strings.HasPrefix(m, "db."):
-			errs = append(errs, fmt.Errorf("masking instance class %q: want db.<family>.<size>, e.g. db.r6g.4xlarge", m))
+			errs = append(errs, fmt.Errorf("masking instance class %q (RESTAGE_MASKING_INSTANCE_CLASS): want db.<family>.<size>, e.g. db.r6g.4xlarge", m))
 		case m == InstanceServerless || c.InstanceClass == InstanceServerless:
-			errs = append(errs, fmt.Errorf("masking instance class %q with instance class %q: a Serverless v2 writer scales by ACU, set the masking max ACU instead", m, c.InstanceClass))
+			errs = append(errs, fmt.Errorf("masking instance class %q with instance class %q: a Serverless v2 writer scales by ACU, set RESTAGE_MASKING_MAX_ACU instead", m, c.InstanceClass))
 		}
 	}
 	if a := c.MaskingMaxACU; a != 0 {
 		switch {
 		case c.InstanceClass != InstanceServerless:
-			errs = append(errs, fmt.Errorf("masking max ACU %g is set but the instance class is %q, not db.serverless", a, c.InstanceClass))
+			errs = append(errs, fmt.Errorf("masking max ACU %g (RESTAGE_MASKING_MAX_ACU) is set but the instance class is %q, not db.serverless", a, c.InstanceClass))
 		case a > 256 || a < c.ServerlessMaxACU:
-			errs = append(errs, fmt.Errorf("masking max ACU %g: want at most 256 and at least the serverless max ACU %g (it is the capacity while masking, scaled down after)", a, c.ServerlessMaxACU))
+			errs = append(errs, fmt.Errorf("masking max ACU %g (RESTAGE_MASKING_MAX_ACU): want at most 256 and at least the serverless max ACU %g (it is the capacity while masking, scaled down after)", a, c.ServerlessMaxACU))
 		}
 	}
 	if c.DBParameterGroup == "" {
