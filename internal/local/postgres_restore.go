@@ -23,6 +23,12 @@ import (
 // the copy. On error the returned DB (non-nil once recorded) is what the
 // caller passes to Discard.
 func (p *pgProvider) Restore(ctx context.Context, runID string) (*refresh.DB, error) {
+	return p.restore(ctx, runID, func(ctx context.Context, name string) error { return p.dumpRestore(ctx, name) })
+}
+
+// restore creates and records the new DB and fills it with fill: the
+// plain dump | load (Restore) or the masking copy (RestoreMasked).
+func (p *pgProvider) restore(ctx context.Context, runID string, fill func(ctx context.Context, name string) error) (*refresh.DB, error) {
 	if runID == "" {
 		return nil, errors.New("restore: empty run id")
 	}
@@ -81,7 +87,7 @@ func (p *pgProvider) Restore(ctx context.Context, runID string) (*refresh.DB, er
 	}
 	log.Info("created database; copying the source", "source", p.src.Target())
 
-	if err := p.dumpRestore(ctx, name); err != nil {
+	if err := fill(ctx, name); err != nil {
 		return db, fmt.Errorf("restore %s from %s: %w", name, p.src.Target(), err)
 	}
 	if err := pgSetState(ctx, c, name, string(lifecycle.Ready)); err != nil {
@@ -119,9 +125,10 @@ var pgDumpArgs = []string{
 	"--no-publications", "--no-tablespaces", "--no-security-labels",
 }
 
-// dumpRestore pipes pg_dump of the source into psql on database name.
+// dumpRestore pipes pg_dump of the source into psql on database name;
+// extra are more pg_dump arguments (a section, a snapshot).
 // Passwords travel in PGPASSWORD, never in argv.
-func (p *pgProvider) dumpRestore(ctx context.Context, name string) error {
+func (p *pgProvider) dumpRestore(ctx context.Context, name string, extra ...string) error {
 	srcEnv, err := pgToolEnv(p.cfg.SourceDSN, "")
 	if err != nil {
 		return fmt.Errorf("source DSN: %w", err)
@@ -133,7 +140,7 @@ func (p *pgProvider) dumpRestore(ctx context.Context, name string) error {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	dump := exec.CommandContext(ctx, "pg_dump", pgDumpArgs...)
+	dump := exec.CommandContext(ctx, "pg_dump", append(append([]string{}, pgDumpArgs...), extra...)...)
 	dump.Env = srcEnv
 	load := exec.CommandContext(ctx, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1")
 	load.Env = stgEnv

@@ -42,6 +42,9 @@ type Masking struct {
 
 	base     *gate.VerifyBaseline
 	leakBase *gate.LeakBaseline
+	// streamed is set when a provider masked the rows while copying them
+	// (Streamed): Mask then only runs the post-mask SQL.
+	streamed bool
 }
 
 // reader is the engine as the gates read it.
@@ -87,13 +90,55 @@ func (m *Masking) Check(ctx context.Context, eng mask.Engine) error {
 	return nil
 }
 
+// CaptureFrom takes the verification and leak-scan baselines from rd
+// before any row is copied: a provider that masks while copying calls it
+// on a reader bound to the very snapshot it copies, so the baselines and
+// the copy see the same rows. Check must have passed.
+func (m *Masking) CaptureFrom(ctx context.Context, rd mask.Reader) error {
+	if m.Plan == nil {
+		return errors.New("baselines before a passed check")
+	}
+	var err error
+	m.base, err = gate.VerifyCapture(ctx, rd, m.Plan, m.Key, gate.VerifyOptions{Schema: m.Schema, Workers: m.Workers})
+	if err != nil {
+		return fmt.Errorf("verification baseline: %w", err)
+	}
+	m.leakBase, err = gate.LeakCapture(ctx, rd, m.Plan, m.Key, gate.LeakOptions{})
+	if err != nil {
+		return fmt.Errorf("leak scan baseline: %w", err)
+	}
+	return nil
+}
+
+// Streamed records that a provider masked every row of m.Plan on its way
+// into the new DB (rep is its report), after CaptureFrom on the source's
+// snapshot. Mask then only runs the post-mask SQL; VerifyMasked checks the
+// result as always.
+func (m *Masking) Streamed(rep *mask.Report) {
+	m.Report = rep
+	m.streamed = true
+}
+
 // Mask captures the leak-scan baseline, masks while taking the
 // verification baseline from the rows masking reads, and runs
-// the rules' post-mask SQL. Check must have passed.
+// the rules' post-mask SQL. Check must have passed. After Streamed, the
+// rows are masked already: only the post-mask SQL runs.
 func (m *Masking) Mask(ctx context.Context, eng mask.Engine) error {
 	if m.Plan == nil {
 		return errors.New("mask before a passed check")
 	}
+	if m.streamed {
+		if m.base == nil {
+			return errors.New("masked while copying without baselines")
+		}
+	} else if err := m.maskInPlace(ctx, eng); err != nil {
+		return err
+	}
+	return m.postMask(ctx, eng)
+}
+
+// maskInPlace masks the rows of the copy eng is open on.
+func (m *Masking) maskInPlace(ctx context.Context, eng mask.Engine) error {
 	rd, err := reader(eng)
 	if err != nil {
 		return err
@@ -119,6 +164,11 @@ func (m *Masking) Mask(ctx context.Context, eng mask.Engine) error {
 	if err != nil {
 		return fmt.Errorf("verification baseline: %w", err)
 	}
+	return nil
+}
+
+// postMask runs the rules' post-mask SQL on the copy.
+func (m *Masking) postMask(ctx context.Context, eng mask.Engine) error {
 	if len(m.Rules.PostMaskSQL) > 0 {
 		ex, ok := eng.(mask.Execer)
 		if !ok {
@@ -138,7 +188,11 @@ func (m *Masking) Note() string {
 	if m.Report == nil || m.Plan == nil {
 		return ""
 	}
-	return fmt.Sprintf("%d rows in %d tables masked, %d truncated", m.Report.Rows, len(m.Plan.Jobs), len(m.Plan.Truncate))
+	how := ""
+	if m.streamed {
+		how = " while copying"
+	}
+	return fmt.Sprintf("%d rows in %d tables masked%s, %d truncated", m.Report.Rows, len(m.Plan.Jobs), how, len(m.Plan.Truncate))
 }
 
 // Preserved runs run, which writes rows preserved from the current

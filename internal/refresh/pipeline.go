@@ -318,15 +318,29 @@ func (r *run) steps(ctx context.Context) error {
 	}
 
 	var db *DB
+	m := &Masking{Rules: r.cfg.Rules, RulesText: r.cfg.RulesText, Key: r.cfg.Key,
+		Workers: r.cfg.Workers, BatchSize: r.cfg.BatchSize, Log: r.log}
+	// streamed: the provider masked the rows while copying them (its drift
+	// gate ran on the source); the mask step then only runs post-mask SQL.
+	streamed := false
 	if err := r.step(ctx, StepRestore, func(ctx context.Context) (string, error) {
 		var err error
-		db, err = p.Restore(ctx, r.cfg.RunID)
+		if sr, ok := p.(StreamingRestorer); ok {
+			db, streamed, err = sr.RestoreMasked(ctx, r.cfg.RunID, m)
+			r.rep.Drift = m.Drift
+		}
+		if !streamed && err == nil {
+			db, err = p.Restore(ctx, r.cfg.RunID)
+		}
 		if db != nil {
 			r.created = db
 			r.rep.New = db
 		}
 		if err != nil {
 			return "", err
+		}
+		if streamed {
+			return "drift gate passed on the source; copied with masking into " + db.Name, nil
 		}
 		return "restored into " + db.Name, nil
 	}); err != nil {
@@ -355,15 +369,15 @@ func (r *run) steps(ctx context.Context) error {
 		}
 	}
 	defer closeEngine()
-	m := &Masking{Rules: r.cfg.Rules, RulesText: r.cfg.RulesText, Key: r.cfg.Key,
-		Workers: r.cfg.Workers, BatchSize: r.cfg.BatchSize, Log: r.log}
 	if err := r.step(ctx, StepMask, func(ctx context.Context) (string, error) {
-		err := m.Check(ctx, eng)
-		r.rep.Drift = m.Drift
-		if err != nil {
-			return "", err
+		if !streamed {
+			err := m.Check(ctx, eng)
+			r.rep.Drift = m.Drift
+			if err != nil {
+				return "", err
+			}
 		}
-		err = m.Mask(ctx, eng)
+		err := m.Mask(ctx, eng)
 		r.rep.Mask = m.Report
 		if err != nil {
 			return "", err

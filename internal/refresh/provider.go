@@ -153,6 +153,19 @@ type SkipReporter interface {
 	Skipped() []string
 }
 
+// StreamingRestorer is an optional Provider capability: a Restore that
+// masks the rows on their way from the source into the new DB, in one pass
+// instead of a copy followed by a second, in-place masking pass. Before it
+// creates anything it runs m.Check on the source (the drift gate, on the
+// source's schema and rows); before it copies a row it takes m's baselines
+// from the snapshot it copies (m.CaptureFrom); after the copy it calls
+// m.Streamed. used is false, with nothing created and a nil error, when
+// it can't copy this source that way: the pipeline then calls Restore and
+// masks in place.
+type StreamingRestorer interface {
+	RestoreMasked(ctx context.Context, runID string, m *Masking) (db *DB, used bool, err error)
+}
+
 // ErrNotOurs is returned by Retire for a DB restage must not delete.
 var ErrNotOurs = errors.New("not created by restage for this target and not adopted")
 

@@ -1,0 +1,211 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/restage/restage/internal/config"
+	"github.com/restage/restage/internal/mask"
+	"github.com/restage/restage/internal/postgres"
+	"github.com/restage/restage/internal/refresh"
+	"github.com/restage/restage/internal/testdb"
+	"github.com/restage/restage/internal/transform"
+)
+
+func pgSakilaMasking(t *testing.T) *refresh.Masking {
+	t.Helper()
+	const path = "../../examples/rules/sakila-postgres.yaml"
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := config.ParseRules(path, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := transform.NewKey([]byte("stream-copy-test-key-0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &refresh.Masking{Rules: rules, RulesText: text, Key: key, Workers: 2, BatchSize: 500}
+}
+
+// pgSchemaDump is pg_dump --schema-only of db, without the per-run
+// \restrict key lines of newer pg_dump releases.
+func pgSchemaDump(t *testing.T, db string) string {
+	t.Helper()
+	env, err := pgToolEnv(pgTestDSN(t, db), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("pg_dump", "--schema-only", "--no-owner", "--no-privileges")
+	cmd.Env = env
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("pg_dump %s: %v: %s", db, err, stderr.String())
+	}
+	var keep []string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if !strings.HasPrefix(l, `\restrict`) && !strings.HasPrefix(l, `\unrestrict`) {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+// pgTableSum is a checksum of every row of table (its own rows).
+func pgTableSum(t *testing.T, db, table string) string {
+	t.Helper()
+	return pgString(t, db, "SELECT count(*)::text || ':' || coalesce(md5(string_agg(x::text, E'\\n' ORDER BY x::text)), '') FROM ONLY "+table+" x")
+}
+
+func pgColumnSum(t *testing.T, db, table, col string) string {
+	t.Helper()
+	return pgString(t, db, "SELECT coalesce(md5(string_agg(coalesce(x."+pgIdent(col)+"::text, '<null>'), E'\\n' ORDER BY x::text)), '') FROM ONLY "+table+" x")
+}
+
+// TestPGRestoreMaskedSakila: the masking copy of Sakila has the schema of
+// a plain copy, every unmasked table (and every sequence) identical to a
+// plain copy's, and every masked table identical to the plain copy masked
+// in place by restage mask's code (so the same transformers ran on the
+// same text); the gates pass on it.
+func TestPGRestoreMaskedSakila(t *testing.T) {
+	t.Parallel()
+	f := pgSetup(t, false, nil)
+	testdb.LoadSakilaPostgres(t, f.cfg.SourceDSN)
+	ctx := context.Background()
+
+	m := pgSakilaMasking(t)
+	streamed, used, err := f.p.RestoreMasked(ctx, "s1", m)
+	if err != nil || !used {
+		t.Fatalf("RestoreMasked: used %v, %v", used, err)
+	}
+	if got := f.state(t, streamed.Name); got != "ready" {
+		t.Errorf("state = %q, want ready", got)
+	}
+	plain, err := f.p.Restore(ctx, "p1")
+	if err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+
+	if a, b := pgSchemaDump(t, plain.Name), pgSchemaDump(t, streamed.Name); a != b {
+		t.Errorf("schema of the masking copy differs from a plain copy's:\nplain:\n%s\nmasking copy:\n%s", a, b)
+	}
+
+	masked := map[string][]string{}
+	for _, tp := range m.Plan.Jobs {
+		masked[tp.Job.Table.TableName.String()] = tp.Job.Write
+	}
+	if len(masked) < 3 {
+		t.Fatalf("plan masks %d tables; the test wants Sakila's rules", len(masked))
+	}
+	tables := strings.Split(pgString(t, f.src, `SELECT string_agg(c.relkind::text || format('%I.%I', n.nspname, c.relname), ',' ORDER BY 1)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'S')`), ",")
+	unmasked := 0
+	seqs := 0
+	for _, kt := range tables {
+		kind, tb := kt[:1], kt[1:]
+		if masked[tb] != nil {
+			continue
+		}
+		unmasked++
+		sum := pgTableSum
+		if kind == "S" {
+			seqs++
+			sum = func(t *testing.T, db, seq string) string {
+				return pgString(t, db, "SELECT last_value::text || ':' || is_called::text FROM "+seq)
+			}
+		}
+		if a, b := sum(t, plain.Name, tb), sum(t, streamed.Name, tb); a != b {
+			t.Errorf("%s: unmasked, but the masking copy's rows differ from a plain copy's", tb)
+		}
+	}
+	if unmasked < 10 || seqs < 5 {
+		t.Errorf("only %d unmasked tables and sequences (%d sequences) compared", unmasked, seqs)
+	}
+	for tb, cols := range masked {
+		for _, c := range cols {
+			// Blank in the whole table (Sakila's phones): nothing to change.
+			if pgString(t, f.src, "SELECT count(nullif(btrim("+pgIdent(c)+"::text), ''))::text FROM ONLY "+tb) == "0" {
+				continue
+			}
+			if a, b := pgColumnSum(t, f.src, tb, c), pgColumnSum(t, streamed.Name, tb, c); a == b {
+				t.Errorf("%s.%s: masked column equals production", tb, c)
+			}
+		}
+	}
+
+	// The gates on the masking copy: the post-mask step and verification.
+	eng, err := postgres.Open(ctx, streamed.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	if err := m.Mask(ctx, eng); err != nil {
+		t.Fatalf("Mask after the masking copy: %v", err)
+	}
+	if err := m.VerifyMasked(ctx, eng); err != nil {
+		t.Fatalf("VerifyMasked on the masking copy: %v", err)
+	}
+	if m.Report.Rows == 0 {
+		t.Errorf("report counts no masked rows")
+	}
+
+	// The plain copy masked in place: every masked table equals the
+	// masking copy's.
+	inPlace := pgSakilaMasking(t)
+	peng, err := postgres.Open(ctx, plain.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peng.Close()
+	if err := inPlace.Check(ctx, peng); err != nil {
+		t.Fatal(err)
+	}
+	if err := inPlace.Mask(ctx, peng); err != nil {
+		t.Fatal(err)
+	}
+	for tb := range masked {
+		if a, b := pgTableSum(t, plain.Name, tb), pgTableSum(t, streamed.Name, tb); a != b {
+			t.Errorf("%s: masked in place and masked while copying differ", tb)
+		}
+	}
+}
+
+func TestPGCopyTextCodec(t *testing.T) {
+	for _, s := range []string{"", "plain", "tab\there", "line\nbreak\r\n", `back\slash\\`, "\\N", "ünïcødé"} {
+		v := mask.Value{S: s}
+		if got := pgCopyDecode(pgCopyEncode(v)); got != v {
+			t.Errorf("round trip of %q gave %q", s, got.S)
+		}
+	}
+	if got := pgCopyDecode(pgCopyEncode(mask.Value{Null: true})); !got.Null {
+		t.Errorf("NULL did not survive the round trip")
+	}
+	// What COPY prints besides: \b \f \v, octal and hex escapes.
+	if got := pgCopyDecode([]byte(`a\bb\fc\vd\101\x42\q`)); got.S != "a\bb\fc\vdAB"+"q" {
+		t.Errorf("decode = %q", got.S)
+	}
+	// Two copied columns and one read column; the function upper-cases
+	// the read value into column 1; unchanged rows pass byte for byte.
+	in := "1\tx\\ty\tx\\ty\n2\t\\N\t\\N\n3\tsame\tSAME\n"
+	var out bytes.Buffer
+	n, err := pgTransformCopy(strings.NewReader(in), &out, 2, []int{1}, 1, func(in, out []mask.Value) error {
+		out[0] = mask.Value{S: strings.ToUpper(in[0].S), Null: in[0].Null}
+		return nil
+	})
+	if err != nil || n != 3 {
+		t.Fatalf("transform: %d rows, %v", n, err)
+	}
+	if want := "1\tX\\tY\n2\t\\N\n3\tsame\n"; out.String() != want {
+		t.Errorf("transform wrote %q, want %q", out.String(), want)
+	}
+	if _, err := pgTransformCopy(strings.NewReader("1\t2\n"), &out, 2, []int{1}, 1, func(in, out []mask.Value) error { return nil }); err == nil {
+		t.Errorf("a row with too few fields was accepted")
+	}
+}
