@@ -104,6 +104,9 @@ func (p *pgProvider) streamCopy(ctx context.Context, name string, m *refresh.Mas
 		return err
 	}
 	defer snap.close()
+	if err := snap.sameTables(ctx, m.Schema); err != nil {
+		return err
+	}
 	if err := p.dumpRestore(ctx, name, "--snapshot="+snap.id, "--section=pre-data"); err != nil {
 		return fmt.Errorf("schema: %w", err)
 	}
@@ -260,6 +263,47 @@ func (s *pgSnapshot) Query(ctx context.Context, query string, fn func(row []mask
 // versioned by snapshots).
 func (s *pgSnapshot) StatisticsValues(ctx context.Context, sc *schema.Schema, t *schema.Table, col string) ([]string, error) {
 	return s.src.StatisticsValues(ctx, sc, t, col)
+}
+
+// sameTables checks that the snapshot holds the tables and columns the
+// drift gate and the plan saw (read from the live source just before the
+// snapshot was taken): DDL in between would copy what no gate checked.
+func (s *pgSnapshot) sameTables(ctx context.Context, sc *schema.Schema) error {
+	c, err := s.get(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { s.conns <- c }()
+	got := map[string]string{}
+	// The tables Introspect describes (internal/postgres/introspect.go).
+	rows, _ := c.Query(ctx, `SELECT format('%s.%s', n.nspname, c.relname),
+  array_to_string(ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum), ',')
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'`)
+	var name, cols string
+	_, err = pgx.ForEachRow(rows, []any{&name, &cols}, func() error {
+		got[name] = cols
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read source tables: %w", pgScrub(err))
+	}
+	changed := len(got) != len(sc.Tables)
+	for _, t := range sc.Tables {
+		names := make([]string, len(t.Columns))
+		for i, col := range t.Columns {
+			names[i] = col.Name
+		}
+		if cols, ok := got[t.TableName.String()]; !ok || cols != strings.Join(names, ",") {
+			changed = true
+		}
+	}
+	if changed {
+		return errors.New("the source's tables changed between the drift gate and the copy (DDL on production); run again")
+	}
+	return nil
 }
 
 // pgRel is one table whose rows are copied.
@@ -484,7 +528,7 @@ func pgCopyTable(ctx context.Context, src, dst *pgx.Conn, rel pgRel, tp *mask.Ta
 	readErr, xErr := <-readDone, <-xDone
 	var pe *pgconn.PgError
 	switch {
-	case xErr != nil:
+	case xErr != nil && !errors.Is(xErr, errCopyAborted):
 		return 0, xErr
 	case errors.As(readErr, &pe):
 		return 0, fmt.Errorf("read: %w", pgScrub(readErr))
