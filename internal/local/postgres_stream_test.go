@@ -3,12 +3,14 @@ package local
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/restage/restage/internal/config"
+	"github.com/restage/restage/internal/exitcode"
 	"github.com/restage/restage/internal/mask"
 	"github.com/restage/restage/internal/postgres"
 	"github.com/restage/restage/internal/refresh"
@@ -208,4 +210,44 @@ func TestPGCopyTextCodec(t *testing.T) {
 	if _, err := pgTransformCopy(strings.NewReader("1\t2\n"), &out, 2, []int{1}, 1, func(in, out []mask.Value) error { return nil }); err == nil {
 		t.Errorf("a row with too few fields was accepted")
 	}
+}
+
+// TestPGRestoreMaskedDriftRefusesFirst: a personal column without a rule
+// on the source refuses the masking copy (exit 4) before anything is
+// created, the drift report names it, and the source is unchanged.
+func TestPGRestoreMaskedDriftRefusesFirst(t *testing.T) {
+	t.Parallel()
+	f := pgSetup(t, false, nil)
+	testdb.LoadSakilaPostgres(t, f.cfg.SourceDSN)
+	pgExec(t, f.src,
+		"ALTER TABLE customer ADD COLUMN mobile_tel varchar(20)",
+		"UPDATE customer SET mobile_tel = '080-1234-' || lpad(customer_id::text, 4, '0')")
+	before := pgTableSum(t, f.src, "public.customer")
+
+	m := pgSakilaMasking(t)
+	db, used, err := f.p.RestoreMasked(context.Background(), "d1", m)
+	if !used || db != nil || exitcode.Of(err) != exitcode.Refused {
+		t.Fatalf("RestoreMasked: db %v, used %v, err %v (exit %d); want a refusal, exit 4, nothing created", db, used, err, exitcode.Of(err))
+	}
+	if m.Drift == nil || !strings.Contains(jsonString(t, m.Drift), "mobile_tel") {
+		t.Errorf("the drift report does not name customer.mobile_tel")
+	}
+	if strings.Contains(err.Error(), "080-1234") {
+		t.Errorf("the error quotes a value: %v", err)
+	}
+	if pgExists(t, DBName(f.target, "d1")) {
+		t.Errorf("the refused copy created its database")
+	}
+	if got := pgTableSum(t, f.src, "public.customer"); got != before {
+		t.Errorf("the source changed")
+	}
+}
+
+func jsonString(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
