@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/restage/restage/internal/config"
+	"github.com/restage/restage/internal/ddblock"
+	"github.com/restage/restage/internal/ddblock/ddbfake"
 	"github.com/restage/restage/internal/exitcode"
 	"github.com/restage/restage/internal/mask"
 	"github.com/restage/restage/internal/postgres"
@@ -223,3 +225,75 @@ func TestForecastFromSourceEstimates(t *testing.T) {
 		t.Error("forecast without a recorded run, want none")
 	}
 }
+
+// TestHistoryInTheLockTable: the pipeline over the AWS history store (the
+// lock table's "<target>#history" item, ddbfake): a run is recorded there,
+// and the next run's forecast comes from it.
+func TestHistoryInTheLockTable(t *testing.T) {
+	tbl := ddbfake.New("restage-locks", ddblock.AttrTarget)
+	h := ddblock.NewHistory(tbl, "restage-locks", "unit")
+	p := &noHistoryProvider{newFakeProvider(t)}
+	rules, err := config.ParseRules("rules.yaml", []byte(rulesYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := transform.NewKey([]byte("refresh-unit-test-key-0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func() (*refresh.Report, error) {
+		return refresh.Run(context.Background(), refresh.Config{Target: "unit", Rules: rules, RulesText: []byte(rulesYAML), Key: key, Workers: 2, BatchSize: 100,
+			MaxDuration: time.Hour, Users: []refresh.StagingUser{{Name: "app", Password: "pw", Privileges: "read"}}},
+			refresh.Deps{Provider: p, History: h,
+				OpenEngine: func(ctx context.Context, dsn string) (mask.Engine, error) { return postgres.Open(ctx, dsn) }})
+	}
+	first, err := run()
+	if err != nil || first.Forecast != nil {
+		t.Fatalf("first run: %v, forecast %+v", err, first.Forecast)
+	}
+	if _, ok := tbl.Get("unit#history"); !ok {
+		t.Fatal("no history item in the lock table")
+	}
+	second, err := run()
+	if err != nil || second.Forecast == nil || second.Forecast.Runs != 1 || second.Forecast.Total != first.Duration {
+		t.Fatalf("second run: %v, forecast %+v, want one from the first run (%s)", err, second.Forecast, first.Duration)
+	}
+	runs, err := h.Recent(context.Background(), 10)
+	if err != nil || len(runs) != 2 || runs[0].RunID != second.RunID {
+		t.Errorf("history %+v (%v), want both runs, newest first", runs, err)
+	}
+}
+
+// noHistoryProvider hides the fake's own history, as the AWS provider has
+// none (its history is Deps.History).
+type noHistoryProvider struct{ p *fakeProvider }
+
+func (n *noHistoryProvider) Lock(ctx context.Context, runID string) (func(), error) {
+	return n.p.Lock(ctx, runID)
+}
+func (n *noHistoryProvider) Sweep(ctx context.Context) ([]string, error) { return n.p.Sweep(ctx) }
+func (n *noHistoryProvider) Restore(ctx context.Context, runID string) (*refresh.DB, error) {
+	return n.p.Restore(ctx, runID)
+}
+func (n *noHistoryProvider) Retire(ctx context.Context, prev *refresh.DB) error {
+	return n.p.Retire(ctx, prev)
+}
+func (n *noHistoryProvider) Discard(ctx context.Context, db *refresh.DB) error {
+	return n.p.Discard(ctx, db)
+}
+func (n *noHistoryProvider) Credentials(ctx context.Context, db *refresh.DB) (string, error) {
+	return n.p.Credentials(ctx, db)
+}
+func (n *noHistoryProvider) Ready(ctx context.Context, db *refresh.DB) error {
+	return n.p.Ready(ctx, db)
+}
+func (n *noHistoryProvider) Preserve(ctx context.Context, db *refresh.DB, s []refresh.PreserveSpec) (int64, error) {
+	return n.p.Preserve(ctx, db, s)
+}
+func (n *noHistoryProvider) Users(ctx context.Context, db *refresh.DB, u []refresh.StagingUser) error {
+	return n.p.Users(ctx, db, u)
+}
+func (n *noHistoryProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, error) {
+	return n.p.Switch(ctx, db)
+}
+func (n *noHistoryProvider) Close() error { return n.p.Close() }
