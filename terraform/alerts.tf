@@ -23,7 +23,7 @@ resource "aws_sns_topic_policy" "alerts" {
         Principal = { Service = "cloudwatch.amazonaws.com" }
         Action    = "sns:Publish"
         Resource  = aws_sns_topic.alerts.arn
-        Condition = { ArnEquals = { "aws:SourceArn" = concat([aws_cloudwatch_metric_alarm.dlq.arn], [for k in sort(keys(aws_cloudwatch_metric_alarm.stale)) : aws_cloudwatch_metric_alarm.stale[k].arn]) } }
+        Condition = { ArnEquals = { "aws:SourceArn" = concat([aws_cloudwatch_metric_alarm.dlq.arn], [for k in sort(keys(aws_cloudwatch_metric_alarm.stale)) : aws_cloudwatch_metric_alarm.stale[k].arn], [for k in sort(keys(aws_cloudwatch_metric_alarm.slow)) : aws_cloudwatch_metric_alarm.slow[k].arn]) } }
       },
     ]
   })
@@ -239,4 +239,116 @@ resource "aws_cloudwatch_metric_alarm" "stale" {
   alarm_actions   = [aws_sns_topic.alerts.arn]
   ok_actions      = [aws_sns_topic.alerts.arn]
   tags            = merge(local.tags, { "restage:target" = each.key })
+}
+
+################################################################################
+# Run metrics: how long a refresh takes, per step, and how fast it masks
+################################################################################
+
+# Each run writes these in embedded metric format to stdout (one JSON line
+# each, no IAM permission: CloudWatch Logs extracts them), in
+# var.metrics_namespace with the dimension Target, like RefreshSucceeded.
+# docs/terraform.md lists them; the names are kept here once so that the
+# dashboard and the alarm cannot drift from each other.
+locals {
+  metric_names = {
+    succeeded       = "RefreshSucceeded" # Count, 1 per successful run
+    duration        = "RefreshDuration"  # Seconds, the whole run
+    rows_masked     = "RowsMasked"       # Count
+    rows_per_second = "RowsPerSecond"    # Count/Second, masking rate
+    duration2median = "DurationToMedian" # this run / median of the recorded runs
+    step_prefix     = "StepDuration."    # Seconds, StepDuration.<step>
+  }
+  # The steps of a run, in order (internal/refresh.Steps).
+  metric_steps = ["prepare", "restore", "credentials", "ready", "mask", "verify", "users", "swap", "retire"]
+
+  dashboard_widgets = flatten([
+    for i, target in sort(keys(local.databases)) : [
+      {
+        type   = "metric"
+        x      = 0
+        y      = i * 6
+        width  = 8
+        height = 6
+        properties = {
+          title  = "${target}: last runs"
+          region = var.region
+          view   = "timeSeries"
+          stat   = "Maximum"
+          period = 3600
+          metrics = [
+            [var.metrics_namespace, local.metric_names.duration, "Target", target, { label = "duration (s)" }],
+            [var.metrics_namespace, local.metric_names.succeeded, "Target", target, { label = "succeeded", stat = "Sum", yAxis = "right" }],
+            [var.metrics_namespace, local.metric_names.duration2median, "Target", target, { label = "duration / median", yAxis = "right" }],
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 8
+        y      = i * 6
+        width  = 8
+        height = 6
+        properties = {
+          title   = "${target}: duration per step (s)"
+          region  = var.region
+          view    = "timeSeries"
+          stacked = true
+          stat    = "Maximum"
+          period  = 3600
+          metrics = [
+            for step in local.metric_steps : [var.metrics_namespace, "${local.metric_names.step_prefix}${step}", "Target", target, { label = step }]
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 16
+        y      = i * 6
+        width  = 8
+        height = 6
+        properties = {
+          title  = "${target}: rows/s"
+          region = var.region
+          view   = "timeSeries"
+          stat   = "Maximum"
+          period = 3600
+          metrics = [
+            [var.metrics_namespace, local.metric_names.rows_per_second, "Target", target, { label = "rows/s" }],
+            [var.metrics_namespace, local.metric_names.rows_masked, "Target", target, { label = "rows masked", yAxis = "right" }],
+          ]
+        }
+      },
+    ]
+  ])
+}
+
+# One row per database: last runs, duration per step, rows/s.
+resource "aws_cloudwatch_dashboard" "this" {
+  dashboard_name = var.name
+  dashboard_body = jsonencode({ widgets = local.dashboard_widgets })
+}
+
+# A run that took more than twice the median of the recorded runs: the
+# database grew, or something got slower (a smaller instance, a new rule).
+# One datapoint per run; no run is no data, which the staleness alarm
+# covers, so missing data is not breaching here.
+resource "aws_cloudwatch_metric_alarm" "slow" {
+  for_each = local.databases
+
+  alarm_name          = "${var.name}-${each.key}-slow"
+  alarm_description   = "restage: the last refresh of ${each.key} took more than twice the median of the recorded runs (dashboard ${var.name}; logs: ${local.log_group_name}, prefix ${each.key})"
+  namespace           = var.metrics_namespace
+  metric_name         = local.metric_names.duration2median
+  dimensions          = { Target = each.key }
+  statistic           = "Maximum"
+  period              = 3600
+  evaluation_periods  = 1
+  datapoints_to_alarm = 1
+  threshold           = 2
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  actions_enabled     = each.value.enabled
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+  tags                = merge(local.tags, { "restage:target" = each.key })
 }

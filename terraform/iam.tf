@@ -128,14 +128,28 @@ locals {
     )
   }
 
-  restore_inputs = {
+  # The configuration a new DB is created with, whatever its source.
+  restore_config_inputs = {
     for target, db in local.databases : target => concat(
-      local.source_snapshots[target],
       ["${local.rds_arn}:subgrp:${db.subnet_group}"],
       db.is_aurora ? ["${local.rds_arn}:cluster-pg:${db.cluster_parameter_group}"] : [],
       ["${local.rds_arn}:pg:${db.db_parameter_group}"],
       ["${local.rds_arn}:og:${coalesce(db.option_group, "default:*")}"],
     )
+  }
+
+  restore_inputs = {
+    for target, db in local.databases : target => concat(local.source_snapshots[target], local.restore_config_inputs[target])
+  }
+
+  # clone and point_in_time restore the production source itself to its
+  # latest restorable time (a clone is RestoreDBClusterToPointInTime with
+  # RestoreType copy-on-write): the Aurora form for a cluster, the RDS one
+  # for an instance; snapshot mode gets neither.
+  point_in_time_actions = {
+    for target, db in local.databases : target => db.source_mode == "snapshot" ? [] : [
+      db.is_aurora ? "rds:RestoreDBClusterToPointInTime" : "rds:RestoreDBInstanceToPointInTime"
+    ]
   }
 
   # What the production Deny covers: the source, production_arns, and the
@@ -357,6 +371,28 @@ locals {
             Resource = ["${local.rules_bucket_arn}/${db.rules_key}"]
           },
         ],
+        [for s in [
+          {
+            Sid       = "PointInTimeIntoRestageDatabases"
+            Effect    = "Allow"
+            Action    = local.point_in_time_actions[target]
+            Resource  = local.restage_resources[target]
+            Condition = { StringEquals = local.restage_request_tags[target] }
+          },
+          {
+            # The one Allow that names production: a point-in-time restore
+            # (or clone) reads the source and never changes it. Exactly the
+            # source's ARN (not production_arns: an Aurora member is no
+            # restore source), and only with restage's request tags, so the
+            # new DB can only be a tagged restage-<target>-* one. Every
+            # change to the source stays denied (ProtectProduction).
+            Sid       = "PointInTimeFromProductionSource"
+            Effect    = "Allow"
+            Action    = local.point_in_time_actions[target]
+            Resource  = concat([db.source_arn], local.restore_config_inputs[target])
+            Condition = { StringEquals = local.restage_request_tags[target] }
+          },
+        ] : s if db.source_mode != "snapshot"],
         [for s in [{
           Sid      = "StagingUserSecrets"
           Effect   = "Allow"

@@ -80,6 +80,7 @@ locals {
         RESTAGE_SOURCE_ID          = db.source_id
         RESTAGE_SOURCE_ARN         = db.source_arn
         RESTAGE_SNAPSHOT_TYPE      = db.snapshot_type
+        RESTAGE_SOURCE_MODE        = db.source_mode
         RESTAGE_DB_NAME            = db.db_name
         RESTAGE_SUBNET_GROUP       = db.subnet_group
         RESTAGE_SECURITY_GROUP_IDS = local.restored_db_security_group_id
@@ -108,6 +109,8 @@ locals {
         RESTAGE_SERVERLESS_MIN_ACU = tostring(db.serverless_min_acu)
         RESTAGE_SERVERLESS_MAX_ACU = tostring(db.serverless_max_acu)
       },
+      db.masking_instance_class == null ? {} : { RESTAGE_MASKING_INSTANCE_CLASS = db.masking_instance_class },
+      db.masking_max_acu == null ? {} : { RESTAGE_MASKING_MAX_ACU = tostring(db.masking_max_acu) },
       db.option_group == null ? {} : { RESTAGE_OPTION_GROUP = db.option_group },
       db.backup_retention == null ? {} : { RESTAGE_BACKUP_RETENTION = tostring(db.backup_retention) },
       db.wait_timeout == null ? {} : { RESTAGE_WAIT_TIMEOUT = db.wait_timeout },

@@ -93,6 +93,16 @@ output "staleness_alarm_names" {
   value       = { for k, a in aws_cloudwatch_metric_alarm.stale : k => a.alarm_name }
 }
 
+output "slow_run_alarm_names" {
+  description = "Per database: the CloudWatch alarm that fires when a run took more than twice the median of the recorded runs (DurationToMedian > 2)."
+  value       = { for k, a in aws_cloudwatch_metric_alarm.slow : k => a.alarm_name }
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard with one row per database: last runs, duration per step, rows/s."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}
+
 output "alerts_topic_arn" {
   description = "SNS topic of the alerts (failed tasks, undeliverable schedules)."
   value       = aws_sns_topic.alerts.arn

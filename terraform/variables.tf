@@ -242,7 +242,7 @@ variable "rules_writer_arns" {
 }
 
 variable "metrics_namespace" {
-  description = "CloudWatch namespace of the metric each successful run emits (RESTAGE_METRICS_NAMESPACE; metric RefreshSucceeded, dimension Target)."
+  description = "CloudWatch namespace of the metrics each run emits (RESTAGE_METRICS_NAMESPACE; dimension Target): RefreshSucceeded, RefreshDuration, StepDuration.<step>, RowsMasked, RowsPerSecond, DurationToMedian. The staleness and slow-run alarms and the dashboard read them."
   type        = string
   default     = "restage"
 
@@ -317,9 +317,14 @@ variable "databases" {
       engine                  aurora-mysql | aurora-postgresql | mysql | postgres | mariadb
       source_id               production cluster (Aurora) or instance identifier; restage only reads its snapshots
       production_arns         more production ARNs to protect with the explicit Deny (e.g. the Aurora cluster's instances)
+      source_mode             where the copy comes from: snapshot (default: the newest snapshot), clone (Aurora
+                              only: a copy-on-write clone of the production cluster at its latest restorable
+                              time) or point_in_time (RDS and Aurora: a full restore to the latest restorable
+                              time); see README "Source modes"
       snapshot_type           automated (default) | manual | shared
       snapshot_arn            restore exactly this (e.g. cross-account) snapshot
-      snapshot_kms_key_arns   KMS keys of encrypted snapshots (the task may use them, nothing else)
+      snapshot_kms_key_arns   KMS keys of encrypted snapshots, and with clone / point_in_time the production source's
+                              own key (the task may use them through RDS only, nothing else)
       kms_key_id              KMS key for the restored database (RESTAGE_KMS_KEY_ID); granted like the snapshot keys
       db_name                 database inside the server to mask
       dns_name, hosted_zone_id  the staging CNAME restage UPSERTs, and its Route53 zone
@@ -331,6 +336,10 @@ variable "databases" {
       cluster_parameter_group required for Aurora engines: the DB cluster parameter group (same reason)
       option_group            optional explicit option group (default: the engine's default)
       serverless_min_acu, serverless_max_acu  Aurora Serverless v2 scaling (instance_class = "db.serverless" needs both)
+      masking_instance_class  optional: the copy's writer is created at this class and scaled down to instance_class
+                              after verification, before users and the switch (RESTAGE_MASKING_INSTANCE_CLASS)
+      masking_max_acu         optional, Serverless v2 only: the max ACU while masking, scaled back to
+                              serverless_max_acu after verification (RESTAGE_MASKING_MAX_ACU)
       manual_snapshot_names   snapshot_type = manual: name patterns of the source's manual snapshots restage may
                               restore (IAM wildcards; default ["<source_id>-*"])
       master_password         managed (default) | random
@@ -350,6 +359,7 @@ variable "databases" {
     engine                  = string
     source_id               = string
     production_arns         = optional(list(string), [])
+    source_mode             = optional(string, "snapshot")
     snapshot_type           = optional(string, "automated")
     snapshot_arn            = optional(string)
     snapshot_kms_key_arns   = optional(list(string), [])
@@ -364,6 +374,8 @@ variable "databases" {
     cluster_parameter_group = optional(string)
     serverless_min_acu      = optional(number)
     serverless_max_acu      = optional(number)
+    masking_instance_class  = optional(string)
+    masking_max_acu         = optional(number)
     manual_snapshot_names   = optional(list(string))
     option_group            = optional(string)
     master_password         = optional(string, "managed")
@@ -412,6 +424,39 @@ variable "databases" {
   validation {
     condition     = alltrue([for _, d in var.databases : d.snapshot_type != "shared" || d.snapshot_arn != null])
     error_message = "snapshot_type shared needs snapshot_arn (the shared snapshot restage restores)."
+  }
+
+  validation {
+    condition     = alltrue([for _, d in var.databases : contains(["snapshot", "clone", "point_in_time"], d.source_mode)])
+    error_message = "source_mode must be snapshot, clone or point_in_time."
+  }
+
+  # A copy-on-write clone exists only for Aurora clusters.
+  validation {
+    condition     = alltrue([for _, d in var.databases : d.source_mode != "clone" || startswith(d.engine, "aurora-")])
+    error_message = "source_mode clone is for Aurora engines only (aurora-mysql, aurora-postgresql); use point_in_time for an RDS instance."
+  }
+
+  # Without a snapshot these would be silently ignored.
+  validation {
+    condition     = alltrue([for _, d in var.databases : d.source_mode == "snapshot" || (d.snapshot_type == "automated" && d.snapshot_arn == null && d.manual_snapshot_names == null)])
+    error_message = "snapshot_type, snapshot_arn and manual_snapshot_names are for source_mode = snapshot only (clone and point_in_time restore from the production source itself)."
+  }
+
+  validation {
+    condition = alltrue([for _, d in var.databases : d.masking_instance_class == null ? true : (
+      can(regex("^db\\.[a-z0-9]+\\.[a-z0-9]+$", d.masking_instance_class)) && d.masking_instance_class != "db.serverless" && d.instance_class != "db.serverless"
+    )])
+    error_message = "masking_instance_class must be a provisioned RDS instance class such as db.r6g.4xlarge, for a provisioned instance_class (Serverless v2 scales with masking_max_acu)."
+  }
+
+  validation {
+    condition = alltrue([for _, d in var.databases : d.masking_max_acu == null ? true : (
+      d.instance_class == "db.serverless" && d.serverless_max_acu != null ? (
+        d.masking_max_acu >= d.serverless_max_acu && d.masking_max_acu <= 256 && floor(d.masking_max_acu * 2) == d.masking_max_acu * 2
+      ) : false
+    )])
+    error_message = "masking_max_acu is for instance_class = \"db.serverless\" only; it must be at least serverless_max_acu, at most 256, in steps of 0.5."
   }
 
   validation {

@@ -197,6 +197,13 @@ run "apply_with_mocked_provider" {
   }
 
   assert {
+    condition = length(aws_cloudwatch_metric_alarm.slow) == length(aws_cloudwatch_metric_alarm.stale) && alltrue([for k, a in aws_cloudwatch_metric_alarm.slow : a.alarm_actions == toset([aws_sns_topic.alerts.arn])]) && alltrue([
+      for k, a in aws_cloudwatch_metric_alarm.slow : strcontains(aws_sns_topic_policy.alerts.policy, a.arn)
+    ])
+    error_message = "each database's slow-run alarm must notify the alert topic, and the topic policy must let it publish"
+  }
+
+  assert {
     condition     = alltrue([for k, a in aws_iam_role_policy_attachment.task_guardrails : a.role == aws_iam_role.task[k].name && a.policy_arn == aws_iam_policy.task_guardrails[k].arn])
     error_message = "each task role must carry its guardrail (Deny) policy"
   }

@@ -107,6 +107,25 @@ func TestInvalidInputs(t *testing.T) {
 		want string // start of the validation message ("" = must plan)
 	}{
 		{"valid baseline", one("shop", nil), ""},
+		{"source mode clone of Aurora", one("shop", func(d map[string]any) { d["source_mode"] = "clone" }), ""},
+		{"source mode point_in_time of RDS", one("legacy", func(d map[string]any) { instance(d); d["source_mode"] = "point_in_time" }), ""},
+		{"source mode unknown", one("shop", func(d map[string]any) { d["source_mode"] = "latest" }), "source_mode must be snapshot, clone or point_in_time"},
+		{"source mode clone of RDS", one("legacy", func(d map[string]any) { instance(d); d["source_mode"] = "clone" }), "source_mode clone is for Aurora engines only"},
+		{"snapshot_arn with clone", one("shop", func(d map[string]any) {
+			d["source_mode"], d["snapshot_arn"] = "clone", "arn:aws:rds:ap-northeast-1:123456789012:cluster-snapshot:shop-x"
+		}), "snapshot_type, snapshot_arn and manual_snapshot_names are for source_mode = snapshot only"},
+		{"masking class valid", one("shop", func(d map[string]any) { d["masking_instance_class"] = "db.r6g.4xlarge" }), ""},
+		{"masking class not a class", one("shop", func(d map[string]any) { d["masking_instance_class"] = "r6g.4xlarge" }), "masking_instance_class must be a provisioned RDS instance class"},
+		{"masking class on serverless", one("shop", func(d map[string]any) {
+			d["instance_class"], d["serverless_min_acu"], d["serverless_max_acu"], d["masking_instance_class"] = "db.serverless", 0.5, 8, "db.r6g.4xlarge"
+		}), "masking_instance_class must be a provisioned RDS instance class"},
+		{"masking ACU valid", one("shop", func(d map[string]any) {
+			d["instance_class"], d["serverless_min_acu"], d["serverless_max_acu"], d["masking_max_acu"] = "db.serverless", 0.5, 8, 32
+		}), ""},
+		{"masking ACU below staging", one("shop", func(d map[string]any) {
+			d["instance_class"], d["serverless_min_acu"], d["serverless_max_acu"], d["masking_max_acu"] = "db.serverless", 0.5, 8, 4
+		}), "masking_max_acu is for instance_class"},
+		{"masking ACU on a provisioned class", one("shop", func(d map[string]any) { d["masking_max_acu"] = 32 }), "masking_max_acu is for instance_class"},
 		{"unknown engine", one("shop", func(d map[string]any) { d["engine"] = "oracle-ee" }), "engine must be one of aurora-mysql, aurora-postgresql, mysql, postgres, mariadb"},
 		{"schedule in words", one("shop", func(d map[string]any) { d["schedule_expression"] = "daily at 03:00" }), "schedule_expression must be cron("},
 		{"cron with 5 fields", one("shop", func(d map[string]any) { d["schedule_expression"] = "cron(0 3 * * *)" }), "schedule_expression must be cron("},

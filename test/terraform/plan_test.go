@@ -42,6 +42,17 @@ type exampleDB struct {
 	pg         string            // RESTAGE_DB_PARAMETER_GROUP
 	clusterPG  string            // RESTAGE_CLUSTER_PARAMETER_GROUP ("" = unset)
 	acu        [2]string         // RESTAGE_SERVERLESS_MIN_ACU / _MAX_ACU ("" = unset)
+	mode       string            // RESTAGE_SOURCE_MODE
+	maskClass  string            // RESTAGE_MASKING_INSTANCE_CLASS ("" = unset)
+	maskACU    string            // RESTAGE_MASKING_MAX_ACU ("" = unset)
+}
+
+// pointInTime is the point-in-time restore of the DB's kind.
+func (db exampleDB) pointInTime() string {
+	if strings.HasPrefix(db.engine, "aurora-") {
+		return "rds:RestoreDBClusterToPointInTime"
+	}
+	return "rds:RestoreDBInstanceToPointInTime"
 }
 
 // sourceID is the production identifier (the last ARN segment).
@@ -79,6 +90,8 @@ var example = map[string]exampleDB{
 		adopt:      []string{exRDS + ":cluster:staging-shop-handmade", exRDS + ":db:staging-shop-handmade-1"},
 		pg:         "shop-aurora-mysql8",
 		clusterPG:  "shop-aurora-mysql8-cluster",
+		mode:       "clone",
+		maskClass:  "db.r6g.4xlarge",
 	},
 	"billing": {
 		engine:     "aurora-postgresql",
@@ -91,6 +104,8 @@ var example = map[string]exampleDB{
 		pg:         "billing-aurora-pg16",
 		clusterPG:  "billing-aurora-pg16-cluster",
 		acu:        [2]string{"0.5", "8"},
+		mode:       "snapshot",
+		maskACU:    "32",
 	},
 	"legacy": {
 		engine:     "mysql",
@@ -101,6 +116,7 @@ var example = map[string]exampleDB{
 		kms:        []string{exKMS + "/5555eeee-6666-ffff-7777-aaaa8888bbbb"},
 		rules:      "examples/rules/sakila-mysql.yaml",
 		pg:         "legacy-mysql80",
+		mode:       "point_in_time",
 	},
 }
 
@@ -142,6 +158,8 @@ func TestExamplePlan(t *testing.T) {
 	t.Run("sweep after an abnormal stop", func(t *testing.T) { checkSweep(t, p) })
 	t.Run("events role", func(t *testing.T) { checkEventsRole(t, p) })
 	t.Run("staleness alarms", func(t *testing.T) { checkStalenessAlarms(t, p) })
+	t.Run("dashboard", func(t *testing.T) { checkDashboard(t, p) })
+	t.Run("slow-run alarms", func(t *testing.T) { checkSlowAlarms(t, p) })
 	t.Run("rules bucket", func(t *testing.T) { checkRulesBucket(t, p) })
 }
 
@@ -365,7 +383,7 @@ func checkEnvironment(t *testing.T, p *plan) {
 		"RESTAGE_SECURITY_GROUP_IDS", "RESTAGE_INSTANCE_CLASS", "RESTAGE_MASTER_PASSWORD", "RESTAGE_DNS_NAME",
 		"RESTAGE_HOSTED_ZONE_ID", "RESTAGE_DNS_TTL", "RESTAGE_LOCK_TABLE", "RESTAGE_RULES",
 		"RESTAGE_QUARANTINE_SECURITY_GROUP_IDS", "RESTAGE_DB_PARAMETER_GROUP", "RESTAGE_TLS_CA_FILE",
-		"RESTAGE_METRICS_NAMESPACE", "RESTAGE_RULES_SHA256",
+		"RESTAGE_METRICS_NAMESPACE", "RESTAGE_RULES_SHA256", "RESTAGE_SOURCE_MODE",
 	}
 	for target, db := range example {
 		e, _ := env[target].(map[string]any)
@@ -390,6 +408,7 @@ func checkEnvironment(t *testing.T, p *plan) {
 			"RESTAGE_HOSTED_ZONE_ID": exZone,
 			"RESTAGE_LOCK_TABLE":     "restage-locks",
 			"RESTAGE_RULES":          "s3://" + exBucket + "/rules/" + target + ".yaml",
+			"RESTAGE_SOURCE_MODE":    db.mode,
 		}
 		for k, v := range want {
 			if e[k] != v {
@@ -408,6 +427,8 @@ func checkEnvironment(t *testing.T, p *plan) {
 			"RESTAGE_CLUSTER_PARAMETER_GROUP": db.clusterPG,
 			"RESTAGE_SERVERLESS_MIN_ACU":      db.acu[0],
 			"RESTAGE_SERVERLESS_MAX_ACU":      db.acu[1],
+			"RESTAGE_MASKING_INSTANCE_CLASS":  db.maskClass,
+			"RESTAGE_MASKING_MAX_ACU":         db.maskACU,
 			"RESTAGE_TLS_CA_FILE":             "/etc/restage/rds-ca.pem",
 			"RESTAGE_METRICS_NAMESPACE":       "restage",
 			"RESTAGE_RULES_SHA256":            fmt.Sprintf("%x", sha256.Sum256(rules)),
@@ -479,7 +500,7 @@ func checkTaskRoles(t *testing.T, p *plan) {
 
 		var allowed []string
 		var denies []statement
-		var adopts, adoptSnapshots int
+		var adopts, adoptSnapshots, pitFromSource int
 		var tagOnCreate, tagState bool
 		guard := parsePolicy(t, target+" guardrails", str(guardrails[target].Change.After, "policy"))
 		for _, s := range guard.Statement {
@@ -509,6 +530,22 @@ func checkTaskRoles(t *testing.T, p *plan) {
 				continue
 			}
 			allowed = append(allowed, s.Action...)
+			if s.Sid == "PointInTimeFromProductionSource" {
+				// The one grant naming production: exactly the source
+				// (never its members or other production ARNs), exactly
+				// the restore of its kind, only into a tagged copy.
+				pitFromSource++
+				want := []string{db.sourceARN, exRDS + ":subgrp:staging-db", exRDS + ":pg:" + db.pg, exRDS + ":og:default:*"}
+				if db.clusterPG != "" {
+					want = append(want, exRDS+":cluster-pg:"+db.clusterPG)
+				}
+				if !slices.Equal(s.Action, []string{db.pointInTime()}) || !sameSet(s.Resource, want) || len(s.Resource) != len(want) ||
+					len(s.Condition) != 1 || !slices.Equal(s.cond("StringEquals", "aws:RequestTag/restage:managed"), []string{"true"}) ||
+					!slices.Equal(s.cond("StringEquals", "aws:RequestTag/restage:target"), []string{target}) {
+					t.Errorf("%s %s: %v on %v (conditions %v), want exactly [%s] on %v with the restage request tags", target, s.Sid, s.Action, s.Resource, s.Condition, db.pointInTime(), want)
+				}
+				continue
+			}
 			for _, r := range s.Resource {
 				for _, prod := range db.production {
 					if r == prod || strings.HasPrefix(prod, strings.TrimSuffix(r, "*")) && strings.HasSuffix(r, "*") && r != "*" {
@@ -584,6 +621,23 @@ func checkTaskRoles(t *testing.T, p *plan) {
 						if strings.Contains(r, ":pg:") && r != exRDS+":pg:"+db.pg || strings.Contains(r, ":cluster-pg:") && r != exRDS+":cluster-pg:"+db.clusterPG {
 							t.Errorf("%s %s: %s with parameter group %s, want exactly the configured one", target, s.Sid, action, r)
 						}
+					}
+					for k, v := range requestTags {
+						if !slices.Equal(s.cond("StringEquals", k), v) {
+							t.Errorf("%s %s: %s without StringEquals %s = %v", target, s.Sid, action, k, v)
+						}
+					}
+				case awsiam.SourceRestore:
+					// Into restage's own DBs of this target, tagged at
+					// restore; from the source: the statement above.
+					if db.mode == "snapshot" {
+						t.Errorf("%s %s: %s granted, but source_mode is snapshot", target, s.Sid, action)
+					}
+					if action != db.pointInTime() {
+						t.Errorf("%s %s: %s, want only %s for %s", target, s.Sid, action, db.pointInTime(), db.engine)
+					}
+					if !sameSet(s.Resource, restage) || len(s.Resource) != len(restage) {
+						t.Errorf("%s %s: %s on %v, want only %v", target, s.Sid, action, s.Resource, restage)
 					}
 					for k, v := range requestTags {
 						if !slices.Equal(s.cond("StringEquals", k), v) {
@@ -685,6 +739,9 @@ func checkTaskRoles(t *testing.T, p *plan) {
 		if !tagOnCreate || !tagState {
 			t.Errorf("%s: rds:AddTagsToResource with request tags %v, on restage's tagged DBs %v; want both", target, tagOnCreate, tagState)
 		}
+		if want := map[bool]int{false: 0, true: 1}[db.mode != "snapshot"]; pitFromSource != want {
+			t.Errorf("%s: %d point-in-time grants on the production source, want %d (source_mode %s)", target, pitFromSource, want, db.mode)
+		}
 		if want := min(len(db.adopt), 1); adopts != want || adoptSnapshots != want {
 			t.Errorf("%s: %d adopt and %d adopt final-snapshot statements, want %d each", target, adopts, adoptSnapshots, want)
 		}
@@ -697,8 +754,12 @@ func checkTaskRoles(t *testing.T, p *plan) {
 			}
 		}
 
-		// The actions equal the declared list (KMS only where keys are listed).
-		want := awsiam.Names()
+		// The actions equal the declared list (KMS only where keys are
+		// listed; the point-in-time restore of the DB's kind only where the
+		// source mode needs it).
+		want := slices.DeleteFunc(awsiam.Names(), func(a string) bool {
+			return scopeOf[a] == awsiam.SourceRestore && (db.mode == "snapshot" || a != db.pointInTime())
+		})
 		if len(db.kms) == 0 {
 			want = slices.DeleteFunc(want, func(a string) bool {
 				return scopeOf[a] == awsiam.KMS && !slices.Contains(awsiam.ManagedSecretKeyActions, a)
@@ -1379,6 +1440,24 @@ func checkGuardrailScenarios(t *testing.T, target string, db exampleDB, docs []p
 			t.Errorf("%s: %s (%s on %v): denied %v, want %v", target, c.name, c.req.action, c.req.resources, got, c.wantDenied)
 		}
 	}
+	// A clone or point-in-time restore from production is allowed exactly
+	// when the source mode needs it, and only from the source itself.
+	fromProd := request{db.pointInTime(), []string{db.sourceARN, nextARN}, nil}
+	if got, want := allowed(docs, fromProd), db.mode != "snapshot"; got != want {
+		t.Errorf("%s: %s from production allowed %v, want %v (source_mode %s)", target, fromProd.action, got, want, db.mode)
+	}
+	for _, other := range db.production[1:] {
+		if allowed(docs, request{db.pointInTime(), []string{other, nextARN}, nil}) {
+			t.Errorf("%s: %s from %s allowed: only the source itself", target, db.pointInTime(), other)
+		}
+	}
+	// The grant on the source gives nothing else on it: every change stays
+	// denied.
+	for _, a := range []string{"rds:Modify" + map[bool]string{true: "DBCluster", false: "DBInstance"}[kind == "cluster"], "rds:AddTagsToResource"} {
+		if !denied(t, docs, request{a, []string{db.sourceARN}, nil}) {
+			t.Errorf("%s: %s on the production source not denied", target, a)
+		}
+	}
 	// What restage itself does must also be allowed.
 	for _, req := range []request{
 		{restore, []string{prodSnap}, nil},
@@ -1392,5 +1471,88 @@ func checkGuardrailScenarios(t *testing.T, target string, db exampleDB, docs []p
 	other := exRDS + ":" + snap + ":rds:" + db.sourceID() + "-eu-2025-01-01-03-00"
 	if allowed(docs, request{restore, []string{other}, nil}) {
 		t.Errorf("%s: %s allowed from %s, another source's snapshot", target, restore, other)
+	}
+}
+
+// checkDashboard: one row per database — last runs, duration per step,
+// rows/s — on the metrics the task emits (namespace and Target as the
+// staleness metric).
+func checkDashboard(t *testing.T, p *plan) {
+	d, ok := p.resources("aws_cloudwatch_dashboard", "this")[""]
+	if !ok {
+		t.Fatal("no CloudWatch dashboard")
+	}
+	var body struct {
+		Widgets []struct {
+			Type       string `json:"type"`
+			Y          int    `json:"y"`
+			Properties struct {
+				Title   string  `json:"title"`
+				Metrics [][]any `json:"metrics"`
+			} `json:"properties"`
+		} `json:"widgets"`
+	}
+	if err := json.Unmarshal([]byte(str(d.Change.After, "dashboard_body")), &body); err != nil {
+		t.Fatalf("dashboard body: %v", err)
+	}
+	rows := map[int]string{}
+	seen := map[string]map[string]bool{} // target => metric names
+	for _, w := range body.Widgets {
+		target, _, _ := strings.Cut(w.Properties.Title, ":")
+		if _, ok := example[target]; !ok {
+			t.Errorf("widget %q: not titled after a database", w.Properties.Title)
+			continue
+		}
+		if r, ok := rows[w.Y]; ok && r != target {
+			t.Errorf("row y=%d holds %s and %s, want one row per database", w.Y, r, target)
+		}
+		rows[w.Y] = target
+		if seen[target] == nil {
+			seen[target] = map[string]bool{}
+		}
+		for _, m := range w.Properties.Metrics {
+			if len(m) < 4 || m[0] != "restage" || m[2] != "Target" || m[3] != target {
+				t.Errorf("%s: metric %v, want namespace restage and Target=%s", w.Properties.Title, m, target)
+				continue
+			}
+			seen[target][m[1].(string)] = true
+		}
+	}
+	if len(rows) != len(example) {
+		t.Errorf("%d dashboard rows, want one per database (%d)", len(rows), len(example))
+	}
+	want := []string{"RefreshDuration", "RefreshSucceeded", "DurationToMedian", "RowsPerSecond", "RowsMasked", "StepDuration.restore", "StepDuration.mask", "StepDuration.verify"}
+	for target := range example {
+		for _, m := range want {
+			if !seen[target][m] {
+				t.Errorf("%s: dashboard row without %s", target, m)
+			}
+		}
+	}
+}
+
+// checkSlowAlarms: a database's run that took more than twice the median
+// of the recorded ones notifies the alert topic.
+func checkSlowAlarms(t *testing.T, p *plan) {
+	alarms := p.resources("aws_cloudwatch_metric_alarm", "slow")
+	if !slices.Equal(sortedKeys(alarms), sortedKeys(example)) {
+		t.Fatalf("slow-run alarms for %v, want one per database %v", sortedKeys(alarms), sortedKeys(example))
+	}
+	for target, rc := range alarms {
+		a := rc.Change.After
+		dims, _ := a["dimensions"].(map[string]any)
+		if str(a, "namespace") != "restage" || str(a, "metric_name") != "DurationToMedian" || len(dims) != 1 || dims["Target"] != target {
+			t.Errorf("%s: alarm on %s/%s %v, want restage/DurationToMedian Target=%s", target, str(a, "namespace"), str(a, "metric_name"), dims, target)
+		}
+		if str(a, "comparison_operator") != "GreaterThanThreshold" || a["threshold"] != float64(2) || str(a, "statistic") != "Maximum" {
+			t.Errorf("%s: %s %v (%s), want Maximum GreaterThanThreshold 2", target, str(a, "comparison_operator"), a["threshold"], str(a, "statistic"))
+		}
+		// No run is no data: the staleness alarm's business, not this one's.
+		if str(a, "treat_missing_data") != "notBreaching" {
+			t.Errorf("%s: missing data %q, want notBreaching", target, str(a, "treat_missing_data"))
+		}
+		if a["actions_enabled"] != example[target].enabled || rc.Change.AfterUnknown["alarm_actions"] != true {
+			t.Errorf("%s: actions enabled %v (want %v, as the schedule), alarm action unknown %v (the alert topic)", target, a["actions_enabled"], example[target].enabled, rc.Change.AfterUnknown["alarm_actions"])
+		}
 	}
 }

@@ -54,18 +54,22 @@ module "restage" {
   ]
 
   databases = {
-    # Aurora MySQL cluster.
+    # Aurora MySQL cluster, cloned (copy-on-write) from production at its
+    # latest restorable time, masked on a bigger writer that is scaled down
+    # to instance_class before staging gets it.
     shop = {
-      engine                = "aurora-mysql"
-      source_id             = "shop-prod"
-      production_arns       = ["${local.rds}:db:shop-prod-instance-1", "${local.rds}:db:shop-prod-instance-2"]
-      snapshot_kms_key_arns = ["${local.kms}/1111aaaa-2222-bbbb-3333-cccc4444dddd"]
-      kms_key_id            = "${local.kms}/1111aaaa-2222-bbbb-3333-cccc4444dddd"
-      db_name               = "sakila"
-      dns_name              = "shop-db.staging.example.com"
-      hosted_zone_id        = var.staging_zone_id
-      subnet_group          = "staging-db"
-      instance_class        = "db.r6g.large"
+      engine                 = "aurora-mysql"
+      source_id              = "shop-prod"
+      source_mode            = "clone"
+      production_arns        = ["${local.rds}:db:shop-prod-instance-1", "${local.rds}:db:shop-prod-instance-2"]
+      snapshot_kms_key_arns  = ["${local.kms}/1111aaaa-2222-bbbb-3333-cccc4444dddd"]
+      kms_key_id             = "${local.kms}/1111aaaa-2222-bbbb-3333-cccc4444dddd"
+      db_name                = "sakila"
+      dns_name               = "shop-db.staging.example.com"
+      hosted_zone_id         = var.staging_zone_id
+      subnet_group           = "staging-db"
+      instance_class         = "db.r6g.large"
+      masking_instance_class = "db.r6g.4xlarge"
       # Explicit groups: the ones production runs with (the copy must
       # accept what the snapshot was taken with).
       db_parameter_group      = "shop-aurora-mysql8"
@@ -81,11 +85,13 @@ module "restage" {
       adopt = { id = "staging-shop-handmade", instance_ids = ["staging-shop-handmade-1"] }
     }
 
-    # Aurora PostgreSQL Serverless v2 cluster, unencrypted snapshots, its
-    # own schedule.
+    # Aurora PostgreSQL Serverless v2 cluster restored from its newest
+    # snapshot (unencrypted), its own schedule; up to 32 ACU while masking,
+    # 8 once staging uses it.
     billing = {
       engine                  = "aurora-postgresql"
       source_id               = "billing-prod"
+      source_mode             = "snapshot"
       db_name                 = "sakila"
       dns_name                = "billing-db.staging.example.com"
       hosted_zone_id          = var.staging_zone_id
@@ -93,6 +99,7 @@ module "restage" {
       instance_class          = "db.serverless"
       serverless_min_acu      = 0.5
       serverless_max_acu      = 8
+      masking_max_acu         = 32
       db_parameter_group      = "billing-aurora-pg16"
       cluster_parameter_group = "billing-aurora-pg16-cluster"
       schedule_expression     = "cron(30 2 ? * MON-FRI *)"
@@ -103,10 +110,13 @@ module "restage" {
       environment = { RESTAGE_MAX_DURATION = "3h" }
     }
 
-    # RDS MySQL instance; its schedule exists but is DISABLED (enabled = false).
+    # RDS MySQL instance restored to production's latest restorable time
+    # (its key: snapshot_kms_key_arns); its schedule exists but is DISABLED
+    # (enabled = false).
     legacy = {
       engine                = "mysql"
       source_id             = "legacy-prod"
+      source_mode           = "point_in_time"
       snapshot_kms_key_arns = ["${local.kms}/5555eeee-6666-ffff-7777-aaaa8888bbbb"]
       db_name               = "sakila"
       dns_name              = "legacy-db.staging.example.com"
