@@ -11,13 +11,15 @@ import (
 
 	"github.com/restage/restage/internal/config"
 	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/exitcode"
 	"github.com/restage/restage/internal/gate"
 	"github.com/restage/restage/internal/mask"
 )
 
-// errUnclassified makes `restage check` exit 1: the database has personal-
-// looking columns the rules don't cover, or rules for columns that are gone.
-var errUnclassified = errors.New("the rules do not cover the database")
+// errUnclassified is the drift gate's refusal: the database has personal-
+// looking columns the rules don't cover. It exits 4 from `check` and
+// `run --dry-run` as from `mask` and `run`: one problem, one code.
+var errUnclassified = exitcode.New(exitcode.Refused, errors.New("the rules do not cover the database"))
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("restage check", flag.ContinueOnError)

@@ -54,7 +54,7 @@ Usage:
       mask one database in place (meant for a copy: destructive)
   restage check --dsn DSN --rules FILE [--patch FILE | --fix] [--report FILE]
       read-only: validate the rules against a live database and run the
-      drift gate (exit 0 clean, 1 unclassified personal-looking columns, 2 bad input)
+      drift gate (exit 0 clean, 4 unclassified personal-looking columns, 2 bad input)
   restage sweep
       under the run lock, finish a swap a killed run left half done and remove
       what earlier runs left behind (same RESTAGE_* settings as run; no rules or

@@ -100,8 +100,8 @@ func TestPatchInstructionRelativeAndAbsolute(t *testing.T) {
 				}
 				// --patch FILE prints the command for that file.
 				res := restageIn(t, dir, nil, "check", "--dsn", d, "--rules", path, "--patch", "fix.diff")
-				if res.code != 1 {
-					t.Fatalf("abs=%v: check exit %d, want 1\n%s%s", abs, res.code, res.stdout, res.stderr)
+				if res.code != 4 {
+					t.Fatalf("abs=%v: check exit %d, want 4\n%s%s", abs, res.code, res.stdout, res.stderr)
 				}
 				applyInstruction(t, dir, res.stdout[strings.Index(res.stdout, "rules patch written"):], "fix.diff")
 				if res = restageIn(t, dir, nil, "check", "--dsn", d, "--rules", path); res.code != 0 {

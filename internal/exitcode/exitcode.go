@@ -30,10 +30,10 @@ type Row struct {
 // "Exit codes" table is this one (TestREADMETable).
 var Table = []Row{
 	{OK, "ok", "done; `check`: the rules cover the database; `sweep`: also when a live run holds the lock (that run does the work)"},
-	{Failed, "failed", "an error: a server unreachable, a failed step, another run of the target holding the lock, `RESTAGE_MAX_DURATION` exceeded; `run` cleaned up and staging still serves the previous copy. `check` and `run --dry-run`: personal-looking columns without a rule (`mask` and `run` refuse those with 4)"},
+	{Failed, "failed", "an error: a server unreachable, a failed step, another run of the target holding the lock, `RESTAGE_MAX_DURATION` exceeded; `run` cleaned up and staging still serves the previous copy."},
 	{BadInput, "bad input", "a setting, flag or rules file is wrong, or the rules don't fit the database (a rule for a table or column it doesn't have, a rule that can't produce its column, a `RESTAGE_PRESERVE` column the table lacks); every problem is listed; nothing changed (`run` removes what it created)"},
 	{Cancelled, "cancelled", "stopped by SIGINT or SIGTERM; `run` cleaned up; `mask` leaves the database partly masked"},
-	{Refused, "refused", "a safety gate refused: personal-looking columns without a rule (drift gate) or a failed verification check; nothing is switched"},
+	{Refused, "refused", "a safety gate refused: personal-looking columns without a rule (the drift gate, in `check`, `run --dry-run`, `mask` and `run` alike) or a failed verification check or leak scan; nothing is switched"},
 }
 
 // Summary is the table on one line, for usage texts.
