@@ -206,9 +206,11 @@ func Run(ctx context.Context, cfg Config, deps Deps) (*Report, error) {
 	r.rep.Duration = deps.Now().Sub(r.start)
 	r.rep.Median, _ = MedianOfRecent(r.recent, MedianWindow)
 	// Recorded while the lock is held, so two runs never interleave their
-	// read-trim-write of the history. A run the forecast stopped did no
-	// work worth recording.
-	if !errors.Is(err, ErrForecastTooLong) {
+	// read-trim-write of the history; a run refused before it took the
+	// lock (bad input, another run, the source behind the staging name)
+	// records nothing and so creates nothing. A run the forecast stopped
+	// did no work worth recording.
+	if r.release != nil && !errors.Is(err, ErrForecastTooLong) {
 		r.saveHistory(ctx, err == nil)
 	}
 	if r.release != nil {
