@@ -67,20 +67,15 @@ func (p *Provider) shutOutMySQL(ctx context.Context, db *refresh.DB, master stri
 			continue
 		}
 		users[a.user] = true
-		name := a.user + "@" + a.host
-		if _, err := h.ExecContext(ctx, "ALTER USER "+myAcct(a.user, a.host)+" ACCOUNT LOCK"); err != nil {
-			refused = append(refused, fmt.Sprintf("%s (%v)", name, err))
-			continue
+		name, why, err := myLockAccount(ctx, h, a)
+		switch {
+		case err != nil:
+			return locked, err
+		case why != "":
+			refused = append(refused, why)
+		default:
+			locked = append(locked, name)
 		}
-		var create string
-		if err := h.QueryRowContext(ctx, "SHOW CREATE USER "+myAcct(a.user, a.host)).Scan(&create); err != nil {
-			return locked, fmt.Errorf("check %s is locked: %w", name, err)
-		}
-		if !strings.Contains(strings.ToUpper(create), "ACCOUNT LOCK") {
-			refused = append(refused, name+" (still unlocked after ACCOUNT LOCK)")
-			continue
-		}
-		locked = append(locked, name)
 	}
 	if len(refused) > 0 {
 		return locked, fmt.Errorf("inherited login %s could not be locked: %w", strings.Join(refused, ", "), refresh.ErrSharedLogin)

@@ -288,6 +288,24 @@ func myAcct(user, host string) string {
 
 type myAccount struct{ user, host string }
 
+// myLockAccount locks one account and reads the lock back: why says, with
+// the account's name, that it could not be locked; err that the check
+// itself failed.
+func myLockAccount(ctx context.Context, h *sql.DB, a myAccount) (name, why string, err error) {
+	name = a.user + "@" + a.host
+	if _, err := h.ExecContext(ctx, "ALTER USER "+myAcct(a.user, a.host)+" ACCOUNT LOCK"); err != nil {
+		return name, fmt.Sprintf("%s (%v)", name, redact(err)), nil
+	}
+	var create string
+	if err := h.QueryRowContext(ctx, "SHOW CREATE USER "+myAcct(a.user, a.host)).Scan(&create); err != nil {
+		return name, "", fmt.Errorf("check %s is locked: %w", name, redact(err))
+	}
+	if !strings.Contains(strings.ToUpper(create), "ACCOUNT LOCK") {
+		return name, name + " (still unlocked after ACCOUNT LOCK)", nil
+	}
+	return name, "", nil
+}
+
 func (p *Provider) mysqlUsers(ctx context.Context, db *refresh.DB, master string, users []refresh.StagingUser) ([]string, error) {
 	h, err := sql.Open("mysql", db.AdminDSN)
 	if err != nil {
@@ -336,20 +354,15 @@ func (p *Provider) mysqlUsers(ctx context.Context, db *refresh.DB, master string
 		if a.user == master || staging[a.user] || reservedMySQL(a.user) {
 			continue
 		}
-		name := a.user + "@" + a.host
-		if _, err := h.ExecContext(ctx, "ALTER USER "+myAcct(a.user, a.host)+" ACCOUNT LOCK"); err != nil {
-			refused = append(refused, fmt.Sprintf("%s (%v)", name, err))
-			continue
+		name, why, err := myLockAccount(ctx, h, a)
+		switch {
+		case err != nil:
+			return nil, err
+		case why != "":
+			refused = append(refused, why)
+		default:
+			locked = append(locked, name)
 		}
-		var create string
-		if err := h.QueryRowContext(ctx, "SHOW CREATE USER "+myAcct(a.user, a.host)).Scan(&create); err != nil {
-			return nil, fmt.Errorf("check %s is locked: %w", name, err)
-		}
-		if !strings.Contains(strings.ToUpper(create), "ACCOUNT LOCK") {
-			refused = append(refused, name+" (still unlocked after ACCOUNT LOCK)")
-			continue
-		}
-		locked = append(locked, name)
 	}
 	if len(refused) > 0 {
 		if !p.cfg.AcceptSharedLogins {
