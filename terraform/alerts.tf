@@ -252,12 +252,12 @@ resource "aws_cloudwatch_metric_alarm" "stale" {
 # dashboard and the alarm cannot drift from each other.
 locals {
   metric_names = {
-    succeeded       = "RefreshSucceeded" # Count, 1 per successful run
-    duration        = "RefreshDuration"  # Seconds, the whole run
+    succeeded       = "RunSucceeded"     # Count, 1 or 0 per run (RefreshSucceeded: success only, the staleness signal)
+    duration        = "RunDuration"      # Seconds, the whole run
     rows_masked     = "RowsMasked"       # Count
     rows_per_second = "RowsPerSecond"    # Count/Second, masking rate
     duration2median = "DurationToMedian" # this run / median of the recorded runs
-    step_prefix     = "StepDuration."    # Seconds, StepDuration.<step>
+    step_suffix     = "Duration"         # Seconds, <Step>Duration: MaskDuration, RestoreDuration…
   }
   # The steps of a run, in order (internal/refresh.Steps).
   metric_steps = ["prepare", "restore", "credentials", "ready", "mask", "verify", "users", "swap", "retire"]
@@ -278,7 +278,7 @@ locals {
           period = 3600
           metrics = [
             [var.metrics_namespace, local.metric_names.duration, "Target", target, { label = "duration (s)" }],
-            [var.metrics_namespace, local.metric_names.succeeded, "Target", target, { label = "succeeded", stat = "Sum", yAxis = "right" }],
+            [var.metrics_namespace, local.metric_names.succeeded, "Target", target, { label = "succeeded (1) / failed (0)", yAxis = "right" }],
             [var.metrics_namespace, local.metric_names.duration2median, "Target", target, { label = "duration / median", yAxis = "right" }],
           ]
         }
@@ -297,7 +297,7 @@ locals {
           stat    = "Maximum"
           period  = 3600
           metrics = [
-            for step in local.metric_steps : [var.metrics_namespace, "${local.metric_names.step_prefix}${step}", "Target", target, { label = step }]
+            for step in local.metric_steps : [var.metrics_namespace, "${title(step)}${local.metric_names.step_suffix}", "Target", target, { label = step }]
           ]
         }
       },

@@ -242,7 +242,7 @@ variable "rules_writer_arns" {
 }
 
 variable "metrics_namespace" {
-  description = "CloudWatch namespace of the metrics each run emits (RESTAGE_METRICS_NAMESPACE; dimension Target): RefreshSucceeded, RefreshDuration, StepDuration.<step>, RowsMasked, RowsPerSecond, DurationToMedian. The staleness and slow-run alarms and the dashboard read them."
+  description = "CloudWatch namespace of the metrics each run emits (RESTAGE_METRICS_NAMESPACE; dimension Target): RefreshSucceeded, RunSucceeded, RunDuration, <Step>Duration, RowsMasked, RowsPerSecond, DurationToMedian. The staleness and slow-run alarms and the dashboard read them."
   type        = string
   default     = "restage"
 

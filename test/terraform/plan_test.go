@@ -1521,7 +1521,7 @@ func checkDashboard(t *testing.T, p *plan) {
 	if len(rows) != len(example) {
 		t.Errorf("%d dashboard rows, want one per database (%d)", len(rows), len(example))
 	}
-	want := []string{"RefreshDuration", "RefreshSucceeded", "DurationToMedian", "RowsPerSecond", "RowsMasked", "StepDuration.restore", "StepDuration.mask", "StepDuration.verify"}
+	want := []string{"RunDuration", "RunSucceeded", "DurationToMedian", "RowsPerSecond", "RowsMasked", "RestoreDuration", "MaskDuration", "VerifyDuration"}
 	for target := range example {
 		for _, m := range want {
 			if !seen[target][m] {
