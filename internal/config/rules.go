@@ -41,6 +41,20 @@ type Rules struct {
 	// verification (e.g. neutralise webhooks or API keys stored in
 	// tables), in file order.
 	PostMaskSQL []Statement
+	// Links declare columns that repeat another table's column through a
+	// foreign key (orders.customer_email follows users.email via
+	// orders.user_id): the linked column is masked with the followed
+	// column's rule and the verification gate checks that rows which
+	// matched before still match. A check, never a copy.
+	Links []Link
+}
+
+// Link is one entry of links: Column follows Follows through Via, each
+// "table.column" (or "schema.table.column"); Via is a column of Column's
+// table.
+type Link struct {
+	Column, Follows, Via string
+	Line                 int
 }
 
 // Statement is one post-mask SQL statement with its line.
@@ -70,6 +84,13 @@ type ColumnRule struct {
 	Name        string   // transformer name; "keep" for keep
 	Seed        []string // columns of the same row whose values seed the fake; nil when unseeded
 	Reason      string   // why the column is kept, if the file says
+	// SeedOf names the table whose rows the seed identifies (seed_of),
+	// overriding what the planner derives from keys.
+	SeedOf string
+	// Loose is `consistent: false`: the output is fitted to this column
+	// (cut to its length) instead of being the one form every column
+	// gets; the column leaves the gate's consistency groups.
+	Loose bool
 }
 
 // RulesError lists every problem found in a rules file.
@@ -170,12 +191,14 @@ const (
 	keyTransformer = "transformer"
 	keySeed        = "seed"
 	keyKeep        = "keep"
+	keyConsistent  = "consistent"
+	keySeedOf      = "seed_of"
 	// keepReason is keep's parameter for the reason, which {keep: REASON}
 	// sets.
 	keepReason = "reason"
 )
 
-var topLevelKeys = []string{"version", "locale", "truncate", "tables", "post_mask_sql"}
+var topLevelKeys = []string{"version", "locale", "truncate", "tables", "post_mask_sql", "links"}
 
 type rulesParser struct {
 	file     string
@@ -246,6 +269,8 @@ func (p *rulesParser) parse(data []byte) {
 			tables = e.value
 		case "post_mask_sql":
 			p.postMaskSQL(e.value)
+		case "links":
+			p.links(e.value)
 		default:
 			p.errorf(e.line, "unknown key %q (valid: %s)", e.key, strings.Join(topLevelKeys, ", "))
 		}
@@ -432,7 +457,7 @@ func (p *rulesParser) column(table string, e entry) *ColumnRule {
 	}
 
 	before := len(p.problems)
-	var nameNode, seedNode, keepNode *yaml.Node
+	var nameNode, seedNode, keepNode, consistentNode, seedOfNode *yaml.Node
 	params := map[string]any{}
 	paramLines := map[string]int{}
 	for _, pe := range p.mapping(v, "parameter") {
@@ -443,6 +468,10 @@ func (p *rulesParser) column(table string, e entry) *ColumnRule {
 			seedNode = resolve(pe.value)
 		case keyKeep:
 			keepNode = resolve(pe.value)
+		case keyConsistent:
+			consistentNode = resolve(pe.value)
+		case keySeedOf:
+			seedOfNode = resolve(pe.value)
 		default:
 			params[pe.key] = p.value(pe.value, where+": parameter "+pe.key)
 			paramLines[pe.key] = pe.line
@@ -475,6 +504,21 @@ func (p *rulesParser) column(table string, e entry) *ColumnRule {
 	if seedNode != nil {
 		c.Seed = p.seed(seedNode, where, e.key)
 	}
+	if consistentNode != nil {
+		if consistentNode.Kind != yaml.ScalarNode || consistentNode.ShortTag() != "!!bool" {
+			p.errorf(consistentNode.Line, "%s: consistent must be true or false, got %s", where, describe(consistentNode))
+		} else {
+			c.Loose = consistentNode.Value == "false"
+		}
+	}
+	if seedOfNode != nil {
+		if s, ok := p.str(seedOfNode, where+": seed_of"); ok && p.tableName(seedOfNode.Line, s) {
+			c.SeedOf = s
+		}
+		if seedNode == nil {
+			p.errorf(seedOfNode.Line, "%s: seed_of names what the seed identifies: add seed", where)
+		}
+	}
 	if len(p.problems) > before || !p.parseTransformer(c, where, name, nameLine, params, paramLines) {
 		return nil
 	}
@@ -490,6 +534,73 @@ func (p *rulesParser) column(table string, e entry) *ColumnRule {
 		return nil
 	}
 	return c
+}
+
+// links parses the top-level links list.
+func (p *rulesParser) links(n *yaml.Node) {
+	n = resolve(n)
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n.Line, "links must be a list of {column, follows, via}, got %s", describe(n))
+		return
+	}
+	for _, item := range n.Content {
+		item = resolve(item)
+		if item.Kind != yaml.MappingNode {
+			p.errorf(item.Line, "a link must be a mapping with column, follows and via, got %s", describe(item))
+			continue
+		}
+		l := Link{Line: item.Line}
+		for _, e := range p.mapping(item, "") {
+			var dst *string
+			switch e.key {
+			case "column":
+				dst = &l.Column
+			case "follows":
+				dst = &l.Follows
+			case "via":
+				dst = &l.Via
+			default:
+				p.errorf(e.line, "link: unknown key %q (valid: column, follows, via)", e.key)
+				continue
+			}
+			if s, ok := p.str(e.value, "link "+e.key); ok {
+				if _, _, ok := SplitColumn(s); !ok {
+					p.errorf(e.line, "link %s: %q is not table.column", e.key, s)
+					continue
+				}
+				*dst = s
+			}
+		}
+		switch {
+		case l.Column == "" || l.Follows == "" || l.Via == "":
+			p.errorf(item.Line, "a link needs column, follows and via")
+			continue
+		}
+		ct, _, _ := SplitColumn(l.Column)
+		vt, _, _ := SplitColumn(l.Via)
+		if ct != vt {
+			p.errorf(item.Line, "link: via must be a column of the linked column's table %s", ct)
+			continue
+		}
+		if l.Column == l.Follows {
+			p.errorf(item.Line, "link: a column cannot follow itself")
+			continue
+		}
+		p.rules.Links = append(p.rules.Links, l)
+	}
+}
+
+// SplitColumn splits "table.column" or "schema.table.column" into table
+// ("table" or "schema.table") and column.
+func SplitColumn(s string) (table, column string, ok bool) {
+	i := strings.LastIndexByte(s, '.')
+	if i <= 0 || i == len(s)-1 || strings.Count(s, ".") > 2 || strings.TrimSpace(s) != s {
+		return "", "", false
+	}
+	return s[:i], s[i+1:], true
 }
 
 // parseTransformer resolves the transformer name and parameters into c.

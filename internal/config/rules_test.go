@@ -216,7 +216,7 @@ func TestParseRulesReportsEveryProblem(t *testing.T) {
 func TestRulesErrorFormat(t *testing.T) {
 	_, err := ParseRules("db/rules.yaml", []byte("version: 3\nextra: 1\n"))
 	want := "db/rules.yaml:1: unsupported version 3: this restage reads version 1\n" +
-		"db/rules.yaml:2: unknown key \"extra\" (valid: version, locale, truncate, tables, post_mask_sql)"
+		"db/rules.yaml:2: unknown key \"extra\" (valid: version, locale, truncate, tables, post_mask_sql, links)"
 	if err == nil || err.Error() != want {
 		t.Errorf("Error():\ngot  %v\nwant %s", err, want)
 	}

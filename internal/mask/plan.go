@@ -5,6 +5,7 @@ package mask
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,6 +23,25 @@ type Plan struct {
 	Jobs []*TablePlan
 	// Notes explain what the plan derived (children following parents).
 	Notes []string
+	// Links are the rules' links, resolved: the verification gate checks
+	// that rows whose linked value equalled the followed one still do.
+	Links []Link
+}
+
+// Link is a resolved rules link: Table.Column follows
+// Follows.FollowsColumn, Table.Via referencing Follows.Ref.
+type Link struct {
+	Table         *schema.Table
+	Column        string
+	Follows       *schema.Table
+	FollowsColumn string
+	Via           string
+	Ref           string
+}
+
+// String names the link's columns (never values).
+func (l Link) String() string {
+	return fmt.Sprintf("%s.%s follows %s.%s via %s", l.Table.TableName, l.Column, l.Follows.TableName, l.FollowsColumn, l.Via)
 }
 
 // TablePlan is the masking of one table.
@@ -34,7 +54,15 @@ type TablePlan struct {
 
 	funcs    []transform.Func // per Write column; nil for nullify
 	seedIdx  [][]int          // per Write column: indexes into Job.Read, nil = value seeds
+	seedNS   []string         // per Write column: the seed's namespace ("" = by value)
 	nullOnly []bool
+	// redraw groups the Write columns of one seeded entity (same seed,
+	// same namespace, same transform.Entity): they share their draw, so a
+	// collision in one redraws them all (row-level redraw).
+	redraw [][]int
+	// SeedNamespaces are, per Write column, the table whose rows its seed
+	// identifies ("" when unseeded or keyed by value), for the gate.
+	SeedNamespaces []string
 }
 
 // PlanError lists every problem found while checking rules against the
@@ -104,15 +132,19 @@ func NewPlan(rules *config.Rules, s *schema.Schema) (*Plan, error) {
 		}
 	}
 
+	// Links: the linked column gets the followed column's rule.
+	tables, links := planLinks(rules, s, bad)
+	p.Links = links
+
 	// Masking.
 	ruled := map[schema.TableName]bool{}
-	for _, tr := range rules.Tables {
+	for _, tr := range tables {
 		if t := s.Table(tr.Name); t != nil {
 			ruled[t.TableName] = true
 		}
 	}
 	firstLine := map[schema.TableName]int{}
-	for _, tr := range rules.Tables {
+	for _, tr := range tables {
 		t := s.Table(tr.Name)
 		if t == nil {
 			bad(tr.Line, "table %q does not exist%s", tr.Name, tableHint(s, tr.Name))
@@ -131,7 +163,7 @@ func NewPlan(rules *config.Rules, s *schema.Schema) (*Plan, error) {
 			bad(tr.Line, "table %s follows the rules of its parent %s; remove its own rules", t.TableName, t.Parent)
 			continue
 		}
-		tp, errs := planTable(t, tr)
+		tp, errs := planTable(s, t, tr)
 		for _, e := range errs {
 			bad(e.line, "%s", e.msg)
 		}
@@ -145,7 +177,7 @@ func NewPlan(rules *config.Rules, s *schema.Schema) (*Plan, error) {
 			if ruled[child.TableName] {
 				continue
 			}
-			ctp, errs := planTable(child, tr)
+			ctp, errs := planTable(s, child, tr)
 			for _, e := range errs {
 				bad(e.line, "%s (partition/child %s)", e.msg, child.TableName)
 			}
@@ -181,7 +213,7 @@ type lineErr struct {
 	msg  string
 }
 
-func planTable(t *schema.Table, tr *config.TableRules) (*TablePlan, []lineErr) {
+func planTable(s *schema.Schema, t *schema.Table, tr *config.TableRules) (*TablePlan, []lineErr) {
 	var errs []lineErr
 	tp := &TablePlan{Job: TableJob{Table: t, Key: rowKey(t)}}
 	fkCols := map[string]bool{}
@@ -194,6 +226,7 @@ func planTable(t *schema.Table, tr *config.TableRules) (*TablePlan, []lineErr) {
 	type seedRef struct {
 		rule int
 		cols []string
+		ns   string
 	}
 	var seeds []seedRef
 	for _, cr := range tr.Columns {
@@ -206,6 +239,10 @@ func planTable(t *schema.Table, tr *config.TableRules) (*TablePlan, []lineErr) {
 			if t.Column(sc) == nil {
 				errs = append(errs, lineErr{cr.Line, fmt.Sprintf("seed column %s.%s does not exist%s", t.TableName, sc, columnHint(t, sc))})
 			}
+		}
+		ns, seedCols := seedNamespace(s, t, cr)
+		if cr.SeedOf != "" && s.Table(cr.SeedOf) == nil {
+			errs = append(errs, lineErr{cr.Line, fmt.Sprintf("column %s.%s: seed_of: table %q does not exist", t.TableName, cr.Column, cr.SeedOf)})
 		}
 		if transform.IsKeep(cr.Transformer) {
 			continue
@@ -221,7 +258,7 @@ func planTable(t *schema.Table, tr *config.TableRules) (*TablePlan, []lineErr) {
 			errs = append(errs, lineErr{cr.Line, fmt.Sprintf("column %s.%s is part of a foreign key; masking it would break references", t.TableName, col.Name)})
 			continue
 		}
-		fn, err := cr.Transformer.Bind(transform.Target{Column: col, Unique: t.UniqueColumn(col.Name)})
+		fn, err := cr.Transformer.Bind(transform.Target{Column: col, Unique: t.UniqueColumn(col.Name), Loose: cr.Loose})
 		if err != nil {
 			errs = append(errs, lineErr{cr.Line, fmt.Sprintf("column %s.%s (%s): %s: %v", t.TableName, col.Name, col.DataType, cr.Name, err)})
 			continue
@@ -234,7 +271,7 @@ func planTable(t *schema.Table, tr *config.TableRules) (*TablePlan, []lineErr) {
 		tp.Rules = append(tp.Rules, cr)
 		tp.funcs = append(tp.funcs, fn)
 		tp.nullOnly = append(tp.nullOnly, transform.Nullifies(cr.Transformer))
-		seeds = append(seeds, seedRef{len(tp.funcs) - 1, cr.Seed})
+		seeds = append(seeds, seedRef{len(tp.funcs) - 1, seedCols, ns})
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -244,6 +281,9 @@ func planTable(t *schema.Table, tr *config.TableRules) (*TablePlan, []lineErr) {
 	}
 	tp.Job.Read = append([]string(nil), tp.Job.Write...)
 	tp.seedIdx = make([][]int, len(tp.funcs))
+	tp.seedNS = make([]string, len(tp.funcs))
+	tp.SeedNamespaces = tp.seedNS
+	groupOf := map[string]int{}
 	for _, sr := range seeds {
 		if len(sr.cols) == 0 {
 			continue
@@ -258,6 +298,17 @@ func planTable(t *schema.Table, tr *config.TableRules) (*TablePlan, []lineErr) {
 			idx[i] = j
 		}
 		tp.seedIdx[sr.rule] = idx
+		tp.seedNS[sr.rule] = sr.ns
+		if e := transform.Entity(tp.Rules[sr.rule].Transformer); e != "" {
+			k := fmt.Sprint(e, "\x00", sr.ns, "\x00", idx)
+			g, ok := groupOf[k]
+			if !ok {
+				g = len(tp.redraw)
+				groupOf[k] = g
+				tp.redraw = append(tp.redraw, nil)
+			}
+			tp.redraw[g] = append(tp.redraw[g], sr.rule)
+		}
 	}
 	for _, c := range t.Columns {
 		if c.OnUpdate && !contains(tp.Job.Write, c.Name) {
@@ -291,33 +342,225 @@ func rowKey(t *schema.Table) []string {
 var ErrValue = errors.New("masking a value failed")
 
 // RowFunc returns the row function for this table bound to one worker's
-// Masker.
+// Masker. Columns of one seeded entity (see TablePlan.redraw) are drawn
+// together: when any of them would equal its original, the entity is
+// redrawn for all of them, so the row stays one person and no column
+// shows which value collided.
 func (tp *TablePlan) RowFunc(m *transform.Masker) RowFunc {
 	var seedVals []string
 	var seedNulls []bool
+	grouped := make([]bool, len(tp.funcs))
+	for _, g := range tp.redraw {
+		for _, i := range g {
+			grouped[i] = true
+		}
+	}
+	input := func(in []Value, i int) transform.Input {
+		input := transform.Input{Value: in[i].S}
+		if idx := tp.seedIdx[i]; idx != nil {
+			seedVals, seedNulls = seedVals[:0], seedNulls[:0]
+			for _, j := range idx {
+				seedVals = append(seedVals, in[j].S)
+				seedNulls = append(seedNulls, in[j].Null)
+			}
+			input.Seed = transform.SeedFor(tp.seedNS[i], seedVals, seedNulls)
+		}
+		return input
+	}
+	fail := func(i int, err error) error {
+		return fmt.Errorf("%w: %s.%s (%s): %v", ErrValue, tp.Job.Table.TableName, tp.Job.Write[i], tp.Rules[i].Name, err)
+	}
 	return func(in, out []Value) error {
 		for i, fn := range tp.funcs {
 			if tp.nullOnly[i] || in[i].Null {
 				out[i] = Value{Null: true}
 				continue
 			}
-			input := transform.Input{Value: in[i].S}
-			if idx := tp.seedIdx[i]; idx != nil {
-				seedVals, seedNulls = seedVals[:0], seedNulls[:0]
-				for _, j := range idx {
-					seedVals = append(seedVals, in[j].S)
-					seedNulls = append(seedNulls, in[j].Null)
-				}
-				input.Seed = transform.SeedOf(seedVals, seedNulls)
+			if grouped[i] {
+				continue
 			}
-			s, null, err := fn(m, input)
+			s, null, err := fn(m, input(in, i))
 			if err != nil {
-				return fmt.Errorf("%w: %s.%s (%s): %v", ErrValue, tp.Job.Table.TableName, tp.Job.Write[i], tp.Rules[i].Name, err)
+				return fail(i, err)
 			}
 			out[i] = Value{S: s, Null: null}
 		}
+	groups:
+		for _, g := range tp.redraw {
+			for attempt := 0; attempt < maxRowAttempts; attempt++ {
+				collided := false
+				for _, i := range g {
+					if tp.nullOnly[i] || in[i].Null {
+						out[i] = Value{Null: true}
+						continue
+					}
+					inp := input(in, i)
+					inp.Attempt, inp.NoRedraw = attempt, true
+					s, null, err := tp.funcs[i](m, inp)
+					if errors.Is(err, transform.ErrSameAsOriginal) {
+						collided = true
+						break
+					}
+					if err != nil {
+						return fail(i, err)
+					}
+					out[i] = Value{S: s, Null: null}
+				}
+				if !collided {
+					continue groups
+				}
+			}
+			return fail(g[0], errors.New("could not draw a person different from the original in every column"))
+		}
 		return nil
 	}
+}
+
+// maxRowAttempts bounds row-level redraws.
+const maxRowAttempts = 50
+
+// seedNamespace decides what a rule's seed identifies: seed_of names it;
+// a seed that is the table's primary key identifies a row of this table;
+// one that is a foreign key to a table's primary key identifies a row of
+// that table; anything else is keyed by value (""). The seed columns come
+// back in the key's order, so a foreign key and the primary key it
+// references give the same seed.
+func seedNamespace(s *schema.Schema, t *schema.Table, cr *config.ColumnRule) (string, []string) {
+	if len(cr.Seed) == 0 {
+		return "", nil
+	}
+	if cr.SeedOf != "" {
+		if rt := s.Table(cr.SeedOf); rt != nil {
+			return rt.Name, cr.Seed
+		}
+		return cr.SeedOf, cr.Seed
+	}
+	if sameSet(cr.Seed, t.PrimaryKey) {
+		return t.Name, t.PrimaryKey
+	}
+	for _, fk := range t.ForeignKeys {
+		if !sameSet(cr.Seed, fk.Columns) {
+			continue
+		}
+		rt := s.Lookup(fk.RefTable)
+		if rt == nil || !slices.Equal(fk.RefColumns, rt.PrimaryKey) {
+			continue
+		}
+		return rt.Name, fk.Columns
+	}
+	return "", cr.Seed
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) || len(a) == 0 {
+		return false
+	}
+	for _, x := range a {
+		if !contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
+
+// planLinks resolves the rules' links and returns the table rules with
+// each linked column given the followed column's rule (seeded through via
+// when the followed rule is seeded by its table's primary key).
+func planLinks(rules *config.Rules, s *schema.Schema, bad func(int, string, ...any)) ([]*config.TableRules, []Link) {
+	if len(rules.Links) == 0 {
+		return rules.Tables, nil
+	}
+	tables := make([]*config.TableRules, len(rules.Tables))
+	for i, tr := range rules.Tables {
+		cp := *tr
+		cp.Columns = slices.Clone(tr.Columns)
+		tables[i] = &cp
+	}
+	ruleOf := func(t *schema.Table, col string) (*config.TableRules, *config.ColumnRule) {
+		for _, tr := range tables {
+			if s.Table(tr.Name) != t {
+				continue
+			}
+			for _, cr := range tr.Columns {
+				if cr.Column == col {
+					return tr, cr
+				}
+			}
+			return tr, nil
+		}
+		return nil, nil
+	}
+	var links []Link
+	for _, l := range rules.Links {
+		ctn, cc, _ := config.SplitColumn(l.Column)
+		ftn, fc, _ := config.SplitColumn(l.Follows)
+		_, vc, _ := config.SplitColumn(l.Via)
+		ct, ft := s.Table(ctn), s.Table(ftn)
+		switch {
+		case ct == nil:
+			bad(l.Line, "link: table %q does not exist", ctn)
+			continue
+		case ft == nil:
+			bad(l.Line, "link: table %q does not exist", ftn)
+			continue
+		case ct.Column(cc) == nil:
+			bad(l.Line, "link: column %s.%s does not exist", ct.TableName, cc)
+			continue
+		case ft.Column(fc) == nil:
+			bad(l.Line, "link: column %s.%s does not exist", ft.TableName, fc)
+			continue
+		case ct.Column(vc) == nil:
+			bad(l.Line, "link: via column %s.%s does not exist", ct.TableName, vc)
+			continue
+		case ct == ft:
+			bad(l.Line, "link: %s and the column it follows are in one table", l.Column)
+			continue
+		}
+		// via references the followed table: its foreign key, else the
+		// followed table's one-column primary key.
+		ref := ""
+		for _, fk := range ct.ForeignKeys {
+			if len(fk.Columns) == 1 && fk.Columns[0] == vc && s.Lookup(fk.RefTable) == ft {
+				ref = fk.RefColumns[0]
+			}
+		}
+		if ref == "" && len(ft.PrimaryKey) == 1 {
+			ref = ft.PrimaryKey[0]
+		}
+		if ref == "" {
+			bad(l.Line, "link: %s.%s is not a foreign key to %s and %s has no one-column primary key", ct.TableName, vc, ft.TableName, ft.TableName)
+			continue
+		}
+		_, fr := ruleOf(ft, fc)
+		if fr == nil || transform.IsKeep(fr.Transformer) {
+			bad(l.Line, "link: %s.%s, which %s.%s follows, has no masking rule", ft.TableName, fc, ct.TableName, cc)
+			continue
+		}
+		rule := *fr
+		rule.Column, rule.Line = cc, l.Line
+		if len(fr.Seed) > 0 {
+			ns, cols := seedNamespace(s, ft, fr)
+			if ns != ft.Name || !slices.Equal(cols, []string{ref}) {
+				bad(l.Line, "link: the rule of %s.%s is seeded by other than its table's primary key, which %s.%s cannot follow", ft.TableName, fc, ct.TableName, vc)
+				continue
+			}
+			rule.Seed, rule.SeedOf = []string{vc}, ft.Name
+		}
+		tr, own := ruleOf(ct, cc)
+		switch {
+		case own != nil && transform.Signature(own.Transformer) != transform.Signature(fr.Transformer):
+			bad(own.Line, "column %s.%s follows %s.%s (link at line %d): remove its own rule, it is masked with the followed column's", ct.TableName, cc, ft.TableName, fc, l.Line)
+			continue
+		case own != nil:
+			tr.Columns[slices.Index(tr.Columns, own)] = &rule
+		case tr != nil:
+			tr.Columns = append(tr.Columns, &rule)
+		default:
+			tables = append(tables, &config.TableRules{Name: ctn, Line: l.Line, Columns: []*config.ColumnRule{&rule}})
+		}
+		links = append(links, Link{Table: ct, Column: cc, Follows: ft, FollowsColumn: fc, Via: vc, Ref: ref})
+	}
+	return tables, links
 }
 
 func contains(list []string, s string) bool { return indexOf(list, s) >= 0 }

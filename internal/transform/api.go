@@ -51,6 +51,12 @@ func (e *ParamError) Error() string {
 type Target struct {
 	Column *schema.Column
 	Unique bool
+	// Loose is set by a rule's `consistent: false`: the output is fitted
+	// to this column (cut to its length; e-mail's short tag off a unique
+	// column) instead of being the one form every column gets. Without
+	// it, a column shorter than the transformer's maximum output is
+	// refused at Bind (a plan error naming the length needed).
+	Loose bool
 }
 
 // Input is one non-NULL original value. Seed, when not nil, replaces Value
@@ -59,6 +65,30 @@ type Target struct {
 type Input struct {
 	Value string
 	Seed  []byte
+	// Attempt is the first draw to try (0 normally). The planner raises it
+	// for every column of a seeded entity in a row when one of them
+	// collided with its original (row-level redraw).
+	Attempt int
+	// NoRedraw makes the Func try Attempt only and return
+	// ErrSameAsOriginal when that draw equals the original, so that the
+	// caller can redraw the whole row's entity.
+	NoRedraw bool
+}
+
+// ErrSameAsOriginal is returned by a Func called with Input.NoRedraw when
+// its draw equals the original (compared folded, see FoldKey).
+var ErrSameAsOriginal = errors.New("draw equals the original")
+
+// Entity names the fake entity a transformer draws from its seed when
+// several columns of a row must agree: "person" for first_name,
+// last_name, full_name, email and a template with name placeholders; ""
+// for a transformer whose output stands alone. Columns of one row with the
+// same seed and entity are redrawn together.
+func Entity(t Transformer) string {
+	if e, ok := t.(interface{ entity() string }); ok {
+		return e.entity()
+	}
+	return ""
 }
 
 // Transformer is a parsed, validated rule transformer.

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -168,15 +169,20 @@ func (t *hashT) Bind(tg Target) (Func, error) {
 	n := t.length
 	if n == 0 {
 		n = 32
-		if c.MaxLength > 0 && c.MaxLength < n {
+		// A shorter hash is another hash: only consistent: false fits the
+		// default to the column.
+		if tg.Loose && c.MaxLength > 0 && c.MaxLength < n {
 			n = c.MaxLength
 		}
 	}
-	if c.MaxLength > 0 && n > c.MaxLength {
-		return nil, errors.New("hash: length is longer than the column")
-	}
 	if tg.Unique && n < minUniqueHash {
 		return nil, errors.New("hash: a unique column needs length >= 16 (the column may be too short)")
+	}
+	if c.MaxLength > 0 && n > c.MaxLength {
+		if t.length == 0 {
+			return nil, fmt.Errorf("hash: column is too short for the consistent hash output (needs %d characters; set length (16 or more on a unique column), or give the rule consistent: false)", n)
+		}
+		return nil, errors.New("hash: length is longer than the column")
 	}
 	g := func(m *Masker, in Input, seed []byte, attempt int) (string, error) {
 		sum := m.macOf("hash", m.uniqSeed(in), attempt)

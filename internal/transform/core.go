@@ -111,9 +111,13 @@ type wrapOpts struct {
 }
 
 // wrap turns a generator into a Func with the generic guarantees: the
-// output fits the column, and differs from the input the way the column
-// compares (redrawing with attempt+1 on a hit).
+// output fits the column, and differs from the input (compared folded, the
+// same way on every column: see sameFolded), redrawing with attempt+1 on a
+// hit. Without a seed the generator is keyed by the folded value
+// (FoldKey), so values a case-insensitive pad-space collation treats as
+// equal get one fake.
 func wrap(col *schema.Column, g gen, o wrapOpts) Func {
+	bin := col.Kind == schema.KindBinary
 	return func(m *Masker, in Input) (string, bool, error) {
 		// Blank stays blank, like NULL stays NULL: an empty or all-space
 		// text holds no personal data, and a fake there would change the
@@ -123,9 +127,9 @@ func wrap(col *schema.Column, g gen, o wrapOpts) Func {
 		}
 		seed := in.Seed
 		if seed == nil {
-			seed = bytesOf(in.Value)
+			seed = bytesOf(FoldKey(in.Value))
 		}
-		for attempt := 0; attempt < maxAttempts; attempt++ {
+		for attempt := in.Attempt; attempt < in.Attempt+maxAttempts; attempt++ {
 			out, err := g(m, in, seed, attempt)
 			if err == errUnchanged {
 				return in.Value, false, nil
@@ -137,8 +141,11 @@ func wrap(col *schema.Column, g gen, o wrapOpts) Func {
 			if err != nil {
 				return "", false, err
 			}
-			if o.exempt || !sameUnder(col, out, in.Value) {
+			if o.exempt || !sameFolded(bin, out, in.Value) {
 				return out, false, nil
+			}
+			if in.NoRedraw {
+				return "", false, ErrSameAsOriginal
 			}
 		}
 		return "", false, errNotDifferent
@@ -156,6 +163,11 @@ type spec struct {
 	// minLen: shortest column (characters) the output fits without losing
 	// what makes it valid or unique. 0: anything.
 	minLen int
+	// maxLen: the longest output (characters), documented per
+	// transformer. Unless the target is Loose, a shorter column is refused:
+	// cutting would make this column's fake differ from other columns'.
+	// 0: no fixed maximum (the output's length follows the original's).
+	maxLen int
 }
 
 // check refuses targets the transformer cannot produce values for.
@@ -185,6 +197,9 @@ func check(name string, t Target, s spec) error {
 	}
 	if s.minLen > 0 && c.MaxLength > 0 && c.MaxLength < s.minLen {
 		return fmt.Errorf("column is too short for %s output (needs %d characters)", name, s.minLen)
+	}
+	if !t.Loose && s.maxLen > 0 && c.MaxLength > 0 && c.MaxLength < s.maxLen && c.Kind == schema.KindText {
+		return fmt.Errorf("column is too short for the consistent %s output (needs %d characters; or give the rule consistent: false to cut it to this column)", name, s.maxLen)
 	}
 	return nil
 }

@@ -37,6 +37,16 @@ func mustBind(t testing.TB, tr Transformer, col *schema.Column, unique bool) Fun
 	return f
 }
 
+// mustBindLoose binds like a rule with consistent: false.
+func mustBindLoose(t testing.TB, tr Transformer, col *schema.Column, unique bool) Func {
+	t.Helper()
+	f, err := tr.Bind(Target{Column: col, Unique: unique, Loose: true})
+	if err != nil {
+		t.Fatalf("Bind(%s): %v", tr.Name(), err)
+	}
+	return f
+}
+
 func mustRun(t testing.TB, f Func, m *Masker, in Input) string {
 	t.Helper()
 	out, null, err := f(m, in)

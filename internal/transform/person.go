@@ -89,11 +89,32 @@ func personName(p fake.Person, part, locale, script string) string {
 	return first + " " + last
 }
 
+func (*nameT) entity() string { return "person" }
+
+// nameMax is the longest name part (first, last, full) in a script.
+func nameMax(part, locale, script string) int {
+	l := fake.LimitsOf(locale)
+	first, last := l.First, l.Last
+	switch {
+	case script == "kana":
+		first, last = l.FirstKana, l.LastKana
+	case script == "romaji" && locale != "en":
+		first, last = l.FirstRomaji, l.LastRomaji
+	}
+	switch part {
+	case "first":
+		return first
+	case "last":
+		return last
+	}
+	return first + 1 + last
+}
+
 func (t *nameT) Bind(tg Target) (Func, error) {
-	if err := check(t.name, tg, spec{kinds: textKinds, nonASCII: t.locale == "ja" && t.script != "romaji"}); err != nil {
+	part := strings.TrimSuffix(t.name, "_name")
+	if err := check(t.name, tg, spec{kinds: textKinds, nonASCII: t.locale == "ja" && t.script != "romaji", maxLen: nameMax(part, t.locale, t.script)}); err != nil {
 		return nil, err
 	}
-	part := strings.TrimSuffix(t.name, "_name")
 	g := func(m *Masker, in Input, seed []byte, attempt int) (string, error) {
 		return personName(m.person(seed, attempt, t.locale), part, t.locale, t.script), nil
 	}
@@ -108,6 +129,10 @@ const (
 	defaultEmailDomain = "example.invalid"
 	uniqueTagLen       = 13 // 65 bits
 	shortTagLen        = 4
+	// emailNameLen caps "first.last" in the consistent form, so that the
+	// address (at most 35 characters plus the domain: 50 with the default
+	// domain) fits the common VARCHAR(50) e-mail column everywhere.
+	emailNameLen = 20
 )
 
 func parseEmail(_ string, p *params, opt Options) (Transformer, error) {
@@ -146,30 +171,42 @@ func validDomain(d string) bool {
 
 func (*emailT) Name() string { return "email" }
 
-// Bind: the address is "first.last.TAG@domain", lower-case ASCII. TAG is
-// keyed by the original value (and seed): 13 base32 characters (65 bits)
-// on a unique column, which makes outputs unique by construction; the
-// reserved .invalid default domain keeps them apart from real addresses.
-// A short column loses name characters first, never the tag or domain.
+func (*emailT) entity() string { return "person" }
+
+// Bind: the address is "first.last.TAG@domain", lower-case ASCII. The
+// consistent form (every column, unique or not, unless the rule says
+// consistent: false) has "first.last" cut to 20 characters and a
+// 13-character TAG (65 bits): unique by construction, and the same address
+// for the same original in every column; the reserved .invalid default
+// domain keeps outputs apart from real addresses. The fake person comes
+// from the folded original (or the seed); TAG from the exact original
+// (plus the seed), so "A@x" and "a@x" share a name but never an address,
+// which keeps a case-sensitive unique index safe. With consistent: false
+// the tag is 4 characters off a unique column and a short column loses
+// name characters first, never the tag or domain.
 func (t *emailT) Bind(tg Target) (Func, error) {
-	tagLen := shortTagLen
-	if tg.Unique {
-		tagLen = uniqueTagLen
+	tagLen := uniqueTagLen
+	if tg.Loose && !tg.Unique {
+		tagLen = shortTagLen
 	}
 	minLen := tagLen + 1 + len(t.domain)
-	if err := check("email", tg, spec{kinds: textKinds, unique: true, minLen: minLen}); err != nil {
+	maxOut := emailNameLen + 1 + minLen
+	if err := check("email", tg, spec{kinds: textKinds, unique: true, minLen: minLen, maxLen: maxOut}); err != nil {
 		return nil, err
 	}
 	maxLen := tg.Column.MaxLength
+	nameRoom := emailNameLen
+	if tg.Loose {
+		nameRoom = 64 - tagLen - 1 // local part limit (RFC 5321)
+		if maxLen > 0 && maxLen-minLen-1 < nameRoom {
+			nameRoom = maxLen - minLen - 1
+		}
+	}
 	g := func(m *Masker, in Input, seed []byte, attempt int) (string, error) {
 		p := m.person(seed, attempt, t.locale)
 		var buf [160]byte
 		b := buf[:0]
-		room := 64 - tagLen - 1 // local part limit (RFC 5321)
-		if maxLen > 0 && maxLen-minLen-1 < room {
-			room = maxLen - minLen - 1
-		}
-		if room > 0 {
+		if room := nameRoom; room > 0 {
 			b = appendLocal(b, p)
 			if len(b) > room {
 				b = b[:room]
@@ -248,9 +285,10 @@ func parsePhone(_ string, p *params, opt Options) (Transformer, error) {
 func (*phoneT) Name() string { return "phone" }
 
 func (t *phoneT) Bind(tg Target) (Func, error) {
-	s := spec{kinds: textKinds, nonASCII: !isASCII(t.format)}
+	s := spec{kinds: textKinds, nonASCII: !isASCII(t.format), maxLen: fake.LimitsOf(t.locale).Phone}
 	if t.format != "" {
 		s.minLen = utf8.RuneCountInString(t.format)
+		s.maxLen = s.minLen
 	}
 	if err := check("phone", tg, s); err != nil {
 		return nil, err
@@ -308,7 +346,12 @@ func (t *addressT) Name() string { return t.name }
 
 func (t *addressT) Bind(tg Target) (Func, error) {
 	nonASCII := t.locale == "ja" && (t.name != "postal_code" || t.mark)
-	if err := check(t.name, tg, spec{kinds: textKinds, nonASCII: nonASCII}); err != nil {
+	l := fake.LimitsOf(t.locale)
+	maxOut := map[string]int{"street_address": l.Street, "city": l.City, "region": l.Region, "prefecture": l.Region, "postal_code": l.PostalCode}[t.name]
+	if t.mark {
+		maxOut++
+	}
+	if err := check(t.name, tg, spec{kinds: textKinds, nonASCII: nonASCII, maxLen: maxOut}); err != nil {
 		return nil, err
 	}
 	var g gen

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/restage/restage/internal/transform/fake"
 )
 
 type segKind int
@@ -145,6 +147,41 @@ func parseTemplate(_ string, p *params, opt Options) (Transformer, error) {
 
 func (*templateT) Name() string { return "template" }
 
+func (t *templateT) entity() string {
+	if t.person {
+		return "person"
+	}
+	return ""
+}
+
+// maxOut is the longest output: literals and fixed-width parts plus the
+// longest name each name placeholder can give.
+func (t *templateT) maxOut() int {
+	l := fake.LimitsOf(t.locale)
+	n := t.fixed
+	for _, s := range t.segs {
+		switch s.kind {
+		case segFirst:
+			n += l.First
+		case segLast:
+			n += l.Last
+		case segFull:
+			n += l.First + 1 + l.Last
+		case segFirstKana:
+			n += max(l.FirstKana, l.First)
+		case segLastKana:
+			n += max(l.LastKana, l.Last)
+		case segFirstRomaji:
+			n += l.FirstRomaji
+		case segLastRomaji:
+			n += l.LastRomaji
+		case segEmailLocal:
+			n += max(l.FirstRomaji+1+l.LastRomaji, len("user"))
+		}
+	}
+	return n
+}
+
 // Bind: {hash:N} is N base32 characters (a-z2-7) keyed by the original
 // value (and seed), {digits:N} and {letters:N} random digits / lower-case
 // letters, the name placeholders the row's fake person (Japanese full name
@@ -152,14 +189,19 @@ func (*templateT) Name() string { return "template" }
 // name for en). When the column is short, person-derived parts are cut
 // first; on a unique column the rest must fit.
 func (t *templateT) Bind(tg Target) (Func, error) {
-	s := spec{kinds: textKinds, unique: t.unique, nonASCII: t.nonASCI}
+	s := spec{kinds: textKinds, unique: t.unique, nonASCII: t.nonASCI, maxLen: t.maxOut()}
 	if tg.Unique {
 		s.minLen = t.fixed
 	}
 	if err := check("template", tg, s); err != nil {
 		return nil, err
 	}
-	maxLen := tg.Column.MaxLength
+	// Name parts are cut to fit only with consistent: false; otherwise
+	// the column holds the longest output (checked above).
+	maxLen := 0
+	if tg.Loose {
+		maxLen = tg.Column.MaxLength
+	}
 	g := func(m *Masker, in Input, seed []byte, attempt int) (string, error) {
 		return t.render(m, in, seed, attempt, maxLen), nil
 	}

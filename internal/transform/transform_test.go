@@ -240,27 +240,57 @@ func TestBindRefusals(t *testing.T) {
 			}
 		})
 	}
+	// Issue 12: the consistent form needs the column to hold the longest
+	// output; consistent: false (Loose) fits it to the column instead.
+	short := []struct {
+		name    string
+		params  map[string]any
+		col     *schema.Column
+		unique  bool
+		wantSub string
+	}{
+		{"hash", nil, textCol(16), true, "needs 32 characters"},
+		{"email", nil, textCol(29), true, "needs 50 characters"},
+		{"email", nil, textCol(49), false, "needs 50 characters"},
+		{"email", map[string]any{"domain": "x.jp"}, textCol(38), false, "needs 39 characters"},
+		{"template", map[string]any{"template": "{first_name}-{hash:12}"}, textCol(20), true, "needs 24 characters"},
+		{"first_name", nil, textCol(5), false, "needs 11 characters"},
+		{"city", nil, textCol(10), false, "consistent: false"},
+		{"phone", map[string]any{"locale": "ja"}, textCol(12), false, "needs 13 characters"},
+	}
+	for _, tt := range short {
+		_, err := mustParse(t, tt.name, tt.params).Bind(Target{Column: tt.col, Unique: tt.unique})
+		if err == nil || !strings.Contains(err.Error(), tt.wantSub) {
+			t.Errorf("%s %v on %d characters: err = %v, want %q", tt.name, tt.params, tt.col.MaxLength, err, tt.wantSub)
+		}
+		if _, err := mustParse(t, tt.name, tt.params).Bind(Target{Column: tt.col, Unique: tt.unique, Loose: true}); err != nil && tt.col.MaxLength >= 16 {
+			t.Errorf("%s %v with consistent: false: %v", tt.name, tt.params, err)
+		}
+	}
 	// What is accepted.
 	ok := []struct {
 		name   string
 		params map[string]any
 		col    *schema.Column
 		unique bool
+		loose  bool
 	}{
-		{"hash", nil, textCol(16), true},
-		{"email", nil, textCol(29), true},
-		{"template", map[string]any{"template": "{first_name}-{hash:12}"}, textCol(20), true},
-		{"full_name", map[string]any{"locale": "ja", "script": "romaji"}, latin1, false},
-		{"postal_code", map[string]any{"locale": "ja"}, latin1, false},
-		{"nullify", nil, textCol(5), true},
-		{"fixed", map[string]any{"value": 12}, &schema.Column{Kind: schema.KindDecimal, Precision: 4, Scale: 0}, false},
-		{"fixed", map[string]any{"value": true}, col(schema.KindInt), false},
-		{"fixed", map[string]any{"value": "2024-01-02 03:04:05"}, col(schema.KindDateTime), false},
-		{"fixed", map[string]any{"value": `{"a":1}`}, col(schema.KindJSON), false},
-		{"keep", nil, gen, false},
+		{"hash", nil, textCol(16), true, true},
+		{"hash", nil, textCol(32), true, false},
+		{"email", nil, textCol(29), true, true},
+		{"email", nil, textCol(50), false, false},
+		{"template", map[string]any{"template": "{first_name}-{hash:12}"}, textCol(20), true, true},
+		{"full_name", map[string]any{"locale": "ja", "script": "romaji"}, latin1, false, false},
+		{"postal_code", map[string]any{"locale": "ja"}, latin1, false, false},
+		{"nullify", nil, textCol(5), true, false},
+		{"fixed", map[string]any{"value": 12}, &schema.Column{Kind: schema.KindDecimal, Precision: 4, Scale: 0}, false, false},
+		{"fixed", map[string]any{"value": true}, col(schema.KindInt), false, false},
+		{"fixed", map[string]any{"value": "2024-01-02 03:04:05"}, col(schema.KindDateTime), false, false},
+		{"fixed", map[string]any{"value": `{"a":1}`}, col(schema.KindJSON), false, false},
+		{"keep", nil, gen, false, false},
 	}
 	for _, tt := range ok {
-		if _, err := mustParse(t, tt.name, tt.params).Bind(Target{Column: tt.col, Unique: tt.unique}); err != nil {
+		if _, err := mustParse(t, tt.name, tt.params).Bind(Target{Column: tt.col, Unique: tt.unique, Loose: tt.loose}); err != nil {
 			t.Errorf("%s %v: %v", tt.name, tt.params, err)
 		}
 	}
@@ -290,14 +320,19 @@ func TestNeverEqualUnderCollation(t *testing.T) {
 		outs []string
 		want string
 	}{
-		{"case sensitive keeps case variant", cs, "Alice", []string{"ALICE", "Bob"}, "ALICE"},
+		// Issue 12: the redraw compares folded values whatever the column,
+		// so a case variant is redrawn on a case-sensitive column too
+		// (before: kept there).
+		{"case sensitive redraws case variant too", cs, "Alice", []string{"ALICE", "Bob"}, "Bob"},
 		{"case insensitive redraws", ci, "Alice", []string{"ALICE", "Bob"}, "Bob"},
 		{"ci accents", ci, "José", []string{"JOSE", "Bob"}, "Bob"},
 		{"ci width and kana", ci, "ヤマダ", []string{"やまだ", "ﾔﾏﾀﾞ", "佐藤"}, "佐藤"},
 		{"ci voiced marks count as accents", ci, "カ", []string{"ガ", "キ"}, "キ"},
-		{"cs kana", cs, "ヤマダ", []string{"やまだ"}, "やまだ"},
+		{"cs kana redraws too", cs, "ヤマダ", []string{"やまだ", "佐藤"}, "佐藤"},
+		{"cs width", cs, "ABC", []string{"ａｂｃ", "x"}, "x"},
 		{"pad space", pad, "abc", []string{"abc   ", "abd"}, "abd"},
-		{"no pad", cs, "abc", []string{"abc   ", "abd"}, "abc   "},
+		{"no pad redraws too", cs, "abc", []string{"abc   ", "abd"}, "abd"},
+		{"binary compares bytes", col(schema.KindBinary), "abc", []string{"ABC"}, "ABC"},
 		{"exact", cs, "abc", []string{"abc", "abc", "abx"}, "abx"},
 	}
 	for _, tt := range tests {
@@ -333,10 +368,12 @@ func TestNeverEqualRealTransformer(t *testing.T) {
 	seed := []byte("x")
 	first := fake.Region(m.Rand("region", seed, 0), "en")
 	orig := strings.ToUpper(first)
-	if got := mustRun(t, fcs, m, Input{Value: orig, Seed: seed}); got != first {
-		t.Errorf("case-sensitive column: got %q, want the first draw %q", got, first)
-	}
+	// Issue 12: both columns redraw (before, the case-sensitive one kept
+	// the case variant), so the fake is the same in both.
 	got := mustRun(t, fci, m, Input{Value: orig, Seed: seed})
+	if cs := mustRun(t, fcs, m, Input{Value: orig, Seed: seed}); cs != got || strings.EqualFold(cs, orig) {
+		t.Errorf("case-sensitive column: got %q, want %q like the case-insensitive one", cs, got)
+	}
 	if strings.EqualFold(got, orig) {
 		t.Errorf("case-insensitive column: got %q for %q", got, orig)
 	}
@@ -382,7 +419,7 @@ func TestFit(t *testing.T) {
 	// Japanese names into utf8mb3 and a short column.
 	c := textCol(3)
 	c.Charset = "utf8mb3"
-	f := mustBind(t, mustParse(t, "full_name", map[string]any{"locale": "ja"}), c, false)
+	f := mustBindLoose(t, mustParse(t, "full_name", map[string]any{"locale": "ja"}), c, false)
 	for i := range 200 {
 		out := mustRun(t, f, m, Input{Value: strconv.Itoa(i)})
 		if utf8.RuneCountInString(out) > 3 {
@@ -572,15 +609,15 @@ func TestEmailUnique(t *testing.T) {
 		seen[out] = struct{}{}
 	}
 	// A short unique column keeps tag and domain, cuts the name.
-	short := mustBind(t, mustParse(t, "email", nil), textCol(29), true)
+	short := mustBindLoose(t, mustParse(t, "email", nil), textCol(29), true)
 	for i := range 100 {
 		out := mustRun(t, short, m, Input{Value: strconv.Itoa(i)})
 		if len(out) > 29 || !valid.MatchString("x."+out) && !valid.MatchString(out) {
 			t.Fatalf("short unique email %q", out)
 		}
 	}
-	// Non-unique: short tag.
-	nu := mustBind(t, mustParse(t, "email", map[string]any{"domain": "Mail.Test"}), textCol(0), false)
+	// Non-unique with consistent: false: short tag.
+	nu := mustBindLoose(t, mustParse(t, "email", map[string]any{"domain": "Mail.Test"}), textCol(0), false)
 	out := mustRun(t, nu, m, Input{Value: "a@b"})
 	if !regexp.MustCompile(`^[a-z0-9.]+\.[a-z2-7]{4}@mail\.test$`).MatchString(out) {
 		t.Errorf("email %q", out)
@@ -589,7 +626,7 @@ func TestEmailUnique(t *testing.T) {
 
 func TestTemplateUnique(t *testing.T) {
 	m := NewMasker(testKey(t, 1))
-	f := mustBind(t, mustParse(t, "template", map[string]any{"template": "{full_name}#{hash:12}"}), textCol(20), true)
+	f := mustBindLoose(t, mustParse(t, "template", map[string]any{"template": "{full_name}#{hash:12}"}), textCol(20), true)
 	seen := map[string]bool{}
 	re := regexp.MustCompile(`^[A-Za-z '-]*#[a-z2-7]{12}$`)
 	for i := range 20000 {
