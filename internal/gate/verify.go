@@ -93,6 +93,7 @@ type VerifyBaseline struct {
 	tables    []*schema.Table                       // counted tables, in schema/plan order
 	jobs      []*verifyJobBase
 	groups    []*verifyGroup
+	links     []*verifyLink
 	elapsed   time.Duration
 }
 
@@ -188,6 +189,9 @@ func (b *VerifyBaseline) Bytes() int64 {
 	for _, g := range b.groups {
 		n += int64(len(g.pairs)) * 64
 	}
+	for _, l := range b.links {
+		n += l.bytes()
+	}
 	return n
 }
 
@@ -201,10 +205,17 @@ type verifyJobBase struct {
 	exempt  []bool // fixed and nullify: no unchanged check
 	nullify []bool
 	group   []int // per column: consistency group, -1 none
-	rows    int64
-	nulls   []int64
-	rows2   *verifyRows  // keyed tables
-	sets    []*verifySet // keyless tables, per column
+	// seedIdx are, per column of a seeded rule in a consistency group,
+	// the indexes of its seed columns among seedCols; seedNS its
+	// namespace. A seeded original is tracked together with its seed.
+	seedIdx  [][]int
+	seedNS   []string
+	seedCols []string // read after the masked columns
+	seedRead []int    // their indexes in the plan's TableJob.Read
+	rows     int64
+	nulls    []int64
+	rows2    *verifyRows  // keyed tables
+	sets     []*verifySet // keyless tables, per column
 	// want maps a row key fingerprint to the consistency places in this
 	// table whose masked value is needed.
 	want map[uint64][]verifyWant
@@ -255,6 +266,7 @@ func VerifyCapture(ctx context.Context, rd mask.Reader, plan *mask.Plan, key tra
 		})
 	}
 	b.countOthers(gctx, g, rd, &mu)
+	b.captureLinks(gctx, g, rd)
 	if err := g.Wait(); err != nil {
 		return nil, fmt.Errorf("verify: capture: %w", err)
 	}
@@ -290,8 +302,10 @@ func newVerifyBaseline(plan *mask.Plan, key transform.Key, opt VerifyOptions) (*
 		addTable(j.Job.Table)
 	}
 
-	// Consistency groups: unseeded rules with one signature on columns of
-	// one type (fit depends on the column).
+	// Consistency groups: rules with one signature, whatever the column
+	// (issue 12: one value, one fake everywhere), seeded ones apart by
+	// namespace (their originals are tracked with their seed). consistent:
+	// false rules fit their column and stay out.
 	groupOf := map[string]int{}
 	for ji, tp := range plan.Jobs {
 		jb := &verifyJobBase{idx: ji, table: tp.Job.Table, keyCols: tp.Job.Key}
@@ -314,9 +328,25 @@ func newVerifyBaseline(plan *mask.Plan, key transform.Key, opt VerifyOptions) (*
 			jb.nullify = append(jb.nullify, nul)
 			jb.exempt = append(jb.exempt, nul || r.Name == "fixed" || transform.IsKeep(r.Transformer))
 			g := -1
-			if jb.keyed() && !jb.exempt[i] && len(r.Seed) == 0 {
-				sig := strings.Join([]string{transform.Signature(r.Transformer), col.DataType, col.Charset, col.Collation,
-					fmt.Sprint(col.CaseInsensitive, col.PadSpace, tp.Job.Table.UniqueColumn(name))}, "\x00")
+			var sidx []int
+			ns, seedCols := "", r.Seed
+			if i < len(tp.SeedNamespaces) {
+				ns, seedCols = tp.SeedNamespaces[i], tp.SeedColumns[i]
+			}
+			if jb.keyed() && !jb.exempt[i] && !r.Loose {
+				sig := transform.Signature(r.Transformer)
+				if len(r.Seed) > 0 {
+					sig += "\x00seeded\x00" + transform.FoldKey(ns)
+					for _, sc := range seedCols {
+						j := slices.Index(jb.seedCols, sc)
+						if j < 0 {
+							jb.seedCols = append(jb.seedCols, sc)
+							jb.seedRead = append(jb.seedRead, slices.Index(tp.Job.Read, sc))
+							j = len(jb.seedCols) - 1
+						}
+						sidx = append(sidx, j)
+					}
+				}
 				var ok bool
 				if g, ok = groupOf[sig]; !ok {
 					g = len(b.groups)
@@ -325,6 +355,8 @@ func newVerifyBaseline(plan *mask.Plan, key transform.Key, opt VerifyOptions) (*
 				}
 			}
 			jb.group = append(jb.group, g)
+			jb.seedIdx = append(jb.seedIdx, sidx)
+			jb.seedNS = append(jb.seedNS, ns)
 		}
 		if jb.keyed() {
 			jb.rows2 = newVerifyRows(n, opt.MaxRowsPerTable)
@@ -336,8 +368,25 @@ func newVerifyBaseline(plan *mask.Plan, key transform.Key, opt VerifyOptions) (*
 		}
 		b.jobs = append(b.jobs, jb)
 	}
-
+	for _, l := range plan.Links {
+		var keyCols []string
+		for _, jb := range b.jobs {
+			if jb.table.TableName == l.Table.TableName {
+				keyCols = jb.keyCols
+			}
+		}
+		b.links = append(b.links, newVerifyLink(l, keyCols, opt.MaxRowsPerTable))
+	}
 	return b, nil
+}
+
+// captureLinks reads, on g, what the links check needs before masking:
+// the followed and linked columns' fingerprints. It must be done before
+// masking starts (the masking pass sees one table at a time).
+func (b *VerifyBaseline) captureLinks(ctx context.Context, g *errgroup.Group, rd mask.Reader) {
+	for _, l := range b.links {
+		g.Go(func() error { return l.capture(ctx, rd, transform.NewMasker(b.key)) })
+	}
 }
 
 // countOthers counts, on g, the rows of every table of the baseline that
@@ -402,6 +451,9 @@ func verifySelect(rd mask.Reader, jb *verifyJobBase) string {
 	for _, c := range jb.cols {
 		cols = append(cols, rd.Text(rd.QuoteIdent(c.Name)))
 	}
+	for _, c := range jb.seedCols {
+		cols = append(cols, rd.Text(rd.QuoteIdent(c)))
+	}
 	return "SELECT " + strings.Join(cols, ", ") + " FROM " + rd.From(jb.table.TableName)
 }
 
@@ -433,6 +485,9 @@ type verifyRowCapture struct {
 	vals  []uint64 // and their column fingerprints, row-major
 	set   [][]uint64
 	hits  []verifyConsHit
+	// seed values of a seeded rule's row, reused
+	seedVals  []string
+	seedNulls []bool
 }
 
 type verifyConsHit struct {
@@ -483,9 +538,20 @@ func (c *verifyRowCapture) row(row []mask.Value) {
 		}
 		if g := jb.group[i]; g >= 0 {
 			var exact uint64
-			if sampled && verifyExact(col) {
+			switch {
+			case jb.seedIdx[i] != nil:
+				// A seeded original is tracked with its seed (the seed
+				// columns follow the masked ones in verifySelect).
+				c.seedVals, c.seedNulls = c.seedVals[:0], c.seedNulls[:0]
+				for _, j := range jb.seedIdx[i] {
+					sv := row[nk+len(jb.cols)+j]
+					c.seedVals, c.seedNulls = append(c.seedVals, sv.S), append(c.seedNulls, sv.Null)
+				}
+				seed := transform.SeedFor(jb.seedNS[i], c.seedVals, c.seedNulls)
+				exact = verifyNonZero(m.Fingerprint(nil, string(transform.SeedOf([]string{string(seed), v.S}, nil))))
+			case sampled && verifyExact(col):
 				exact = fps[i]
-			} else {
+			default:
 				exact = verifyNonZero(m.Fingerprint(nil, v.S))
 			}
 			c.hits = append(c.hits, verifyConsHit{g, exact, verifyPlace{job: int32(jb.idx), col: int32(i), key: kfp}})
@@ -574,6 +640,7 @@ func NewVerifyCapturer(ctx context.Context, rd mask.Reader, plan *mask.Plan, key
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(b.opt.Workers)
 	b.countOthers(gctx, g, rd, &c.mu)
+	b.captureLinks(gctx, g, rd)
 	if err := g.Wait(); err != nil {
 		return nil, fmt.Errorf("verify: capture: %w", err)
 	}
@@ -591,7 +658,7 @@ func (c *VerifyCapturer) Range(job int, m *transform.Masker) mask.RangeObserver 
 	}
 	c.mu.Unlock()
 	nk, nw := len(jb.keyCols), len(jb.cols)
-	return &verifyRangeObserver{c: c, rc: rc, nk: nk, nw: nw, row: make([]mask.Value, nk+nw)}
+	return &verifyRangeObserver{c: c, rc: rc, nk: nk, nw: nw, seedRead: jb.seedRead, row: make([]mask.Value, nk+nw+len(jb.seedRead))}
 }
 
 // Baseline seals the baseline once masking succeeded. It is nil with an
@@ -614,10 +681,11 @@ func (c *VerifyCapturer) Baseline() (*VerifyBaseline, error) {
 // masked columns are the first Read values (mask.TableJob.Write order),
 // the same columns VerifyCapture selects.
 type verifyRangeObserver struct {
-	c      *VerifyCapturer
-	rc     *verifyRowCapture
-	nk, nw int
-	row    []mask.Value
+	c        *VerifyCapturer
+	rc       *verifyRowCapture
+	nk, nw   int
+	seedRead []int // the seed columns' indexes among the Read values
+	row      []mask.Value
 }
 
 func (o *verifyRangeObserver) Row(in []mask.Value) {
@@ -625,6 +693,9 @@ func (o *verifyRangeObserver) Row(in []mask.Value) {
 		copy(o.row, in[len(in)-o.nk:])
 	}
 	copy(o.row[o.nk:], in[:o.nw])
+	for i, j := range o.seedRead {
+		o.row[o.nk+o.nw+i] = in[j]
+	}
 	o.rc.row(o.row)
 	if o.rc.pending() {
 		o.rc.flush(&o.c.mu)
@@ -850,6 +921,17 @@ func Verify(ctx context.Context, rd mask.Reader, s *schema.Schema, plan *mask.Pl
 			return verifyUnique(gctx, rd, t, acc)
 		})
 	}
+	// links: rows that matched their followed row before still do.
+	linkRes := make([][2]int64, len(base.links))
+	for i, l := range base.links {
+		g.Go(func() error {
+			t0 := time.Now()
+			defer timed(l.link.Table.TableName.String(), t0)
+			broken, checked, err := l.verify(gctx, rd, transform.NewMasker(base.key))
+			linkRes[i] = [2]int64{broken, checked}
+			return err
+		})
+	}
 	// foreign_keys: every FK whose child or parent was masked or truncated.
 	for _, t := range s.Tables {
 		for _, fk := range t.ForeignKeys {
@@ -953,6 +1035,20 @@ func Verify(ctx context.Context, rd mask.Reader, s *schema.Schema, plan *mask.Pl
 			for i := range vt.Columns {
 				if vt.Columns[i].Column == jb.cols[c].Name {
 					vt.Columns[i].Checks = append(vt.Columns[i].Checks, VerifyCheckConsistency)
+				}
+			}
+		}
+	}
+
+	for i, l := range base.links {
+		name := l.link.Table.TableName.String()
+		if broken, checked := linkRes[i][0], linkRes[i][1]; broken > 0 {
+			acc.fail(name, l.link.Column, VerifyCheckLinks, "%d of %d rows that equalled %s.%s through %s before masking no longer do", broken, checked, l.link.Follows.TableName, l.link.FollowsColumn, l.link.Via)
+		} else {
+			vt := acc.table(name)
+			for j := range vt.Columns {
+				if vt.Columns[j].Column == l.link.Column {
+					vt.Columns[j].Checks = append(vt.Columns[j].Checks, VerifyCheckLinks)
 				}
 			}
 		}

@@ -61,8 +61,11 @@ type TablePlan struct {
 	// collision in one redraws them all (row-level redraw).
 	redraw [][]int
 	// SeedNamespaces are, per Write column, the table whose rows its seed
-	// identifies ("" when unseeded or keyed by value), for the gate.
+	// identifies ("" when unseeded or keyed by value), and SeedColumns its
+	// seed columns in the order they are encoded (transform.SeedFor), for
+	// the gate.
 	SeedNamespaces []string
+	SeedColumns    [][]string
 }
 
 // PlanError lists every problem found while checking rules against the
@@ -283,6 +286,7 @@ func planTable(s *schema.Schema, t *schema.Table, tr *config.TableRules) (*Table
 	tp.seedIdx = make([][]int, len(tp.funcs))
 	tp.seedNS = make([]string, len(tp.funcs))
 	tp.SeedNamespaces = tp.seedNS
+	tp.SeedColumns = make([][]string, len(tp.funcs))
 	groupOf := map[string]int{}
 	for _, sr := range seeds {
 		if len(sr.cols) == 0 {
@@ -299,6 +303,7 @@ func planTable(s *schema.Schema, t *schema.Table, tr *config.TableRules) (*Table
 		}
 		tp.seedIdx[sr.rule] = idx
 		tp.seedNS[sr.rule] = sr.ns
+		tp.SeedColumns[sr.rule] = sr.cols
 		if e := transform.Entity(tp.Rules[sr.rule].Transformer); e != "" {
 			k := fmt.Sprint(e, "\x00", sr.ns, "\x00", idx)
 			g, ok := groupOf[k]
