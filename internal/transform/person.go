@@ -290,6 +290,9 @@ func (t *phoneT) Bind(tg Target) (Func, error) {
 		s.minLen = utf8.RuneCountInString(t.format)
 		s.maxLen = s.minLen
 	}
+	if t.shape {
+		s.maxLen = 0 // as long as the original, which the column holds
+	}
 	if err := check("phone", tg, s); err != nil {
 		return nil, err
 	}
@@ -350,6 +353,9 @@ func (t *addressT) Bind(tg Target) (Func, error) {
 	maxOut := map[string]int{"street_address": l.Street, "city": l.City, "region": l.Region, "prefecture": l.Region, "postal_code": l.PostalCode}[t.name]
 	if t.mark {
 		maxOut++
+	}
+	if t.shape {
+		maxOut = 0 // as long as the original, which the column holds
 	}
 	if err := check(t.name, tg, spec{kinds: textKinds, nonASCII: nonASCII, maxLen: maxOut}); err != nil {
 		return nil, err
