@@ -1006,6 +1006,7 @@ func Verify(ctx context.Context, rd mask.Reader, s *schema.Schema, plan *mask.Pl
 	}
 	type colKey struct{ job, col int32 }
 	bad := map[colKey]int{}
+	other := map[colKey]colKey{} // the first place a bad pair was compared with
 	checked := map[colKey]int{}
 	for _, gr := range base.groups {
 		for i := range gr.pairs {
@@ -1017,9 +1018,25 @@ func Verify(ctx context.Context, rd mask.Reader, s *schema.Schema, plan *mask.Pl
 				checked[colKey{at.job, at.col}]++
 			}
 			if p.masked[0] != p.masked[1] {
-				bad[colKey{p.at[1].job, p.at[1].col}]++
+				// Which side is wrong can't be told: name both columns,
+				// each with the other.
+				k0, k1 := colKey{p.at[0].job, p.at[0].col}, colKey{p.at[1].job, p.at[1].col}
+				bad[k1]++
+				if _, ok := other[k1]; !ok {
+					other[k1] = k0
+				}
+				if k0 != k1 {
+					bad[k0]++
+					if _, ok := other[k0]; !ok {
+						other[k0] = k1
+					}
+				}
 			}
 		}
+	}
+	colName := func(k colKey) string {
+		jb := base.jobs[k.job]
+		return jb.table.TableName.String() + "." + jb.cols[k.col].Name
 	}
 	for ji, jb := range base.jobs {
 		vt := acc.table(jb.table.TableName.String())
@@ -1029,7 +1046,11 @@ func Verify(ctx context.Context, rd mask.Reader, s *schema.Schema, plan *mask.Pl
 			}
 			k := colKey{int32(ji), int32(c)}
 			if n := bad[k]; n > 0 {
-				acc.fail(vt.Table, jb.cols[c].Name, VerifyCheckConsistency, "%d originals seen elsewhere too were masked differently here (%s; %d places compared)", n, jb.rules[c], checked[k])
+				where := "elsewhere in this column"
+				if o := other[k]; o != k {
+					where = "in " + colName(o)
+				}
+				acc.fail(vt.Table, jb.cols[c].Name, VerifyCheckConsistency, "%d originals seen %s too were masked differently here (%s; %d places compared)", n, where, jb.rules[c], checked[k])
 				continue
 			}
 			for i := range vt.Columns {

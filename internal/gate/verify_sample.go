@@ -161,18 +161,73 @@ func (p verifyPlace) less(q verifyPlace) bool {
 
 type verifyConsEntry struct {
 	n  int32
-	at [2]verifyPlace
+	at []verifyPlace
 }
 
-// verifyGroup collects, for columns masked by rules with one signature and
-// no seed, a sample of original values (exact fingerprints) with the first
-// two places each was seen in.
+// verifyConsColumns bounds the columns tracked per original. Per column
+// the two least places are kept (least by job, column, row key), not the
+// first seen: what is kept does not depend on the order rows arrive in
+// (one reader per table before masking, or many masking workers).
+const verifyConsColumns = 8
+
+func verifySameCol(p, q verifyPlace) bool { return p.job == q.job && p.col == q.col }
+
+// verifyConsKeep adds p to at (sorted by less; at most two places per
+// column, at most verifyConsColumns columns, the least ones).
+func verifyConsKeep(at []verifyPlace, p verifyPlace) []verifyPlace {
+	n, cols := 0, 0
+	for i, q := range at {
+		if verifySameCol(p, q) {
+			n++
+		}
+		if i == 0 || !verifySameCol(q, at[i-1]) {
+			cols++
+		}
+	}
+	if n == 0 && cols >= verifyConsColumns {
+		last := at[len(at)-1]
+		if !(p.job < last.job || p.job == last.job && p.col < last.col) {
+			return at
+		}
+		// Drop the greatest column for p's.
+		for len(at) > 0 && verifySameCol(at[len(at)-1], last) {
+			at = at[:len(at)-1]
+		}
+	}
+	if n == 2 {
+		// Keep the two least of this column.
+		hi := -1
+		for i, q := range at {
+			if verifySameCol(p, q) {
+				hi = i
+			}
+		}
+		if !p.less(at[hi]) {
+			return at
+		}
+		at = append(at[:hi], at[hi+1:]...)
+	}
+	i := 0
+	for i < len(at) && at[i].less(p) {
+		i++
+	}
+	at = append(at, verifyPlace{})
+	copy(at[i+1:], at[i:])
+	at[i] = p
+	return at
+}
+
+// verifyGroup collects, for columns masked by rules with one signature
+// (seeded ones: with one seed namespace), a sample of original values
+// (exact fingerprints, with the seed for seeded rules) with the places
+// each was seen in.
 type verifyGroup struct {
 	rule    string // rule name, for reports
 	max     int
 	mod     uint64
 	entries map[uint64]verifyConsEntry
-	// pairs are the originals seen in two places, after finish.
+	// pairs are the originals seen in two places, after finish: the first
+	// place paired with each other one.
 	pairs []verifyPair
 }
 
@@ -191,22 +246,8 @@ func (g *verifyGroup) add(fp uint64, p verifyPlace) {
 		return
 	}
 	e := g.entries[fp]
-	// Keep the two least places, not the first two seen: the pair then
-	// does not depend on the order rows arrive in (one reader per table
-	// before masking, or many masking workers in parallel).
-	switch {
-	case e.n == 0:
-		e.at[0] = p
-	case e.n == 1 && p.less(e.at[0]):
-		e.at[0], e.at[1] = p, e.at[0]
-	case e.n == 1:
-		e.at[1] = p
-	case p.less(e.at[0]):
-		e.at[0], e.at[1] = p, e.at[0]
-	case p.less(e.at[1]):
-		e.at[1] = p
-	}
 	e.n++
+	e.at = verifyConsKeep(e.at, p)
 	g.entries[fp] = e
 	for len(g.entries) > g.max {
 		g.mod <<= 1
@@ -222,13 +263,25 @@ func (g *verifyGroup) add(fp uint64, p verifyPlace) {
 func (g *verifyGroup) finish() {
 	keys := make([]uint64, 0, len(g.entries))
 	for k, e := range g.entries {
-		if e.n >= 2 {
+		if len(e.at) >= 2 {
 			keys = append(keys, k)
 		}
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		g.pairs = append(g.pairs, verifyPair{at: g.entries[k].at})
+		at := g.entries[k].at
+		// The least place against the least place of each other column;
+		// an original in one column only: its two least rows.
+		other := false
+		for i, q := range at[1:] {
+			if !verifySameCol(q, at[0]) && !verifySameCol(q, at[i]) {
+				other = true
+				g.pairs = append(g.pairs, verifyPair{at: [2]verifyPlace{at[0], q}})
+			}
+		}
+		if !other {
+			g.pairs = append(g.pairs, verifyPair{at: [2]verifyPlace{at[0], at[1]}})
+		}
 	}
 	g.entries = nil
 }

@@ -35,7 +35,7 @@ func parseWholeAddress(_ string, p *params, opt Options) (Transformer, error) {
 func (*wholeAddressT) Name() string { return "address" }
 
 func (t *wholeAddressT) Bind(tg Target) (Func, error) {
-	if err := check("address", tg, spec{kinds: textKinds, nonASCII: t.locale == "ja"}); err != nil {
+	if err := check("address", tg, spec{kinds: textKinds, nonASCII: t.locale == "ja", maxLen: fake.LimitsOf(t.locale).Address}); err != nil {
 		return nil, err
 	}
 	g := func(m *Masker, in Input, seed []byte, attempt int) (string, error) {

@@ -10,23 +10,32 @@
 // output depends only on the key, the transformer and the seed bytes: the
 // same original text gives the same output on MySQL and PostgreSQL, in
 // every table, every day. The seed is Input.Seed when the rule has
-// `seed: [cols]` (SeedOf), else the value itself. Person-based
+// `seed: [cols]` (SeedFor: folded values, namespaced by the table whose
+// row they identify), else the value folded by FoldKey (NFKC, case fold,
+// trailing spaces dropped), so values a case-insensitive pad-space
+// collation treats as equal get one fake. Person-based
 // transformers (first_name, last_name, full_name, email, template) draw
 // their person from the shared domain "person", so columns seeded alike
 // describe the same person.
 //
 // Unique parts of an output (hash, the email tag, {hash:N}) are keyed by
-// the original value, plus the seed when there is one: they stay unique
-// by construction even when many rows share a seed.
+// the exact original value, plus the seed when there is one: they stay
+// unique by construction even when many rows share a seed, and under a
+// case-sensitive unique index.
+//
+// One value, one fake: the output does not depend on the column. Each
+// transformer documents its longest output (spec.maxLen) and Bind refuses
+// a shorter column unless Target.Loose (the rule's consistent: false), in
+// which case the output is fitted to the column as below.
 //
 // Every Func (keep and nullify aside) makes its output fit the column
 // (characters cut to MaxLength; no 4-byte UTF-8 on MySQL utf8mb3/utf8; ASCII
 // only on latin1/ascii and other single-byte sets; Shift_JIS/EUC-JP
 // representable on sjis/cp932/ujis/eucjpms; integers clamped to IntBits/
 // Unsigned; decimals to Precision/Scale), then checks that it differs from
-// the original the way the column compares (bytes; case, accents, width
-// and kana kind ignored on CaseInsensitive columns; trailing spaces on
-// PadSpace ones) and redraws with attempt+1 up to 50 times, else fails with
+// the original ignoring case, accents, width, kana kind and trailing
+// spaces on every text column (bytes on binary ones; see sameFolded) and
+// redraws with attempt+1 up to 50 times, else fails with
 // "could not draw a value different from the original". Blank text (empty
 // or spaces only) stays as it is, like NULL: it holds nothing personal.
 //
@@ -43,8 +52,8 @@
 //	keep            reason                                  any            (not written)
 //	nullify         -                                       any nullable   yes (NULLs)
 //	fixed           value (string|number|bool, required)    any            no
-//	hash            length (1-64, default min(len,32))      text, binary   if length >= 16
-//	email           domain (example.invalid), locale        text           yes (13-char tag when unique)
+//	hash            length (1-64, default 32)               text, binary   if length >= 16
+//	email           domain (example.invalid), locale        text           yes (13-char tag)
 //	first_name      locale, script (ja: kanji|kana|romaji)  text           no
 //	last_name       locale, script                          text           no
 //	full_name       locale, script                          text           no
@@ -73,8 +82,9 @@
 // Formats: Japanese full names are family name first with an ASCII space
 // ("佐藤 太郎", "サトウ タロウ", "Sato Taro"); English ones "First Last".
 // email is "first.last.TAG@domain" in lower-case ASCII (romaji for ja),
-// TAG 4 base32 characters, 13 (65 bits) on a unique column; a short column
-// loses name characters, never the tag or domain. hash is lower-case hex;
+// name part at most 20 characters, TAG 13 base32 characters (65 bits) in
+// every column; with consistent: false, 4 off a unique column, and a short
+// column loses name characters, never the tag or domain. hash is lower-case hex;
 // template {hash:N} is N base32 characters (a-z2-7), {digits:N} digits,
 // {letters:N} lower-case letters; other placeholders: {first_name}
 // {last_name} {full_name} {first_kana} {last_kana} {first_romaji}

@@ -13,6 +13,7 @@ type Limits struct {
 	FirstRomaji, LastRomaji int // lower-case ASCII
 	Phone, Street, City     int
 	Region, PostalCode      int
+	Address                 int // AddressIn, either width
 }
 
 // LimitsOf returns the limits of a locale (anything but "ja" is "en").
@@ -35,6 +36,8 @@ var enLimits, jaLimits = func() (Limits, Limits) {
 	en.City = maxLen(enCities, nil)
 	en.Region = maxLen(enStates, nil)
 	en.PostalCode = 5
+	// "9999 Name Suffix, City, ST 12345"
+	en.Address = 4 + 1 + maxLen(enStreetNames, nil) + 1 + maxLen(enStreetSuffixes, nil) + 2 + maxLenAll(enStateCities) + 2 + 2 + 1 + 5
 
 	var ja Limits
 	for _, n := range jaFamilyNames {
@@ -53,6 +56,9 @@ var enLimits, jaLimits = func() (Limits, Limits) {
 	ja.City = maxLen(jaCities, nil)
 	ja.Region = maxLen(jaPrefectures, nil)
 	ja.PostalCode = len("###-####")
+	// prefecture + city + town + "9丁目30番20号" + building + "1210"
+	ja.Address = maxLen(jaPrefectures, nil) + maxLenAll(jaPrefectureCities) + maxLen(jaTowns, nil) +
+		utf8.RuneCountInString("9丁目30番20号") + maxLen(jaBuildings, nil) + 4
 	return en, ja
 }()
 
@@ -63,6 +69,14 @@ func maxLen(list []string, f func(string) string) int {
 			s = f(s)
 		}
 		n = max(n, utf8.RuneCountInString(s))
+	}
+	return n
+}
+
+func maxLenAll(lists [][]string) int {
+	n := 0
+	for _, l := range lists {
+		n = max(n, maxLen(l, nil))
 	}
 	return n
 }

@@ -26,6 +26,8 @@ func TestLimits(t *testing.T) {
 			got.City = max(got.City, utf8.RuneCountInString(City(r, loc)))
 			got.Region = max(got.Region, utf8.RuneCountInString(Region(r, loc)))
 			got.PostalCode = max(got.PostalCode, utf8.RuneCountInString(PostalCode(r, loc)))
+			region := RegionIndex(r, loc)
+			got.Address = max(got.Address, utf8.RuneCountInString(AddressIn(r, loc, region, loc == "ja" && r.IntN(2) == 0)))
 		}
 		gv, lv := reflect.ValueOf(got), reflect.ValueOf(l)
 		for i := range gv.NumField() {
