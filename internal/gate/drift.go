@@ -351,6 +351,21 @@ func (d *drifter) ruleFor(t *schema.Table, column string) (rule *config.ColumnRu
 		}
 		cur = d.s.Lookup(*cur.Parent)
 	}
+	// A linked column is masked with the rule of the column it follows.
+	for _, l := range d.rules.Links {
+		ct, cc, _ := config.SplitColumn(l.Column)
+		if cc != column || d.s.Table(ct) != t {
+			continue
+		}
+		ft, fc, _ := config.SplitColumn(l.Follows)
+		if f := d.s.Table(ft); f != nil && d.own[f.TableName] != nil {
+			for _, cr := range d.own[f.TableName].Columns {
+				if cr.Column == fc {
+					return cr, true
+				}
+			}
+		}
+	}
 	return nil, false
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/restage/restage/internal/config"
 	"github.com/restage/restage/internal/mask"
 	"github.com/restage/restage/internal/transform"
 	"github.com/restage/restage/internal/transform/fake"
@@ -161,6 +162,21 @@ func TestVerifyConsistencyAcrossColumns(t *testing.T) {
 			s, plan := e.plan(t, rules)
 			if len(plan.Links) != 1 {
 				t.Fatalf("plan links: %v", plan.Links)
+			}
+			// The drift gate counts a linked column as covered by the
+			// rule it follows.
+			cr, err := config.LoadRules(rules)
+			if err != nil {
+				t.Fatal(err)
+			}
+			drep, err := Drift(ctx, e.eng, s, cr, []byte(consistencyRules), DriftOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range drep.Unclassified {
+				if f.Column == "customer_email" {
+					t.Errorf("drift: the linked orders.customer_email is unclassified: %+v", f)
+				}
 			}
 			before := consistencyRead(t, e.db, "SELECT id, customer_email FROM orders")
 			base, err := VerifyCapture(ctx, e.eng, plan, verifyKey, VerifyOptions{Schema: s})
