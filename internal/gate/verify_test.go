@@ -168,20 +168,42 @@ func TestVerifyGroup(t *testing.T) {
 		t.Errorf("modulus %d, want %d", mod, want)
 	}
 	g.finish()
-	want := 0
-	for _, fp := range vals[:600] {
+	// Issue 12: the first place is paired with the first place in each
+	// other column (before: only the first two places were kept), so the
+	// first 10 give a second pair each.
+	want, third := 0, 0
+	for i, fp := range vals[:600] {
 		if fp%mod == 0 {
 			want++
+			if i < 10 {
+				third++
+			}
 		}
 	}
-	if len(g.pairs) != want || want == 0 {
-		t.Fatalf("%d pairs, want %d", len(g.pairs), want)
+	if len(g.pairs) != want+third || want == 0 {
+		t.Fatalf("%d pairs, want %d", len(g.pairs), want+third)
 	}
+	n2 := 0
 	for _, p := range g.pairs {
-		// The first two places are kept.
-		if p.at[0].job != 0 || p.at[1].job != 1 || p.at[0].key != p.at[1].key {
+		if p.at[0].job != 0 || p.at[1].job == 0 || p.at[0].key != p.at[1].key {
 			t.Fatalf("pair places %+v", p.at)
 		}
+		if p.at[1].job == 2 {
+			n2++
+		}
+	}
+	if n2 != third {
+		t.Errorf("%d pairs with the third column, want %d", n2, third)
+	}
+	// One column only: a second row of it is kept (repeats within a
+	// column are compared too).
+	g1 := newVerifyGroup("phone", 1000)
+	g1.add(7, verifyPlace{job: 0, col: 0, key: 1})
+	g1.add(7, verifyPlace{job: 0, col: 0, key: 2})
+	g1.add(7, verifyPlace{job: 0, col: 0, key: 3})
+	g1.finish()
+	if len(g1.pairs) != 1 || g1.pairs[0].at[1].key != 2 {
+		t.Errorf("same-column pairs %+v", g1.pairs)
 	}
 }
 
