@@ -138,6 +138,9 @@ func NewPlan(rules *config.Rules, s *schema.Schema) (*Plan, error) {
 	// Links: the linked column gets the followed column's rule.
 	tables, links := planLinks(rules, s, bad)
 	p.Links = links
+	for _, l := range links {
+		p.Notes = append(p.Notes, fmt.Sprintf("mask %s.%s: follows %s.%s via %s (link: checked by the verification gate)", l.Table.TableName, l.Column, l.Follows.TableName, l.FollowsColumn, l.Via))
+	}
 
 	// Masking.
 	ruled := map[schema.TableName]bool{}

@@ -217,6 +217,9 @@ tables:
 	if len(p.Links) != 1 || p.Links[0].Ref != "CustomerId" || p.Links[0].String() != "chinook.Invoice.Email follows chinook.Customer.Email via CustomerId" {
 		t.Fatalf("links %+v", p.Links)
 	}
+	if !strings.Contains(p.Describe(), "note: mask chinook.Invoice.Email: follows chinook.Customer.Email via CustomerId") {
+		t.Errorf("the plan does not describe the link:\n%s", p.Describe())
+	}
 	m := transform.NewMasker(chinookKey(t))
 	c := maskRow(t, job(p, "Customer"), m, map[string]string{"CustomerId": "5", "Email": "a@b.example"})
 	i := maskRow(t, job(p, "Invoice"), m, map[string]string{"InvoiceId": "77", "CustomerId": "5", "Email": "a@b.example"})
