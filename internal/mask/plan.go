@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/restage/restage/internal/config"
 	"github.com/restage/restage/internal/schema"
@@ -26,6 +27,34 @@ type Plan struct {
 	// Links are the rules' links, resolved: the verification gate checks
 	// that rows whose linked value equalled the followed one still do.
 	Links []Link
+	// redraws remembers the entities redrawn at row level in their own
+	// table (see redrawRegistry).
+	redraws *redrawRegistry
+}
+
+// redrawRegistry holds, for every seeded entity redrawn at row level in
+// the table its seed identifies (a seed that is the table's primary key),
+// the attempt it was drawn with. Tables whose seed identifies a row of
+// that table (a foreign key, seed_of, a link) start from the same attempt,
+// so Invoice's copy of a customer's e-mail stays the customer's even when
+// the customer's row redrew its person because a first name collided.
+// Only redrawn entities are held (a collision is rare: about one entity in
+// a hundred), and the owner tables are masked first (TablePlan.Owner).
+type redrawRegistry struct {
+	mu sync.RWMutex
+	m  map[string]int
+}
+
+func (r *redrawRegistry) get(k string) int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.m[k]
+}
+
+func (r *redrawRegistry) set(k string, attempt int) {
+	r.mu.Lock()
+	r.m[k] = attempt
+	r.mu.Unlock()
 }
 
 // Link is a resolved rules link: Table.Column follows
@@ -60,6 +89,12 @@ type TablePlan struct {
 	// same namespace, same transform.Entity): they share their draw, so a
 	// collision in one redraws them all (row-level redraw).
 	redraw [][]int
+	// Owner is set when a redraw group's seed identifies this table's own
+	// rows and another table's group refers to them: Run masks such tables
+	// first, so the others can start from the attempts they recorded.
+	Owner    bool
+	redraws  *redrawRegistry
+	ownGroup []bool // per redraw group: its namespace is this table
 	// SeedNamespaces are, per Write column, the table whose rows its seed
 	// identifies ("" when unseeded or keyed by value), and SeedColumns its
 	// seed columns in the order they are encoded (transform.SeedFor), for
@@ -198,6 +233,27 @@ func NewPlan(rules *config.Rules, s *schema.Schema) (*Plan, error) {
 	}
 	if len(problems) > 0 {
 		return nil, &PlanError{Problems: problems}
+	}
+	p.redraws = &redrawRegistry{m: map[string]int{}}
+	referenced := map[string]bool{}
+	for _, j := range p.Jobs {
+		j.redraws = p.redraws
+		j.ownGroup = make([]bool, len(j.redraw))
+		for gi, g := range j.redraw {
+			ns := transform.FoldKey(j.seedNS[g[0]])
+			if ns == transform.FoldKey(j.Job.Table.Name) {
+				j.ownGroup[gi] = true
+			} else if ns != "" {
+				referenced[ns] = true
+			}
+		}
+	}
+	for _, j := range p.Jobs {
+		for gi := range j.redraw {
+			if j.ownGroup[gi] && referenced[transform.FoldKey(j.Job.Table.Name)] {
+				j.Owner = true
+			}
+		}
 	}
 	sort.SliceStable(p.Jobs, func(i, j int) bool {
 		return p.Jobs[i].Job.Table.EstimatedRows > p.Jobs[j].Job.Table.EstimatedRows
@@ -394,8 +450,18 @@ func (tp *TablePlan) RowFunc(m *transform.Masker) RowFunc {
 			out[i] = Value{S: s, Null: null}
 		}
 	groups:
-		for _, g := range tp.redraw {
-			for attempt := 0; attempt < maxRowAttempts; attempt++ {
+		for gi, g := range tp.redraw {
+			// The entity's key in the registry: its seed (namespace
+			// included) and entity kind.
+			var regKey string
+			first := 0
+			if tp.redraws != nil {
+				regKey = string(input(in, g[0]).Seed) + "\x00" + transform.Entity(tp.Rules[g[0]].Transformer)
+				if !tp.ownGroup[gi] {
+					first = tp.redraws.get(regKey)
+				}
+			}
+			for attempt := first; attempt < first+maxRowAttempts; attempt++ {
 				collided := false
 				for _, i := range g {
 					if tp.nullOnly[i] || in[i].Null {
@@ -415,6 +481,9 @@ func (tp *TablePlan) RowFunc(m *transform.Masker) RowFunc {
 					out[i] = Value{S: s, Null: null}
 				}
 				if !collided {
+					if attempt > 0 && tp.redraws != nil && tp.ownGroup[gi] {
+						tp.redraws.set(regKey, attempt)
+					}
 					continue groups
 				}
 			}

@@ -226,47 +226,64 @@ func Run(ctx context.Context, eng Engine, plan *Plan, key transform.Key, opt Opt
 			}
 		}
 	}()
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(n)
+	// Tables whose rows other tables' seeds identify go first: their
+	// row-level redraws are recorded for the others (see redrawRegistry).
+	var waves [2][]task
 	for _, tk := range tasks {
-		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			s := <-slots
-			defer func() { slots <- s }()
-			t0 := time.Now()
-			fn := tk.tp.RowFunc(s.m)
-			var ro RangeObserver
-			if opt.Observer != nil {
-				ro = opt.Observer.Range(tk.idx, s.m)
-				mask := fn
-				fn = func(in, out []Value) error {
-					ro.Row(in)
-					return mask(in, out)
-				}
-			}
-			rows, err := s.w.MaskRange(gctx, &tk.tp.Job, tk.r, fn)
-			if err != nil {
-				return fmt.Errorf("mask %s: %w", tk.tp.Job.Table.TableName, err)
-			}
-			if ro != nil {
-				ro.Done()
-			}
-			done.Add(rows)
-			mu.Lock()
-			stats[tk.idx].Rows += rows
-			if first[tk.idx].IsZero() || t0.Before(first[tk.idx]) {
-				first[tk.idx] = t0
-			}
-			if now := time.Now(); now.After(last[tk.idx]) {
-				last[tk.idx] = now
-			}
-			mu.Unlock()
-			return nil
-		})
+		if tk.tp.Owner {
+			waves[0] = append(waves[0], tk)
+		} else {
+			waves[1] = append(waves[1], tk)
+		}
 	}
-	err = g.Wait()
+	runWave := func(tasks []task) error {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(n)
+		for _, tk := range tasks {
+			g.Go(func() error {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				s := <-slots
+				defer func() { slots <- s }()
+				t0 := time.Now()
+				fn := tk.tp.RowFunc(s.m)
+				var ro RangeObserver
+				if opt.Observer != nil {
+					ro = opt.Observer.Range(tk.idx, s.m)
+					mask := fn
+					fn = func(in, out []Value) error {
+						ro.Row(in)
+						return mask(in, out)
+					}
+				}
+				rows, err := s.w.MaskRange(gctx, &tk.tp.Job, tk.r, fn)
+				if err != nil {
+					return fmt.Errorf("mask %s: %w", tk.tp.Job.Table.TableName, err)
+				}
+				if ro != nil {
+					ro.Done()
+				}
+				done.Add(rows)
+				mu.Lock()
+				stats[tk.idx].Rows += rows
+				if first[tk.idx].IsZero() || t0.Before(first[tk.idx]) {
+					first[tk.idx] = t0
+				}
+				if now := time.Now(); now.After(last[tk.idx]) {
+					last[tk.idx] = now
+				}
+				mu.Unlock()
+				return nil
+			})
+		}
+		return g.Wait()
+	}
+	for _, w := range waves {
+		if err = runWave(w); err != nil {
+			break
+		}
+	}
 	close(progressDone)
 	if err != nil {
 		if ctx.Err() != nil {
