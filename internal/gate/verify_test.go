@@ -205,6 +205,23 @@ func TestVerifyGroup(t *testing.T) {
 	if len(g1.pairs) != 1 || g1.pairs[0].at[1].key != 2 {
 		t.Errorf("same-column pairs %+v", g1.pairs)
 	}
+	// What is kept does not depend on the order places arrive in.
+	places := []verifyPlace{{0, 0, 9}, {1, 1, 5}, {0, 0, 3}, {2, 0, 7}, {1, 1, 2}, {0, 0, 4}}
+	var got [][]verifyPair
+	for _, order := range [][]int{{0, 1, 2, 3, 4, 5}, {5, 4, 3, 2, 1, 0}, {3, 0, 4, 1, 5, 2}} {
+		g := newVerifyGroup("phone", 1000)
+		for _, i := range order {
+			g.add(7, places[i])
+		}
+		g.finish()
+		got = append(got, g.pairs)
+	}
+	want0 := []verifyPair{{at: [2]verifyPlace{{0, 0, 3}, {1, 1, 2}}}, {at: [2]verifyPlace{{0, 0, 3}, {2, 0, 7}}}}
+	for i, ps := range got {
+		if !slices.Equal(ps, want0) {
+			t.Errorf("order %d: pairs %+v, want %+v", i, ps, want0)
+		}
+	}
 }
 
 func TestVerifyReportHoldsNoValue(t *testing.T) {
