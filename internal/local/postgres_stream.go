@@ -401,40 +401,48 @@ func (p *pgProvider) copyRows(ctx context.Context, name string, snap *pgSnapshot
 	}
 
 	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(workers)
-	for _, rel := range rels {
-		if empty[rel.name] {
-			continue
-		}
-		tp := jobs[rel.name]
-		g.Go(func() error {
-			sl := <-slots
-			defer func() { slots <- sl }()
-			t0 := time.Now()
-			n, err := pgCopyTable(gctx, sl.src, sl.dst, rel, tp, sl.m)
-			if err != nil {
-				return fmt.Errorf("copy %s: %w", rel.name, err)
+	// Tables whose rows other tables' seeds identify are masked first:
+	// their row-level redraws are recorded for the others (mask.TablePlan
+	// Owner), as mask.Run does.
+	for wave := 0; wave < 2; wave++ {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(workers)
+		for _, rel := range rels {
+			if empty[rel.name] {
+				continue
 			}
-			d := time.Since(t0)
-			p.log.Debug("copied", "step", "restore", "table", rel.name.String(), "rows", n, "masked", tp != nil, "duration", d.Round(time.Millisecond).String())
-			if tp != nil {
-				mu.Lock()
-				st := stats[rel.name]
-				st.Rows, st.Duration, st.Ranges = n, d, 1
-				if d > 0 {
-					st.RowsPerSec = float64(n) / d.Seconds()
+			tp := jobs[rel.name]
+			if owner := tp != nil && tp.Owner; owner != (wave == 0) {
+				continue
+			}
+			g.Go(func() error {
+				sl := <-slots
+				defer func() { slots <- sl }()
+				t0 := time.Now()
+				n, err := pgCopyTable(gctx, sl.src, sl.dst, rel, tp, sl.m)
+				if err != nil {
+					return fmt.Errorf("copy %s: %w", rel.name, err)
 				}
-				mu.Unlock()
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("copy stopped: %w", context.Cause(ctx))
+				d := time.Since(t0)
+				p.log.Debug("copied", "step", "restore", "table", rel.name.String(), "rows", n, "masked", tp != nil, "duration", d.Round(time.Millisecond).String())
+				if tp != nil {
+					mu.Lock()
+					st := stats[rel.name]
+					st.Rows, st.Duration, st.Ranges = n, d, 1
+					if d > 0 {
+						st.RowsPerSec = float64(n) / d.Seconds()
+					}
+					mu.Unlock()
+				}
+				return nil
+			})
 		}
-		return nil, err
+		if err := g.Wait(); err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("copy stopped: %w", context.Cause(ctx))
+			}
+			return nil, err
+		}
 	}
 	var masked []mask.TableStats
 	for _, st := range stats {
