@@ -120,7 +120,9 @@ func leakKind(name string) string {
 // leakSource is one masked table's columns whose originals are captured.
 type leakSource struct {
 	table *schema.Table
+	job   int      // index in plan.Jobs
 	cols  []string // quoted in the select order
+	idx   []int    // each column's index among the job's Read values
 	kinds []string
 	// first/last name column pairs (indexes into cols) that make a full
 	// name together.
@@ -129,8 +131,8 @@ type leakSource struct {
 
 func leakSources(plan *mask.Plan) []*leakSource {
 	var out []*leakSource
-	for _, tp := range plan.Jobs {
-		src := &leakSource{table: tp.Job.Table}
+	for j, tp := range plan.Jobs {
+		src := &leakSource{table: tp.Job.Table, job: j}
 		var first, last []int
 		for i, r := range tp.Rules {
 			if i >= len(tp.Job.Write) {
@@ -154,6 +156,7 @@ func leakSources(plan *mask.Plan) []*leakSource {
 				last = append(last, len(src.cols))
 			}
 			src.cols = append(src.cols, col)
+			src.idx = append(src.idx, i) // the masked columns are the first Read values, in Write order
 			src.kinds = append(src.kinds, kind)
 		}
 		// A first and a last name in one row make a pair; with several of
@@ -173,9 +176,44 @@ func leakSources(plan *mask.Plan) []*leakSource {
 
 // LeakCapture reads the originals of the plan's masked e-mail, phone,
 // name and IP columns and keeps their fingerprints. It must run before
-// masking.
+// masking. A run that masks with mask.Run takes the same baseline in the
+// masking pass instead (LeakCapturer), without this second read.
 func LeakCapture(ctx context.Context, rd mask.Reader, plan *mask.Plan, key transform.Key, opt LeakOptions) (*LeakBaseline, error) {
 	start := time.Now()
+	b := newLeakBaseline(key, opt)
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(b.opt.Workers)
+	for _, src := range leakSources(plan) {
+		g.Go(func() error {
+			c := b.collector(transform.NewMasker(key))
+			sel := make([]string, len(src.cols))
+			for i, col := range src.cols {
+				sel[i] = rd.Text(rd.QuoteIdent(col))
+			}
+			q := "SELECT " + strings.Join(sel, ", ") + " FROM " + rd.From(src.table.TableName)
+			err := rd.Query(gctx, q, func(row []mask.Value) error {
+				c.row(src, row)
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("leak scan: read originals of %s: %w", src.table.TableName, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			b.merge(c.local)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	b.seal()
+	b.elapsed = time.Since(start)
+	return b, nil
+}
+
+func newLeakBaseline(key transform.Key, opt LeakOptions) *LeakBaseline {
 	if opt.MaxOriginals <= 0 {
 		opt.MaxOriginals = LeakDefaultMaxOriginals
 	}
@@ -186,90 +224,157 @@ func LeakCapture(ctx context.Context, rd mask.Reader, plan *mask.Plan, key trans
 	for _, k := range []string{LeakEmail, LeakPhone, LeakName, LeakIP} {
 		b.mod[k] = 1
 	}
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(opt.Workers)
-	for _, src := range leakSources(plan) {
-		g.Go(func() error {
-			m := transform.NewMasker(key)
-			local := map[string][]leakFP{}
-			// Originals repeat (an event log repeats its user's address):
-			// the keyed fingerprint is computed once per distinct value,
-			// as long as the table's distinct values fit a small map.
-			seen := map[uint64]bool{}
-			add := func(kind, norm string) {
-				q := b.quick(kind, norm)
-				if seen[q] {
-					return
-				}
-				if len(seen) < leakDedupMax {
-					seen[q] = true
-				}
-				local[kind] = append(local[kind], leakFP{q: q, h: m.Fingerprint(nil, leakDomain+kind+"\x00"+norm)})
-			}
-			sel := make([]string, len(src.cols))
-			for i, c := range src.cols {
-				sel[i] = rd.Text(rd.QuoteIdent(c))
-			}
-			q := "SELECT " + strings.Join(sel, ", ") + " FROM " + rd.From(src.table.TableName)
-			err := rd.Query(gctx, q, func(row []mask.Value) error {
-				for i, v := range row {
-					if v.Null {
-						continue
-					}
-					switch src.kinds[i] {
-					case LeakEmail:
-						if e, ok := normEmail(v.S); ok {
-							add(LeakEmail, e)
-						}
-					case LeakPhone:
-						if d := phoneDigits(v.S); len(d) >= minPhoneDigits {
-							add(LeakPhone, d)
-						}
-					case LeakIP:
-						if a, ok := normIP(v.S); ok {
-							add(LeakIP, a)
-						}
-					case LeakName:
-						for _, n := range nameForms(v.S) {
-							add(LeakName, n)
-						}
-					}
-				}
-				for k := range src.firsts {
-					f, l := row[src.firsts[k]], row[src.lasts[k]]
-					if f.Null || l.Null {
-						continue
-					}
-					for _, n := range nameForms(l.S + " " + f.S) {
-						add(LeakName, n)
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				return fmt.Errorf("leak scan: read originals of %s: %w", src.table.TableName, err)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			for k, fps := range local {
-				b.fps[k] = append(b.fps[k], fps...)
-				if len(b.fps[k]) > 2*opt.MaxOriginals {
-					b.compact(k)
-				}
-			}
-			return nil
-		})
+	return b
+}
+
+// leakCollector fingerprints the originals of one table (or one range of
+// it) on one goroutine.
+type leakCollector struct {
+	b     *LeakBaseline
+	m     *transform.Masker
+	local map[string][]leakFP
+	// Originals repeat (an event log repeats its user's address): the
+	// keyed fingerprint is computed once per distinct value, as long as
+	// the distinct values fit a small map.
+	seen map[uint64]bool
+}
+
+func (b *LeakBaseline) collector(m *transform.Masker) *leakCollector {
+	return &leakCollector{b: b, m: m, local: map[string][]leakFP{}, seen: map[uint64]bool{}}
+}
+
+func (c *leakCollector) add(kind, norm string) {
+	q := c.b.quick(kind, norm)
+	if c.seen[q] {
+		return
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	if len(c.seen) < leakDedupMax {
+		c.seen[q] = true
 	}
+	c.local[kind] = append(c.local[kind], leakFP{q: q, h: c.m.Fingerprint(nil, leakDomain+kind+"\x00"+norm)})
+}
+
+// row takes the originals of one row, its values in src.cols order.
+func (c *leakCollector) row(src *leakSource, row []mask.Value) {
+	for i, v := range row {
+		if v.Null {
+			continue
+		}
+		switch src.kinds[i] {
+		case LeakEmail:
+			if e, ok := normEmail(v.S); ok {
+				c.add(LeakEmail, e)
+			}
+		case LeakPhone:
+			if d := phoneDigits(v.S); len(d) >= minPhoneDigits {
+				c.add(LeakPhone, d)
+			}
+		case LeakIP:
+			if a, ok := normIP(v.S); ok {
+				c.add(LeakIP, a)
+			}
+		case LeakName:
+			for _, n := range nameForms(v.S) {
+				c.add(LeakName, n)
+			}
+		}
+	}
+	for k := range src.firsts {
+		f, l := row[src.firsts[k]], row[src.lasts[k]]
+		if f.Null || l.Null {
+			continue
+		}
+		for _, n := range nameForms(l.S + " " + f.S) {
+			c.add(LeakName, n)
+		}
+	}
+}
+
+// merge adds a collector's fingerprints; the caller serialises merges.
+func (b *LeakBaseline) merge(local map[string][]leakFP) {
+	for k, fps := range local {
+		b.fps[k] = append(b.fps[k], fps...)
+		if len(b.fps[k]) > 2*b.opt.MaxOriginals {
+			b.compact(k)
+		}
+	}
+}
+
+// seal sorts and bounds every kind once the capture is complete.
+func (b *LeakBaseline) seal() {
 	for k := range b.fps {
 		b.compact(k)
 	}
-	b.elapsed = time.Since(start)
-	return b, nil
 }
+
+// LeakCapturer takes the leak scan's baseline in the masking pass: pass it
+// as (part of) mask.Options.Observer, then call Baseline after a
+// successful run. The baseline equals the one LeakCapture reads of the
+// same rows.
+type LeakCapturer struct {
+	b     *LeakBaseline
+	srcs  map[int]*leakSource // by plan job
+	mu    sync.Mutex
+	spent time.Duration
+}
+
+// NewLeakCapturer lays out the capture of plan's masked e-mail, phone,
+// name and IP columns.
+func NewLeakCapturer(plan *mask.Plan, key transform.Key, opt LeakOptions) *LeakCapturer {
+	c := &LeakCapturer{b: newLeakBaseline(key, opt), srcs: map[int]*leakSource{}}
+	for _, src := range leakSources(plan) {
+		c.srcs[src.job] = src
+	}
+	return c
+}
+
+// Range implements mask.Observer.
+func (c *LeakCapturer) Range(job int, m *transform.Masker) mask.RangeObserver {
+	src := c.srcs[job]
+	if src == nil {
+		return nopRange{}
+	}
+	return &leakRange{c: c, src: src, col: c.b.collector(m), row: make([]mask.Value, len(src.cols))}
+}
+
+// Baseline seals the baseline once masking succeeded.
+func (c *LeakCapturer) Baseline() *LeakBaseline {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	start := time.Now()
+	c.b.seal()
+	c.b.elapsed = c.spent + time.Since(start)
+	return c.b
+}
+
+type leakRange struct {
+	c     *LeakCapturer
+	src   *leakSource
+	col   *leakCollector
+	row   []mask.Value
+	spent time.Duration
+}
+
+func (r *leakRange) Row(in []mask.Value) {
+	t := time.Now()
+	for i, j := range r.src.idx {
+		r.row[i] = in[j]
+	}
+	r.col.row(r.src, r.row)
+	r.spent += time.Since(t)
+}
+
+func (r *leakRange) Done() {
+	r.c.mu.Lock()
+	defer r.c.mu.Unlock()
+	r.c.b.merge(r.col.local)
+	r.c.spent += r.spent
+}
+
+type nopRange struct{}
+
+func (nopRange) Row([]mask.Value) {}
+func (nopRange) Done()            {}
 
 // leakDomain prefixes every fingerprinted candidate, so a leak-scan
 // fingerprint never equals a verification one.

@@ -312,3 +312,32 @@ func Run(ctx context.Context, eng Engine, plan *Plan, key transform.Key, opt Opt
 	rep.Duration = time.Since(start)
 	return rep, nil
 }
+
+// Observers combines observers: each sees every row (the verification
+// gate's and the leak scan's baselines are both taken in the masking
+// pass).
+func Observers(obs ...Observer) Observer { return multiObserver(obs) }
+
+type multiObserver []Observer
+
+func (m multiObserver) Range(job int, ms *transform.Masker) RangeObserver {
+	out := make(multiRange, len(m))
+	for i, o := range m {
+		out[i] = o.Range(job, ms)
+	}
+	return out
+}
+
+type multiRange []RangeObserver
+
+func (m multiRange) Row(row []Value) {
+	for _, r := range m {
+		r.Row(row)
+	}
+}
+
+func (m multiRange) Done() {
+	for _, r := range m {
+		r.Done()
+	}
+}

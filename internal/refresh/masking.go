@@ -151,11 +151,11 @@ func (m *Masking) maskInPlace(ctx context.Context, eng mask.Engine) error {
 	if err != nil {
 		return fmt.Errorf("verification baseline: %w", err)
 	}
-	m.leakBase, err = gate.LeakCapture(ctx, rd, m.Plan, m.Key, gate.LeakOptions{})
-	if err != nil {
-		return fmt.Errorf("leak scan baseline: %w", err)
-	}
-	rep, err := mask.Run(ctx, eng, m.Plan, m.Key, mask.Options{Workers: m.Workers, BatchSize: m.BatchSize, Logger: m.Log, Observer: capt})
+	// So is the leak scan's: the fingerprints of the masked e-mail, phone,
+	// name and IP originals are taken from the rows the workers read.
+	leak := gate.NewLeakCapturer(m.Plan, m.Key, gate.LeakOptions{})
+	rep, err := mask.Run(ctx, eng, m.Plan, m.Key, mask.Options{Workers: m.Workers, BatchSize: m.BatchSize, Logger: m.Log,
+		Observer: mask.Observers(capt, leak)})
 	m.Report = rep
 	if err != nil {
 		return err
@@ -164,6 +164,7 @@ func (m *Masking) maskInPlace(ctx context.Context, eng mask.Engine) error {
 	if err != nil {
 		return fmt.Errorf("verification baseline: %w", err)
 	}
+	m.leakBase = leak.Baseline()
 	return nil
 }
 
