@@ -1,11 +1,15 @@
 package enginetest
 
 import (
+	"context"
 	"database/sql"
 	"encoding/hex"
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/restage/restage/internal/config"
+	"github.com/restage/restage/internal/mask"
 )
 
 // CheckNetAndUUID checks rows masked with ip and uuid: before and after
@@ -93,4 +97,44 @@ func uuidBytes(s string) []byte {
 		return nil
 	}
 	return b
+}
+
+// TypesCase is one engine's table of network and UUID columns for
+// MaskTypes: its DDL, the rows to insert, the query that reads them back
+// as text (id first) and the kind of each queried column.
+type TypesCase struct {
+	DDL   string
+	Rows  []string // "(…)" value tuples
+	Query string
+	Rules string
+	Kinds map[int]string
+}
+
+// MaskTypes creates the case's table on db, masks it through eng with the
+// case's rules and checks every value with CheckNetAndUUID.
+func MaskTypes(t *testing.T, eng mask.Engine, db *sql.DB, c TypesCase) {
+	t.Helper()
+	ctx := context.Background()
+	for _, s := range []string{c.DDL, "INSERT INTO net VALUES " + strings.Join(c.Rows, ",")} {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := snapshot(t, db, c.Query)
+	r, err := config.ParseRules("rules.yaml", []byte(c.Rules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := eng.Introspect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := mask.NewPlan(r, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mask.Run(ctx, eng, p, Key, mask.Options{Workers: 2, BatchSize: 128}); err != nil {
+		t.Fatal(err)
+	}
+	CheckNetAndUUID(t, before, snapshot(t, db, c.Query), c.Kinds)
 }
