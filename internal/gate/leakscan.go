@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"golang.org/x/sync/errgroup"
 
@@ -41,7 +42,9 @@ const (
 )
 
 // LeakDefaultMaxOriginals bounds the fingerprints held per kind: 16 bytes
-// each, so the four kinds together hold at most 32 MB, and the usual case
+// each, so the four kinds together hold at most 32 MB once sealed (twice
+// that while the capture runs: a kind is compacted when it reaches twice
+// the bound), and the usual case
 // (tens of thousands of customers) a few MB. Above it a deterministic
 // sample (by fingerprint) is kept.
 const LeakDefaultMaxOriginals = 500_000
@@ -55,10 +58,6 @@ type LeakOptions struct {
 	Workers int
 }
 
-// leakDedupMax bounds the per-table map that skips repeated originals
-// during the capture (about 3 MB).
-const leakDedupMax = 100_000
-
 // minPhoneDigits is the fewest digits a phone number (original or found in
 // text) must have: shorter digit runs are order numbers, dates and prices.
 const minPhoneDigits = 8
@@ -69,22 +68,27 @@ type LeakBaseline struct {
 	key     transform.Key
 	opt     LeakOptions
 	seed    maphash.Seed
-	fps     map[string][]leakFP // kind -> fingerprints sorted by q
-	mod     map[string]uint64   // kind -> sampling modulus (1: all)
+	sip     map[string]transform.ShortMAC // kind -> keyed fingerprint
+	fps     map[string][]leakFP           // kind -> fingerprints sorted by q
+	mod     map[string]uint64             // kind -> sampling modulus (1: all)
 	elapsed time.Duration
 }
 
 // leakFP is one original: q, a fast hash under a random per-run seed that
-// screens candidates, and h, its keyed HMAC fingerprint that confirms a
-// candidate q let through. Neither can be turned back into the value.
+// screens candidates, and h, its keyed fingerprint (SipHash-2-4 under a key
+// derived from the masking key for the kind) that confirms a candidate q
+// let through. Neither can be turned back into the value. SipHash, not the
+// masking HMAC: it is a keyed pseudorandom function too, at a tenth of the
+// cost, and the capture fingerprints every distinct original in the
+// masking pass.
 type leakFP struct{ q, h uint64 }
 
 // quick is the fast screening hash of a normalised candidate (each kind
 // has its own set, so the kind is not hashed).
 func (b *LeakBaseline) quick(_, norm string) uint64 { return maphash.String(b.seed, norm) }
 
-func (b *LeakBaseline) fingerprint(m *transform.Masker, kind, norm string) leakFP {
-	return leakFP{q: b.quick(kind, norm), h: m.Fingerprint(nil, leakDomain+kind+"\x00"+norm)}
+func (b *LeakBaseline) fingerprint(kind, norm string) leakFP {
+	return leakFP{q: b.quick(kind, norm), h: b.sip[kind].String64(norm)}
 }
 
 // Duration is how long the capture took.
@@ -186,7 +190,7 @@ func LeakCapture(ctx context.Context, rd mask.Reader, plan *mask.Plan, key trans
 	g.SetLimit(b.opt.Workers)
 	for _, src := range leakSources(plan) {
 		g.Go(func() error {
-			c := b.collector(transform.NewMasker(key))
+			c := b.collector()
 			sel := make([]string, len(src.cols))
 			for i, col := range src.cols {
 				sel[i] = rd.Text(rd.QuoteIdent(col))
@@ -201,7 +205,7 @@ func LeakCapture(ctx context.Context, rd mask.Reader, plan *mask.Plan, key trans
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			b.merge(c.local)
+			b.merge(c)
 			return nil
 		})
 	}
@@ -220,9 +224,11 @@ func newLeakBaseline(key transform.Key, opt LeakOptions) *LeakBaseline {
 	if opt.Workers <= 0 {
 		opt.Workers = 2
 	}
-	b := &LeakBaseline{key: key, opt: opt, seed: maphash.MakeSeed(), fps: map[string][]leakFP{}, mod: map[string]uint64{}}
+	b := &LeakBaseline{key: key, opt: opt, seed: maphash.MakeSeed(), sip: map[string]transform.ShortMAC{}, fps: map[string][]leakFP{}, mod: map[string]uint64{}}
+	m := transform.NewMasker(key)
 	for _, k := range []string{LeakEmail, LeakPhone, LeakName, LeakIP} {
 		b.mod[k] = 1
+		b.sip[k] = m.ShortMAC(leakDomain + k)
 	}
 	return b
 }
@@ -231,27 +237,48 @@ func newLeakBaseline(key transform.Key, opt LeakOptions) *LeakBaseline {
 // it) on one goroutine.
 type leakCollector struct {
 	b     *LeakBaseline
-	m     *transform.Masker
-	local map[string][]leakFP
-	// Originals repeat (an event log repeats its user's address): the
-	// keyed fingerprint is computed once per distinct value, as long as
-	// the distinct values fit a small map.
-	seen map[uint64]bool
+	local [len(leakKinds)][]leakFP // by index in leakKinds
+	// Originals repeat (an event log repeats its user's address): a small
+	// direct-mapped cache of the screening hashes kept last spares a repeat
+	// its fingerprint and its place in the baseline. A repeat the cache
+	// has forgotten is kept twice, and compact removes it.
+	seen  [leakSeenSlots]uint64
+	digit []byte // scratch for phone digits
+	cat   []byte // scratch for a family + given name pair
+	form  []byte // scratch for a name's forms
 }
 
-func (b *LeakBaseline) collector(m *transform.Masker) *leakCollector {
-	return &leakCollector{b: b, m: m, local: map[string][]leakFP{}, seen: map[uint64]bool{}}
+// leakKinds are the kinds of original, in the collector's order.
+var leakKinds = [...]string{LeakEmail, LeakPhone, LeakName, LeakIP}
+
+const leakSeenSlots = 1024
+
+func (b *LeakBaseline) collector() *leakCollector {
+	return &leakCollector{b: b}
 }
 
-func (c *leakCollector) add(kind, norm string) {
-	q := c.b.quick(kind, norm)
-	if c.seen[q] {
-		return
+func (c *leakCollector) add(k int, norm string) {
+	q := maphash.String(c.b.seed, norm)
+	if c.fresh(q) {
+		c.local[k] = append(c.local[k], leakFP{q: q, h: c.b.sip[leakKinds[k]].String64(norm)})
 	}
-	if len(c.seen) < leakDedupMax {
-		c.seen[q] = true
+}
+
+func (c *leakCollector) addBytes(k int, p []byte) {
+	q := maphash.Bytes(c.b.seed, p)
+	if c.fresh(q) {
+		c.local[k] = append(c.local[k], leakFP{q: q, h: c.b.sip[leakKinds[k]].Sum64(p)})
 	}
-	c.local[kind] = append(c.local[kind], leakFP{q: q, h: c.m.Fingerprint(nil, leakDomain+kind+"\x00"+norm)})
+}
+
+// fresh reports whether q is not in the cache, and puts it there.
+func (c *leakCollector) fresh(q uint64) bool {
+	slot := &c.seen[q%leakSeenSlots]
+	if q != 0 && *slot == q {
+		return false
+	}
+	*slot = q
+	return true
 }
 
 // row takes the originals of one row, its values in src.cols order.
@@ -263,20 +290,18 @@ func (c *leakCollector) row(src *leakSource, row []mask.Value) {
 		switch src.kinds[i] {
 		case LeakEmail:
 			if e, ok := normEmail(v.S); ok {
-				c.add(LeakEmail, e)
+				c.add(0, e)
 			}
 		case LeakPhone:
-			if d := phoneDigits(v.S); len(d) >= minPhoneDigits {
-				c.add(LeakPhone, d)
+			if c.digit = appendPhoneDigits(c.digit[:0], v.S); len(c.digit) >= minPhoneDigits {
+				c.addBytes(1, c.digit)
 			}
 		case LeakIP:
 			if a, ok := normIP(v.S); ok {
-				c.add(LeakIP, a)
+				c.addBytes(3, a[:])
 			}
 		case LeakName:
-			for _, n := range nameForms(v.S) {
-				c.add(LeakName, n)
-			}
+			c.names(bytesOf(v.S))
 		}
 	}
 	for k := range src.firsts {
@@ -284,15 +309,105 @@ func (c *leakCollector) row(src *leakSource, row []mask.Value) {
 		if f.Null || l.Null {
 			continue
 		}
-		for _, n := range nameForms(l.S + " " + f.S) {
-			c.add(LeakName, n)
+		c.cat = append(append(append(c.cat[:0], l.S...), ' '), f.S...)
+		c.names(c.cat)
+	}
+}
+
+// names adds the forms nameForms gives for s, without allocating for the
+// names it sees most (ASCII, or with kanji); others go through nameForms.
+func (c *leakCollector) names(s []byte) {
+	var fields [8][2]int // start, end
+	n, han, latin, ascii := 0, 0, 0, true
+	for i := 0; i < len(s); {
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRune(s[i:])
+			ascii = false
+		}
+		if unicode.IsSpace(r) || r == '・' {
+			i += size
+			continue
+		}
+		if n == len(fields) {
+			c.slowNames(s)
+			return
+		}
+		start := i
+		for i < len(s) {
+			r, size = rune(s[i]), 1
+			if r >= utf8.RuneSelf {
+				r, size = utf8.DecodeRune(s[i:])
+				ascii = false
+			}
+			if unicode.IsSpace(r) || r == '・' {
+				break
+			}
+			switch {
+			case r >= utf8.RuneSelf && unicode.Is(unicode.Han, r):
+				han++
+			case r < utf8.RuneSelf && unicode.IsLetter(r):
+				latin++
+			}
+			i += size
+		}
+		fields[n] = [2]int{start, i}
+		n++
+	}
+	switch {
+	case n == 0:
+	case han > 0:
+		if han >= 2 {
+			c.form = c.form[:0]
+			for _, f := range fields[:n] {
+				c.form = append(c.form, s[f[0]:f[1]]...)
+			}
+			c.addBytes(2, c.form)
+		}
+	case latin < 4 || n < 2:
+	case !ascii:
+		c.slowNames(s) // strings.ToLower's Unicode case mapping
+	default:
+		c.form = c.form[:0]
+		for i, f := range fields[:n] {
+			if i > 0 {
+				c.form = append(c.form, ' ')
+			}
+			c.form = appendLowerASCII(c.form, s[f[0]:f[1]])
+		}
+		c.addBytes(2, c.form)
+		if n == 2 {
+			c.form = appendLowerASCII(c.form[:0], s[fields[1][0]:fields[1][1]])
+			c.form = append(c.form, ' ')
+			c.form = appendLowerASCII(c.form, s[fields[0][0]:fields[0][1]])
+			c.addBytes(2, c.form)
 		}
 	}
 }
 
+func (c *leakCollector) slowNames(s []byte) {
+	for _, f := range nameForms(string(s)) {
+		c.add(2, f)
+	}
+}
+
+func appendLowerASCII(dst, s []byte) []byte {
+	for _, b := range s {
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		dst = append(dst, b)
+	}
+	return dst
+}
+
+// bytesOf views a string as bytes without copying; the result is only read.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
 // merge adds a collector's fingerprints; the caller serialises merges.
-func (b *LeakBaseline) merge(local map[string][]leakFP) {
-	for k, fps := range local {
+func (b *LeakBaseline) merge(c *leakCollector) {
+	for i, fps := range c.local {
+		k := leakKinds[i]
 		b.fps[k] = append(b.fps[k], fps...)
 		if len(b.fps[k]) > 2*b.opt.MaxOriginals {
 			b.compact(k)
@@ -329,12 +444,12 @@ func NewLeakCapturer(plan *mask.Plan, key transform.Key, opt LeakOptions) *LeakC
 }
 
 // Range implements mask.Observer.
-func (c *LeakCapturer) Range(job int, m *transform.Masker) mask.RangeObserver {
+func (c *LeakCapturer) Range(job int, _ *transform.Masker) mask.RangeObserver {
 	src := c.srcs[job]
 	if src == nil {
 		return nopRange{}
 	}
-	return &leakRange{c: c, src: src, col: c.b.collector(m), row: make([]mask.Value, len(src.cols))}
+	return &leakRange{c: c, src: src, col: c.b.collector(), row: make([]mask.Value, len(src.cols))}
 }
 
 // Baseline seals the baseline once masking succeeded.
@@ -367,7 +482,7 @@ func (r *leakRange) Row(in []mask.Value) {
 func (r *leakRange) Done() {
 	r.c.mu.Lock()
 	defer r.c.mu.Unlock()
-	r.c.b.merge(r.col.local)
+	r.c.b.merge(r.col)
 	r.c.spent += r.spent
 }
 
@@ -384,34 +499,72 @@ const leakDomain = "leak\x00"
 // keeps the ones that are 0 modulo a growing power of two.
 func (b *LeakBaseline) compact(kind string) {
 	f := b.fps[kind]
-	slices.SortFunc(f, func(a, b leakFP) int {
-		if a.q != b.q {
-			return cmp.Compare(a.q, b.q)
-		}
-		return cmp.Compare(a.h, b.h)
-	})
+	// By q alone: confirm looks at every entry of a q, and the rare
+	// duplicate that a q collision keeps apart from its twin only costs
+	// its 16 bytes.
+	sortFPs(f, len(f) <= b.opt.MaxOriginals)
 	f = slices.Compact(f)
-	for b.opt.MaxOriginals > 0 && len(f) > b.opt.MaxOriginals {
+	// Fingerprints merged since the last compaction were not yet held to
+	// the modulus: filter by it first, and double it only while that is
+	// not enough (doubling on every compaction thinned the sample far
+	// below the bound).
+	for mod := b.mod[kind]; ; mod = b.mod[kind] {
+		if mod > 1 {
+			f = slices.DeleteFunc(f, func(x leakFP) bool { return x.q&(mod-1) != 0 })
+		}
+		if b.opt.MaxOriginals <= 0 || len(f) <= b.opt.MaxOriginals {
+			break
+		}
 		b.mod[kind] *= 2
-		mod := b.mod[kind]
-		f = slices.DeleteFunc(f, func(x leakFP) bool { return x.q&(mod-1) != 0 })
 	}
 	b.fps[kind] = slices.Clip(f)
 }
 
+// sortFPs sorts by q. The q are uniformly random, so one counting pass on
+// their top bits spreads them over buckets of a few hundred, each sorted on
+// its own: half the time a comparison sort of the whole takes. That needs
+// a copy of f; without spare (a kind above its bound, where memory is
+// what the bound is for) f is sorted in place.
+func sortFPs(f []leakFP, spare bool) {
+	const bits = 12
+	if len(f) < 1<<bits || !spare {
+		slices.SortFunc(f, func(a, b leakFP) int { return cmp.Compare(a.q, b.q) })
+		return
+	}
+	var start [1<<bits + 1]int
+	for _, x := range f {
+		start[x.q>>(64-bits)+1]++
+	}
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
+	}
+	tmp := make([]leakFP, len(f))
+	next := start
+	for _, x := range f {
+		b := x.q >> (64 - bits)
+		tmp[next[b]] = x
+		next[b]++
+	}
+	for b := 0; b < 1<<bits; b++ {
+		part := tmp[start[b]:start[b+1]]
+		slices.SortFunc(part, func(a, b leakFP) int { return cmp.Compare(a.q, b.q) })
+	}
+	copy(f, tmp)
+}
+
 // has screens a normalised candidate with the fast hash and confirms the
 // few that pass with the keyed fingerprint.
-func (b *LeakBaseline) has(m *transform.Masker, kind, norm string) bool {
-	return b.confirm(m, kind, maphash.String(b.seed, norm), func() string { return norm })
+func (b *LeakBaseline) has(kind, norm string) bool {
+	return b.confirm(kind, maphash.String(b.seed, norm), func() uint64 { return b.sip[kind].String64(norm) })
 }
 
 // hasBytes is has for a candidate in a scratch buffer: nothing is
 // allocated unless the screening hash matches.
-func (b *LeakBaseline) hasBytes(m *transform.Masker, kind string, p []byte) bool {
-	return b.confirm(m, kind, maphash.Bytes(b.seed, p), func() string { return string(p) })
+func (b *LeakBaseline) hasBytes(kind string, p []byte) bool {
+	return b.confirm(kind, maphash.Bytes(b.seed, p), func() uint64 { return b.sip[kind].Sum64(p) })
 }
 
-func (b *LeakBaseline) confirm(m *transform.Masker, kind string, q uint64, norm func() string) bool {
+func (b *LeakBaseline) confirm(kind string, q uint64, fingerprint func() uint64) bool {
 	fps := b.fps[kind]
 	if len(fps) == 0 || q&(b.mod[kind]-1) != 0 {
 		return false
@@ -420,7 +573,7 @@ func (b *LeakBaseline) confirm(m *transform.Masker, kind string, q uint64, norm 
 	if !ok {
 		return false
 	}
-	h := m.Fingerprint(nil, leakDomain+kind+"\x00"+norm())
+	h := fingerprint()
 	for ; i < len(fps) && fps[i].q == q; i++ {
 		if fps[i].h == h {
 			return true
@@ -558,8 +711,7 @@ func LeakScan(ctx context.Context, rd mask.Reader, s *schema.Schema, plan *mask.
 	g.SetLimit(base.opt.Workers)
 	for _, t := range targets {
 		g.Go(func() error {
-			m := transform.NewMasker(base.key)
-			sc := &leakScanner{m: m, b: base}
+			sc := &leakScanner{b: base}
 			counts := make([]map[string]int64, len(t.cols))
 			sel := make([]string, len(t.cols))
 			for i, c := range t.cols {
@@ -625,7 +777,6 @@ func LeakScan(ctx context.Context, rd mask.Reader, s *schema.Schema, plan *mask.
 
 // leakScanner finds candidates in one value and looks them up.
 type leakScanner struct {
-	m     *transform.Masker
 	b     *LeakBaseline
 	found [4]bool
 	// scratch, reused across values
@@ -641,11 +792,10 @@ type leakScanner struct {
 // small fraction of the masking time.
 func (sc *leakScanner) scan(s string) []string {
 	sc.found = [4]bool{}
-	look := func(i int, kind, norm string) bool {
-		if !sc.found[i] && sc.b.has(sc.m, kind, norm) {
+	look := func(i int, kind, norm string) {
+		if !sc.found[i] && sc.b.has(kind, norm) {
 			sc.found[i] = true
 		}
-		return !sc.found[i]
 	}
 	hasAt := strings.IndexByte(s, '@') >= 0
 	if hasAt && len(sc.b.fps[LeakEmail]) > 0 {
@@ -660,8 +810,8 @@ func (sc *leakScanner) scan(s string) []string {
 	}
 	if len(sc.b.fps[LeakIP]) > 0 {
 		ipRuns(s, func(c string) {
-			if a, ok := normIP(c); ok {
-				look(3, LeakIP, a)
+			if a, ok := normIP(c); ok && !sc.found[3] && sc.b.hasBytes(LeakIP, a[:]) {
+				sc.found[3] = true
 			}
 		})
 	}
@@ -679,7 +829,7 @@ func (sc *leakScanner) scan(s string) []string {
 			text = string(sc.text)
 		}
 		sc.nameCandidates(text, func(p []byte) bool {
-			if !sc.found[2] && sc.b.hasBytes(sc.m, LeakName, p) {
+			if !sc.found[2] && sc.b.hasBytes(LeakName, p) {
 				sc.found[2] = true
 			}
 			return !sc.found[2]
@@ -813,40 +963,41 @@ func normEmail(s string) (string, bool) {
 	return strings.ToLower(s), true
 }
 
-// phoneDigits keeps the digits of s (full-width ones as ASCII).
-func phoneDigits(s string) string {
-	var b strings.Builder
+// appendPhoneDigits appends the digits of s (full-width ones as ASCII) to
+// dst.
+func appendPhoneDigits(dst []byte, s string) []byte {
 	for _, r := range s {
 		switch {
 		case r >= '0' && r <= '9':
-			b.WriteRune(r)
+			dst = append(dst, byte(r))
 		case r >= '０' && r <= '９':
-			b.WriteRune(r - '０' + '0')
+			dst = append(dst, byte(r-'０'+'0'))
 		}
 	}
-	return b.String()
+	return dst
 }
 
 // normIP parses an address with an optional prefix length or zone and
-// returns its canonical form (IPv4-mapped IPv6 as IPv4). Addresses that
+// returns its canonical form: the 16 bytes of its IPv6 form (an IPv4
+// address and its IPv4-mapped IPv6 spelling are one). Addresses that
 // name no one on the internet (loopback, private, link-local, multicast,
 // unspecified) are not originals to look for: an internal proxy's 10.0.0.1
 // in an ip column would otherwise refuse every run whose kept config
 // tables mention it.
-func normIP(s string) (string, bool) {
+func normIP(s string) ([16]byte, bool) {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexAny(s, "/%"); i >= 0 {
 		s = s[:i]
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return "", false
+		return [16]byte{}, false
 	}
 	a = a.Unmap()
 	if a.IsUnspecified() || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsMulticast() {
-		return "", false
+		return [16]byte{}, false
 	}
-	return a.String(), true
+	return a.As16(), true
 }
 
 // nameForms returns the normalised forms of a full name that a text may

@@ -1,9 +1,12 @@
 package gate
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
-	"hash/maphash"
+	"fmt"
+	"math"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -50,10 +53,19 @@ func TestNameForms(t *testing.T) {
 
 func TestLeakScannerFinds(t *testing.T) {
 	key, _ := transform.NewKey([]byte("leak-scan-test-key-0123456789abcdef"))
-	m := transform.NewMasker(key)
-	b := &LeakBaseline{key: key, seed: maphash.MakeSeed(), fps: map[string][]leakFP{}, mod: map[string]uint64{LeakEmail: 1, LeakPhone: 1, LeakName: 1, LeakIP: 1}}
+	b := newLeakBaseline(key, LeakOptions{})
 	add := func(kind, norm string) {
-		b.fps[kind] = append(b.fps[kind], b.fingerprint(m, kind, norm))
+		if kind == LeakIP {
+			a, ok := normIP(norm)
+			if !ok && norm != "10.0.0.1" {
+				t.Fatalf("normIP(%q) refused", norm)
+			}
+			if !ok { // as if captured anyway
+				a = netip.MustParseAddr(norm).As16()
+			}
+			norm = string(a[:])
+		}
+		b.fps[kind] = append(b.fps[kind], b.fingerprint(kind, norm))
 		b.compact(kind)
 	}
 	add(LeakEmail, "aiko.akiyama@example.jp")
@@ -63,7 +75,7 @@ func TestLeakScannerFinds(t *testing.T) {
 	add(LeakIP, "203.0.113.7")
 	add(LeakIP, "2400:1:2::3")
 	add(LeakIP, "10.0.0.1") // as if captured: a candidate must still not match it
-	sc := &leakScanner{m: m, b: b}
+	sc := &leakScanner{b: b}
 	for _, tc := range []struct {
 		in   string
 		want []string
@@ -148,10 +160,21 @@ type leakResult struct {
 	report        *LeakReport
 	planted       map[string]int64
 	capture, mask time.Duration
-	bytes         int64
+	// captureCPU is the capture's work replayed on one goroutine over the
+	// originals held in memory (the fastest of three): what it costs
+	// without a database, a preempting server or a second worker.
+	captureCPU time.Duration
+	bytes      int64
 }
 
 func leakRun(t testing.TB, f jpshop.Flavor, rules string, plant bool, size int) leakResult {
+	t.Helper()
+	return leakRunWith(t, f, rules, plant, size, true)
+}
+
+// leakRunWith is leakRun; without scan, it masks with no leak capture and
+// scans nothing (the reference for what the leak scan adds).
+func leakRunWith(t testing.TB, f jpshop.Flavor, rules string, plant bool, size int, scan bool) leakResult {
 	t.Helper()
 	ctx := context.Background()
 	var (
@@ -250,11 +273,22 @@ func leakRun(t testing.TB, f jpshop.Flavor, rules string, plant bool, size int) 
 		t.Fatal(err)
 	}
 	key, _ := transform.NewKey([]byte("leak-scan-test-key-0123456789abcdef"))
+	if !scan {
+		mrep, err := mask.Run(ctx, eng, plan, key, mask.Options{Workers: 2, BatchSize: 5000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.mask = mrep.Duration
+		return res
+	}
 	// The baseline is taken in the masking pass (LeakCapturer, as the run
 	// does); the separate read (LeakCapture) must give the same one.
 	want, err := LeakCapture(ctx, eng, plan, key, LeakOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, bench := t.(*testing.B); bench {
+		res.captureCPU = leakReplay(t, eng, plan, key)
 	}
 	capt := NewLeakCapturer(plan, key, LeakOptions{})
 	mrep, err := mask.Run(ctx, eng, plan, key, mask.Options{Workers: 2, BatchSize: 5000, Observer: capt})
@@ -296,5 +330,119 @@ func leakBaselineEqual(t testing.TB, got, want *LeakBaseline) {
 		if !slices.Equal(g, w) || got.mod[k] != want.mod[k] {
 			t.Errorf("%s: the masking pass captured %d originals (modulus %d), the separate read %d (modulus %d)", k, len(g), got.mod[k], len(w), want.mod[k])
 		}
+	}
+}
+
+// TestCollectorNamesEqualNameForms: the collector's allocation-free name
+// path keeps exactly the fingerprints of nameForms' forms.
+func TestCollectorNamesEqualNameForms(t *testing.T) {
+	key, _ := transform.NewKey([]byte("leak-scan-test-key-0123456789abcdef"))
+	b := newLeakBaseline(key, LeakOptions{})
+	for _, in := range []string{
+		"", " ", "秋山 愛子", "秋山　愛子", "秋山・愛子", "秋 子", "秋", "アイコ アキヤマ", "Aiko Akiyama", "AIKO  AKIYAMA ",
+		"Jo Li", "Jo Lin", "Mary Jane Watson", "Élodie Durand", "Ünal Öztürk", "o'brien sean", "a b c d e f g h i j",
+		"秋山 愛子 Aiko", "Aiko 秋", "\t秋山\n愛子\t", "van der Berg Anna", "x1 y2 z3 w4", "山田太郎",
+	} {
+		fast, slow := b.collector(), b.collector()
+		fast.names([]byte(in))
+		for _, f := range nameForms(in) {
+			slow.add(2, f)
+		}
+		if !slices.Equal(fast.local[2], slow.local[2]) {
+			t.Errorf("%q: the fast path keeps %d forms, nameForms %d (or other ones)", in, len(fast.local[2]), len(slow.local[2]))
+		}
+	}
+}
+
+// leakReplay reads the originals the capture sees into memory and times
+// the capture over them on one goroutine, the fastest of three runs.
+func leakReplay(t testing.TB, rd mask.Reader, plan *mask.Plan, key transform.Key) time.Duration {
+	t.Helper()
+	type table struct {
+		src  *leakSource
+		rows [][]mask.Value
+	}
+	var tables []table
+	for _, src := range leakSources(plan) {
+		sel := make([]string, len(src.cols))
+		for i, col := range src.cols {
+			sel[i] = rd.Text(rd.QuoteIdent(col))
+		}
+		tb := table{src: src}
+		err := rd.Query(context.Background(), "SELECT "+strings.Join(sel, ", ")+" FROM "+rd.From(src.table.TableName), func(row []mask.Value) error {
+			tb.rows = append(tb.rows, slices.Clone(row))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, tb)
+	}
+	best := time.Duration(math.MaxInt64)
+	for range 3 {
+		b := newLeakBaseline(key, LeakOptions{})
+		start := time.Now()
+		for _, tb := range tables {
+			// one collector per range of 5000 rows, as the masking pass
+			for i := 0; i < len(tb.rows); i += 5000 {
+				c := b.collector()
+				for _, row := range tb.rows[i:min(i+5000, len(tb.rows))] {
+					c.row(tb.src, row)
+				}
+				b.merge(c)
+			}
+		}
+		b.seal()
+		best = min(best, time.Since(start))
+	}
+	return best
+}
+
+// TestLeakBaselineBounded: under its bound every original is found (the
+// bucketed sort included); above it a deterministic sample by fingerprint
+// is kept, at most the bound, and each kept original is still found.
+func TestLeakBaselineBounded(t *testing.T) {
+	key, _ := transform.NewKey([]byte("leak-scan-test-key-0123456789abcdef"))
+	src := &leakSource{kinds: []string{LeakEmail}}
+	capture := func(max, n int) *LeakBaseline {
+		b := newLeakBaseline(key, LeakOptions{MaxOriginals: max})
+		for i := 0; i < n; i += 5000 {
+			c := b.collector()
+			for j := i; j < min(i+5000, n); j++ {
+				c.row(src, []mask.Value{{S: fmt.Sprintf("user%d@example.jp", j%(n/2+1))}})
+			}
+			b.merge(c)
+		}
+		b.seal()
+		return b
+	}
+	b := capture(100_000, 60_000)
+	if got := b.Originals(LeakEmail); got != 30_001 {
+		t.Fatalf("under the bound: %d originals held, want 30001", got)
+	}
+	if !slices.IsSortedFunc(b.fps[LeakEmail], func(x, y leakFP) int { return cmp.Compare(x.q, y.q) }) {
+		t.Fatal("fingerprints not sorted")
+	}
+	for j := 0; j <= 30_000; j += 997 {
+		if !b.has(LeakEmail, fmt.Sprintf("user%d@example.jp", j)) {
+			t.Fatalf("original %d not found", j)
+		}
+	}
+	if b.has(LeakEmail, "user30001@example.jp") {
+		t.Fatal("a value never captured is found")
+	}
+	b = capture(1000, 60_000)
+	held, mod := b.Originals(LeakEmail), b.mod[LeakEmail]
+	if held > 1000 || held < 250 || mod < 16 {
+		t.Fatalf("above the bound: %d held with modulus %d, want ≤ 1000 and a modulus ≥ 16", held, mod)
+	}
+	found := 0
+	for j := 0; j <= 30_000; j++ {
+		if b.has(LeakEmail, fmt.Sprintf("user%d@example.jp", j)) {
+			found++
+		}
+	}
+	if found != held {
+		t.Fatalf("%d originals found, %d held", found, held)
 	}
 }
