@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,7 +19,6 @@ import (
 	r53 "github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/kelseyhightower/envconfig"
 
 	"github.com/restage/restage/internal/awsprov"
 	"github.com/restage/restage/internal/config"
@@ -100,10 +100,20 @@ func (e *awsEnv) fail(err error) { e.problem = append(e.problem, err) }
 func readAWSEnv(s *config.Settings) (*awsEnv, error) {
 	e := &awsEnv{}
 	var a awsSettings
-	if err := envconfig.Process(config.EnvPrefix, &a); err != nil {
-		// envconfig stops at the first value it can't parse; the
-		// required variables are still all checked below.
+	// Field by field, so that every variable that does not parse is
+	// reported; checks of a variable that did not parse are skipped (its
+	// zero value would only add a second, misleading problem).
+	failed, err := config.Load(config.EnvPrefix, &a)
+	if err != nil {
 		e.fail(err)
+	}
+	parsed := func(names ...string) bool {
+		for _, n := range names {
+			if slices.Contains(failed, n) {
+				return false
+			}
+		}
+		return true
 	}
 	for _, r := range awsRequired {
 		if strings.TrimSpace(os.Getenv(r.name)) == "" {
@@ -113,10 +123,10 @@ func readAWSEnv(s *config.Settings) (*awsEnv, error) {
 	if rds.Engine(a.Engine).Aurora() && strings.TrimSpace(a.ClusterParameterGroup) == "" {
 		e.fail(errors.New("RESTAGE_CLUSTER_PARAMETER_GROUP is required for Aurora (the cluster parameter group; engine defaults may not fit the snapshot)"))
 	}
-	if a.WaitTimeout < 0 || a.ReadyTimeout < 0 {
+	if parsed("RESTAGE_WAIT_TIMEOUT", "RESTAGE_READY_TIMEOUT") && (a.WaitTimeout < 0 || a.ReadyTimeout < 0) {
 		e.fail(errors.New("RESTAGE_WAIT_TIMEOUT and RESTAGE_READY_TIMEOUT must not be negative"))
 	}
-	if a.DNSTTL < 1 || a.DNSTTL > 86400 {
+	if parsed("RESTAGE_DNS_TTL") && (a.DNSTTL < 1 || a.DNSTTL > 86400) {
 		e.fail(fmt.Errorf("RESTAGE_DNS_TTL %d: want 1 to 86400 seconds", a.DNSTTL))
 	}
 	if v := os.Getenv("RESTAGE_TLS"); v != "" {

@@ -169,3 +169,23 @@ func TestReadAWSEnvSourceModes(t *testing.T) {
 		}
 	}
 }
+
+// TestReadAWSEnvEveryParseError: every AWS variable that does not parse is
+// reported in one pass, naming it and what it wants, with no second
+// problem made up from its zero value.
+func TestReadAWSEnvEveryParseError(t *testing.T) {
+	s := &config.Settings{Target: "shop"}
+	setAWSEnv(t, caFile(t), map[string]string{"RESTAGE_DNS_TTL": "sixty", "RESTAGE_WAIT_TIMEOUT": "2 hours", "RESTAGE_FINAL_SNAPSHOT": "maybe", "RESTAGE_SERVERLESS_MAX_ACU": "lots"})
+	_, err := readAWSEnv(s)
+	if err == nil {
+		t.Fatal("unparsable variables accepted")
+	}
+	for _, want := range []string{`RESTAGE_DNS_TTL="sixty": want a whole number`, `RESTAGE_WAIT_TIMEOUT="2 hours": want a duration`, `RESTAGE_FINAL_SNAPSHOT="maybe": want true or false`, `RESTAGE_SERVERLESS_MAX_ACU="lots"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "want 1 to 86400") {
+		t.Errorf("error %q adds a range problem for a TTL that did not parse", err)
+	}
+}
