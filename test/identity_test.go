@@ -1,85 +1,16 @@
 package test
 
 import (
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/testdb"
 )
 
 // Issue 9, points 1, 2 and 6 through the binary: identity by server (an
 // /etc/hosts alias of the test servers' host), ownership before any
 // destructive act, and a lost control DB that loses nothing.
-
-// hostsAlias adds "127.0.0.1 <random name>" to /etc/hosts for the test and
-// removes it at the end. Skips when /etc/hosts can't be written.
-func hostsAlias(t *testing.T) string {
-	t.Helper()
-	name := "restage-alias-" + randomHex(t, 4)
-	line := "127.0.0.1 " + name
-	editHosts(t, func(s string) string {
-		if s != "" && !strings.HasSuffix(s, "\n") {
-			s += "\n"
-		}
-		return s + line + "\n"
-	})
-	t.Cleanup(func() {
-		editHosts(t, func(s string) string {
-			var keep []string
-			for _, l := range strings.SplitAfter(s, "\n") {
-				if strings.TrimSpace(l) != line {
-					keep = append(keep, l)
-				}
-			}
-			return strings.Join(keep, "")
-		})
-	})
-	// Go caches /etc/hosts for a few seconds.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		if _, err := net.LookupHost(name); err == nil {
-			return name
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("alias %s not resolvable", name)
-		}
-	}
-}
-
-// editHosts rewrites /etc/hosts in place (it may be a bind mount) under a
-// lock every test process on the machine shares.
-func editHosts(t *testing.T, edit func(string) string) {
-	t.Helper()
-	lf, err := os.OpenFile(filepath.Join(os.TempDir(), "restage-etc-hosts.lock"), os.O_CREATE|os.O_RDWR, 0o666)
-	if err != nil {
-		t.Skipf("hosts lock: %v", err)
-	}
-	defer lf.Close()
-	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
-		t.Skipf("hosts lock: %v", err)
-	}
-	defer syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
-	b, err := os.ReadFile("/etc/hosts")
-	if err != nil {
-		t.Skipf("read /etc/hosts: %v", err)
-	}
-	if err := os.WriteFile("/etc/hosts", []byte(edit(string(b))), 0o644); err != nil {
-		t.Skipf("write /etc/hosts: %v", err)
-	}
-}
-
-// respell replaces the host 127.0.0.1 of a DSN.
-func respell(t *testing.T, d, host string) string {
-	t.Helper()
-	if !strings.Contains(d, "127.0.0.1") {
-		t.Fatal("test DSN does not use 127.0.0.1")
-	}
-	return strings.Replace(d, "127.0.0.1", host, 1)
-}
 
 // otherStaging swaps the database of the fixture's staging DSN.
 func otherStaging(t *testing.T, f *fixture, name string) string {
@@ -95,13 +26,13 @@ func otherStaging(t *testing.T, f *fixture, name string) string {
 }
 
 func TestRunRefusesSourceUnderAnotherName(t *testing.T) {
-	alias := hostsAlias(t)
+	alias := testdb.HostsAlias(t)
 	for _, ec := range engines {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
 			before := f.sourceSum(t)
-			res := restage(t, f.env("RESTAGE_STAGING_DSN="+respell(t, f.sourceDSN, alias), "RESTAGE_ACCEPT_SHARED_LOGINS=true"), "run")
+			res := restage(t, f.env("RESTAGE_STAGING_DSN="+testdb.Respell(t, f.sourceDSN, alias), "RESTAGE_ACCEPT_SHARED_LOGINS=true"), "run")
 			if res.code != 2 || !strings.Contains(res.stdout+res.stderr, "production source") {
 				t.Errorf("run with the source behind an alias: exit %d, want 2 naming the production source\n%s%s", res.code, res.stdout, res.stderr)
 			}
@@ -116,13 +47,13 @@ func TestRunRefusesSourceUnderAnotherName(t *testing.T) {
 }
 
 func TestMaskRefusesSourceUnderAnotherName(t *testing.T) {
-	alias := hostsAlias(t)
+	alias := testdb.HostsAlias(t)
 	for _, ec := range engines {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
 			before := f.sourceSum(t)
-			spelled := respell(t, f.sourceDSN, alias)
+			spelled := testdb.Respell(t, f.sourceDSN, alias)
 			d, err := dsn.Parse(spelled)
 			if err != nil {
 				t.Fatal(err)

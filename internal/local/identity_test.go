@@ -3,92 +3,16 @@ package local
 import (
 	"context"
 	"errors"
-	"net"
-	"os"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/restage/restage/internal/dsn"
 	"github.com/restage/restage/internal/refresh"
+	"github.com/restage/restage/internal/testdb"
 )
 
-// hostsAlias adds "127.0.0.1 <random name>" to /etc/hosts for the test and
-// removes it at the end: a second spelling of the test servers' host that
-// no string comparison can recognise. Skips when /etc/hosts can't be
-// written (not root).
-func hostsAlias(t *testing.T) string {
-	t.Helper()
-	name := "restage-alias-" + myRand(t)
-	editHosts(t, func(s string) string {
-		if s != "" && !strings.HasSuffix(s, "\n") {
-			s += "\n"
-		}
-		return s + "127.0.0.1 " + name + "\n"
-	})
-	// Go's resolver caches /etc/hosts for a few seconds: wait until it
-	// sees the new name.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := net.LookupHost(name); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("alias %s not resolvable", name)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Cleanup(func() {
-		editHosts(t, func(s string) string {
-			var keep []string
-			for _, l := range strings.SplitAfter(s, "\n") {
-				if strings.TrimSpace(l) != "127.0.0.1 "+name {
-					keep = append(keep, l)
-				}
-			}
-			return strings.Join(keep, "")
-		})
-	})
-	return name
-}
-
-// editHosts rewrites /etc/hosts in place (it may be a bind mount) under a
-// lock shared by every test process on the machine.
-func editHosts(t *testing.T, edit func(string) string) {
-	t.Helper()
-	lf, err := os.OpenFile(os.TempDir()+"/restage-etc-hosts.lock", os.O_CREATE|os.O_RDWR, 0o666)
-	if err != nil {
-		t.Skipf("hosts lock: %v", err)
-	}
-	defer lf.Close()
-	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
-		t.Skipf("hosts lock: %v", err)
-	}
-	defer syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
-	b, err := os.ReadFile("/etc/hosts")
-	if err != nil {
-		t.Skipf("read /etc/hosts: %v", err)
-	}
-	if err := os.WriteFile("/etc/hosts", []byte(edit(string(b))), 0o644); err != nil {
-		t.Skipf("write /etc/hosts: %v", err)
-	}
-}
-
-// respell replaces the host 127.0.0.1 in a DSN.
-func respell(t *testing.T, d, host string) string {
-	t.Helper()
-	if !strings.Contains(d, "127.0.0.1") {
-		t.Fatalf("test DSN does not use 127.0.0.1")
-	}
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	return strings.Replace(d, "127.0.0.1", host, 1)
-}
-
 func TestSameDatabaseAskedOfTheServer(t *testing.T) {
-	alias := hostsAlias(t)
+	alias := testdb.HostsAlias(t)
 	cases := []struct {
 		engine string
 		make   func(t *testing.T) (src, other string)
@@ -108,7 +32,7 @@ func TestSameDatabaseAskedOfTheServer(t *testing.T) {
 			src, other := c.make(t)
 			ctx := context.Background()
 			for _, host := range []string{alias, "::ffff:127.0.0.1", "0.0.0.0"} {
-				spelled := respell(t, src, host)
+				spelled := testdb.Respell(t, src, host)
 				a, _ := dsn.Parse(src)
 				b, _ := dsn.Parse(spelled)
 				if dsn.SameDatabase(a, b) {
@@ -119,7 +43,7 @@ func TestSameDatabaseAskedOfTheServer(t *testing.T) {
 					t.Errorf("SameDatabase(source, source via %s) = %v, %v; want true", host, same, err)
 				}
 			}
-			same, err := SameDatabase(ctx, src, respell(t, other, alias))
+			same, err := SameDatabase(ctx, src, testdb.Respell(t, other, alias))
 			if err != nil || same {
 				t.Errorf("SameDatabase(source, another database via %s) = %v, %v; want false", alias, same, err)
 			}
@@ -131,14 +55,14 @@ func TestSameDatabaseAskedOfTheServer(t *testing.T) {
 // server: the run stops before the lock with ErrBadInput, and nothing
 // (not even the control DB) is created. So does adopting the source.
 func TestMySQLRefusesSourceUnderAnotherName(t *testing.T) {
-	alias := hostsAlias(t)
+	alias := testdb.HostsAlias(t)
 	for _, tc := range []struct {
 		name string
 		mod  func(e *myEnv, c *Config)
 	}{
-		{"staging", func(e *myEnv, c *Config) { c.StagingDSN = respell(t, e.srcDSN, alias) }},
+		{"staging", func(e *myEnv, c *Config) { c.StagingDSN = testdb.Respell(t, e.srcDSN, alias) }},
 		{"adopt", func(e *myEnv, c *Config) {
-			c.StagingDSN = respell(t, c.StagingDSN, alias)
+			c.StagingDSN = testdb.Respell(t, c.StagingDSN, alias)
 			c.SourceDSN = e.srcDSN
 			c.Adopt = e.src
 		}},
@@ -167,14 +91,14 @@ func TestMySQLRefusesSourceUnderAnotherName(t *testing.T) {
 }
 
 func TestPGRefusesSourceUnderAnotherName(t *testing.T) {
-	alias := hostsAlias(t)
+	alias := testdb.HostsAlias(t)
 	for _, tc := range []struct {
 		name string
 		mod  func(f *pgFixture, c *Config)
 	}{
-		{"staging", func(f *pgFixture, c *Config) { c.StagingDSN = respell(t, c.SourceDSN, alias) }},
+		{"staging", func(f *pgFixture, c *Config) { c.StagingDSN = testdb.Respell(t, c.SourceDSN, alias) }},
 		{"adopt", func(f *pgFixture, c *Config) {
-			c.StagingDSN = respell(t, c.StagingDSN, alias)
+			c.StagingDSN = testdb.Respell(t, c.StagingDSN, alias)
 			c.Adopt = f.src
 		}},
 	} {

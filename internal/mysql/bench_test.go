@@ -1,7 +1,6 @@
 package mysql
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -9,8 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
+	"github.com/restage/restage/internal/enginetest"
 	"github.com/restage/restage/internal/mask"
 )
 
@@ -50,40 +48,11 @@ func TestMaskThroughput(t *testing.T) {
 		return nil
 	}
 	run := func(job *mask.TableJob) {
-		ctx := context.Background()
 		start := time.Now()
-		ranges, err := e.Chunks(ctx, job, chunk)
-		if err != nil {
-			t.Fatal(err)
-		}
-		chunked := time.Since(start)
-		next := make(chan mask.Range, len(ranges))
-		for _, r := range ranges {
-			next <- r
-		}
-		close(next)
-		g, ctx := errgroup.WithContext(ctx)
-		for range workers {
-			g.Go(func() error {
-				w, err := e.Worker(ctx)
-				if err != nil {
-					return err
-				}
-				defer w.Close()
-				for r := range next {
-					if _, err := w.MaskRange(ctx, job, r, fn); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-		}
-		if err := g.Wait(); err != nil {
-			t.Fatal(err)
-		}
+		ranges, rows := enginetest.MaskAll(t, e, job, chunk, workers, fn)
 		d := time.Since(start)
-		t.Logf("%s: %d rows, %d workers, chunk %d: chunks %v, total %v, %.0f rows/s",
-			job.Table.Name, n, workers, chunk, chunked.Round(time.Millisecond), d.Round(time.Millisecond), float64(n)/d.Seconds())
+		t.Logf("%s: %d rows, %d workers, %d ranges of %d: %v, %.0f rows/s",
+			job.Table.Name, rows, workers, ranges, chunk, d.Round(time.Millisecond), float64(rows)/d.Seconds())
 	}
 	run(&mask.TableJob{Table: s.Table("big"), Key: []string{"id"}, Read: []string{"name", "email", "n"}, Write: []string{"name", "email"}, Pin: []string{"upd"}})
 	run(&mask.TableJob{Table: s.Table("bignk"), Read: []string{"name", "email", "n"}, Write: []string{"name", "email"}})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/restage/restage/internal/enginetest"
 	"github.com/restage/restage/internal/mask"
 	"github.com/restage/restage/internal/schema"
 	"github.com/restage/restage/internal/testdb"
@@ -391,25 +392,8 @@ func upper(in, out []mask.Value) error {
 // maskAll runs a job over every chunk with one worker.
 func maskAll(t *testing.T, e *Engine, job *mask.TableJob, size int, fn mask.RowFunc) int64 {
 	t.Helper()
-	ctx := context.Background()
-	ranges, err := e.Chunks(ctx, job, size)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := e.Worker(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	var total int64
-	for _, r := range ranges {
-		n, err := w.MaskRange(ctx, job, r, fn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		total += n
-	}
-	return total
+	_, rows := enginetest.MaskAll(t, e, job, size, 1, fn)
+	return rows
 }
 
 func TestMaskRange(t *testing.T) {

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"golang.org/x/sync/errgroup"
 
+	"github.com/restage/restage/internal/enginetest"
 	"github.com/restage/restage/internal/mask"
 	"github.com/restage/restage/internal/schema"
 	"github.com/restage/restage/internal/testdb"
@@ -278,45 +278,7 @@ INSERT INTO m VALUES (1, '2024-05-01');`)
 // markAll masks every range of job with fn on nWorkers workers in parallel.
 func markAll(t *testing.T, e *Engine, job *mask.TableJob, size, nWorkers int, fn mask.RowFunc) (ranges int, rows int64) {
 	t.Helper()
-	ctx := context.Background()
-	rs, err := e.Chunks(ctx, job, size)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch := make(chan mask.Range, len(rs))
-	for _, r := range rs {
-		ch <- r
-	}
-	close(ch)
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	for i := 0; i < nWorkers; i++ {
-		g.Go(func() error {
-			w, err := e.Worker(gctx)
-			if err != nil {
-				return err
-			}
-			defer w.Close()
-			for r := range ch {
-				n, err := w.MaskRange(gctx, job, r, func(in, out []mask.Value) error {
-					mu.Lock()
-					defer mu.Unlock()
-					return fn(in, out)
-				})
-				if err != nil {
-					return err
-				}
-				mu.Lock()
-				rows += n
-				mu.Unlock()
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	return len(rs), rows
+	return enginetest.MaskAll(t, e, job, size, nWorkers, fn)
 }
 
 // TestChunksCoverEveryRowOnce appends "x" to a column through every range:
