@@ -36,6 +36,12 @@ var myRunIDRE = regexp.MustCompile(`^[a-z0-9_]+$`)
 // production while a table is read, never reads or writes. Non-InnoDB
 // tables (MyISAM) are copied as they are read, without a snapshot.
 func (p *mysqlProvider) Restore(ctx context.Context, runID string) (*refresh.DB, error) {
+	return p.restore(ctx, runID, p.copySchema)
+}
+
+// restore is Restore with the copy into the created database left to
+// fill (the plain copy, or the masking copy of mysql_stream.go).
+func (p *mysqlProvider) restore(ctx context.Context, runID string, fill func(ctx context.Context, name string) error) (*refresh.DB, error) {
 	name := DBName(p.cfg.Target, runID)
 	if !myRunIDRE.MatchString(runID) || len(name) > 64 {
 		return nil, fmt.Errorf("restore %s: run id %q: want lower-case letters, digits or underscores, and a database name of at most 64 characters", p.cfg.Target, runID)
@@ -71,7 +77,7 @@ func (p *mysqlProvider) Restore(ctx context.Context, runID string) (*refresh.DB,
 		return db, fmt.Errorf("restore %s: %w", name, err)
 	}
 	start := time.Now()
-	if err := p.copySchema(ctx, name); err != nil {
+	if err := fill(ctx, name); err != nil {
 		return db, fmt.Errorf("restore %s from %s: %w", name, p.sourceName, err)
 	}
 	if err := p.setState(ctx, p.admin, name, myStateReady); err != nil {
@@ -119,6 +125,14 @@ func mysqlClientArgs(cfg *mysql.Config) []string {
 
 // copySchema pipes a consistent dump of the source into the new database.
 func (p *mysqlProvider) copySchema(ctx context.Context, name string) error {
+	return p.copyDump(ctx, name, nil, func(dst io.Writer, src io.Reader) error {
+		return mysqlRewriteDump(dst, src, p.sourceName, name)
+	})
+}
+
+// copyDump pipes the dump of the source (with extra options) through
+// xform into the new database.
+func (p *mysqlProvider) copyDump(ctx context.Context, name string, extra []string, xform func(dst io.Writer, src io.Reader) error) error {
 	dumpBin, err := mysqlTool("mariadb-dump", "mysqldump")
 	if err != nil {
 		return err
@@ -130,7 +144,8 @@ func (p *mysqlProvider) copySchema(ctx context.Context, name string) error {
 	dumpArgs := append(mysqlClientArgs(p.src),
 		"--single-transaction", "--skip-lock-tables", "--skip-add-locks",
 		"--routines", "--triggers", "--events", "--no-create-db",
-		"--hex-blob", "--quick", "--skip-comments", p.sourceName)
+		"--hex-blob", "--quick", "--skip-comments")
+	dumpArgs = append(append(dumpArgs, extra...), p.sourceName)
 	loadArgs := append(mysqlClientArgs(p.stg), "--batch", "--binary-mode", name)
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -172,7 +187,7 @@ func (p *mysqlProvider) copySchema(ctx context.Context, name string) error {
 	lr.Close()
 	g.Go(func() error {
 		defer dr.Close()
-		err := mysqlRewriteDump(lw, dr, p.sourceName, name)
+		err := xform(lw, dr)
 		if cerr := lw.Close(); err == nil {
 			err = cerr
 		}

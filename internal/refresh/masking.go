@@ -110,6 +110,51 @@ func (m *Masking) CaptureFrom(ctx context.Context, rd mask.Reader) error {
 	return nil
 }
 
+// StreamCapture takes the gates' baselines from the rows a provider
+// copies when no other reader can share the copy's snapshot (MariaDB's
+// dump reads under a snapshot of its own): Observer sees every masked row
+// on its way, as masking in place does, and Count gets the row count of
+// every other table as the copy read it. Use: CaptureStream after Check,
+// the copy, then StreamedFrom.
+type StreamCapture struct {
+	verify *gate.VerifyCapturer
+	leak   *gate.LeakCapturer
+}
+
+// Observer sees each masked row's TableJob.Read values, then its Key
+// values, before it is masked (mask.Observer's contract).
+func (s *StreamCapture) Observer() mask.Observer { return mask.Observers(s.verify, s.leak) }
+
+// Count records the rows the copy read of table t, a table the plan
+// does not mask (truncated tables included: the rows it dropped).
+func (s *StreamCapture) Count(t schema.TableName, rows int64) { s.verify.Count(t, rows) }
+
+// CaptureStream lays out the baselines taken from a copy's stream. Check
+// must have passed; rules with links are refused (their check reads the
+// followed rows before masking).
+func (m *Masking) CaptureStream() (*StreamCapture, error) {
+	if m.Plan == nil {
+		return nil, errors.New("baselines before a passed check")
+	}
+	v, err := gate.NewVerifyStreamCapturer(m.Plan, m.Key, gate.VerifyOptions{Schema: m.Schema, Workers: m.Workers})
+	if err != nil {
+		return nil, fmt.Errorf("verification baseline: %w", err)
+	}
+	return &StreamCapture{verify: v, leak: gate.NewLeakCapturer(m.Plan, m.Key, gate.LeakOptions{})}, nil
+}
+
+// StreamedFrom is Streamed for a copy whose baselines s took from the
+// stream: it seals them once every row was copied.
+func (m *Masking) StreamedFrom(rep *mask.Report, s *StreamCapture) error {
+	base, err := s.verify.Baseline()
+	if err != nil {
+		return fmt.Errorf("verification baseline: %w", err)
+	}
+	m.base, m.leakBase = base, s.leak.Baseline()
+	m.Streamed(rep)
+	return nil
+}
+
 // Streamed records that a provider masked every row of m.Plan on its way
 // into the new DB (rep is its report), after CaptureFrom on the source's
 // snapshot. Mask then only runs the post-mask SQL; VerifyMasked checks the

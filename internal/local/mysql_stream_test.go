@@ -1,0 +1,247 @@
+package local
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/restage/restage/internal/config"
+	"github.com/restage/restage/internal/exitcode"
+	"github.com/restage/restage/internal/mask"
+	mysqlengine "github.com/restage/restage/internal/mysql"
+	"github.com/restage/restage/internal/refresh"
+	"github.com/restage/restage/internal/schema"
+	"github.com/restage/restage/internal/transform"
+)
+
+func mySakilaMasking(t *testing.T) *refresh.Masking {
+	t.Helper()
+	const path = "../../examples/rules/sakila-mysql.yaml"
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := config.ParseRules(path, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := transform.NewKey([]byte("stream-copy-test-key-0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &refresh.Masking{Rules: rules, RulesText: text, Key: key, Workers: 2, BatchSize: 500}
+}
+
+// checksum is CHECKSUM TABLE of schema.table.
+func (e *myEnv) checksum(schema, table string) string {
+	e.t.Helper()
+	var name string
+	var sum sql.NullInt64
+	if err := e.admin.QueryRow("CHECKSUM TABLE "+mysqlQuote(schema)+"."+mysqlQuote(table)).Scan(&name, &sum); err != nil {
+		e.t.Fatal(err)
+	}
+	return fmt.Sprint(sum.Int64, sum.Valid)
+}
+
+// schemaDump is SHOW CREATE of every table, view, trigger, routine and
+// event of schema, its own name removed.
+func (e *myEnv) schemaDump(schema string) []string {
+	e.t.Helper()
+	objs, err := mysqlCapture(context.Background(), e.admin, schema)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tables, err := mysqlTables(context.Background(), e.admin, schema)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, tb := range tables {
+		o := mysqlObject{Kind: "TABLE", Name: tb}
+		if err := e.admin.QueryRow("SHOW CREATE TABLE "+mysqlQuote(schema)+"."+mysqlQuote(tb)).Scan(&o.Name, &o.Create); err != nil {
+			e.t.Fatal(err)
+		}
+		objs = append(objs, o)
+	}
+	var out []string
+	for _, o := range objs {
+		out = append(out, o.Kind+" "+o.Name+" "+o.Create)
+	}
+	return mySchemaless(out, schema)
+}
+
+// TestMySQLRestoreMaskedSakila: the masking copy of Sakila has the schema
+// of a plain copy (SHOW CREATE of every object), every unmasked table
+// identical to a plain copy's (CHECKSUM TABLE), the truncated table
+// empty, every masked column changed, and every masked table identical to
+// the plain copy masked in place by restage mask's code (the same
+// transformers ran on the same text); the gates pass on it.
+func TestMySQLRestoreMaskedSakila(t *testing.T) {
+	t.Parallel()
+	e := newMyEnv(t, true)
+	ctx := context.Background()
+
+	m := mySakilaMasking(t)
+	streamed, used, err := e.p.RestoreMasked(ctx, "s1", m)
+	if err != nil || !used {
+		t.Fatalf("RestoreMasked: used %v, %v", used, err)
+	}
+	if got := e.state(streamed.Name); got != "ready" {
+		t.Errorf("state = %q, want ready", got)
+	}
+	plain := e.restore("p1")
+
+	if a, b := e.schemaDump(plain.Name), e.schemaDump(streamed.Name); !reflect.DeepEqual(a, b) {
+		t.Errorf("schema of the masking copy differs from a plain copy's:\nplain:\n%s\nmasking copy:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+	if len(e.schemaDump(plain.Name)) < 25 {
+		t.Errorf("the schema dump holds too few objects to compare")
+	}
+
+	masked := map[string][]string{}
+	for _, tp := range m.Plan.Jobs {
+		masked[tp.Job.Table.TableName.Name] = tp.Job.Write
+	}
+	empty := map[string]bool{}
+	for _, tb := range m.Plan.Truncate {
+		empty[tb.TableName.Name] = true
+	}
+	if len(masked) < 3 || len(empty) == 0 {
+		t.Fatalf("plan masks %d tables and truncates %d; the test wants Sakila's rules", len(masked), len(empty))
+	}
+	tables, err := mysqlTables(ctx, e.admin, e.src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unmasked := 0
+	for _, tb := range tables {
+		switch {
+		case masked[tb] != nil:
+		case empty[tb]:
+			if n := e.count("SELECT COUNT(*) FROM " + mysqlQuote(streamed.Name) + "." + mysqlQuote(tb)); n != 0 {
+				t.Errorf("%s: truncated by the rules, but the masking copy holds %d rows", tb, n)
+			}
+		default:
+			unmasked++
+			if a, b := e.checksum(plain.Name, tb), e.checksum(streamed.Name, tb); a != b {
+				t.Errorf("%s: unmasked, but the masking copy's rows differ from a plain copy's", tb)
+			}
+		}
+	}
+	if unmasked < 10 {
+		t.Errorf("only %d unmasked tables compared", unmasked)
+	}
+	for tb, cols := range masked {
+		for _, c := range cols {
+			nonBlank := e.count(fmt.Sprintf("SELECT COUNT(NULLIF(TRIM(%s), '')) FROM %s.%s", mysqlQuote(c), mysqlQuote(e.src), mysqlQuote(tb)))
+			if nonBlank == 0 {
+				continue
+			}
+			same := e.count(fmt.Sprintf("SELECT COUNT(*) FROM %s.%s a JOIN %s.%s b USING (%s) WHERE a.%s <=> b.%s AND TRIM(a.%s) <> ''",
+				mysqlQuote(e.src), mysqlQuote(tb), mysqlQuote(streamed.Name), mysqlQuote(tb), mysqlQuote(tb+"_id"), mysqlQuote(c), mysqlQuote(c), mysqlQuote(c)))
+			if same > 0 {
+				t.Errorf("%s.%s: %d masked values equal production's", tb, c, same)
+			}
+		}
+	}
+
+	// The gates on the masking copy: the post-mask step and verification.
+	eng, err := mysqlengine.Open(ctx, streamed.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	if err := m.Mask(ctx, eng); err != nil {
+		t.Fatalf("Mask after the masking copy: %v", err)
+	}
+	if err := m.VerifyMasked(ctx, eng); err != nil {
+		t.Fatalf("VerifyMasked on the masking copy: %v (%s)", err, jsonString(t, m.Verify))
+	}
+	if m.Report.Rows == 0 || !strings.Contains(m.Note(), "while copying") {
+		t.Errorf("report: %d masked rows, note %q", m.Report.Rows, m.Note())
+	}
+
+	// The plain copy masked in place: every masked table equals the
+	// masking copy's.
+	inPlace := mySakilaMasking(t)
+	peng, err := mysqlengine.Open(ctx, plain.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peng.Close()
+	if err := inPlace.Check(ctx, peng); err != nil {
+		t.Fatal(err)
+	}
+	if err := inPlace.Mask(ctx, peng); err != nil {
+		t.Fatal(err)
+	}
+	for tb := range masked {
+		if a, b := e.checksum(plain.Name, tb), e.checksum(streamed.Name, tb); a != b {
+			t.Errorf("%s: masked in place and masked while copying differ", tb)
+		}
+	}
+}
+
+// TestMySQLRestoreMaskedDriftRefusesFirst: a personal column without a
+// rule on the source refuses the masking copy (exit 4) before anything is
+// created, the drift report names it, and the source is unchanged.
+func TestMySQLRestoreMaskedDriftRefusesFirst(t *testing.T) {
+	t.Parallel()
+	e := newMyEnv(t, true)
+	e.execIn(e.src,
+		"ALTER TABLE customer ADD COLUMN mobile_tel VARCHAR(20)",
+		"UPDATE customer SET mobile_tel = CONCAT('080-1234-', LPAD(customer_id, 4, '0'))")
+	before := e.checksum(e.src, "customer")
+
+	m := mySakilaMasking(t)
+	db, used, err := e.p.RestoreMasked(context.Background(), "d1", m)
+	if !used || db != nil || exitcode.Of(err) != exitcode.Refused {
+		t.Fatalf("RestoreMasked: db %v, used %v, err %v (exit %d); want a refusal, exit 4, nothing created", db, used, err, exitcode.Of(err))
+	}
+	if m.Drift == nil || !strings.Contains(jsonString(t, m.Drift), "mobile_tel") {
+		t.Errorf("the drift report does not name customer.mobile_tel")
+	}
+	if strings.Contains(err.Error(), "080-1234") {
+		t.Errorf("the error quotes a value: %v", err)
+	}
+	if e.exists(DBName(e.target, "d1")) {
+		t.Errorf("the refused copy created its database")
+	}
+	if got := e.checksum(e.src, "customer"); got != before {
+		t.Errorf("the source changed")
+	}
+}
+
+// TestMyStreamUnsupported: rules the dump's stream can't follow leave the
+// copy to masking in place, with the reason.
+func TestMyStreamUnsupported(t *testing.T) {
+	tb := &schema.Table{TableName: schema.TableName{Name: "t"}, Columns: []*schema.Column{
+		{Name: "id", Kind: schema.KindInt, DataType: "int(11)"},
+		{Name: "s", Kind: schema.KindText, DataType: "varchar(10)"},
+		{Name: "f", Kind: schema.KindFloat, DataType: "double"},
+		{Name: "y", Kind: schema.KindOther, DataType: "year(4)"},
+		{Name: "g", Kind: schema.KindText, DataType: "varchar(10)", Generated: true},
+	}}
+	job := func(read ...string) *mask.Plan {
+		return &mask.Plan{Jobs: []*mask.TablePlan{{Job: mask.TableJob{Table: tb, Key: []string{"id"}, Read: read, Write: read[:1]}}}}
+	}
+	for _, c := range []struct {
+		plan *mask.Plan
+		want string
+	}{
+		{job("s"), ""},
+		{job("f"), "double"},
+		{job("s", "y"), "year"},
+		{job("s", "g"), "generated"},
+		{&mask.Plan{Jobs: []*mask.TablePlan{{Job: mask.TableJob{Table: tb, Read: []string{"s"}, Write: []string{"s"}}, Owner: true}}}, "redraws"},
+		{&mask.Plan{Links: []mask.Link{{}}}, "link"},
+	} {
+		got := myStreamUnsupported(c.plan)
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("myStreamUnsupported = %q, want %q", got, c.want)
+		}
+	}
+}
