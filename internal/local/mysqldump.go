@@ -96,7 +96,7 @@ func (d *myDumpReader) readInsert(first []byte, rerr error, buf []byte) (*myInse
 	ins := &myInsert{}
 	buf = append(buf[:0], first...)
 	// The header: INSERT INTO `t` (`a`, `b`) VALUES (
-	for rerr == bufio.ErrBufferFull && bytes.Index(buf, []byte(" VALUES ")) < 0 {
+	for rerr == bufio.ErrBufferFull && !bytes.Contains(buf, []byte(" VALUES ")) {
 		var chunk []byte
 		chunk, rerr = d.br.ReadSlice('\n')
 		buf = append(buf, chunk...)
