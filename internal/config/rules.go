@@ -74,7 +74,25 @@ type TableRules struct {
 	Name    string // "name" or "schema.name"
 	Line    int
 	Columns []*ColumnRule // in file order
+	// Strategy is how the table is masked: StrategyAuto (the planner
+	// chooses from statistics), StrategyRewrite or StrategyUpdate.
+	Strategy Strategy
+	// StrategyLine is the line of the strategy key (0 when unset).
+	StrategyLine int
 }
+
+// Strategy is how a table's masked rows reach the copy.
+type Strategy string
+
+const (
+	// StrategyAuto lets the planner choose from the table's statistics.
+	StrategyAuto Strategy = ""
+	// StrategyRewrite writes the table anew (no dead row versions) where
+	// the engine can keep everything about it identical.
+	StrategyRewrite Strategy = "rewrite"
+	// StrategyUpdate updates the masked rows in place.
+	StrategyUpdate Strategy = "update"
+)
 
 // ColumnRule is the rule for one column.
 type ColumnRule struct {
@@ -411,8 +429,10 @@ func (p *rulesParser) table(e entry) *TableRules {
 			columns = te.value
 		case "truncate":
 			p.errorf(te.line, "table %s: to empty a table, list it under the top-level truncate instead", e.key)
+		case "strategy":
+			p.strategy(t, te)
 		default:
-			p.errorf(te.line, "table %s: unknown key %q (valid: columns)", e.key, te.key)
+			p.errorf(te.line, "table %s: unknown key %q (valid: columns, strategy)", e.key, te.key)
 		}
 	}
 	if columns == nil {
@@ -434,6 +454,21 @@ func (p *rulesParser) table(e entry) *TableRules {
 		}
 	}
 	return t
+}
+
+// strategy parses a table's strategy: rewrite or update.
+func (p *rulesParser) strategy(t *TableRules, te entry) {
+	v := resolve(te.value)
+	if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!str" {
+		p.errorf(te.line, "table %s: strategy must be rewrite or update, got %s", t.Name, describe(v))
+		return
+	}
+	switch Strategy(v.Value) {
+	case StrategyRewrite, StrategyUpdate:
+		t.Strategy, t.StrategyLine = Strategy(v.Value), te.line
+	default:
+		p.errorf(te.line, "table %s: strategy must be rewrite or update, got %q", t.Name, v.Value)
+	}
 }
 
 // column parses one column rule: a transformer name, or a mapping with

@@ -155,6 +155,12 @@ func TestParseRulesErrors(t *testing.T) {
 		{"columns not a mapping", "version: 1\ntables:\n  t:\n    columns: [a]\n", []problem{{4, "columns must be a mapping"}}},
 		{"unknown table key", "version: 1\ntables:\n  t:\n    colums: {c: keep}\n    columns: {c: keep}\n",
 			[]problem{{4, `unknown key "colums"`}}},
+		{"strategy unknown", "version: 1\ntables:\n  t:\n    strategy: copy\n    columns: {c: keep}\n",
+			[]problem{{4, `strategy must be rewrite or update, got "copy"`}}},
+		{"strategy not text", "version: 1\ntables:\n  t:\n    columns: {c: keep}\n    strategy: [rewrite]\n",
+			[]problem{{5, "strategy must be rewrite or update, got a list"}}},
+		{"strategy boolean", "version: 1\ntables:\n  t:\n    columns: {c: keep}\n    strategy: true\n",
+			[]problem{{5, "strategy must be rewrite or update, got a boolean"}}},
 		{"truncate inside a table", "version: 1\ntables:\n  t:\n    truncate: true\n    columns: {c: keep}\n",
 			[]problem{{4, "top-level truncate"}}},
 		{"duplicate column", head + "      c: keep\n      d: keep\n      c: nullify\n",
@@ -195,6 +201,20 @@ func TestParseRulesErrors(t *testing.T) {
 			_, err := ParseRules("rules.yaml", []byte(tt.src))
 			checkProblems(t, err, tt.want)
 		})
+	}
+}
+
+func TestParseRulesStrategy(t *testing.T) {
+	r := mustParse(t, "version: 1\ntables:\n  a:\n    strategy: rewrite\n    columns: {c: nullify}\n  b:\n    columns: {c: nullify}\n    strategy: update\n  c:\n    columns: {c: nullify}\n")
+	type got struct {
+		s    Strategy
+		line int
+	}
+	want := []got{{StrategyRewrite, 4}, {StrategyUpdate, 8}, {StrategyAuto, 0}}
+	for i, tr := range r.Tables {
+		if g := (got{tr.Strategy, tr.StrategyLine}); g != want[i] {
+			t.Errorf("table %s: got strategy %q at line %d, want %q at line %d", tr.Name, g.s, g.line, want[i].s, want[i].line)
+		}
 	}
 }
 

@@ -80,6 +80,12 @@ type TablePlan struct {
 	Rules []*config.ColumnRule
 	// FollowsParent is set when the rules come from a parent table.
 	FollowsParent *schema.TableName
+	// Requested is the rules' strategy for the table (auto when unset).
+	Requested config.Strategy
+	// Strategy is how Run masks the table (rewrite or update) and
+	// StrategyWhy the reason; both set by Run before any row is touched.
+	Strategy    config.Strategy
+	StrategyWhy string
 
 	funcs    []transform.Func // per Write column; nil for nullify
 	seedIdx  [][]int          // per Write column: indexes into Job.Read, nil = value seeds
@@ -277,7 +283,7 @@ type lineErr struct {
 
 func planTable(s *schema.Schema, t *schema.Table, tr *config.TableRules) (*TablePlan, []lineErr) {
 	var errs []lineErr
-	tp := &TablePlan{Job: TableJob{Table: t, Key: rowKey(t)}}
+	tp := &TablePlan{Job: TableJob{Table: t, Key: rowKey(t)}, Requested: tr.Strategy}
 	fkCols := map[string]bool{}
 	for _, fk := range t.ForeignKeys {
 		for _, c := range fk.Columns {
@@ -668,6 +674,9 @@ func (p *Plan) Describe() string {
 		}
 		if len(j.Job.Key) == 0 {
 			b.WriteString(" (no key: masked by value mapping)")
+		}
+		if j.Strategy != "" {
+			fmt.Fprintf(&b, " [%s: %s]", j.Strategy, j.StrategyWhy)
 		}
 		b.WriteString("\n")
 	}

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/restage/restage/internal/config"
 	"github.com/restage/restage/internal/schema"
 	"github.com/restage/restage/internal/transform"
 )
@@ -81,13 +82,17 @@ func (o *Options) defaults() {
 
 // TableStats is the outcome for one table.
 type TableStats struct {
-	Table      string        `json:"table"`
-	Action     string        `json:"action"` // "mask" or "truncate"
-	Columns    []string      `json:"columns,omitempty"`
-	Rows       int64         `json:"rows"`
-	Ranges     int           `json:"ranges,omitempty"`
-	Duration   time.Duration `json:"duration_ns"`
-	RowsPerSec float64       `json:"rows_per_sec,omitempty"`
+	Table  string `json:"table"`
+	Action string `json:"action"` // "mask" or "truncate"
+	// Strategy is "rewrite" or "update" for a masked table, with the
+	// planner's reason.
+	Strategy    string        `json:"strategy,omitempty"`
+	StrategyWhy string        `json:"strategy_reason,omitempty"`
+	Columns     []string      `json:"columns,omitempty"`
+	Rows        int64         `json:"rows"`
+	Ranges      int           `json:"ranges,omitempty"`
+	Duration    time.Duration `json:"duration_ns"`
+	RowsPerSec  float64       `json:"rows_per_sec,omitempty"`
 }
 
 // Report summarises a masking run.
@@ -103,9 +108,10 @@ type Report struct {
 }
 
 type task struct {
-	tp  *TablePlan
-	r   Range
-	idx int
+	tp      *TablePlan
+	r       Range
+	idx     int
+	rewrite bool // the whole table, written anew (TableRewriter)
 }
 
 type slot struct {
@@ -134,6 +140,14 @@ func Run(ctx context.Context, eng Engine, plan *Plan, key transform.Key, opt Opt
 	rep.Firing = firing
 	for _, f := range firing {
 		log.Warn("trigger fires during masking (engine cannot disable it)", KeyTable, f)
+	}
+	if err := chooseStrategies(ctx, eng, plan); err != nil {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opt.FinishTimeout)
+		defer cancel()
+		return rep, errors.Join(err, eng.Finish(fctx, nil))
+	}
+	for _, j := range plan.Jobs {
+		log.Info("masking strategy", KeyStep, "mask", KeyTable, j.Job.Table.TableName.String(), "strategy", string(j.Strategy), "reason", j.StrategyWhy)
 	}
 	finished := false
 	if d, ok := eng.(IndexDeferrer); ok && !opt.KeepIndexes {
@@ -182,11 +196,16 @@ func Run(ctx context.Context, eng Engine, plan *Plan, key transform.Key, opt Opt
 	var tasks []task
 	stats := make([]TableStats, len(plan.Jobs))
 	for i, tp := range plan.Jobs {
+		if tp.Strategy == config.StrategyRewrite {
+			stats[i] = TableStats{Table: tp.Job.Table.TableName.String(), Action: "mask", Columns: tp.Job.Write, Strategy: string(tp.Strategy), StrategyWhy: tp.StrategyWhy}
+			tasks = append(tasks, task{tp: tp, idx: i, rewrite: true})
+			continue
+		}
 		ranges, err := eng.Chunks(ctx, &tp.Job, opt.BatchSize)
 		if err != nil {
 			return rep, fmt.Errorf("split %s: %w", tp.Job.Table.TableName, err)
 		}
-		stats[i] = TableStats{Table: tp.Job.Table.TableName.String(), Action: "mask", Columns: tp.Job.Write, Ranges: len(ranges)}
+		stats[i] = TableStats{Table: tp.Job.Table.TableName.String(), Action: "mask", Columns: tp.Job.Write, Ranges: len(ranges), Strategy: string(tp.Strategy), StrategyWhy: tp.StrategyWhy}
 		for _, r := range ranges {
 			tasks = append(tasks, task{tp: tp, r: r, idx: i})
 		}
@@ -257,7 +276,17 @@ func Run(ctx context.Context, eng Engine, plan *Plan, key transform.Key, opt Opt
 						return mask(in, out)
 					}
 				}
-				rows, err := s.w.MaskRange(gctx, &tk.tp.Job, tk.r, fn)
+				var rows int64
+				var err error
+				if tk.rewrite {
+					tr, ok := s.w.(TableRewriter)
+					if !ok {
+						return fmt.Errorf("mask %s: the engine's worker can't rewrite tables", tk.tp.Job.Table.TableName)
+					}
+					rows, err = tr.RewriteTable(gctx, &tk.tp.Job, fn)
+				} else {
+					rows, err = s.w.MaskRange(gctx, &tk.tp.Job, tk.r, fn)
+				}
 				if err != nil {
 					return fmt.Errorf("mask %s: %w", tk.tp.Job.Table.TableName, err)
 				}

@@ -254,7 +254,7 @@ func (e *Engine) Worker(ctx context.Context) (mask.Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres worker: %w", err)
 	}
-	w := &worker{conn: c, plans: map[*mask.TableJob]*plan{}}
+	w := &worker{conn: c, cfg: e.cfg, plans: map[*mask.TableJob]*plan{}}
 	if _, err := c.Exec(ctx, "SET session_replication_role = replica"); err != nil {
 		if !hasCode(err, "42501") {
 			closeConn(c)
@@ -274,6 +274,7 @@ func (e *Engine) Worker(ctx context.Context) (mask.Worker, error) {
 
 type worker struct {
 	conn    *pgx.Conn
+	cfg     *pgx.ConnConfig // for a rewrite's second (reading) connection
 	replica bool
 	plans   map[*mask.TableJob]*plan
 	tmps    int

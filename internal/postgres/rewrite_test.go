@@ -1,0 +1,415 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/restage/restage/internal/config"
+	"github.com/restage/restage/internal/enginetest"
+	"github.com/restage/restage/internal/mask"
+	"github.com/restage/restage/internal/testdb"
+)
+
+// rewriteDDL is a table with most of what binds to a table by OID: an
+// identity column, a generated column, defaults, a CHECK, unique and
+// expression indexes, a trigger, row-level security and a policy, a
+// grant, comments, extended statistics, a view, a publication and
+// foreign keys of another table referencing it (one validated and
+// commented, one NOT VALID); plus a keyless table.
+const rewriteDDL = `
+CREATE TABLE people (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  email text NOT NULL UNIQUE,
+  name varchar(100),
+  city text DEFAULT 'nowhere',
+  note text,
+  shout text GENERATED ALWAYS AS (upper(name)) STORED,
+  born date,
+  CONSTRAINT people_email_len CHECK (length(email) > 3)
+) WITH (fillfactor = 90);
+CREATE INDEX people_city ON people (city);
+CREATE INDEX people_lower_name ON people (lower(name)) WHERE name IS NOT NULL;
+COMMENT ON TABLE people IS 'people';
+COMMENT ON COLUMN people.email IS 'e-mail';
+COMMENT ON INDEX people_city IS 'by city';
+CREATE FUNCTION people_touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.note := 'touched'; RETURN NEW; END$$;
+CREATE TRIGGER people_touch BEFORE INSERT OR UPDATE OR DELETE ON people FOR EACH ROW EXECUTE FUNCTION people_touch();
+ALTER TABLE people ENABLE ROW LEVEL SECURITY;
+CREATE POLICY people_all ON people USING (city <> 'hidden');
+GRANT SELECT (id, city) ON people TO PUBLIC;
+ALTER TABLE people REPLICA IDENTITY FULL;
+CREATE STATISTICS people_stats (dependencies) ON city, born FROM people;
+CREATE VIEW people_view AS SELECT id, email, shout FROM people;
+CREATE PUBLICATION people_pub FOR TABLE people;
+CREATE TABLE orders (
+  id serial PRIMARY KEY,
+  person_id bigint CONSTRAINT orders_person REFERENCES people (id) ON DELETE CASCADE DEFERRABLE,
+  buyer_id bigint,
+  amount numeric(10, 2)
+);
+ALTER TABLE orders ADD CONSTRAINT orders_buyer FOREIGN KEY (buyer_id) REFERENCES people (id) NOT VALID;
+COMMENT ON CONSTRAINT orders_person ON orders IS 'who ordered';
+CREATE TABLE log (email text, line text);
+CREATE INDEX log_email ON log (email);
+INSERT INTO people (email, name, city, note, born)
+  SELECT 'user' || g || '@example.com', CASE WHEN g % 10 <> 0 THEN 'Name ' || g END, 'city ' || (g % 50), 'note ' || g, date '1970-01-01' + g
+  FROM generate_series(1, %d) g;
+INSERT INTO orders (person_id, buyer_id, amount) SELECT g, g, g / 7.0 FROM generate_series(1, %d, 3) g;
+INSERT INTO log SELECT 'user' || (g % 500) || '@example.com', 'line ' || g FROM generate_series(1, 3000) g;
+ANALYZE;
+`
+
+const rewriteRules = `version: 1
+tables:
+  people:
+    strategy: %s
+    columns:
+      email: {transformer: email, seed: [id]}
+      name: {transformer: first_name, seed: [id]}
+      note: nullify
+  log:
+    strategy: %s
+    columns:
+      email: email
+`
+
+// setupDB creates a database, runs setup on a connection that is closed
+// again (a rewrite needs the database to itself) and opens an engine.
+func setupDB(t *testing.T, setup string) (*Engine, string) {
+	t.Helper()
+	dsn, _ := testdb.Postgres(t)
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if setup != "" {
+		if _, err := c.Exec(ctx, setup); err != nil {
+			c.Close(ctx)
+			t.Fatalf("setup: %v", err)
+		}
+	}
+	c.Close(ctx)
+	e, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e, dsn
+}
+
+// waitAlone waits until the test's own connections to the database have
+// ended on the server too (a backend exits shortly after its client
+// closes; until then it counts as another session).
+func waitAlone(t *testing.T, e *Engine) {
+	t.Helper()
+	ctx := context.Background()
+	for i := 0; ; i++ {
+		var n int
+		err := e.with(ctx, func(c *pgx.Conn) error {
+			return c.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+AND backend_type = 'client backend' AND application_name <> 'restage'`).Scan(&n)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if i == 100 {
+			t.Fatalf("%d other sessions still connected", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func runRules(t *testing.T, e *Engine, rules string, opt mask.Options) *mask.Report {
+	t.Helper()
+	r, err := config.ParseRules("rules.yaml", []byte(rules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.Introspect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := mask.NewPlan(r, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := mask.Run(context.Background(), e, p, enginetest.Key, opt)
+	if err != nil {
+		t.Fatalf("mask: %v", err)
+	}
+	return rep
+}
+
+func strategies(rep *mask.Report) map[string]string {
+	m := map[string]string{}
+	for _, ts := range rep.Tables {
+		if ts.Action == "mask" {
+			m[ts.Table] = ts.Strategy + ": " + ts.StrategyWhy
+		}
+	}
+	return m
+}
+
+// schemaDump is pg_dump --schema-only of the database, without the lines
+// that differ between two dumps of one schema (pg_dump 15.14+'s random
+// \restrict key).
+func schemaDump(t *testing.T, dsn string) string {
+	t.Helper()
+	out, err := exec.Command("pg_dump", "--schema-only", "-d", dsn).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("pg_dump: %v: %s", err, ee.Stderr)
+		}
+		t.Fatalf("pg_dump: %v", err)
+	}
+	return regexp.MustCompile(`(?m)^\\(un)?restrict .*$`).ReplaceAllString(string(out), "")
+}
+
+// tableSums returns a digest of every row of every user table, in key
+// order, in text form.
+func tableSums(t *testing.T, dsn string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	rows, _ := c.Query(ctx, `SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`)
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, tb := range tables {
+		rows, _ := c.Query(ctx, "SELECT x::text FROM ONLY "+tb+" x ORDER BY x::text")
+		h := sha256.New()
+		n := 0
+		for rows.Next() {
+			h.Write(rows.RawValues()[0])
+			h.Write([]byte{0})
+			n++
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatalf("%s: %v", tb, err)
+		}
+		out[tb] = fmt.Sprintf("%d rows, %s", n, hex.EncodeToString(h.Sum(nil)[:8]))
+	}
+	return out
+}
+
+func totalSize(t *testing.T, dsn, table string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	return one[int64](t, c, "SELECT pg_total_relation_size($1::regclass)", table)
+}
+
+// TestRewriteSameAsUpdate masks two copies of one database, one with
+// every table rewritten and one updated in place: every table's rows
+// and the schema dump are the same, the schema dump is the one from
+// before masking, and the rewritten table is no larger than before
+// (the update in place leaves it about half again as large).
+func TestRewriteSameAsUpdate(t *testing.T) {
+	const n = 20000
+	ddl := strings.ReplaceAll(rewriteDDL, "%d", "20000")
+	eRW, dsnRW := setupDB(t, ddl)
+	eUp, dsnUp := setupDB(t, ddl)
+	dumpBefore := schemaDump(t, dsnRW)
+	sizeBefore := totalSize(t, dsnRW, "people")
+	waitAlone(t, eRW)
+	waitAlone(t, eUp)
+
+	repRW := runRules(t, eRW, strings.ReplaceAll(rewriteRules, "%s", "rewrite"), mask.Options{Workers: 2, BatchSize: 1000})
+	repUp := runRules(t, eUp, strings.ReplaceAll(rewriteRules, "%s", "update"), mask.Options{Workers: 2, BatchSize: 1000})
+	for table, s := range strategies(repRW) {
+		if !strings.HasPrefix(s, "rewrite: ") {
+			t.Errorf("%s: strategy %q, want rewrite", table, s)
+		}
+	}
+	for table, s := range strategies(repUp) {
+		if !strings.HasPrefix(s, "update: ") {
+			t.Errorf("%s: strategy %q, want update", table, s)
+		}
+	}
+	if repRW.Rows != repUp.Rows || repRW.Rows != n+3000 {
+		t.Errorf("rows masked: rewrite %d, update %d, want %d", repRW.Rows, repUp.Rows, n+3000)
+	}
+
+	sumRW, sumUp := tableSums(t, dsnRW), tableSums(t, dsnUp)
+	for tb, s := range sumUp {
+		if sumRW[tb] != s {
+			t.Errorf("%s: rows differ between rewrite and update", tb)
+		}
+	}
+	if len(sumRW) != len(sumUp) || len(sumRW) != 3 {
+		t.Errorf("tables: rewrite %v, update %v", sumRW, sumUp)
+	}
+	dumpRW, dumpUp := schemaDump(t, dsnRW), schemaDump(t, dsnUp)
+	if dumpRW != dumpBefore {
+		t.Errorf("the schema dump changed with the rewrite:\n%s", firstDiff(dumpBefore, dumpRW))
+	}
+	if dumpRW != dumpUp {
+		t.Errorf("schema dumps of rewrite and update differ:\n%s", firstDiff(dumpUp, dumpRW))
+	}
+
+	sizeRW, sizeUp := totalSize(t, dsnRW, "people"), totalSize(t, dsnUp, "people")
+	t.Logf("people table+indexes: before %d, after rewrite %d, after update %d", sizeBefore, sizeRW, sizeUp)
+	if float64(sizeRW) > 1.05*float64(sizeBefore) {
+		t.Errorf("after the rewrite people takes %d bytes, more than 1.05× the %d before", sizeRW, sizeBefore)
+	}
+	if sizeUp <= sizeRW {
+		t.Errorf("after the update people takes %d bytes, not more than the rewrite's %d: the size check can't tell them apart", sizeUp, sizeRW)
+	}
+
+	// The foreign keys came back as they were: validated, NOT VALID.
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dsnRW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if got := one[string](t, c, "SELECT string_agg(conname || '=' || convalidated, ',' ORDER BY conname) FROM pg_constraint WHERE contype = 'f'"); got != "orders_buyer=false,orders_person=true" {
+		t.Errorf("foreign keys after the rewrite: %s", got)
+	}
+}
+
+func firstDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := 0; i < max(len(al), len(bl)); i++ {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			return fmt.Sprintf("line %d: %q vs %q", i+1, x, y)
+		}
+	}
+	return ""
+}
+
+// TestRewriteFallsBack: an auto-chosen or forced rewrite stays in place
+// when another session is connected, and on a table a rule rewrites
+// statements of, with the reason in the report.
+func TestRewriteFallsBack(t *testing.T) {
+	ddl := strings.ReplaceAll(rewriteDDL, "%d", "20000")
+	e, dsn := setupDB(t, ddl+`CREATE RULE log_noop AS ON INSERT TO log DO ALSO NOTIFY log_changed;`)
+	rules := strings.ReplaceAll(rewriteRules, "    strategy: %s\n", "")
+	rules = strings.Replace(rules, "  log:\n", "  log:\n    strategy: rewrite\n", 1)
+
+	ctx := context.Background()
+	other, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := runRules(t, e, rules, mask.Options{})
+	other.Close(ctx)
+	got := strategies(rep)
+	if s := got["public.people"]; !strings.HasPrefix(s, "update: 1 other session(s)") {
+		t.Errorf("people with another session connected: %q", s)
+	}
+
+	// The same database without the other session: people (most rows
+	// change, 20000 rows, fewer referencing rows) is rewritten by the
+	// planner's own choice; log stays in place because of its rule.
+	e2, dsn2 := setupDB(t, ddl+`CREATE RULE log_noop AS ON INSERT TO log DO ALSO NOTIFY log_changed;`)
+	sizeBefore := totalSize(t, dsn2, "people")
+	waitAlone(t, e2)
+	got = strategies(runRules(t, e2, rules, mask.Options{}))
+	if s := got["public.people"]; !strings.HasPrefix(s, "rewrite: masking changes about 100% of the rows") {
+		t.Errorf("people: %q, want an automatic rewrite", s)
+	}
+	if s := got["public.log"]; s != "update: can't rewrite keeping the table identical: rule log_noop rewrites statements on it" {
+		t.Errorf("log: %q", s)
+	}
+	if after := totalSize(t, dsn2, "people"); float64(after) > 1.05*float64(sizeBefore) {
+		t.Errorf("people grew from %d to %d bytes", sizeBefore, after)
+	}
+}
+
+// TestTableIdentitySeesChanges: the catalog description changes with
+// each kind of change a rewrite could get wrong.
+func TestTableIdentitySeesChanges(t *testing.T) {
+	ddl := strings.ReplaceAll(rewriteDDL, "%d", "10")
+	_, dsn := setupDB(t, ddl)
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	for _, change := range []string{
+		"COMMENT ON CONSTRAINT orders_person ON orders IS 'changed'",
+		"ALTER TABLE orders VALIDATE CONSTRAINT orders_buyer",
+		"ALTER TABLE orders DROP CONSTRAINT orders_buyer",
+		"ALTER TABLE people DISABLE TRIGGER people_touch",
+		"REVOKE SELECT (city) ON people FROM PUBLIC",
+		"ALTER TABLE people REPLICA IDENTITY DEFAULT",
+		"DROP POLICY people_all ON people",
+		"ALTER TABLE people ALTER COLUMN city SET DEFAULT 'x'",
+		"ALTER INDEX people_city SET (fillfactor = 50)",
+		"ALTER TABLE people ALTER COLUMN id SET GENERATED BY DEFAULT",
+		"ALTER TABLE people ALTER COLUMN city SET STATISTICS 5",
+		"ALTER TABLE people ALTER COLUMN note SET STORAGE EXTERNAL",
+		"DROP VIEW people_view",
+		"ALTER PUBLICATION people_pub DROP TABLE people",
+	} {
+		t.Run(change, func(t *testing.T) {
+			tx, err := c.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			before, err := tableIdentity(ctx, tx, "public.people")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(ctx, change); err != nil {
+				t.Fatal(err)
+			}
+			after, err := tableIdentity(ctx, tx, "public.people")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if identityDiff(before, after) == "" {
+				t.Errorf("the description did not change")
+			}
+		})
+	}
+}
+
+func TestIdentityDiff(t *testing.T) {
+	a := []string{"column\temail\ttext", "index\tpeople_city\tdef"}
+	if d := identityDiff(a, a); d != "" {
+		t.Errorf("equal: %q", d)
+	}
+	if d := identityDiff(a, []string{"column\temail\ttext", "index\tpeople_city\tother"}); d != "changed: index people_city" {
+		t.Errorf("changed: %q", d)
+	}
+	if d := identityDiff(a, a[:1]); d != "gone: index people_city" {
+		t.Errorf("gone: %q", d)
+	}
+}
