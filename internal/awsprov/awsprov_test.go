@@ -67,7 +67,7 @@ type engineCase struct {
 	rules  string
 }
 
-var engines = []engineCase{
+var engineCases = []engineCase{
 	{rds.AuroraMySQL, PasswordManaged, "../../examples/rules/sakila-mysql.yaml"},
 	{rds.AuroraPostgreSQL, PasswordManaged, "../../examples/rules/sakila-postgres.yaml"},
 	{rds.MySQL, PasswordRandom, "../../examples/rules/sakila-mysql.yaml"},
@@ -410,7 +410,7 @@ func (e *env) checkHooks(t *testing.T) {
 
 func TestAWS(t *testing.T) {
 	srcs := loadSources(t)
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(string(ec.engine), func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, ec, srcs[ec.family()])
@@ -501,7 +501,7 @@ func TestAWS(t *testing.T) {
 // TestAWSRace: two runs of one target at once; exactly one gets past the
 // lock. No DB is restored (the winner stops at the restore step).
 func TestAWSRace(t *testing.T) {
-	e := newEnv(t, engines[0], "unused")
+	e := newEnv(t, engineCases[0], "unused")
 	e.rf.OnAvailable = nil
 	var arrived sync.WaitGroup
 	arrived.Add(2)
@@ -564,7 +564,7 @@ func TestAWSRace(t *testing.T) {
 // TestAWSSweep: leftovers of killed runs go; the live DB, other targets'
 // DBs and the source stay.
 func TestAWSSweep(t *testing.T) {
-	e := newEnv(t, engines[2], "unused")
+	e := newEnv(t, engineCases[2], "unused")
 	tags := func(tgt, run, state string) []types.Tag {
 		return []types.Tag{{Key: aws.String(rds.TagManaged), Value: aws.String("true")}, {Key: aws.String(rds.TagTarget), Value: aws.String(tgt)},
 			{Key: aws.String(rds.TagRun), Value: aws.String(run)}, {Key: aws.String(rds.TagState), Value: aws.String(state)}}
@@ -618,7 +618,7 @@ func TestAWSSweep(t *testing.T) {
 
 // TestAWSLeaseLost: a run whose lease was taken over does not switch.
 func TestAWSLeaseLost(t *testing.T) {
-	e := newEnv(t, engines[2], "unused")
+	e := newEnv(t, engineCases[2], "unused")
 	e.lease = 300 * time.Millisecond
 	p := e.provider(t)
 	release, err := p.Lock(context.Background(), "run-a")

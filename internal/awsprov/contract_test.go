@@ -15,7 +15,7 @@ import (
 // instance (each "restored" DB a real private server).
 func TestProviderContract(t *testing.T) {
 	srcs := loadSources(t)
-	for _, ec := range []engineCase{engines[0], engines[3]} {
+	for _, ec := range []engineCase{engineCases[0], engineCases[3]} {
 		t.Run(string(ec.engine), func(t *testing.T) {
 			providertest.Run(t, func(t *testing.T) providertest.Harness {
 				e := newEnv(t, ec, srcs[ec.family()])

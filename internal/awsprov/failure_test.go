@@ -114,7 +114,7 @@ func (e *env) hasFinalSnapshot(id string) bool {
 // record still points at the previous DB, every DB the run created is
 // deleted, production and the previous DB are untouched.
 func TestAWSFailureAtEachCall(t *testing.T) {
-	ec := engines[1] // aurora-postgresql
+	ec := engineCases[1] // aurora-postgresql
 	src := loadSource(t, ec.family())
 	const prev = "restage-shop-202611240300"
 	// The run's DB: the provider's clock starts at 03:00 and ticks a
@@ -214,7 +214,7 @@ func TestAWSFailureAtEachCall(t *testing.T) {
 // run retires it (and, with RESTAGE_FINAL_SNAPSHOT, keeps a final
 // snapshot of it). A discarded copy never gets a final snapshot.
 func TestAWSAdoptAndFinalSnapshot(t *testing.T) {
-	ec := engines[2] // mysql
+	ec := engineCases[2] // mysql
 	e := newEnv(t, ec, loadSource(t, ec.family()))
 	defer e.checkHooks(t)
 	defer e.checkProductionUntouched(t)

@@ -20,7 +20,7 @@ import (
 // staging user has none of the role memberships it had in production.
 func TestAWSCredentialsFirst(t *testing.T) {
 	srcs := loadSources(t)
-	for _, ec := range []engineCase{engines[0], engines[1]} {
+	for _, ec := range []engineCase{engineCases[0], engineCases[1]} {
 		t.Run(string(ec.engine), func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, ec, srcs[ec.family()])

@@ -17,7 +17,7 @@ import (
 // next run — read as the first staging user, written as the new DB's
 // admin: a changed row replaces the fresh copy's, a new row is added.
 func TestAWSPreserve(t *testing.T) {
-	for _, ec := range []engineCase{engines[1], engines[2]} { // aurora-postgresql, mysql
+	for _, ec := range []engineCase{engineCases[1], engineCases[2]} { // aurora-postgresql, mysql
 		t.Run(string(ec.engine), func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, ec, loadSource(t, ec.family()))

@@ -37,7 +37,7 @@ func (z *watchedZone) ChangeResourceRecordSets(ctx context.Context, in *r53.Chan
 // (instance).
 func TestAWSQuarantine(t *testing.T) {
 	srcs := loadSources(t)
-	for _, ec := range []engineCase{engines[0], engines[2]} {
+	for _, ec := range []engineCase{engineCases[0], engineCases[2]} {
 		t.Run(string(ec.engine), func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, ec, srcs[ec.family()])

@@ -23,8 +23,8 @@ func TestAWSSourceModeAndScale(t *testing.T) {
 		ec   engineCase
 		mode string
 	}{
-		{engines[1], rds.SourceClone},       // aurora-postgresql
-		{engines[3], rds.SourcePointInTime}, // postgres
+		{engineCases[1], rds.SourceClone},       // aurora-postgresql
+		{engineCases[3], rds.SourcePointInTime}, // postgres
 	} {
 		t.Run(string(tc.ec.engine)+"/"+tc.mode, func(t *testing.T) {
 			t.Parallel()
@@ -80,7 +80,7 @@ func TestAWSSourceModeAndScale(t *testing.T) {
 // the run fails at the users step, the big copy is deleted, and staging
 // stays on the previous DB.
 func TestAWSScaleDownFails(t *testing.T) {
-	ec := engines[3] // postgres
+	ec := engineCases[3] // postgres
 	e := newEnv(t, ec, loadSource(t, ec.family()))
 	defer e.checkHooks(t)
 	defer e.checkProductionUntouched(t)

@@ -46,7 +46,7 @@ func (e *env) mutating() []string {
 func TestAWSSweepLiveTagged(t *testing.T) {
 	ctx := context.Background()
 	t.Run("provably another", func(t *testing.T) {
-		e := newEnv(t, engines[2], "unused")
+		e := newEnv(t, engineCases[2], "unused")
 		e.addInstance("restage-shop-202611240300", "r1", "live", "available")
 		e.addInstance("restage-shop-202611240400", "r2", "live", "available") // a switch that failed after tagging
 		e.zone.PutCNAME(record, "restage-shop-202611240300.cfake.us-east-1.rds.test", 1)
@@ -58,7 +58,7 @@ func TestAWSSweepLiveTagged(t *testing.T) {
 	})
 	for name, value := range map[string]string{"no record": "", "unexpected spelling": "restage-shop-202611240300-writer.cfake.us-east-1.rds.test"} {
 		t.Run(name, func(t *testing.T) {
-			e := newEnv(t, engines[0], "unused")
+			e := newEnv(t, engineCases[0], "unused")
 			e.rf.AddCluster(types.DBCluster{DBClusterIdentifier: aws.String("restage-shop-202611240300"), Engine: aws.String("aurora-mysql"),
 				Endpoint: aws.String("restage-shop-202611240300.cluster-cfake.us-east-1.rds.test"), Port: aws.Int32(3306), TagList: sweepTags("r1", "live")})
 			e.rf.AddInstance(types.DBInstance{DBInstanceIdentifier: aws.String("restage-shop-202611240300-writer"), DBClusterIdentifier: aws.String("restage-shop-202611240300"),
@@ -92,7 +92,7 @@ func TestAWSSweepLiveTagged(t *testing.T) {
 // lease to expire and for the leftover to be created, then deletes it.
 func TestAWSSweepCreating(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, engines[0], "unused")
+	e := newEnv(t, engineCases[0], "unused")
 	e.rf.CreatePolls = 20
 	e.rf.AddCluster(types.DBCluster{DBClusterIdentifier: aws.String("restage-shop-202611240400"), Engine: aws.String("aurora-mysql"),
 		Status: aws.String("creating"), TagList: sweepTags("r2", "provisioning")})

@@ -125,7 +125,7 @@ func TestTLSVerified(t *testing.T) {
 		}
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
-		return ping(cctx, "postgres", d, "")
+		return ping(cctx, "postgres", d)
 	}
 	// The reload is asynchronous: wait until the server speaks TLS.
 	deadline := time.Now().Add(30 * time.Second)
@@ -256,7 +256,7 @@ func TestTLSVerifiedMySQL(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		return ping(ctx, "mysql", d, "")
+		return ping(ctx, "mysql", d)
 	}
 	isCertErr := func(err error) bool {
 		return err != nil && (strings.Contains(err.Error(), "certificate") || strings.Contains(err.Error(), "x509"))

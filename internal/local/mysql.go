@@ -150,12 +150,6 @@ func mysqlQuote(name string) string {
 	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
 }
 
-// mysqlGrantDB quotes a database name for GRANT … ON db.*, where _ and %
-// are wildcards: escaped, a grant covers exactly this database.
-func mysqlGrantDB(name string) string {
-	return mysqlQuote(strings.NewReplacer(`\`, `\\`, "_", `\_`, "%", `\%`).Replace(name))
-}
-
 // mysqlRedact keeps a driver error but removes a password should a message
 // ever echo it.
 func mysqlRedact(err error, password string) error {
@@ -232,7 +226,7 @@ func (p *mysqlProvider) revokeSchemaGrants(ctx context.Context, name string) {
 	}
 	rows.Close()
 	for _, a := range accts {
-		if _, err := p.admin.ExecContext(ctx, "REVOKE ALL PRIVILEGES ON "+mysqlGrantDB(name)+".* FROM ?@?", a[0], a[1]); err != nil {
+		if _, err := p.admin.ExecContext(ctx, "REVOKE ALL PRIVILEGES ON "+mysqlengine.GrantDB(name)+".* FROM ?@?", a[0], a[1]); err != nil {
 			p.log.Warn("revoke grants on dropped database", "step", "cleanup", "target", p.cfg.Target, "db", name, "user", a[0], "error", mysqlScrub(err))
 		}
 	}

@@ -18,6 +18,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/restage/restage/internal/engine"
+	mysqlengine "github.com/restage/restage/internal/mysql"
 	"github.com/restage/restage/internal/preserve"
 	"github.com/restage/restage/internal/refresh"
 	"github.com/restage/restage/internal/testdb"
@@ -240,14 +242,6 @@ func TestMySQLRewriteDump(t *testing.T) {
 	}
 	if got := out.String(); got != want {
 		t.Errorf("rewrite differs:\n got %.300q\nwant %.300q", got, want)
-	}
-}
-
-func TestMySQLGrantDB(t *testing.T) {
-	for _, name := range []string{"a_b", "x%y", "plain", "a`b"} {
-		if got := mysqlUnescapeGrantDB(mysqlGrantDB(name)); got != name {
-			t.Errorf("unescape(grant(%q)) = %q", name, got)
-		}
 	}
 }
 
@@ -709,7 +703,7 @@ func TestMySQLUsers(t *testing.T) {
 	e := newMyEnv(t, false)
 	ctx := context.Background()
 	e.smallSchema(e.src, "src")
-	prod, prodPW := e.user("rs_p_", "GRANT SELECT ON "+mysqlGrantDB(e.src)+".* TO %s")
+	prod, prodPW := e.user("rs_p_", "GRANT SELECT ON "+mysqlengine.GrantDB(e.src)+".* TO %s")
 	global, _ := e.user("rs_g_", "GRANT SELECT ON *.* TO %s")
 
 	// Detection finds the schema-level production login.
@@ -717,7 +711,7 @@ func TestMySQLUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(accts, myAccount{prod, "%"}) || !slices.Contains(accts, myAccount{global, "%"}) {
+	if !slices.Contains(accts, engine.Login{User: prod, Host: "%"}) || !slices.Contains(accts, engine.Login{User: global, Host: "%"}) {
 		t.Errorf("detected production logins %v lack %s or %s", accts, prod, global)
 	}
 	for _, a := range accts {
@@ -772,7 +766,7 @@ func TestMySQLUsers(t *testing.T) {
 
 	// Run 2: the reader exists now (its password is checked, not changed);
 	// a copied user keeps its staging grants without a password.
-	copied, copiedPW := e.user("rs_c_", "GRANT SELECT, INSERT ON "+mysqlGrantDB(e.staging)+".* TO %s")
+	copied, copiedPW := e.user("rs_c_", "GRANT SELECT, INSERT ON "+mysqlengine.GrantDB(e.staging)+".* TO %s")
 	db2 := e.restore("r2")
 	if err := p.Users(ctx, db2, []refresh.StagingUser{reader, {Name: copied}}); err != nil {
 		t.Fatalf("users, run 2: %v", err)

@@ -190,3 +190,31 @@ func mysql8Histogram(h string) []string {
 	}
 	return out
 }
+
+// loginsSQL lists accounts as (user, host, is a role, is locked): MariaDB
+// keeps roles in mysql.user (is_role), MySQL 8 marks locked accounts
+// (account_locked; its roles are locked accounts too).
+func (f Flavor) loginsSQL() string {
+	if f == MariaDB {
+		return "SELECT User, Host, is_role, 'N' FROM mysql.user"
+	}
+	return "SELECT User, Host, 'N', account_locked FROM mysql.user"
+}
+
+// rolesOfSQL lists the roles granted to an account (args: user, host),
+// each as REVOKE takes it: MariaDB's mysql.roles_mapping names a role
+// (quoted by the caller), MySQL 8's mysql.role_edges a role account.
+func (f Flavor) rolesOfSQL() string {
+	if f == MariaDB {
+		return "SELECT Role FROM mysql.roles_mapping WHERE User = ? AND Host = ?"
+	}
+	return "SELECT CONCAT(QUOTE(FROM_USER), '@', QUOTE(FROM_HOST)) FROM mysql.role_edges WHERE TO_USER = ? AND TO_HOST = ?"
+}
+
+// clearDefaultRoleSQL clears an account's default role.
+func (f Flavor) clearDefaultRoleSQL(account string) string {
+	if f == MariaDB {
+		return "SET DEFAULT ROLE NONE FOR " + account
+	}
+	return "ALTER USER " + account + " DEFAULT ROLE NONE"
+}

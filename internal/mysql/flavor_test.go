@@ -42,6 +42,9 @@ func TestFlavorSQLGolden(t *testing.T) {
 		section("introspection: NO PAD collations (empty: known by name, *_nopad_*)", f.noPadCollationsSQL())
 		section("introspection: JSON stored as checked text (schema; empty: JSON is a type)", f.checkedJSONSQL())
 		section("local provider: dump and load tools", f.DumpTool()+" | "+f.ClientTool())
+		section("admin: accounts as (user, host, is a role, is locked)", f.loginsSQL())
+		section("admin: roles granted to an account (user, host)", f.rolesOfSQL())
+		section("admin: clear an account's default role", f.clearDefaultRoleSQL("'app'@'%'"))
 		path := filepath.Join("testdata", "flavor-"+string(f)+".golden")
 		if *update {
 			if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {

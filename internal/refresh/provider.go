@@ -8,7 +8,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/restage/restage/internal/preserve"
+	"github.com/restage/restage/internal/engine"
 )
 
 // DB is one database a provider created or found behind the staging name.
@@ -40,13 +40,9 @@ type StagingUser struct {
 }
 
 // PreserveSpec names rows copied from the current staging DB into the new
-// one after masking (QA accounts, feature flags).
-type PreserveSpec struct {
-	Table string // "table" or "schema.table"
-	// Where selects the rows; nil means every row. It is rendered with
-	// bind parameters, never pasted into SQL.
-	Where *preserve.Predicate
-}
+// one after masking (QA accounts, feature flags): the engine admin
+// contract's row spec, which every engine's CopyRows takes.
+type PreserveSpec = engine.RowSpec
 
 // ErrLocked is returned by Provider.Lock when another live run holds the
 // target's lock.

@@ -1,6 +1,4 @@
-// Package rowcopy copies preserved rows (QA accounts, feature flags) from
-// the current staging database into a new one; both providers use it.
-package rowcopy
+package postgres
 
 import (
 	"bufio"
@@ -14,46 +12,45 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/restage/restage/internal/postgres"
-	"github.com/restage/restage/internal/refresh"
+	"github.com/restage/restage/internal/engine"
 )
 
-// Querier is the part of pgx.Tx / *pgx.Conn column lookups need.
-type Querier interface {
+// querier is the part of pgx.Tx / *pgx.Conn column lookups need.
+type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// Column is one column of a table.
-type Column struct {
+// copyColumn is one column of a table.
+type copyColumn struct {
 	Name      string
 	Generated bool
 	Key       bool // part of the primary key
 }
 
-// Columns lists the columns of table (quoted, qualified); ok is false when
+// copyColumns lists the columns of table (quoted, qualified); ok is false when
 // there is no such table.
-func Columns(ctx context.Context, q Querier, table string) (cols []Column, ok bool, err error) {
+func copyColumns(ctx context.Context, q querier, table string) (cols []copyColumn, ok bool, err error) {
 	if err := q.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&ok); err != nil || !ok {
-		return nil, false, postgres.Scrub(err)
+		return nil, false, scrub(err)
 	}
 	rows, err := q.Query(ctx, `SELECT a.attname, a.attgenerated <> '', coalesce(a.attnum = ANY (i.indkey), false)
 		FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
 		WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
 		ORDER BY a.attnum`, table)
 	if err != nil {
-		return nil, true, postgres.Scrub(err)
+		return nil, true, scrub(err)
 	}
-	cols, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Column, error) {
-		var c Column
+	cols, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (copyColumn, error) {
+		var c copyColumn
 		err := r.Scan(&c.Name, &c.Generated, &c.Key)
 		return c, err
 	})
-	return cols, true, postgres.Scrub(err)
+	return cols, true, scrub(err)
 }
 
-// Qualified quotes "table" (schema public) or "schema.table".
-func Qualified(name string) (string, error) {
+// qualified quotes "table" (schema public) or "schema.table".
+func qualified(name string) (string, error) {
 	schema, table, ok := strings.Cut(name, ".")
 	if !ok {
 		schema, table = "public", name
@@ -66,7 +63,7 @@ func Qualified(name string) (string, error) {
 
 var errCopyStopped = errors.New("copy into the new database stopped")
 
-// PostgreSQL copies one spec's rows from the current staging DB (read in
+// copyTable copies one spec's rows from the current staging DB (read in
 // stx) into the new DB (written in ntx): COPY … TO STDOUT streamed into
 // COPY … FROM STDIN of a temporary table, then INSERT … ON CONFLICT
 // (primary key) DO UPDATE — an upsert, because deleting a row that masked
@@ -74,19 +71,19 @@ var errCopyStopped = errors.New("copy into the new database stopped")
 // are copied (generated ones excluded). It returns -1 when the table is
 // missing in the current staging DB (nothing to preserve). i names the
 // temporary table. Errors never contain row values.
-func PostgreSQL(ctx context.Context, stx, ntx pgx.Tx, i int, spec refresh.PreserveSpec) (int64, error) {
-	table, err := Qualified(spec.Table)
+func copyTable(ctx context.Context, stx, ntx pgx.Tx, i int, spec engine.RowSpec) (int64, error) {
+	table, err := qualified(spec.Table)
 	if err != nil {
 		return 0, err
 	}
-	srcCols, ok, err := Columns(ctx, stx, table)
+	srcCols, ok, err := copyColumns(ctx, stx, table)
 	if err != nil {
 		return 0, fmt.Errorf("read the current staging DB's columns: %w", err)
 	}
 	if !ok {
 		return -1, nil
 	}
-	dstCols, ok, err := Columns(ctx, ntx, table)
+	dstCols, ok, err := copyColumns(ctx, ntx, table)
 	if err != nil {
 		return 0, fmt.Errorf("read columns: %w", err)
 	}
@@ -95,7 +92,7 @@ func PostgreSQL(ctx context.Context, stx, ntx pgx.Tx, i int, spec refresh.Preser
 	}
 	var cols, key, set []string
 	for _, c := range dstCols {
-		inSrc := slices.ContainsFunc(srcCols, func(s Column) bool { return s.Name == c.Name })
+		inSrc := slices.ContainsFunc(srcCols, func(s copyColumn) bool { return s.Name == c.Name })
 		id := pgx.Identifier{c.Name}.Sanitize()
 		if c.Key {
 			if !inSrc {
@@ -133,7 +130,7 @@ func PostgreSQL(ctx context.Context, stx, ntx pgx.Tx, i int, spec refresh.Preser
 	colList := strings.Join(cols, ", ")
 	tmp := fmt.Sprintf("restage_preserve_%d", i)
 	if _, err := ntx.Exec(ctx, "CREATE TEMPORARY TABLE "+tmp+" ON COMMIT DROP AS SELECT "+colList+" FROM "+table+" WITH NO DATA"); err != nil {
-		return 0, fmt.Errorf("create temporary table: %w", postgres.Scrub(err))
+		return 0, fmt.Errorf("create temporary table: %w", scrub(err))
 	}
 	sel := "SELECT " + colList + " FROM " + table + " WHERE " + cond
 	pr, pw := io.Pipe()
@@ -147,10 +144,10 @@ func PostgreSQL(ctx context.Context, stx, ntx pgx.Tx, i int, spec refresh.Preser
 	pr.CloseWithError(errCopyStopped) // unblocks the writer if the copy in stopped early
 	errOut := <-done
 	if errOut != nil && !errors.Is(errOut, errCopyStopped) {
-		return 0, fmt.Errorf("read from the current staging database: %w", postgres.Scrub(errOut))
+		return 0, fmt.Errorf("read from the current staging database: %w", scrub(errOut))
 	}
 	if errIn != nil {
-		return 0, fmt.Errorf("copy into the new database: %w", postgres.Scrub(errIn))
+		return 0, fmt.Errorf("copy into the new database: %w", scrub(errIn))
 	}
 	conflict := "DO NOTHING"
 	if len(set) > 0 {
@@ -159,7 +156,7 @@ func PostgreSQL(ctx context.Context, stx, ntx pgx.Tx, i int, spec refresh.Preser
 	tag, err := ntx.Exec(ctx, "INSERT INTO "+table+" ("+colList+") OVERRIDING SYSTEM VALUE SELECT "+colList+" FROM "+tmp+
 		" ON CONFLICT ("+strings.Join(key, ", ")+") "+conflict)
 	if err != nil {
-		return 0, fmt.Errorf("write rows: %w", postgres.Scrub(err))
+		return 0, fmt.Errorf("write rows: %w", scrub(err))
 	}
 	return tag.RowsAffected(), nil
 }
