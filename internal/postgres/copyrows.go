@@ -15,8 +15,8 @@ import (
 	"github.com/restage/restage/internal/engine"
 )
 
-// querier is the part of pgx.Tx / *pgx.Conn column lookups need.
-type querier interface {
+// copyQuerier is the part of pgx.Tx / *pgx.Conn column lookups need.
+type copyQuerier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
@@ -30,7 +30,7 @@ type copyColumn struct {
 
 // copyColumns lists the columns of table (quoted, qualified); ok is false when
 // there is no such table.
-func copyColumns(ctx context.Context, q querier, table string) (cols []copyColumn, ok bool, err error) {
+func copyColumns(ctx context.Context, q copyQuerier, table string) (cols []copyColumn, ok bool, err error) {
 	if err := q.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&ok); err != nil || !ok {
 		return nil, false, scrub(err)
 	}
