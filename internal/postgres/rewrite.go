@@ -151,8 +151,8 @@ type inboundFK struct {
 
 // RewriteTable masks every row of job.Table by writing the table anew in
 // one transaction (see the comment at the top of this file). The table
-// is locked against writes (SHARE) first, so the rows read are the rows
-// replaced. Before committing, the table's catalog description is
+// is locked against writes first (lockForRewrite), so the rows read are
+// the rows replaced. Before committing, the table's catalog description is
 // compared with the one taken before: any difference rolls everything
 // back and fails the run.
 func (w *worker) RewriteTable(ctx context.Context, job *mask.TableJob, fn mask.RowFunc) (int64, error) {
@@ -181,8 +181,8 @@ func (w *worker) rewrite(ctx context.Context, job *mask.TableJob, fn mask.RowFun
 		return 0, err
 	}
 	defer tx.Rollback(context.Background()) //nolint:errcheck // no-op after Commit
-	if _, err := tx.Exec(ctx, "LOCK TABLE ONLY "+name+" IN SHARE MODE"); err != nil {
-		return 0, fmt.Errorf("lock: %w", err)
+	if err := lockForRewrite(ctx, tx, name); err != nil {
+		return 0, err
 	}
 	before, err := tableIdentity(ctx, tx, name)
 	if err != nil {
@@ -296,6 +296,27 @@ ORDER BY a.attnum`, name)
 		return n, fmt.Errorf("%w (%s); rolled back, the table is unchanged", ErrIdentity, d)
 	}
 	return n, tx.Commit(ctx)
+}
+
+// lockForRewrite locks the table and every table whose foreign key
+// references it in SHARE ROW EXCLUSIVE mode, in OID order, before
+// anything else: writers wait, readers (the rewrite's own reading
+// connection) don't, and as the mode conflicts with itself two rewrites
+// whose tables reference each other (store ↔ staff) take turns instead
+// of deadlocking when each later needs the other's table exclusively.
+func lockForRewrite(ctx context.Context, tx pgx.Tx, name string) error {
+	rows, _ := tx.Query(ctx, `SELECT 'ONLY ' || c.oid::regclass::text FROM pg_class c
+WHERE c.oid = $1::regclass OR c.oid IN (SELECT f.conrelid FROM pg_constraint f WHERE f.contype = 'f' AND f.confrelid = $1::regclass)
+ORDER BY c.oid`, name)
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	// regclass output: already quoted as needed.
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+strings.Join(tables, ", ")+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	return nil
 }
 
 // copyThrough streams out (a COPY … TO STDOUT on a connection of its own)
