@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -78,6 +79,8 @@ func TestRunLeakScanJPShop(t *testing.T) {
 			cmd.Env = append(cmd.Env, f.env()...)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("run with a text rule: %v\n%s", err, out)
+			} else if !regexp.MustCompile(`leak scan: \d+ column\(s\), \d+ row\(s\), no original found`).Match(out) || strings.Contains(string(out), "leak scan: leak scan") {
+				t.Errorf("the report does not say once what the leak scan read:\n%s", out)
 			}
 			if mb := peakRSSMB(cmd); mb >= 100 {
 				t.Errorf("peak RSS %d MiB, want < 100", mb)

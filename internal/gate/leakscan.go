@@ -604,13 +604,14 @@ type LeakReport struct {
 // OK reports a scan without hits.
 func (r *LeakReport) OK() bool { return r != nil && len(r.Hits) == 0 }
 
-// Summary is one line per hit, for logs and Slack.
+// Summary is one line per hit, for logs and Slack, or the scan's extent
+// when nothing was found. Callers say "leak scan:" before it.
 func (r *LeakReport) Summary() string {
 	if r == nil {
 		return ""
 	}
 	if r.OK() {
-		return fmt.Sprintf("leak scan: %d column(s), %d row(s), no original found", r.Columns, r.Rows)
+		return fmt.Sprintf("%d column(s), %d row(s), no original found", r.Columns, r.Rows)
 	}
 	var b strings.Builder
 	for i, h := range r.Hits {

@@ -402,7 +402,11 @@ func (r *run) steps(ctx context.Context) error {
 		if err != nil {
 			return "", err
 		}
-		return joinNotes(append(notes, "every check passed; "+m.Leak.Summary())), nil
+		passed := "every check passed"
+		if m.Leak != nil {
+			passed += "; leak scan: " + m.Leak.Summary()
+		}
+		return joinNotes(append(notes, passed)), nil
 	}); err != nil {
 		return err
 	}
@@ -578,7 +582,7 @@ func (r *run) notifyFailure(ctx context.Context, err error) {
 	case r.rep.Verify != nil && !r.rep.Verify.OK():
 		n.Detail = r.rep.Verify.Summary() + "\n" + n.Detail
 	case r.rep.Leak != nil && !r.rep.Leak.OK():
-		n.Detail = r.rep.Leak.Summary() + "\n" + n.Detail
+		n.Detail = "leak scan: " + r.rep.Leak.Summary() + "\n" + n.Detail
 	case r.rep.Drift != nil && !r.rep.Drift.OK():
 		n.Detail = fmt.Sprintf("drift gate: %d column(s) look personal but have no rule, %d stale rule(s); the run report holds the rules patch\n%s",
 			len(r.rep.Drift.Unclassified), len(r.rep.Drift.Stale), n.Detail)
