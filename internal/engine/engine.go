@@ -98,6 +98,12 @@ type Admin interface {
 	// grant of its own (PostgreSQL: PUBLIC's CONNECT and TEMPORARY; MySQL
 	// has none).
 	Restrict(ctx context.Context, db string) error
+	// Forget removes what the server keeps about database db once it is
+	// dropped (MySQL: database-level grants, which outlive their database
+	// and would apply to a new one of the same name; PostgreSQL: nothing,
+	// its grants go with the database). It tries every grant and returns
+	// the failures joined.
+	Forget(ctx context.Context, db string) error
 	// CanRead says why l can read any of dbs with what it has now (a
 	// global privilege, superuser, grants, membership of a role that has
 	// them), or "" when it can't. A login the server does not have can't.

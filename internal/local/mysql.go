@@ -145,10 +145,8 @@ func mysqlParse(s string) (*mysql.Config, error) {
 	return cfg, nil
 }
 
-// mysqlQuote quotes an identifier with backquotes.
-func mysqlQuote(name string) string {
-	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
-}
+// mysqlQuote quotes an identifier (the engine's quoting).
+func mysqlQuote(name string) string { return mysqlengine.Quote(name) }
 
 // mysqlRedact keeps a driver error but removes a password should a message
 // ever echo it.
@@ -212,23 +210,12 @@ func (p *mysqlProvider) dropSchema(ctx context.Context, name string) error {
 // stale grant lingers should the name come back. Best effort: a failure is
 // logged, never fatal.
 func (p *mysqlProvider) revokeSchemaGrants(ctx context.Context, name string) {
-	rows, err := p.admin.QueryContext(ctx, "SELECT User, Host FROM mysql.db WHERE Db = ?", strings.NewReplacer(`\`, `\\`, "_", `\_`, "%", `\%`).Replace(name))
+	adm, err := p.adminOps(ctx)
+	if err == nil {
+		err = adm.Forget(ctx, name)
+	}
 	if err != nil {
-		p.log.Warn("list grants on dropped database", "step", "cleanup", "target", p.cfg.Target, "db", name, "error", mysqlScrub(err))
-		return
-	}
-	var accts [][2]string
-	for rows.Next() {
-		var u, h string
-		if err := rows.Scan(&u, &h); err == nil {
-			accts = append(accts, [2]string{u, h})
-		}
-	}
-	rows.Close()
-	for _, a := range accts {
-		if _, err := p.admin.ExecContext(ctx, "REVOKE ALL PRIVILEGES ON "+mysqlengine.GrantDB(name)+".* FROM ?@?", a[0], a[1]); err != nil {
-			p.log.Warn("revoke grants on dropped database", "step", "cleanup", "target", p.cfg.Target, "db", name, "user", a[0], "error", mysqlScrub(err))
-		}
+		p.log.Warn("revoke grants on dropped database", "step", "cleanup", "target", p.cfg.Target, "db", name, "error", err.Error())
 	}
 }
 

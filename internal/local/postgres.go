@@ -687,7 +687,8 @@ func (p *pgProvider) ping(ctx context.Context, name string) error {
 
 // ---- helpers ----
 
-func pgIdent(name string) string { return pgx.Identifier{name}.Sanitize() }
+// pgIdent quotes an identifier (the engine's quoting).
+func pgIdent(name string) string { return postgres.Quote(name) }
 
 // pgCode returns the SQLSTATE in err's chain, "" if none.
 func pgCode(err error) string {

@@ -69,7 +69,7 @@ func (a *Admin) Close() error {
 // Flavor is the server's flavor.
 func (a *Admin) Flavor() Flavor { return a.flavor }
 
-func (a *Admin) Quote(name string) string { return quote(name) }
+func (a *Admin) Quote(name string) string { return Quote(name) }
 
 // literal quotes a string for the places MySQL takes no bind parameter
 // (account names in MySQL 8, IDENTIFIED BY).
@@ -82,7 +82,12 @@ func account(l engine.Login) string { return literal(l.User) + "@" + literal(l.H
 // GrantDB quotes a database name for GRANT … ON db.*, where _ and % are
 // wildcards: escaped, a grant covers exactly this database.
 func GrantDB(name string) string {
-	return quote(strings.NewReplacer(`\`, `\\`, "_", `\_`, "%", `\%`).Replace(name))
+	return quote(grantPattern(name))
+}
+
+// grantPattern is name as mysql.db's Db column keeps it: _ and % escaped.
+func grantPattern(name string) string {
+	return strings.NewReplacer(`\`, `\\`, "_", `\_`, "%", `\%`).Replace(name)
 }
 
 // UnescapeGrantDB turns SHOW GRANTS' `my\_db` back into my_db.
@@ -298,6 +303,28 @@ func (a *Admin) Grant(ctx context.Context, l engine.Login, db string, acc engine
 		return fmt.Errorf("grant %s on %s to %s: %w", acc, db, l, Scrub(err))
 	}
 	return nil
+}
+
+func (a *Admin) Forget(ctx context.Context, db string) error {
+	rows, err := a.db.QueryContext(ctx, "SELECT User, Host FROM mysql.db WHERE Db = ?", grantPattern(db))
+	if err != nil {
+		return fmt.Errorf("list grants on %s: %w", db, Scrub(err))
+	}
+	var logins []engine.Login
+	for rows.Next() {
+		var l engine.Login
+		if err := rows.Scan(&l.User, &l.Host); err == nil {
+			logins = append(logins, l)
+		}
+	}
+	rows.Close()
+	var errs []error
+	for _, l := range logins {
+		if _, err := a.db.ExecContext(ctx, "REVOKE ALL PRIVILEGES ON "+GrantDB(db)+".* FROM "+account(l)); err != nil {
+			errs = append(errs, fmt.Errorf("revoke grants on %s from %s: %w", db, l, Scrub(err)))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Restrict does nothing: a MySQL login has no access to a database

@@ -100,10 +100,13 @@ func (e *Engine) MariaDB() bool { return e.flavor == MariaDB }
 // ServerFlavor is the server's flavor (MariaDB or MySQL 8).
 func (e *Engine) ServerFlavor() Flavor { return e.flavor }
 
-// quote quotes an identifier with backticks.
-func quote(name string) string {
+// Quote quotes an identifier with backticks: the MySQL family's one
+// identifier quoting (providers use it too).
+func Quote(name string) string {
 	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
 }
+
+func quote(name string) string { return Quote(name) }
 
 // quoteList quotes names, prefixing each with prefix (e.g. "t.").
 func quoteList(prefix string, names []string) string {

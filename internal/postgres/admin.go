@@ -56,7 +56,7 @@ func (a *Admin) Close() error {
 	return nil
 }
 
-func (a *Admin) Quote(name string) string { return pgx.Identifier{name}.Sanitize() }
+func (a *Admin) Quote(name string) string { return Quote(name) }
 
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
@@ -195,6 +195,9 @@ func (a *Admin) Grant(ctx context.Context, l engine.Login, db string, acc engine
 	}
 	return nil
 }
+
+// Forget does nothing: a database's grants are dropped with it.
+func (a *Admin) Forget(context.Context, string) error { return nil }
 
 func (a *Admin) Restrict(ctx context.Context, db string) error {
 	if _, err := a.c.Exec(ctx, "REVOKE CONNECT, TEMPORARY ON DATABASE "+a.Quote(db)+" FROM PUBLIC"); err != nil {

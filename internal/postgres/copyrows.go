@@ -93,7 +93,7 @@ func copyTable(ctx context.Context, stx, ntx pgx.Tx, i int, spec engine.RowSpec)
 	var cols, key, set []string
 	for _, c := range dstCols {
 		inSrc := slices.ContainsFunc(srcCols, func(s copyColumn) bool { return s.Name == c.Name })
-		id := pgx.Identifier{c.Name}.Sanitize()
+		id := Quote(c.Name)
 		if c.Key {
 			if !inSrc {
 				return 0, fmt.Errorf("primary key column %s is missing in the current staging database", c.Name)

@@ -17,7 +17,11 @@ import (
 )
 
 func qname(n schema.TableName) string { return pgx.Identifier{n.Schema, n.Name}.Sanitize() }
-func qcol(c string) string            { return pgx.Identifier{c}.Sanitize() }
+func qcol(c string) string            { return Quote(c) }
+
+// Quote quotes one identifier: PostgreSQL's one identifier quoting
+// (providers use it too).
+func Quote(name string) string { return pgx.Identifier{name}.Sanitize() }
 
 func hasCode(err error, code string) bool {
 	var pe *pgconn.PgError

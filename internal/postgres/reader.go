@@ -16,7 +16,7 @@ var _ mask.Reader = (*Engine)(nil)
 func (e *Engine) Flavor() string { return "postgres" }
 
 // QuoteIdent quotes an identifier.
-func (e *Engine) QuoteIdent(name string) string { return pgx.Identifier{name}.Sanitize() }
+func (e *Engine) QuoteIdent(name string) string { return Quote(name) }
 
 // From renders ONLY schema.table: an inheritance parent's own rows.
 func (e *Engine) From(t schema.TableName) string {
