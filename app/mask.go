@@ -187,6 +187,11 @@ func printSummary(w io.Writer, r *maskReport) {
 	}
 	fmt.Fprintf(tw, "total\t\t%d\t%s\t\t\n", rep.Rows, rep.Duration.Round(time.Millisecond))
 	tw.Flush()
+	for _, t := range rep.Tables {
+		if t.Strategy != "" {
+			fmt.Fprintf(w, "strategy %s: %s (%s)\n", t.Table, t.Strategy, t.StrategyWhy)
+		}
+	}
 	for _, f := range rep.Firing {
 		fmt.Fprintf(w, "warning: trigger %s fired during masking\n", f)
 	}
