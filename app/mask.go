@@ -119,6 +119,10 @@ func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Workers: settings.Workers, BatchSize: settings.BatchSize, Log: log}
 	err = m.Check(ctx, eng)
 	if m.Plan != nil {
+		// Read-only; masking decides again from the facts of its moment.
+		if serr := mask.ChooseStrategies(ctx, eng, m.Plan); serr != nil {
+			log.Warn("masking strategies unknown before masking", "error", serr.Error())
+		}
 		fmt.Fprintf(stderr, "plan for %s:\n%s", target.Target(), m.Plan.Describe())
 	}
 	if m.Drift != nil && !m.Drift.OK() {

@@ -141,7 +141,7 @@ func Run(ctx context.Context, eng Engine, plan *Plan, key transform.Key, opt Opt
 	for _, f := range firing {
 		log.Warn("trigger fires during masking (engine cannot disable it)", KeyTable, f)
 	}
-	if err := chooseStrategies(ctx, eng, plan); err != nil {
+	if err := ChooseStrategies(ctx, eng, plan); err != nil {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opt.FinishTimeout)
 		defer cancel()
 		return rep, errors.Join(err, eng.Finish(fctx, nil))

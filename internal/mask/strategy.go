@@ -86,8 +86,11 @@ func chooseStrategy(requested config.Strategy, engineCan bool, f RewriteFacts) (
 	return config.StrategyRewrite, fmt.Sprintf("masking changes about %.0f%% of the rows", f.Changed*100)
 }
 
-// chooseStrategies sets every job's Strategy and StrategyWhy.
-func chooseStrategies(ctx context.Context, eng Engine, p *Plan) error {
+// ChooseStrategies sets every job's Strategy and StrategyWhy from the
+// engine's facts now; it changes nothing in the database. Run calls it
+// again before masking (sessions may have come or gone); calling it
+// earlier lets a printed plan say how each table will be masked.
+func ChooseStrategies(ctx context.Context, eng Engine, p *Plan) error {
 	rw, ok := eng.(Rewriter)
 	facts := make([]RewriteFacts, len(p.Jobs))
 	if ok && len(p.Jobs) > 0 {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/restage/restage/internal/config"
+	"github.com/restage/restage/internal/schema"
 )
 
 func TestChooseStrategy(t *testing.T) {
@@ -36,5 +37,15 @@ func TestChooseStrategy(t *testing.T) {
 				t.Errorf("got %q (%s), want %q (containing %q)", got, why, tt.want, tt.why)
 			}
 		})
+	}
+}
+
+func TestDescribeSaysStrategy(t *testing.T) {
+	p := &Plan{Jobs: []*TablePlan{{
+		Job:      TableJob{Table: &schema.Table{TableName: schema.TableName{Schema: "public", Name: "customer"}}, Key: []string{"id"}},
+		Strategy: config.StrategyUpdate, StrategyWhy: "small table (about 599 rows)",
+	}}}
+	if got := p.Describe(); !strings.Contains(got, "customer") || !strings.Contains(got, "[update: small table (about 599 rows)]") {
+		t.Errorf("Describe() = %q, want the strategy and its reason", got)
 	}
 }
