@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -100,7 +101,7 @@ func (p *mysqlProvider) streamCopy(ctx context.Context, name string, m *refresh.
 	if err != nil {
 		return err
 	}
-	sp := newMyStreamPlan(m.Plan, m.Key, capt.Observer())
+	sp := newMyStreamPlan(m.Plan, m.Schema, m.Key, capt.Observer())
 	workers := m.Workers
 	if workers <= 0 {
 		workers = 2
@@ -118,7 +119,7 @@ func (p *mysqlProvider) streamCopy(ctx context.Context, name string, m *refresh.
 	if err := p.sameTables(ctx, name, m.Schema); err != nil {
 		return err
 	}
-	rep := &mask.Report{Duration: time.Since(start)}
+	rep := &mask.Report{Duration: time.Since(start), DeferredIndexes: res.deferred}
 	for _, t := range m.Plan.Truncate {
 		rep.Tables = append(rep.Tables, mask.TableStats{Table: t.TableName.String(), Action: "truncate"})
 	}
@@ -192,23 +193,36 @@ type myStreamPlan struct {
 
 // myStreamJob is one masked table.
 type myStreamJob struct {
-	idx int // in plan.Jobs (the observers' job index)
-	tp  *mask.TablePlan
-	bin []bool // per Write column: binary (written as a hex literal)
+	idx    int // in plan.Jobs (the observers' job index)
+	tp     *mask.TablePlan
+	bin    []bool // per Write column: binary (written as a hex literal)
+	masked map[string]bool
+	// referenced are the column lists other tables' foreign keys refer to.
+	referenced [][]string
 }
 
-func newMyStreamPlan(plan *mask.Plan, key transform.Key, obs mask.Observer) *myStreamPlan {
+func newMyStreamPlan(plan *mask.Plan, sc *schema.Schema, key transform.Key, obs mask.Observer) *myStreamPlan {
 	sp := &myStreamPlan{jobs: map[string]*myStreamJob{}, empty: map[string]bool{}, obs: obs, key: key}
 	for _, t := range plan.Truncate {
 		sp.empty[t.TableName.Name] = true
 	}
 	for i, tp := range plan.Jobs {
-		j := &myStreamJob{idx: i, tp: tp}
+		j := &myStreamJob{idx: i, tp: tp, masked: map[string]bool{}}
 		for _, w := range tp.Job.Write {
 			col := tp.Job.Table.Column(w)
 			j.bin = append(j.bin, col != nil && myWriteHex(col))
+			j.masked[w] = true
 		}
 		sp.jobs[tp.Job.Table.TableName.Name] = j
+	}
+	if sc != nil {
+		for _, t := range sc.Tables {
+			for _, fk := range t.ForeignKeys {
+				if j := sp.jobs[fk.RefTable.Name]; j != nil {
+					j.referenced = append(j.referenced, fk.RefColumns)
+				}
+			}
+		}
 	}
 	return sp
 }
@@ -217,6 +231,8 @@ func newMyStreamPlan(plan *mask.Plan, key transform.Key, obs mask.Observer) *myS
 type myStreamResult struct {
 	counts map[string]int64 // rows of every table in the dump, truncated ones included
 	masked map[string]mask.TableStats
+	// deferred are the indexes built after their table's rows (table.index).
+	deferred []string
 }
 
 // mySeg is one piece of the output, in dump order: text ready to write,
@@ -278,16 +294,58 @@ func myTransformDump(ctx context.Context, dst io.Writer, src io.Reader, rewrite 
 			return send(s)
 		}
 		buf := myGetBuf()
+		// The CREATE TABLE of a masked table being read, and the index
+		// builds waiting for their table's rows (myDeferIndexes).
+		var creating *myStreamJob
+		var create []byte
+		pending := map[string][]byte{}
 		for {
 			t, ins, err := d.next(buf)
 			if err == io.EOF {
 				myPutBuf(buf)
+				if creating != nil {
+					return errors.New("read dump: CREATE TABLE cut short")
+				}
+				names := make([]string, 0, len(pending))
+				for n := range pending {
+					names = append(names, n)
+				}
+				sort.Strings(names)
+				for _, n := range names {
+					text = append(text, pending[n]...)
+				}
 				return flush()
 			}
 			if err != nil {
 				return fmt.Errorf("read dump: %w", err)
 			}
 			if ins == nil {
+				if creating == nil && bytes.HasPrefix(t, myCreateTablePrefix) {
+					if name, _, ok := myReadIdent(t[len(myCreateTablePrefix)-1:]); ok && sp.jobs[name] != nil {
+						creating, create = sp.jobs[name], append(create[:0], t...)
+						continue
+					}
+				}
+				if creating != nil {
+					create = append(create, t...)
+					if t[0] != ')' {
+						continue
+					}
+					stmt, alter, names := myDeferIndexes(create, creating.tp.Job.Table, creating.masked, creating.referenced)
+					if alter != nil {
+						n := creating.tp.Job.Table.TableName.Name
+						pending[n] = alter
+						for _, ix := range names {
+							res.deferred = append(res.deferred, n+"."+ix)
+						}
+					}
+					creating, t = nil, stmt
+				} else if bytes.HasPrefix(t, myEnableKeysPrefix) && bytes.HasSuffix(t, []byte("` ENABLE KEYS */;\n")) {
+					if name, _, ok := myReadIdent(t[len(myEnableKeysPrefix)-1:]); ok && pending[name] != nil {
+						t = append(append([]byte{}, t...), pending[name]...)
+						delete(pending, name)
+					}
+				}
 				if myEventLine(t) {
 					t = myEventEnable.ReplaceAll(t, []byte("${1} DISABLE "))
 				}
@@ -393,6 +451,11 @@ func myTransformDump(ctx context.Context, dst io.Writer, src io.Reader, rewrite 
 	}
 	return res, nil
 }
+
+var (
+	myCreateTablePrefix = []byte("CREATE TABLE `")
+	myEnableKeysPrefix  = []byte("/*!40000 ALTER TABLE `")
+)
 
 // myEventLine reports whether a line holds an event definition.
 func myEventLine(line []byte) bool {
