@@ -136,6 +136,7 @@ type restageRun struct {
 	mask          time.Duration // masking phase (tables[].duration_ns)
 	total         time.Duration // mask.Report duration_ns: prepare, masking, statistics refresh
 	wall          time.Duration // process wall clock (also schema read, drift and verification gates)
+	leak          time.Duration // the leak scan's own duration (leak_scan.duration_ns)
 	rssKiB        int64
 	before, after int64
 }
@@ -210,6 +211,9 @@ func (s *session) runRestage(ctx context.Context, workers int) (*restageRun, err
 	// wrote mask.Report itself.
 	var wrapped struct {
 		Mask *restageReport `json:"mask"`
+		Leak *struct {
+			Duration time.Duration `json:"duration_ns"`
+		} `json:"leak_scan"`
 	}
 	var rep restageReport
 	if err := json.Unmarshal(b, &wrapped); err != nil {
@@ -217,6 +221,9 @@ func (s *session) runRestage(ctx context.Context, workers int) (*restageRun, err
 	}
 	if wrapped.Mask != nil {
 		rep = *wrapped.Mask
+		if wrapped.Leak != nil {
+			r.leak = wrapped.Leak.Duration
+		}
 	} else if err := json.Unmarshal(b, &rep); err != nil {
 		return nil, fmt.Errorf("restage report %s: %w", reportFile, err)
 	}
