@@ -40,6 +40,7 @@ CREATE TABLE people (
   note text,
   shout text GENERATED ALWAYS AS (upper(name)) STORED,
   born date,
+  "Mixed ""Case"" col" text DEFAULT 'kept',
   CONSTRAINT people_email_len CHECK (length(email) > 3)
 ) WITH (fillfactor = 90);
 CREATE INDEX people_city ON people (city);
