@@ -135,6 +135,10 @@ SELECT ARRAY[
     FROM pg_constraint f JOIN pg_class r ON r.oid = f.conrelid
     WHERE f.contype = 'f' AND f.confrelid = t.oid AND f.conrelid <> t.oid AND (f.conparentid <> 0 OR r.relkind = 'p' OR r.relispartition)
     ORDER BY f.conname LIMIT 1),
+  (SELECT format('foreign key %I of %s has disabled triggers (adding it back would enable them)', f.conname, f.conrelid::regclass)
+    FROM pg_constraint f WHERE f.contype = 'f' AND f.confrelid = t.oid AND f.conrelid <> t.oid
+      AND EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgconstraint = f.oid AND g.tgenabled <> 'O')
+    ORDER BY f.conname LIMIT 1),
   (SELECT format('foreign key %I of %s references it and the login does not own %s', f.conname, f.conrelid::regclass, f.conrelid::regclass)
     FROM pg_constraint f JOIN pg_class r ON r.oid = f.conrelid
     WHERE f.contype = 'f' AND f.confrelid = t.oid AND f.conrelid <> t.oid AND NOT pg_has_role(current_user, r.relowner, 'USAGE')

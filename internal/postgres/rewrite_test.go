@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -597,5 +598,46 @@ func TestRewriteSakilaGates(t *testing.T) {
 	}
 	if err := m.VerifyMasked(ctx, e); err != nil {
 		t.Fatalf("verify: %v", err)
+	}
+}
+
+// TestRewriteRefusesDifference: a rewrite that would leave the table
+// different in the catalog rolls back and fails, the table unchanged.
+// The difference here: orders' triggers are disabled, so the foreign
+// keys added back would come back with enabled triggers. The planner
+// keeps such a table in place (the blocker is checked too); the rewrite
+// is called directly to reach the check behind it.
+func TestRewriteRefusesDifference(t *testing.T) {
+	ddl := strings.ReplaceAll(rewriteDDL, "%d", "500") + "ALTER TABLE orders DISABLE TRIGGER ALL;"
+	e, dsn := setupDB(t, ddl)
+	ctx := context.Background()
+	sumBefore := tableSums(t, dsn)
+	waitAlone(t, e)
+	s, err := e.Introspect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := &mask.TableJob{Table: s.Table("people"), Key: []string{"id"}, Read: []string{"email"}, Write: []string{"email"}}
+	facts, err := e.RewriteFacts(ctx, []*mask.TableJob{job})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "foreign key orders_buyer of orders has disabled triggers (adding it back would enable them)"; facts[0].Blocker != want {
+		t.Errorf("blocker %q, want %q", facts[0].Blocker, want)
+	}
+	w, err := e.Worker(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	_, err = w.(mask.TableRewriter).RewriteTable(ctx, job, func(in, out []mask.Value) error {
+		out[0] = mask.Value{S: "x" + in[0].S}
+		return nil
+	})
+	if !errors.Is(err, ErrIdentity) || !strings.Contains(err.Error(), "referenced by orders.orders_buyer") {
+		t.Fatalf("rewrite: %v, want ErrIdentity naming orders.orders_buyer", err)
+	}
+	if sumAfter := tableSums(t, dsn); !reflect.DeepEqual(sumAfter, sumBefore) {
+		t.Errorf("rows changed by a refused rewrite: %v, before %v", sumAfter, sumBefore)
 	}
 }
