@@ -322,6 +322,17 @@ func TestRunRefreshesStaging(t *testing.T) {
 			if rep.Previous != nil {
 				t.Errorf("first run: previous = %+v, want none", rep.Previous)
 			}
+			// On both engines the local provider masks while copying; the
+			// report still shows drift, masking and verification.
+			notes := map[string]string{}
+			for _, st := range rep.Steps {
+				notes[st.Step] = st.Note
+			}
+			if !strings.Contains(notes["restore"], "drift gate passed on the source; copied with masking") ||
+				!strings.Contains(notes["mask"], "masked while copying") || !strings.Contains(notes["verify"], "every check passed") ||
+				rep.Drift == nil || rep.Mask == nil || rep.Verify == nil {
+				t.Errorf("first run: the report does not show the masking copy's drift gate, masking and verification: %q", notes)
+			}
 			db := f.stagingDB(t)
 			if n, m := maskedEmails(t, db); n != 599 || m != n {
 				t.Errorf("staging serves %d customers, %d masked; want 599 all masked", n, m)
