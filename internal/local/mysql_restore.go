@@ -234,50 +234,36 @@ func (t *myTail) String() string {
 // mysqlRewriteDump copies a mysqldump script, pointing qualified references
 // to the source schema (`src`.t or src.t in view, trigger, routine and
 // event definitions) at the new one, so the copy never reads production.
-// Data lines (INSERT INTO … at the start of a line while the delimiter is
-// ";": trigger and routine bodies are always inside DELIMITER ;; blocks)
-// pass unchanged, so row values are never rewritten.
+// Data statements (INSERT INTO … at the start of a line while the
+// delimiter is ";": trigger and routine bodies are always inside
+// DELIMITER ;; blocks) pass unchanged to their final ";", every row line
+// of an extended INSERT included, so row values are never rewritten.
 func mysqlRewriteDump(dst io.Writer, src io.Reader, from, to string) error {
 	rw := mysqlSchemaRewriter(from, to)
-	br := bufio.NewReaderSize(src, 256<<10)
+	d := newMyDumpReader(src)
 	bw := bufio.NewWriterSize(dst, 256<<10)
-	delim := ";"
-	var line []byte
+	var buf []byte
 	for {
-		chunk, err := br.ReadSlice('\n')
-		if len(line) == 0 && delim == ";" && bytes.HasPrefix(chunk, []byte("INSERT INTO `")) {
-			// A data line: stream it through unchanged, however long.
-			for {
-				if _, werr := bw.Write(chunk); werr != nil {
-					return werr
-				}
-				if err != bufio.ErrBufferFull {
-					break
-				}
-				chunk, err = br.ReadSlice('\n')
-			}
-		} else {
-			line = append(line, chunk...)
-			if err == bufio.ErrBufferFull {
-				continue
-			}
-			if bytes.HasPrefix(line, []byte("DELIMITER ")) {
-				delim = strings.TrimSpace(string(line[len("DELIMITER "):]))
-			}
-			if bytes.Contains(line, []byte("/*!50106 EVENT ")) {
-				// Production's events arrive disabled: on the copy they
-				// would run against unmasked data (and later on staging).
-				line = myEventEnable.ReplaceAll(line, []byte("${1} DISABLE "))
-			}
-			if _, werr := bw.Write(rw(line)); werr != nil {
-				return werr
-			}
-			line = line[:0]
-		}
+		text, ins, err := d.next(buf)
 		if err == io.EOF {
 			return bw.Flush()
 		}
 		if err != nil {
+			return err
+		}
+		if ins != nil {
+			if _, err := bw.Write(ins.stmt); err != nil {
+				return err
+			}
+			buf = ins.stmt[:0]
+			continue
+		}
+		if myEventLine(text) {
+			// Production's events arrive disabled: on the copy they
+			// would run against unmasked data (and later on staging).
+			text = myEventEnable.ReplaceAll(text, []byte("${1} DISABLE "))
+		}
+		if _, err := bw.Write(rw(text)); err != nil {
 			return err
 		}
 	}

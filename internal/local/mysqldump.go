@@ -18,7 +18,8 @@ import (
 // It knows the dump's shape, not all of SQL: a data statement is a line
 // starting "INSERT INTO `table`" while the delimiter is ";" (trigger and
 // routine bodies are always inside DELIMITER ;; blocks), with the column
-// list --complete-insert prints, then extended-insert tuples of literals.
+// list --complete-insert prints (the masking copy's), then extended-insert
+// tuples of literals.
 
 // myInsert is one data statement of a dump.
 type myInsert struct {
@@ -96,7 +97,7 @@ func (d *myDumpReader) readInsert(first []byte, rerr error, buf []byte) (*myInse
 	ins := &myInsert{}
 	buf = append(buf[:0], first...)
 	// The header: INSERT INTO `t` (`a`, `b`) VALUES (
-	for rerr == bufio.ErrBufferFull && !bytes.Contains(buf, []byte(" VALUES ")) {
+	for rerr == bufio.ErrBufferFull && !bytes.Contains(buf, []byte(" VALUES")) {
 		var chunk []byte
 		chunk, rerr = d.br.ReadSlice('\n')
 		buf = append(buf, chunk...)
@@ -140,7 +141,7 @@ func (d *myDumpReader) readInsert(first []byte, rerr error, buf []byte) (*myInse
 }
 
 // parseHead reads the table and the column list of INSERT INTO `t`
-// (`a`, …) VALUES.
+// (`a`, …) VALUES; the column list is nil when the dump printed none.
 func (ins *myInsert) parseHead(b []byte) error {
 	p := len(myInsertPrefix) - 1
 	name, n, ok := myReadIdent(b[p:])
@@ -149,8 +150,13 @@ func (ins *myInsert) parseHead(b []byte) error {
 	}
 	ins.table = name
 	p += n
+	if bytes.HasPrefix(b[p:], []byte(" VALUES")) {
+		// No column list (no --complete-insert): the plain copy's.
+		ins.head = p + len(" VALUES")
+		return nil
+	}
 	if !bytes.HasPrefix(b[p:], []byte(" (")) {
-		return errors.New("dump: data statement without a column list (want --complete-insert)")
+		return errors.New("dump: unreadable data statement")
 	}
 	p += 2
 	for {
@@ -164,8 +170,8 @@ func (ins *myInsert) parseHead(b []byte) error {
 			p += 2
 			continue
 		}
-		if bytes.HasPrefix(b[p:], []byte(") VALUES ")) {
-			ins.head = p + len(") VALUES ")
+		if bytes.HasPrefix(b[p:], []byte(") VALUES")) {
+			ins.head = p + len(") VALUES")
 			return nil
 		}
 		return fmt.Errorf("dump: unreadable column list of %s", name)

@@ -78,7 +78,7 @@ func TestMyDumpReaderStatements(t *testing.T) {
 	}
 
 	for _, bad := range []string{
-		"INSERT INTO `t` VALUES (1);\n",                 // no column list
+		"INSERT INTO `t` VALUE (1);\n",                  // unreadable
 		"INSERT INTO `t` (`x`) VALUES (1), (2",          // cut short
 		"INSERT INTO `t` (`x`) VALUES ('1);\n",          // open literal
 		"INSERT INTO `t` (`x`) VALUES (1); SELECT 1;\n", // text after it
@@ -301,4 +301,21 @@ func myServerRows(t *testing.T, db *sql.DB, q string) [][]mask.Value {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestMySQLRewriteDumpRowLines: mariadb-dump prints each row of an
+// extended INSERT on a line of its own; the rows after the first are data
+// too and pass unchanged (a value naming the source schema included).
+func TestMySQLRewriteDumpRowLines(t *testing.T) {
+	in := "INSERT INTO `t` VALUES (1,'a'),\n(2,'see `src`.x and src.y'),\n(3,'z');\n" +
+		"/*!50001 CREATE VIEW `v` AS select `src`.`t`.`a` from `src`.`t` */;\n"
+	want := "INSERT INTO `t` VALUES (1,'a'),\n(2,'see `src`.x and src.y'),\n(3,'z');\n" +
+		"/*!50001 CREATE VIEW `v` AS select `dst`.`t`.`a` from `dst`.`t` */;\n"
+	var out bytes.Buffer
+	if err := mysqlRewriteDump(&out, strings.NewReader(in), "src", "dst"); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != want {
+		t.Errorf("rewrite differs:\n got %q\nwant %q", got, want)
+	}
 }
