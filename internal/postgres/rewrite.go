@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -42,11 +43,9 @@ var (
 func (e *Engine) RewriteFacts(ctx context.Context, jobs []*mask.TableJob) ([]mask.RewriteFacts, error) {
 	out := make([]mask.RewriteFacts, len(jobs))
 	err := e.with(ctx, func(c *pgx.Conn) error {
-		var others int
-		if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-  AND NOT (coalesce(application_name, '') = 'restage' AND usename = current_user)`).Scan(&others); err != nil {
-			return fmt.Errorf("count sessions: %w", err)
+		others, err := otherSessions(ctx, c)
+		if err != nil {
+			return err
 		}
 		replica, err := canReplicaRole(ctx, c)
 		if err != nil {
@@ -76,6 +75,30 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::
 		return nil, fmt.Errorf("rewrite facts: %w", scrub(err))
 	}
 	return out, nil
+}
+
+// otherSessions counts the client sessions on the database that are not
+// restage's own (application_name restage, same login). A session whose
+// client just closed (an earlier step's admin session) stays listed until
+// its backend has exited: up to a second is given for that.
+func otherSessions(ctx context.Context, c *pgx.Conn) (int, error) {
+	var n int
+	for i := 0; ; i++ {
+		err := c.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+  AND NOT (coalesce(application_name, '') = 'restage' AND usename = current_user)`).Scan(&n)
+		if err != nil {
+			return 0, fmt.Errorf("count sessions: %w", err)
+		}
+		if n == 0 || i == 10 {
+			return n, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // canReplicaRole: whether the login may set session_replication_role
