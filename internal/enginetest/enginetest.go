@@ -28,6 +28,12 @@ type Harness struct {
 	// Column types that differ between engines.
 	DateTime string // "DATETIME" / "TIMESTAMP"
 	JSON     string // "JSON" / "JSONB"
+	Binary   string // "VARBINARY(16)" / "BYTEA"
+	// Schema is where a table created without one lands: "public" on
+	// PostgreSQL, "" where the database is the schema.
+	Schema string
+	// Param is the first bind parameter in the driver's SQL: "?" / "$1".
+	Param string
 }
 
 // Key is the suite's masking key.
@@ -52,10 +58,7 @@ func testReader(t *testing.T, h Harness) {
 	}
 	exec(t, db, peopleDDL(h)...)
 	fill(t, db, 20)
-	tbl := schema.TableName{Name: "people"}
-	if r.Flavor() == "postgres" {
-		tbl.Schema = "public"
-	}
+	tbl := schema.TableName{Schema: h.Schema, Name: "people"}
 	q := fmt.Sprintf("SELECT %s, %s, %s FROM %s", r.Text(r.QuoteIdent("id")), r.Text(r.QuoteIdent("phone")), r.Text(r.QuoteIdent("born")), r.From(tbl))
 	seen := map[int]bool{}
 	err := r.Query(context.Background(), q, func(row []mask.Value) error {
@@ -80,6 +83,28 @@ func testReader(t *testing.T, h Harness) {
 	}
 	if err := r.Query(context.Background(), "SELECT no_such_column FROM "+r.QuoteIdent("people"), func([]mask.Value) error { return nil }); err == nil {
 		t.Error("a bad query returned no error")
+	}
+
+	// Sampling every page (where the engine samples) reads every row.
+	n := 0
+	q = fmt.Sprintf("SELECT %s FROM %s %s", r.Text(r.QuoteIdent("id")), r.From(tbl), r.TableSample(100))
+	if err := r.Query(context.Background(), q, func([]mask.Value) error { n++; return nil }); err != nil || n != 20 {
+		t.Errorf("%s: %d rows, %v; want 20", q, n, err)
+	}
+	// A binary value's text form turns back into its bytes.
+	want := "\x00A\xff\\x"
+	exec(t, db, "CREATE TABLE bin (id INT PRIMARY KEY, b "+h.Binary+")")
+	if _, err := db.Exec("INSERT INTO bin VALUES (1, "+h.Param+")", []byte(want)); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	bin := schema.TableName{Schema: h.Schema, Name: "bin"}
+	err = r.Query(context.Background(), "SELECT "+r.Text(r.QuoteIdent("b"))+" FROM "+r.From(bin), func(row []mask.Value) error {
+		got = append(got, r.BinaryValue(row[0].S))
+		return nil
+	})
+	if err != nil || len(got) != 1 || got[0] != want {
+		t.Errorf("binary value read back as %q, %v; want %q", got, err, want)
 	}
 }
 

@@ -613,16 +613,16 @@ func (d *drifter) sampleTable(ctx context.Context, src *schema.Table, col *schem
 		}
 		return out, nil
 	}
-	if d.rd.Flavor() == "postgres" && src.EstimatedRows > int64(driftSampleOver*n) {
-		// SYSTEM picks whole pages at random: cheap, and spread over the
-		// table. It returns them in page order, so a LIMIT would keep the
-		// first pages only: aim at driftSampleOver times the values wanted
-		// (enough pages for a steady share), and keep n of them with a
-		// reservoir, seeded the same every time.
-		pct := min(100, 100*float64(driftSampleOver*n)/float64(src.EstimatedRows))
+	pct := min(100, 100*float64(driftSampleOver*n)/float64(max(1, src.EstimatedRows)))
+	if sample := d.rd.TableSample(pct); sample != "" && src.EstimatedRows > int64(driftSampleOver*n) {
+		// Page sampling (where the engine has it) is cheap and spread over
+		// the table, but it returns pages in order, so a LIMIT would keep
+		// the first pages only: aim at driftSampleOver times the values
+		// wanted (enough pages for a steady share), and keep n of them
+		// with a reservoir, seeded the same every time.
 		res := driftReservoir{n: n, r: rand.New(rand.NewPCG(1, 2))}
-		query := fmt.Sprintf("SELECT %s FROM %s TABLESAMPLE SYSTEM (%.4f) REPEATABLE (0) WHERE %s LIMIT %d",
-			d.rd.Text(q), from, pct, where, 2*driftSampleOver*n)
+		query := fmt.Sprintf("SELECT %s FROM %s %s WHERE %s LIMIT %d",
+			d.rd.Text(q), from, sample, where, 2*driftSampleOver*n)
 		err := d.rd.Query(ctx, query, func(row []mask.Value) error {
 			if len(row) == 1 && !row[0].Null && strings.TrimSpace(row[0].S) != "" {
 				res.add(row[0].S)
@@ -644,7 +644,7 @@ func (d *drifter) sampleTable(ctx context.Context, src *schema.Table, col *schem
 	return out, nil
 }
 
-// driftSampleOver is how many rows per wanted value TABLESAMPLE aims at.
+// driftSampleOver is how many rows per wanted value page sampling aims at.
 const driftSampleOver = 20
 
 // driftReservoir keeps a uniform sample of n of the values added

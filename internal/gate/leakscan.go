@@ -3,7 +3,6 @@ package gate
 import (
 	"cmp"
 	"context"
-	"encoding/hex"
 	"fmt"
 	"hash/maphash"
 	"net/netip"
@@ -719,7 +718,6 @@ func LeakScan(ctx context.Context, rd mask.Reader, s *schema.Schema, plan *mask.
 				sel[i] = rd.Text(rd.QuoteIdent(c.Name))
 				counts[i] = map[string]int64{}
 			}
-			pgBinary := rd.Flavor() == "postgres"
 			var rows int64
 			q := "SELECT " + strings.Join(sel, ", ") + " FROM " + rd.From(t.table.TableName)
 			err := rd.Query(gctx, q, func(row []mask.Value) error {
@@ -729,10 +727,8 @@ func LeakScan(ctx context.Context, rd mask.Reader, s *schema.Schema, plan *mask.
 						continue
 					}
 					text := v.S
-					if pgBinary && t.cols[i].Kind == schema.KindBinary && strings.HasPrefix(text, `\x`) {
-						if raw, err := hex.DecodeString(text[2:]); err == nil {
-							text = string(raw)
-						}
+					if t.cols[i].Kind == schema.KindBinary {
+						text = rd.BinaryValue(text)
 					}
 					// Only what the rule left of the original: its fakes
 					// could equal another row's original by chance.

@@ -86,9 +86,9 @@ type Worker interface {
 
 // Reader is read-only SQL access for the safety gates (drift detection,
 // verification). Both engines implement it next to Engine.
+// What differs between engines is behind its methods, so the gates name
+// no engine.
 type Reader interface {
-	// Flavor is "mysql8", "mariadb" or "postgres".
-	Flavor() string
 	// QuoteIdent quotes one identifier.
 	QuoteIdent(name string) string
 	// From renders a table for a FROM clause, restricted to its own rows
@@ -100,6 +100,16 @@ type Reader interface {
 	// Query runs a read-only query and calls fn with each row's values in
 	// text form (fn must not retain row). Errors never contain values.
 	Query(ctx context.Context, query string, fn func(row []Value) error) error
+	// BinaryValue turns the text form Query gives for a binary column
+	// back into the column's bytes (PostgreSQL: bytea's hex form \x…;
+	// MySQL: the bytes themselves).
+	BinaryValue(text string) string
+	// TableSample is what follows a table in FROM to read about percent
+	// of its rows, picked cheaply (whole pages), spread over the table and
+	// the same on every run (PostgreSQL: TABLESAMPLE SYSTEM … REPEATABLE
+	// (0)); "" when the engine has no such sampling and the caller reads
+	// from the start.
+	TableSample(percent float64) string
 	// StatisticsValues returns every value the server's planner statistics
 	// hold for column col of t ("" for every column of t): most common
 	// values, histogram bounds, min and max — where an original value could

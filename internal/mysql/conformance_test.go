@@ -26,6 +26,8 @@ func harness(create func(testing.TB) (string, string)) enginetest.Harness {
 	return enginetest.Harness{
 		DateTime: "DATETIME",
 		JSON:     "JSON",
+		Binary:   "VARBINARY(16)",
+		Param:    "?",
 		Open: func(t *testing.T) (mask.Engine, *sql.DB) {
 			eng, db := openFresh(t, create)
 			return eng, db

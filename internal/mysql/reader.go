@@ -11,6 +11,12 @@ import (
 
 var _ mask.Reader = (*Engine)(nil)
 
+// BinaryValue: MySQL gives a binary column's bytes as they are.
+func (e *Engine) BinaryValue(text string) string { return text }
+
+// TableSample: MySQL has no page sampling; a caller reads from the start.
+func (e *Engine) TableSample(float64) string { return "" }
+
 // Flavor is "mariadb" or "mysql8" (the gates' SQL is the same for both;
 // what differs lives behind Flavor in this package).
 func (e *Engine) Flavor() string { return string(e.flavor) }

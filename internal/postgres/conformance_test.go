@@ -17,6 +17,9 @@ func TestConformance(t *testing.T) {
 	enginetest.Run(t, enginetest.Harness{
 		DateTime: "TIMESTAMP",
 		JSON:     "JSONB",
+		Binary:   "BYTEA",
+		Schema:   "public",
+		Param:    "$1",
 		Open: func(t *testing.T) (mask.Engine, *sql.DB) {
 			eng, db := openFresh(t)
 			return eng, db

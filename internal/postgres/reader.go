@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -11,6 +13,21 @@ import (
 )
 
 var _ mask.Reader = (*Engine)(nil)
+
+// BinaryValue decodes bytea's hex text form (\x…).
+func (e *Engine) BinaryValue(text string) string {
+	if rest, ok := strings.CutPrefix(text, `\x`); ok {
+		if raw, err := hex.DecodeString(rest); err == nil {
+			return string(raw)
+		}
+	}
+	return text
+}
+
+// TableSample samples whole pages, the same ones on every run.
+func (e *Engine) TableSample(percent float64) string {
+	return fmt.Sprintf("TABLESAMPLE SYSTEM (%.4f) REPEATABLE (0)", percent)
+}
 
 // Flavor is "postgres".
 func (e *Engine) Flavor() string { return "postgres" }
