@@ -48,6 +48,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("MaskNoKey", func(t *testing.T) { testMaskNoKey(t, h) })
 	t.Run("Cancel", func(t *testing.T) { testCancel(t, h) })
 	t.Run("Reader", func(t *testing.T) { testReader(t, h) })
+	t.Run("Rewrite", func(t *testing.T) { Rewrite(t, h) })
 }
 
 func testReader(t *testing.T, h Harness) {
