@@ -17,6 +17,7 @@ type Masker struct {
 	sum     [sha256.Size]byte
 	num     [4]byte
 	scratch []byte
+	fp      ShortMAC // verification fingerprints (Fingerprint)
 }
 
 // NewMasker returns a Masker for the key. It panics on the zero Key (one
@@ -25,7 +26,9 @@ func NewMasker(k Key) *Masker {
 	if len(k.b) < MinKeyLen {
 		panic("transform: NewMasker needs a key from NewKey")
 	}
-	return &Masker{mac: hmac.New(sha256.New, k.b)}
+	m := &Masker{mac: hmac.New(sha256.New, k.b)}
+	m.fp = m.ShortMAC(fpDomain)
+	return m
 }
 
 // String never shows the key.
