@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"slices"
@@ -290,5 +291,106 @@ func TestMyDeferIndexes(t *testing.T) {
 		if string(stmt) != c.create || alter != nil {
 			t.Errorf("%s: deferred %s", name, alter)
 		}
+	}
+}
+
+// myTestPlan plans rules for a table p (id, name, note, bin) and a
+// table gone (truncated).
+func myTestPlan(t *testing.T) (*mask.Plan, transform.Key) {
+	t.Helper()
+	p := &schema.Table{TableName: schema.TableName{Name: "p"}, PrimaryKey: []string{"id"}, Columns: []*schema.Column{
+		{Name: "id", Kind: schema.KindInt, DataType: "int(11)", IntBits: 32},
+		{Name: "name", Kind: schema.KindText, DataType: "varchar(40)", MaxLength: 40, Charset: "utf8mb4", Nullable: true},
+		{Name: "note", Kind: schema.KindText, DataType: "varchar(40)", MaxLength: 40, Charset: "utf8mb4", Nullable: true},
+		{Name: "bin", Kind: schema.KindBinary, DataType: "varbinary(8)", MaxLength: 8, Nullable: true},
+	}}
+	gone := &schema.Table{TableName: schema.TableName{Name: "gone"}, Columns: []*schema.Column{{Name: "x", Kind: schema.KindInt, DataType: "int(11)"}}}
+	rules, err := config.ParseRules("t.yaml", []byte("version: 1\ntruncate: [gone]\ntables:\n  p:\n    columns:\n      name: {transformer: fixed, value: \"N'\\\\n\"}\n      bin: nullify\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := mask.NewPlan(rules, &schema.Schema{Tables: []*schema.Table{p, gone}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := transform.NewKey([]byte("stream-copy-test-key-0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan, key
+}
+
+type myFailWriter struct{ after int }
+
+func (w *myFailWriter) Write(p []byte) (int, error) {
+	if w.after -= len(p); w.after < 0 {
+		return 0, fmt.Errorf("disk full")
+	}
+	return len(p), nil
+}
+
+// TestMyTransformDump: many statements masked by parallel workers come
+// out in dump order, masked columns replaced, every other byte as it was,
+// truncated tables' rows dropped and counted; a failing load stops the
+// transform with its error.
+func TestMyTransformDump(t *testing.T) {
+	plan, key := myTestPlan(t)
+	var in, want strings.Builder
+	in.WriteString("CREATE TABLE `p` (\n  `id` int(11) NOT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB;\n")
+	want.WriteString(in.String())
+	for i := range 300 {
+		in.WriteString(fmt.Sprintf("INSERT INTO `p` (`id`, `name`, `note`, `bin`) VALUES (%d,'a\\'b',  'keep \\'me\\'',0xFF00),\n(%d,NULL,NULL,NULL);\n", 2*i, 2*i+1))
+		want.WriteString(fmt.Sprintf("INSERT INTO `p` (`id`, `name`, `note`, `bin`) VALUES (%d,'N\\'\\\\n',  'keep \\'me\\'',NULL),\n(%d,NULL,NULL,NULL);\n", 2*i, 2*i+1))
+		in.WriteString("INSERT INTO `gone` (`x`) VALUES (1),(2);\n")
+		in.WriteString("INSERT INTO `other` VALUES ('src.t', 0x00);\n")
+		want.WriteString("INSERT INTO `other` VALUES ('src.t', 0x00);\n")
+		in.WriteString("/*!50001 CREATE VIEW `v` AS select `src`.`t`.`a` from `src`.`t` */;\n")
+		want.WriteString("/*!50001 CREATE VIEW `v` AS select `dst`.`t`.`a` from `dst`.`t` */;\n")
+	}
+	sp := newMyStreamPlan(plan, nil, key, nil)
+	var out strings.Builder
+	res, err := myTransformDump(context.Background(), &out, strings.NewReader(in.String()), mysqlSchemaRewriter("src", "dst"), sp, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != want.String() {
+		t.Errorf("transformed dump differs:\n got %.600q\nwant %.600q", out.String(), want.String())
+	}
+	if res.counts["p"] != 600 || res.counts["gone"] != 600 || res.counts["other"] != 300 || res.masked["p"].Rows != 600 {
+		t.Errorf("counts %v, masked %+v", res.counts, res.masked)
+	}
+	_, err = myTransformDump(context.Background(), &myFailWriter{after: 1 << 10}, strings.NewReader(in.String()), mysqlSchemaRewriter("src", "dst"), sp, 2)
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("a failing load gave %v", err)
+	}
+	// A statement whose rows don't fit its column list stops the copy,
+	// naming the table, never a value.
+	bad := "INSERT INTO `p` (`id`, `name`, `note`, `bin`) VALUES (1,'secret-value',NULL);\n"
+	_, err = myTransformDump(context.Background(), io.Discard, strings.NewReader(bad), mysqlSchemaRewriter("src", "dst"), sp, 2)
+	if err == nil || !strings.Contains(err.Error(), "mask p") || strings.Contains(err.Error(), "secret") {
+		t.Errorf("a short row gave %v", err)
+	}
+}
+
+// TestMySQLRestoreMaskedFallsBack: rules the stream can't follow (here a
+// rule reading a DOUBLE column) leave the copy to Restore and masking in
+// place: nothing is created.
+func TestMySQLRestoreMaskedFallsBack(t *testing.T) {
+	t.Parallel()
+	e := newMyEnv(t, false)
+	e.execIn(e.src, "CREATE TABLE m (id INT PRIMARY KEY, score DOUBLE)", "INSERT INTO m VALUES (1, 1.5e30)")
+	text := []byte("version: 1\ntables:\n  m:\n    columns:\n      score: {transformer: noise, percent: 10}\n")
+	rules, err := config.ParseRules("m.yaml", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := transform.NewKey([]byte("stream-copy-test-key-0123456789abcdef"))
+	m := &refresh.Masking{Rules: rules, RulesText: text, Key: key}
+	db, used, err := e.p.RestoreMasked(context.Background(), "f1", m)
+	if used || db != nil || err != nil {
+		t.Fatalf("RestoreMasked: db %v, used %v, %v; want the plain path", db, used, err)
+	}
+	if e.exists(DBName(e.target, "f1")) {
+		t.Errorf("the fallback created its database")
 	}
 }
