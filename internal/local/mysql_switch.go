@@ -6,24 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
+	mysqlengine "github.com/restage/restage/internal/mysql"
 	"github.com/restage/restage/internal/refresh"
 )
-
-// mysqlObject is a schema object that RENAME TABLE cannot carry from one
-// database to another: it is captured with SHOW CREATE, dropped, and
-// created again in the destination.
-type mysqlObject struct {
-	Kind, Name       string // Kind: TRIGGER, VIEW, PROCEDURE, FUNCTION, EVENT
-	Create           string
-	SQLMode          string
-	HasSQLMode       bool
-	Charset, Collcon string // character_set_client, collation_connection
-}
 
 // Switch makes db the database behind the stable staging name. MySQL has
 // no database rename, so the tables move, all in one atomic RENAME TABLE:
@@ -323,10 +312,10 @@ func (s *mySwitch) renamed(ctx context.Context) (bool, error) {
 // and new → staging, or the reverse.
 func (s *mySwitch) renameTables(ctx context.Context, reverse bool) error {
 	in := &s.in
-	var parts []string
+	var moves []mysqlengine.TableMove
 	move := func(from, to string, tables []string) {
 		for _, t := range tables {
-			parts = append(parts, mysqlQuote(from)+"."+mysqlQuote(t)+" TO "+mysqlQuote(to)+"."+mysqlQuote(t))
+			moves = append(moves, mysqlengine.TableMove{Table: t, From: from, To: to})
 		}
 	}
 	if !reverse {
@@ -336,16 +325,7 @@ func (s *mySwitch) renameTables(ctx context.Context, reverse bool) error {
 		move(in.Staging, in.NewDB, in.NewTables)
 		move(in.HoldDB, in.Staging, in.OldTables)
 	}
-	if len(parts) == 0 {
-		return nil
-	}
-	if err := s.exec(ctx, "SET SESSION foreign_key_checks = 0"); err != nil {
-		return err
-	}
-	if err := s.exec(ctx, "RENAME TABLE "+strings.Join(parts, ", ")); err != nil {
-		return err
-	}
-	return s.exec(ctx, "SET SESSION foreign_key_checks = 1")
+	return mysqlengine.RenameTables(ctx, s.conn, moves)
 }
 
 // forward finishes a swap whose RENAME TABLE happened. Idempotent.
@@ -477,98 +457,19 @@ func (s *mySwitch) setStates(ctx context.Context, newState, holdState string) er
 	return mysqlScrub(tx.Commit())
 }
 
+// mysqlObject is the engine's schema object that RENAME TABLE cannot carry
+// (its fields are the intent record's JSON).
+type mysqlObject = mysqlengine.Object
+
 // dropObjects drops captured objects from schema. Idempotent.
 func (s *mySwitch) dropObjects(ctx context.Context, schema string, objs []mysqlObject) error {
-	for _, o := range objs {
-		if err := s.exec(ctx, "DROP "+o.Kind+" IF EXISTS "+mysqlQuote(schema)+"."+mysqlQuote(o.Name)); err != nil {
-			return fmt.Errorf("drop %s %s.%s: %w", strings.ToLower(o.Kind), schema, o.Name, err)
-		}
-	}
-	return nil
+	return mysqlengine.DropObjects(ctx, s.conn, schema, objs)
 }
 
-// ensureObjects makes schema to hold exactly the captured objects (captured
-// in schema from). Idempotent: when some are missing, all are dropped and
-// created again in their captured order, so triggers keep their firing
-// order.
+// ensureObjects makes schema to hold exactly the captured objects (see
+// mysql.EnsureObjects), references to from rewritten to to.
 func (s *mySwitch) ensureObjects(ctx context.Context, objs []mysqlObject, from, to string) error {
-	if len(objs) == 0 {
-		return nil
-	}
-	present, err := mysqlObjectNames(ctx, s.conn, to)
-	if err != nil {
-		return err
-	}
-	missing := false
-	for _, o := range objs {
-		if !present[o.Kind+" "+o.Name] {
-			missing = true
-			break
-		}
-	}
-	if !missing {
-		return nil
-	}
-	if err := s.dropObjects(ctx, to, objs); err != nil {
-		return err
-	}
-	return s.recreateInto(ctx, objs, from, to)
-}
-
-// recreateInto creates objects captured in schema from inside schema to,
-// qualified references to from pointing at to. Views may depend on views:
-// they are retried until no more can be created.
-func (s *mySwitch) recreateInto(ctx context.Context, objs []mysqlObject, from, to string) error {
-	if len(objs) == 0 {
-		return nil
-	}
-	if err := s.exec(ctx, "USE "+mysqlQuote(to)); err != nil {
-		return err
-	}
-	var mode, cs, coll string
-	if err := s.conn.QueryRowContext(ctx, "SELECT @@SESSION.sql_mode, @@SESSION.character_set_client, @@SESSION.collation_connection").Scan(&mode, &cs, &coll); err != nil {
-		return mysqlScrub(err)
-	}
-	defer func() {
-		_ = s.exec(ctx, "SET SESSION sql_mode = ?, character_set_client = ?, collation_connection = ?", mode, cs, coll)
-	}()
-	rw := mysqlSchemaRewriter(from, to)
-	pending := objs
-	for len(pending) > 0 {
-		var failed []mysqlObject
-		var lastErr error
-		for _, o := range pending {
-			if err := s.createOne(ctx, o, rw, mode); err != nil {
-				if o.Kind != "VIEW" {
-					return fmt.Errorf("create %s %s.%s: %w", strings.ToLower(o.Kind), to, o.Name, err)
-				}
-				failed, lastErr = append(failed, o), err
-				continue
-			}
-		}
-		if len(failed) == len(pending) {
-			return fmt.Errorf("create view %s.%s: %w", to, failed[0].Name, lastErr)
-		}
-		pending = failed
-	}
-	return nil
-}
-
-func (s *mySwitch) createOne(ctx context.Context, o mysqlObject, rw func([]byte) []byte, mode string) error {
-	m := mode
-	if o.HasSQLMode {
-		m = o.SQLMode
-	}
-	if err := s.exec(ctx, "SET SESSION sql_mode = ?", m); err != nil {
-		return err
-	}
-	if o.Charset != "" && o.Collcon != "" {
-		if err := s.exec(ctx, "SET SESSION character_set_client = ?, collation_connection = ?", o.Charset, o.Collcon); err != nil {
-			return err
-		}
-	}
-	_, err := s.conn.ExecContext(ctx, string(rw([]byte(o.Create))))
-	return mysqlScrub(err)
+	return mysqlengine.EnsureObjects(ctx, s.conn, objs, to, mysqlSchemaRewriter(from, to))
 }
 
 // ---- finishing an interrupted swap ----
@@ -640,131 +541,17 @@ func (p *mysqlProvider) finishSwap(ctx context.Context) (string, error) {
 	return dir, nil
 }
 
-// mysqlTables lists a schema's tables (everything but views: base tables,
-// MariaDB sequences, system-versioned tables).
+// mysqlTables lists a schema's tables (the engine's mysql.Tables).
 func mysqlTables(ctx context.Context, q mysqlQuerier, schema string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE <> 'VIEW' ORDER BY TABLE_NAME", schema)
-	if err != nil {
-		return nil, fmt.Errorf("list tables of %s: %w", schema, mysqlScrub(err))
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return mysqlengine.Tables(ctx, q, schema)
 }
 
-// mysqlObjectLists name a schema's objects that RENAME TABLE can't carry,
-// triggers in firing order.
-var mysqlObjectLists = []struct{ kind, query string }{
-	{"TRIGGER", "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER"},
-	{"VIEW", "SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME"},
-	{"PROCEDURE", "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'PROCEDURE' ORDER BY ROUTINE_NAME"},
-	{"FUNCTION", "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'FUNCTION' ORDER BY ROUTINE_NAME"},
-	{"EVENT", "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME"},
-}
-
-// mysqlObjectNames returns the set of a schema's objects as "KIND name".
-func mysqlObjectNames(ctx context.Context, q mysqlQuerier, schema string) (map[string]bool, error) {
-	out := map[string]bool{}
-	for _, l := range mysqlObjectLists {
-		names, err := mysqlStrings(ctx, q, l.query, schema)
-		if err != nil {
-			return nil, fmt.Errorf("list %ss of %s: %w", strings.ToLower(l.kind), schema, err)
-		}
-		for _, n := range names {
-			out[l.kind+" "+n] = true
-		}
-	}
-	return out, nil
-}
-
-// mysqlCapture returns a schema's triggers (in firing order), views,
-// routines and events with their SHOW CREATE statements.
+// mysqlCapture returns a schema's objects that RENAME TABLE can't carry
+// (the engine's mysql.Objects).
 func mysqlCapture(ctx context.Context, q mysqlQuerier, schema string) ([]mysqlObject, error) {
-	var out []mysqlObject
-	for _, l := range mysqlObjectLists {
-		names, err := mysqlStrings(ctx, q, l.query, schema)
-		if err != nil {
-			return nil, fmt.Errorf("list %ss of %s: %w", strings.ToLower(l.kind), schema, err)
-		}
-		for _, n := range names {
-			o, err := mysqlShowCreate(ctx, q, l.kind, schema, n)
-			if err != nil {
-				return nil, fmt.Errorf("show create %s %s.%s: %w", strings.ToLower(l.kind), schema, n, err)
-			}
-			out = append(out, o)
-		}
-	}
-	return out, nil
+	return mysqlengine.Objects(ctx, q, schema)
 }
 
 func mysqlStrings(ctx context.Context, q mysqlQuerier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, mysqlScrub(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
-}
-
-// mysqlShowCreate reads SHOW CREATE <kind> by column name: the column
-// sets differ by kind and server.
-func mysqlShowCreate(ctx context.Context, q mysqlQuerier, kind, schema, name string) (mysqlObject, error) {
-	o := mysqlObject{Kind: kind, Name: name}
-	rows, err := q.QueryContext(ctx, "SHOW CREATE "+kind+" "+mysqlQuote(schema)+"."+mysqlQuote(name))
-	if err != nil {
-		return o, mysqlScrub(err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return o, err
-	}
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return o, err
-		}
-		return o, errors.New("no result")
-	}
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if err := rows.Scan(ptrs...); err != nil {
-		return o, err
-	}
-	for i, c := range cols {
-		switch strings.ToLower(c) {
-		case "sql_mode":
-			o.SQLMode, o.HasSQLMode = vals[i].String, true
-		case "character_set_client":
-			o.Charset = vals[i].String
-		case "collation_connection":
-			o.Collcon = vals[i].String
-		case "create view", "sql original statement", "create procedure", "create function", "create event":
-			if !vals[i].Valid {
-				return o, errors.New("definition not visible (missing privileges)")
-			}
-			o.Create = vals[i].String
-		}
-	}
-	if o.Create == "" {
-		return o, errors.New("no definition")
-	}
-	return o, rows.Err()
+	return mysqlengine.Strings(ctx, q, query, args...)
 }
