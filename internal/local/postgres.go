@@ -329,9 +329,8 @@ func pgSetState(ctx context.Context, q pgQuerier, name, state string) error {
 
 // pgDBOID returns the OID of database name, 0 if there is none.
 func pgDBOID(ctx context.Context, q pgQuerier, name string) (int64, error) {
-	var oid int64
-	err := q.QueryRow(ctx, "SELECT coalesce((SELECT oid::bigint FROM pg_database WHERE datname = $1), 0)", name).Scan(&oid)
-	return oid, pgScrub(err)
+	oid, _, err := postgres.DatabaseState(ctx, q, name)
+	return oid, err
 }
 
 // ---- lock ----

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/restage/restage/internal/lifecycle"
+	"github.com/restage/restage/internal/postgres"
 	"github.com/restage/restage/internal/refresh"
 )
 
@@ -138,13 +138,13 @@ func (p *pgProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, e
 		blocked = append(blocked, p.staging)
 	}
 	for i, name := range blocked {
-		if _, err := c.Exec(ctx, "ALTER DATABASE "+pgIdent(name)+" ALLOW_CONNECTIONS false"); err != nil {
-			return fail(fmt.Errorf("block connections to %s: %w", name, pgScrub(err)))
+		if err := postgres.AllowConnections(ctx, c, name, false); err != nil {
+			return fail(fmt.Errorf("block connections: %w", err))
 		}
 		swapPause(ctx, p.cfg, p.log, []string{"block-new", "block-staging"}[i])
 	}
 	for _, name := range blocked {
-		if err := p.emptyDB(ctx, c, name); err != nil {
+		if err := postgres.EmptyDatabase(ctx, c, name); err != nil {
 			return fail(err)
 		}
 	}
@@ -156,21 +156,21 @@ func (p *pgProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, e
 	// 4. Both renames, the records and the intent's end, atomically.
 	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 		if in.OldOID != 0 {
-			if _, err := tx.Exec(ctx, "ALTER DATABASE "+pgIdent(p.staging)+" RENAME TO "+pgIdent(prev.Name)); err != nil {
-				return fmt.Errorf("rename %s to %s: %w", p.staging, prev.Name, pgScrub(err))
+			if err := postgres.RenameDatabase(ctx, tx, p.staging, prev.Name); err != nil {
+				return err
 			}
 			if err := p.hook("renamed-old"); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, "ALTER DATABASE "+pgIdent(db.Name)+" RENAME TO "+pgIdent(p.staging)); err != nil {
-			return fmt.Errorf("rename %s to %s: %w", db.Name, p.staging, pgScrub(err))
+		if err := postgres.RenameDatabase(ctx, tx, db.Name, p.staging); err != nil {
+			return err
 		}
 		if err := p.hook("renamed-new"); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "ALTER DATABASE "+pgIdent(p.staging)+" ALLOW_CONNECTIONS true"); err != nil {
-			return fmt.Errorf("allow connections to %s: %w", p.staging, pgScrub(err))
+		if err := postgres.AllowConnections(ctx, tx, p.staging, true); err != nil {
+			return err
 		}
 		if err := pgSetState(ctx, tx, db.Name, string(lifecycle.Live)); err != nil {
 			return fmt.Errorf("record %s live: %w", db.Name, err)
@@ -181,8 +181,8 @@ func (p *pgProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, e
 		if in.OldOID == 0 {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, "ALTER DATABASE "+pgIdent(prev.Name)+" ALLOW_CONNECTIONS true"); err != nil {
-			return fmt.Errorf("allow connections to %s: %w", prev.Name, pgScrub(err))
+		if err := postgres.AllowConnections(ctx, tx, prev.Name, true); err != nil {
+			return err
 		}
 		if in.HandMade {
 			_, err := tx.Exec(ctx, "INSERT INTO "+pgControlTable+" (name, target, run_id, state, db_oid, original_name) VALUES ($1, $2, '', 'previous', $3, $4)",
@@ -315,8 +315,8 @@ func (p *pgProvider) finishSwap(ctx context.Context) (string, error) {
 		if oid != a.oid {
 			continue
 		}
-		if _, err := c.Exec(ctx, "ALTER DATABASE "+pgIdent(name)+" ALLOW_CONNECTIONS "+fmt.Sprint(a.allow)); err != nil {
-			return dir, fmt.Errorf("finish swap to %s: allow connections to %s: %w", in.NewDB, name, pgScrub(err))
+		if err := postgres.AllowConnections(ctx, c, name, a.allow); err != nil {
+			return dir, fmt.Errorf("finish swap to %s: %w", in.NewDB, err)
 		}
 	}
 	if _, err := c.Exec(ctx, "DELETE FROM "+pgIntentTable+" WHERE target = $1", p.cfg.Target); err != nil {
@@ -327,41 +327,9 @@ func (p *pgProvider) finishSwap(ctx context.Context) (string, error) {
 }
 
 // pgDBState returns the OID (0 if there is none) and datallowconn of
-// database name.
+// database name (the engine's postgres.DatabaseState).
 func pgDBState(ctx context.Context, q pgQuerier, name string) (int64, bool, error) {
-	var oid int64
-	var allow bool
-	err := q.QueryRow(ctx, "SELECT coalesce((SELECT oid::bigint FROM pg_database WHERE datname = $1), 0), coalesce((SELECT datallowconn FROM pg_database WHERE datname = $1), false)", name).Scan(&oid, &allow)
-	return oid, allow, pgScrub(err)
-}
-
-// emptyDB ends every other session on database name (connections to it are
-// blocked already) and waits until they are gone.
-func (p *pgProvider) emptyDB(ctx context.Context, c *pgx.Conn, name string) error {
-	const q = `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`
-	if _, err := c.Exec(ctx, `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, name); err != nil {
-		return fmt.Errorf("end sessions on %s: %w", name, pgScrub(err))
-	}
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	delay := 20 * time.Millisecond
-	for {
-		var n int
-		if err := c.QueryRow(ctx, q, name).Scan(&n); err != nil {
-			return fmt.Errorf("end sessions on %s: %w", name, pgScrub(err))
-		}
-		if n == 0 {
-			return nil
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("end sessions on %s: %d still open", name, n)
-		case <-t.C:
-		}
-		delay = min(delay*2, time.Second)
-	}
+	return postgres.DatabaseState(ctx, q, name)
 }
 
 // switched reports whether the database with OID newOID is behind the
