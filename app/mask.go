@@ -14,9 +14,9 @@ import (
 
 	"github.com/restage/restage/internal/config"
 	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/exitcode"
 	"github.com/restage/restage/internal/gate"
-	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/mask"
 	"github.com/restage/restage/internal/refresh"
 )
@@ -98,7 +98,7 @@ func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// Host names can't tell: an alias of the source's server passes the
 	// check above. Ask the servers (internal/local/identity.go).
 	if settings.SourceDSN != "" {
-		same, err := local.SameDatabase(ctx, settings.SourceDSN, *dsnFlag)
+		same, err := engines.SameDatabase(ctx, settings.SourceDSN, *dsnFlag)
 		switch {
 		case err != nil:
 			return badInput(fmt.Errorf("can't tell whether %s is the production source (RESTAGE_SOURCE_DSN); nothing was changed: %w", target.Target(), err))

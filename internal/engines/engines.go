@@ -53,3 +53,29 @@ func Scrub(kind string, err error) error {
 // ScrubAny applies every engine's scrubber, for an error whose engine the
 // caller does not know.
 func ScrubAny(err error) error { return mysql.Scrub(postgres.Scrub(err)) }
+
+// SameDatabase reports whether two connection strings (any form
+// internal/dsn accepts) reach the same database, as the servers see it:
+// one session holds a lock named by a random token and the other finds
+// it (so an alias of the host is seen through), then the same database by
+// the server's rules. It connects to both; errors never hold a password.
+func SameDatabase(ctx context.Context, a, b string) (bool, error) {
+	da, err := dsn.Parse(a)
+	if err != nil {
+		return false, err
+	}
+	db, err := dsn.Parse(b)
+	if err != nil {
+		return false, err
+	}
+	if da.Engine != db.Engine {
+		return false, nil
+	}
+	switch da.Engine {
+	case dsn.MySQL:
+		return mysql.SameDatabase(ctx, da.Driver, db.Driver)
+	case dsn.Postgres:
+		return postgres.SameDatabase(ctx, da.Driver, db.Driver)
+	}
+	return false, fmt.Errorf("unsupported engine %q", da.Engine)
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/refresh"
 	"github.com/restage/restage/internal/testdb"
 )
@@ -38,12 +39,12 @@ func TestSameDatabaseAskedOfTheServer(t *testing.T) {
 				if dsn.SameDatabase(a, b) {
 					t.Fatalf("%s: the string comparison already sees it; the test would prove nothing", host)
 				}
-				same, err := SameDatabase(ctx, src, spelled)
+				same, err := engines.SameDatabase(ctx, src, spelled)
 				if err != nil || !same {
 					t.Errorf("SameDatabase(source, source via %s) = %v, %v; want true", host, same, err)
 				}
 			}
-			same, err := SameDatabase(ctx, src, testdb.Respell(t, other, alias))
+			same, err := engines.SameDatabase(ctx, src, testdb.Respell(t, other, alias))
 			if err != nil || same {
 				t.Errorf("SameDatabase(source, another database via %s) = %v, %v; want false", alias, same, err)
 			}

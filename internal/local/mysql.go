@@ -179,11 +179,11 @@ func (p *mysqlProvider) protected(name string) string {
 	switch {
 	case name == "":
 		return "empty name"
-	case p.sameServer && mysqlSameName(p.lctn, name, p.sourceName):
+	case p.sameServer && mysqlengine.SameName(p.lctn, name, p.sourceName):
 		return "it is the production source"
-	case mysqlSameName(p.lctn, name, p.stagingName):
+	case mysqlengine.SameName(p.lctn, name, p.stagingName):
 		return "it is the stable staging name"
-	case mysqlSameName(p.lctn, name, p.cfg.ControlDB):
+	case mysqlengine.SameName(p.lctn, name, p.cfg.ControlDB):
 		return "it is the control DB"
 	}
 	switch strings.ToLower(name) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	mysqlengine "github.com/restage/restage/internal/mysql"
 	"github.com/restage/restage/internal/refresh"
 )
 
@@ -40,7 +41,7 @@ func (p *mysqlProvider) preflight(ctx context.Context) error {
 		return fmt.Errorf("connect to staging server %s: %w", p.endpoint, mysqlRedact(mysqlScrub(err), p.stg.Passwd))
 	}
 	defer conn.Close()
-	lctn, err := mysqlLowerCaseNames(ctx, conn)
+	lctn, err := mysqlengine.LowerCaseNames(ctx, conn)
 	if err != nil {
 		return err
 	}
@@ -93,7 +94,7 @@ func (p *mysqlProvider) checkIdentity(ctx context.Context, conn *sql.Conn) error
 		return fmt.Errorf("connect to source: %w: %w", mysqlRedact(mysqlScrub(err), p.src.Passwd), errSourceUnreachable)
 	}
 	defer sconn.Close()
-	same, err := mysqlSameServer(ctx, conn, sconn)
+	same, err := mysqlengine.SameServer(ctx, conn, sconn)
 	if err != nil {
 		return fmt.Errorf("tell whether staging and source are one server: %w", err)
 	}
@@ -104,13 +105,13 @@ func (p *mysqlProvider) checkIdentity(ctx context.Context, conn *sql.Conn) error
 	p.mu.Unlock()
 	if same {
 		var bad []error
-		if mysqlSameName(lctn, p.stagingName, p.sourceName) {
+		if mysqlengine.SameName(lctn, p.stagingName, p.sourceName) {
 			bad = append(bad, fmt.Errorf("the staging database %s is the production source %s (one server, reached under another host name)", p.stagingName, p.sourceName))
 		}
-		if p.cfg.Adopt != "" && mysqlSameName(lctn, p.cfg.Adopt, p.sourceName) {
+		if p.cfg.Adopt != "" && mysqlengine.SameName(lctn, p.cfg.Adopt, p.sourceName) {
 			bad = append(bad, fmt.Errorf("RESTAGE_ADOPT names the production source %s", p.sourceName))
 		}
-		if mysqlSameName(lctn, p.cfg.ControlDB, p.sourceName) {
+		if mysqlengine.SameName(lctn, p.cfg.ControlDB, p.sourceName) {
 			bad = append(bad, fmt.Errorf("the control DB %s is the production source", p.cfg.ControlDB))
 		}
 		if len(bad) > 0 {
@@ -137,7 +138,7 @@ func (p *mysqlProvider) checkStaging(ctx context.Context, conn *sql.Conn) error 
 		return nil // nothing in it to lose: restage fills it
 	}
 	c := claim{Name: p.stagingName}
-	if p.cfg.Adopt != "" && mysqlSameName(p.lctn, p.cfg.Adopt, p.stagingName) {
+	if p.cfg.Adopt != "" && mysqlengine.SameName(p.lctn, p.cfg.Adopt, p.stagingName) {
 		c.Name = p.cfg.Adopt // the server's case rules, not Go's
 	}
 	if p.comments {

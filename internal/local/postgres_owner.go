@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/restage/restage/internal/postgres"
 	"github.com/restage/restage/internal/refresh"
 )
 
@@ -81,7 +82,7 @@ func (p *pgProvider) checkIdentity(ctx context.Context, c *pgx.Conn) error {
 		return fmt.Errorf("connect to source %s: %w: %w", p.src.Target(), err, errSourceUnreachable)
 	}
 	defer pgClose(sc)
-	same, err := pgSameServer(ctx, c, sc)
+	same, err := postgres.SameServer(ctx, c, sc)
 	if err != nil {
 		return fmt.Errorf("tell whether staging and source are one server: %w", err)
 	}
@@ -89,7 +90,7 @@ func (p *pgProvider) checkIdentity(ctx context.Context, c *pgx.Conn) error {
 	p.identityDone = true
 	p.mu.Unlock()
 	if same {
-		srcOID, err := pgCurrentOID(ctx, sc)
+		srcOID, err := postgres.CurrentOID(ctx, sc)
 		if err != nil {
 			return fmt.Errorf("read source: %w", err)
 		}
