@@ -296,6 +296,16 @@ func TestRewriteSameAsUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close(ctx)
+	cUp, err := pgx.Connect(ctx, dsnUp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cUp.Close(ctx)
+	// The identity's sequence kept its position (no RESTART IDENTITY).
+	const seq = "SELECT last_value::text || ' ' || is_called::text FROM people_id_seq"
+	if rw, up := one[string](t, c, seq), one[string](t, cUp, seq); rw != up || rw != "20000 true" {
+		t.Errorf("people_id_seq after the rewrite %q, after the update %q, want \"20000 true\"", rw, up)
+	}
 	if got := one[string](t, c, "SELECT string_agg(conname || '=' || convalidated, ',' ORDER BY conname) FROM pg_constraint WHERE contype = 'f'"); got != "orders_buyer=false,orders_person=true" {
 		t.Errorf("foreign keys after the rewrite: %s", got)
 	}
