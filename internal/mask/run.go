@@ -266,14 +266,17 @@ func Run(ctx context.Context, eng Engine, plan *Plan, key transform.Key, opt Opt
 				s := <-slots
 				defer func() { slots <- s }()
 				t0 := time.Now()
-				fn := tk.tp.RowFunc(s.m)
-				var ro RangeObserver
-				if opt.Observer != nil {
-					ro = opt.Observer.Range(tk.idx, s.m)
-					mask := fn
-					fn = func(in, out []Value) error {
+				var ros []RangeObserver
+				rowFunc := func(m *transform.Masker) RowFunc {
+					fn := tk.tp.RowFunc(m)
+					if opt.Observer == nil {
+						return fn
+					}
+					ro := opt.Observer.Range(tk.idx, m)
+					ros = append(ros, ro)
+					return func(in, out []Value) error {
 						ro.Row(in)
-						return mask(in, out)
+						return fn(in, out)
 					}
 				}
 				var rows int64
@@ -283,14 +286,21 @@ func Run(ctx context.Context, eng Engine, plan *Plan, key transform.Key, opt Opt
 					if !ok {
 						return fmt.Errorf("mask %s: the engine's worker can't rewrite tables", tk.tp.Job.Table.TableName)
 					}
-					rows, err = tr.RewriteTable(gctx, &tk.tp.Job, fn)
+					// A rewrite is one task for the whole table: its rows
+					// are masked by as many goroutines as there are
+					// workers, each with its own Masker.
+					fns := []RowFunc{rowFunc(s.m)}
+					for len(fns) < opt.Workers {
+						fns = append(fns, rowFunc(transform.NewMasker(key)))
+					}
+					rows, err = tr.RewriteTable(gctx, &tk.tp.Job, fns)
 				} else {
-					rows, err = s.w.MaskRange(gctx, &tk.tp.Job, tk.r, fn)
+					rows, err = s.w.MaskRange(gctx, &tk.tp.Job, tk.r, rowFunc(s.m))
 				}
 				if err != nil {
 					return fmt.Errorf("mask %s: %w", tk.tp.Job.Table.TableName, err)
 				}
-				if ro != nil {
+				for _, ro := range ros {
 					ro.Done()
 				}
 				done.Add(rows)

@@ -22,11 +22,13 @@ type Rewriter interface {
 // it, the table holds the same rows an update in place would have left
 // (same key → same values) and everything about the table (columns,
 // indexes, constraints, foreign keys in both directions, triggers,
-// grants, comments, sequences, policies) is as before. It calls fn for
-// every row (with the key values appended when job.Observed) and returns
-// the number of rows. Errors never contain row values.
+// grants, comments, sequences, policies) is as before. Each row goes
+// through one of fns (at least one; the engine may call them from as
+// many goroutines, each function from one goroutine only), with the key
+// values appended when job.Observed. It returns the number of rows.
+// Errors never contain row values.
 type TableRewriter interface {
-	RewriteTable(ctx context.Context, job *TableJob, fn RowFunc) (rows int64, err error)
+	RewriteTable(ctx context.Context, job *TableJob, fns []RowFunc) (rows int64, err error)
 }
 
 // RewriteFacts are what the planner weighs for one table.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/restage/restage/internal/mask"
 )
@@ -165,4 +166,143 @@ func CopyEncode(v mask.Value) []byte {
 		}
 	}
 	return b
+}
+
+// copyBatchBytes is about how much of a COPY stream one goroutine of
+// TransformCopyParallel masks at a time.
+const copyBatchBytes = 256 << 10
+
+// TransformCopyParallel is TransformCopy with the rows masked by
+// len(fns) goroutines, each calling its own function: the stream is cut
+// into batches of whole rows, masked in parallel and written in their
+// original order. One function runs TransformCopy itself.
+func TransformCopyParallel(r io.Reader, w io.Writer, ncols int, pos []int, nread int, fns []mask.RowFunc) (int64, error) {
+	if len(fns) == 1 {
+		return TransformCopy(r, w, ncols, pos, nread, fns[0])
+	}
+	type batch struct {
+		seq  int
+		data []byte
+		rows int64
+		err  error
+	}
+	stop := make(chan struct{})
+	todo := make(chan batch, len(fns))
+	done := make(chan batch, len(fns))
+	readErr := make(chan error, 1)
+	// tokens bound the batches read but not yet written: a batch that
+	// takes long holds the ones after it in memory until it is done.
+	tokens := make(chan struct{}, 4*len(fns))
+	go func() {
+		defer close(todo)
+		br := bufio.NewReaderSize(r, 1<<16)
+		for seq := 0; ; seq++ {
+			buf := make([]byte, 0, copyBatchBytes+4096)
+			var err error
+			// A batch ends at a line end only (a row longer than the
+			// reader's buffer comes in several pieces).
+			for midLine := false; midLine || len(buf) < copyBatchBytes; {
+				var line []byte
+				line, err = br.ReadSlice('\n')
+				buf = append(buf, line...)
+				midLine = errors.Is(err, bufio.ErrBufferFull)
+				if midLine {
+					err = nil
+					continue
+				}
+				if err != nil {
+					break
+				}
+			}
+			if err != nil && !errors.Is(err, io.EOF) {
+				// Not the partial batch: its cut row would hide err.
+				readErr <- err
+				return
+			}
+			if len(buf) > 0 {
+				select {
+				case tokens <- struct{}{}:
+				case <-stop:
+					readErr <- nil
+					return
+				}
+				select {
+				case todo <- batch{seq: seq, data: buf}:
+				case <-stop:
+					readErr <- nil
+					return
+				}
+			}
+			if err != nil {
+				readErr <- nil
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for _, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range todo {
+				var out bytes.Buffer
+				out.Grow(len(b.data) + len(b.data)/4)
+				// A batch without its final line end is a row cut short:
+				// TransformCopy refuses it, as it would at the stream's end.
+				b.rows, b.err = TransformCopy(bytes.NewReader(b.data), &out, ncols, pos, nread, fn)
+				b.data = out.Bytes()
+				select {
+				case done <- b:
+				case <-stop:
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	var (
+		n       int64
+		next    int
+		err     error
+		pending = map[int]batch{}
+	)
+	for b := range done {
+		if err != nil {
+			continue
+		}
+		if b.err != nil {
+			err = b.err
+			close(stop)
+			continue
+		}
+		pending[b.seq] = b
+		for {
+			p, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if _, werr := w.Write(p.data); werr != nil {
+				err = werr
+				close(stop)
+				break
+			}
+			n += p.rows
+			<-tokens
+		}
+	}
+	if err != nil {
+		return n, err
+	}
+	if rerr := <-readErr; rerr != nil {
+		return n, rerr
+	}
+	if len(pending) > 0 {
+		return n, errors.New("copy stream: a batch was lost")
+	}
+	return n, nil
 }

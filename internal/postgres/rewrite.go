@@ -182,11 +182,14 @@ type inboundFK struct {
 // the rows replaced. Before committing, the table's catalog description is
 // compared with the one taken before: any difference rolls everything
 // back and fails the run.
-func (w *worker) RewriteTable(ctx context.Context, job *mask.TableJob, fn mask.RowFunc) (int64, error) {
+func (w *worker) RewriteTable(ctx context.Context, job *mask.TableJob, fns []mask.RowFunc) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	n, err := w.rewrite(ctx, job, fn)
+	if len(fns) == 0 {
+		return 0, fmt.Errorf("rewrite %s: no row function", job.Table.TableName)
+	}
+	n, err := w.rewrite(ctx, job, fns)
 	if err != nil {
 		return n, fmt.Errorf("rewrite %s: %w", job.Table.TableName, scrub(err))
 	}
@@ -197,7 +200,7 @@ func (w *worker) RewriteTable(ctx context.Context, job *mask.TableJob, fn mask.R
 // table's catalog description differs from the original's.
 var ErrIdentity = errors.New("the rewritten table differs from the original in the catalog")
 
-func (w *worker) rewrite(ctx context.Context, job *mask.TableJob, fn mask.RowFunc) (int64, error) {
+func (w *worker) rewrite(ctx context.Context, job *mask.TableJob, fns []mask.RowFunc) (int64, error) {
 	if !w.replica {
 		// RewriteFacts blocks the table for such a login.
 		return 0, errors.New("the worker's login can't set session_replication_role")
@@ -266,7 +269,7 @@ ORDER BY a.attnum`, name)
 	if _, err := tx.Exec(ctx, "CREATE TEMP TABLE "+stage+" ON COMMIT DROP AS SELECT "+strings.Join(qcols, ", ")+" FROM ONLY "+name+" WITH NO DATA"); err != nil {
 		return 0, fmt.Errorf("create stage: %w", err)
 	}
-	n, err := w.copyThrough(ctx, out, "COPY pg_temp."+stage+" ("+strings.Join(qcols, ", ")+") FROM STDIN", len(cols), pos, nread, fn)
+	n, err := w.copyThrough(ctx, out, "COPY pg_temp."+stage+" ("+strings.Join(qcols, ", ")+") FROM STDIN", len(cols), pos, nread, fns)
 	if err != nil {
 		return n, err
 	}
@@ -349,7 +352,7 @@ ORDER BY c.oid`, name)
 // copyThrough streams out (a COPY … TO STDOUT on a connection of its own)
 // through the row function into in (a COPY … FROM STDIN on the worker's
 // connection, inside its transaction). Every row read must be written.
-func (w *worker) copyThrough(ctx context.Context, out, in string, ncols int, pos []int, nread int, fn mask.RowFunc) (int64, error) {
+func (w *worker) copyThrough(ctx context.Context, out, in string, ncols int, pos []int, nread int, fns []mask.RowFunc) (int64, error) {
 	src, err := connect(ctx, w.cfg)
 	if err != nil {
 		return 0, fmt.Errorf("open reader: %w", err)
@@ -370,7 +373,7 @@ func (w *worker) copyThrough(ctx context.Context, out, in string, ncols int, pos
 	var transformed int64
 	xDone := make(chan error, 1)
 	go func() {
-		n, err := TransformCopy(r1, w2, ncols, pos, nread, fn)
+		n, err := TransformCopyParallel(r1, w2, ncols, pos, nread, fns)
 		transformed = n
 		if err != nil {
 			r1.CloseWithError(errRewriteAborted)

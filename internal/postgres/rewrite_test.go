@@ -640,10 +640,10 @@ func TestRewriteRefusesDifference(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	_, err = w.(mask.TableRewriter).RewriteTable(ctx, job, func(in, out []mask.Value) error {
+	_, err = w.(mask.TableRewriter).RewriteTable(ctx, job, []mask.RowFunc{func(in, out []mask.Value) error {
 		out[0] = mask.Value{S: "x" + in[0].S}
 		return nil
-	})
+	}})
 	if !errors.Is(err, ErrIdentity) || !strings.Contains(err.Error(), "referenced by orders.orders_buyer") {
 		t.Fatalf("rewrite: %v, want ErrIdentity naming orders.orders_buyer", err)
 	}
