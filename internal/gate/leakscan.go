@@ -1,10 +1,8 @@
 package gate
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"hash/maphash"
 	"net/netip"
 	"slices"
 	"sort"
@@ -41,9 +39,10 @@ const (
 )
 
 // LeakDefaultMaxOriginals bounds the fingerprints held per kind: 16 bytes
-// each, so the four kinds together hold at most 32 MB once sealed (twice
-// that while the capture runs: a kind is compacted when it reaches twice
-// the bound), and the usual case
+// each, so the four kinds together hold at most 32 MB once sealed (a
+// quarter more while the capture runs: a kind is compacted when it holds a
+// quarter more than the bound, and collectors hand their fingerprints over
+// every 16k), and the usual case
 // (tens of thousands of customers) a few MB. Above it a deterministic
 // sample (by fingerprint) is kept.
 const LeakDefaultMaxOriginals = 500_000
@@ -64,30 +63,24 @@ const minPhoneDigits = 8
 // LeakBaseline holds the fingerprints of the originals, taken before
 // masking.
 type LeakBaseline struct {
+	mu      sync.Mutex // merges from the collectors
 	key     transform.Key
 	opt     LeakOptions
-	seed    maphash.Seed
 	sip     map[string]transform.ShortMAC // kind -> keyed fingerprint
-	fps     map[string][]leakFP           // kind -> fingerprints sorted by q
+	fps     map[string][]uint64           // kind -> fingerprints, sorted
 	mod     map[string]uint64             // kind -> sampling modulus (1: all)
 	elapsed time.Duration
 }
 
-// leakFP is one original: q, a fast hash under a random per-run seed that
-// screens candidates, and h, its keyed fingerprint (SipHash-2-4 under a key
-// derived from the masking key for the kind) that confirms a candidate q
-// let through. Neither can be turned back into the value. SipHash, not the
-// masking HMAC: it is a keyed pseudorandom function too, at a tenth of the
-// cost, and the capture fingerprints every distinct original in the
-// masking pass.
-type leakFP struct{ q, h uint64 }
+// A fingerprint is one original's SipHash-2-4 under a key derived from
+// the masking key for its kind: a keyed pseudorandom function at a tenth
+// of an HMAC's cost (the capture fingerprints every distinct original in
+// the masking pass), 8 bytes that can't be turned back into the value.
+// One sorted []uint64 per kind both screens and confirms a candidate: a
+// false match needs a 64-bit collision.
 
-// quick is the fast screening hash of a normalised candidate (each kind
-// has its own set, so the kind is not hashed).
-func (b *LeakBaseline) quick(_, norm string) uint64 { return maphash.String(b.seed, norm) }
-
-func (b *LeakBaseline) fingerprint(kind, norm string) leakFP {
-	return leakFP{q: b.quick(kind, norm), h: b.sip[kind].String64(norm)}
+func (b *LeakBaseline) fingerprint(kind, norm string) uint64 {
+	return b.sip[kind].String64(norm)
 }
 
 // Duration is how long the capture took.
@@ -97,7 +90,7 @@ func (b *LeakBaseline) Duration() time.Duration { return b.elapsed }
 func (b *LeakBaseline) Bytes() int64 {
 	var n int64
 	for _, f := range b.fps {
-		n += int64(cap(f)) * 16
+		n += int64(cap(f)) * 8
 	}
 	return n
 }
@@ -184,7 +177,6 @@ func leakSources(plan *mask.Plan) []*leakSource {
 func LeakCapture(ctx context.Context, rd mask.Reader, plan *mask.Plan, key transform.Key, opt LeakOptions) (*LeakBaseline, error) {
 	start := time.Now()
 	b := newLeakBaseline(key, opt)
-	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(b.opt.Workers)
 	for _, src := range leakSources(plan) {
@@ -202,8 +194,6 @@ func LeakCapture(ctx context.Context, rd mask.Reader, plan *mask.Plan, key trans
 			if err != nil {
 				return fmt.Errorf("leak scan: read originals of %s: %w", src.table.TableName, err)
 			}
-			mu.Lock()
-			defer mu.Unlock()
 			b.merge(c)
 			return nil
 		})
@@ -223,7 +213,7 @@ func newLeakBaseline(key transform.Key, opt LeakOptions) *LeakBaseline {
 	if opt.Workers <= 0 {
 		opt.Workers = 2
 	}
-	b := &LeakBaseline{key: key, opt: opt, seed: maphash.MakeSeed(), sip: map[string]transform.ShortMAC{}, fps: map[string][]leakFP{}, mod: map[string]uint64{}}
+	b := &LeakBaseline{key: key, opt: opt, sip: map[string]transform.ShortMAC{}, fps: map[string][]uint64{}, mod: map[string]uint64{}}
 	m := transform.NewMasker(key)
 	for _, k := range []string{LeakEmail, LeakPhone, LeakName, LeakIP} {
 		b.mod[k] = 1
@@ -236,12 +226,16 @@ func newLeakBaseline(key transform.Key, opt LeakOptions) *LeakBaseline {
 // it) on one goroutine.
 type leakCollector struct {
 	b     *LeakBaseline
-	local [len(leakKinds)][]leakFP // by index in leakKinds
+	local [len(leakKinds)][]uint64 // by index in leakKinds
 	// Originals repeat (an event log repeats its user's address): a small
 	// direct-mapped cache of the screening hashes kept last spares a repeat
 	// its fingerprint and its place in the baseline. A repeat the cache
 	// has forgotten is kept twice, and compact removes it.
 	seen  [leakSeenSlots]uint64
+	// mod is each kind's sampling modulus as of the last merge: a
+	// fingerprint it leaves out is not kept (a stale, smaller modulus
+	// only keeps a few that the next compaction drops).
+	mod   [len(leakKinds)]uint64
 	digit []byte // scratch for phone digits
 	cat   []byte // scratch for a family + given name pair
 	form  []byte // scratch for a name's forms
@@ -252,21 +246,38 @@ var leakKinds = [...]string{LeakEmail, LeakPhone, LeakName, LeakIP}
 
 const leakSeenSlots = 1024
 
+// leakFlushAt is how many fingerprints of a kind a collector holds before
+// it merges them into the baseline: a collector may see a whole table (a
+// separate read, or a rewrite that streams the table as one range), and
+// its memory must not grow with it.
+const leakFlushAt = 16 << 10
+
 func (b *LeakBaseline) collector() *leakCollector {
-	return &leakCollector{b: b}
+	c := &leakCollector{b: b}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, k := range leakKinds {
+		c.mod[i] = b.mod[k]
+	}
+	return c
 }
 
 func (c *leakCollector) add(k int, norm string) {
-	q := maphash.String(c.b.seed, norm)
-	if c.fresh(q) {
-		c.local[k] = append(c.local[k], leakFP{q: q, h: c.b.sip[leakKinds[k]].String64(norm)})
+	if h := c.b.sip[leakKinds[k]].String64(norm); h&(c.mod[k]-1) == 0 && c.fresh(h) {
+		c.keep(k, h)
 	}
 }
 
 func (c *leakCollector) addBytes(k int, p []byte) {
-	q := maphash.Bytes(c.b.seed, p)
-	if c.fresh(q) {
-		c.local[k] = append(c.local[k], leakFP{q: q, h: c.b.sip[leakKinds[k]].Sum64(p)})
+	if h := c.b.sip[leakKinds[k]].Sum64(p); h&(c.mod[k]-1) == 0 && c.fresh(h) {
+		c.keep(k, h)
+	}
+}
+
+func (c *leakCollector) keep(k int, fp uint64) {
+	c.local[k] = append(c.local[k], fp)
+	if len(c.local[k]) >= leakFlushAt {
+		c.b.merge(c)
 	}
 }
 
@@ -403,19 +414,27 @@ func appendLowerASCII(dst, s []byte) []byte {
 // bytesOf views a string as bytes without copying; the result is only read.
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
-// merge adds a collector's fingerprints; the caller serialises merges.
+// merge moves a collector's fingerprints into the baseline (the collector
+// keeps its buffers) and gives it the current sampling moduli. A kind is
+// compacted when it holds a quarter more than its bound.
 func (b *LeakBaseline) merge(c *leakCollector) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	for i, fps := range c.local {
 		k := leakKinds[i]
 		b.fps[k] = append(b.fps[k], fps...)
-		if len(b.fps[k]) > 2*b.opt.MaxOriginals {
+		if max := b.opt.MaxOriginals; max > 0 && len(b.fps[k]) > max+max/4 {
 			b.compact(k)
 		}
+		c.local[i] = fps[:0]
+		c.mod[i] = b.mod[k]
 	}
 }
 
 // seal sorts and bounds every kind once the capture is complete.
 func (b *LeakBaseline) seal() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	for k := range b.fps {
 		b.compact(k)
 	}
@@ -479,9 +498,9 @@ func (r *leakRange) Row(in []mask.Value) {
 }
 
 func (r *leakRange) Done() {
+	r.c.b.merge(r.col)
 	r.c.mu.Lock()
 	defer r.c.mu.Unlock()
-	r.c.b.merge(r.col)
 	r.c.spent += r.spent
 }
 
@@ -501,7 +520,7 @@ func (b *LeakBaseline) compact(kind string) {
 	// By q alone: confirm looks at every entry of a q, and the rare
 	// duplicate that a q collision keeps apart from its twin only costs
 	// its 16 bytes.
-	sortFPs(f, len(f) <= b.opt.MaxOriginals)
+	slices.Sort(f)
 	f = slices.Compact(f)
 	// Fingerprints merged since the last compaction were not yet held to
 	// the modulus: filter by it first, and double it only while that is
@@ -509,7 +528,7 @@ func (b *LeakBaseline) compact(kind string) {
 	// below the bound).
 	for mod := b.mod[kind]; ; mod = b.mod[kind] {
 		if mod > 1 {
-			f = slices.DeleteFunc(f, func(x leakFP) bool { return x.q&(mod-1) != 0 })
+			f = slices.DeleteFunc(f, func(x uint64) bool { return x&(mod-1) != 0 })
 		}
 		if b.opt.MaxOriginals <= 0 || len(f) <= b.opt.MaxOriginals {
 			break
@@ -519,66 +538,23 @@ func (b *LeakBaseline) compact(kind string) {
 	b.fps[kind] = slices.Clip(f)
 }
 
-// sortFPs sorts by q. The q are uniformly random, so one counting pass on
-// their top bits spreads them over buckets of a few hundred, each sorted on
-// its own: half the time a comparison sort of the whole takes. That needs
-// a copy of f; without spare (a kind above its bound, where memory is
-// what the bound is for) f is sorted in place.
-func sortFPs(f []leakFP, spare bool) {
-	const bits = 12
-	if len(f) < 1<<bits || !spare {
-		slices.SortFunc(f, func(a, b leakFP) int { return cmp.Compare(a.q, b.q) })
-		return
-	}
-	var start [1<<bits + 1]int
-	for _, x := range f {
-		start[x.q>>(64-bits)+1]++
-	}
-	for i := 1; i < len(start); i++ {
-		start[i] += start[i-1]
-	}
-	tmp := make([]leakFP, len(f))
-	next := start
-	for _, x := range f {
-		b := x.q >> (64 - bits)
-		tmp[next[b]] = x
-		next[b]++
-	}
-	for b := 0; b < 1<<bits; b++ {
-		part := tmp[start[b]:start[b+1]]
-		slices.SortFunc(part, func(a, b leakFP) int { return cmp.Compare(a.q, b.q) })
-	}
-	copy(f, tmp)
-}
-
-// has screens a normalised candidate with the fast hash and confirms the
-// few that pass with the keyed fingerprint.
+// has reports whether a normalised candidate is a held original.
 func (b *LeakBaseline) has(kind, norm string) bool {
-	return b.confirm(kind, maphash.String(b.seed, norm), func() uint64 { return b.sip[kind].String64(norm) })
+	return b.held(kind, b.sip[kind].String64(norm))
 }
 
-// hasBytes is has for a candidate in a scratch buffer: nothing is
-// allocated unless the screening hash matches.
+// hasBytes is has for a candidate in a scratch buffer.
 func (b *LeakBaseline) hasBytes(kind string, p []byte) bool {
-	return b.confirm(kind, maphash.Bytes(b.seed, p), func() uint64 { return b.sip[kind].Sum64(p) })
+	return b.held(kind, b.sip[kind].Sum64(p))
 }
 
-func (b *LeakBaseline) confirm(kind string, q uint64, fingerprint func() uint64) bool {
+func (b *LeakBaseline) held(kind string, h uint64) bool {
 	fps := b.fps[kind]
-	if len(fps) == 0 || q&(b.mod[kind]-1) != 0 {
+	if len(fps) == 0 || h&(b.mod[kind]-1) != 0 {
 		return false
 	}
-	i, ok := slices.BinarySearchFunc(fps, q, func(e leakFP, q uint64) int { return cmp.Compare(e.q, q) })
-	if !ok {
-		return false
-	}
-	h := fingerprint()
-	for ; i < len(fps) && fps[i].q == q; i++ {
-		if fps[i].h == h {
-			return true
-		}
-	}
-	return false
+	_, ok := slices.BinarySearch(fps, h)
+	return ok
 }
 
 // LeakHit is one scanned column holding originals.
