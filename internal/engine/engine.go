@@ -130,3 +130,12 @@ type Admin interface {
 	// Close ends the admin session if the Admin opened it.
 	Close() error
 }
+
+// Commented is a database and its comment, where a provider keeps its
+// marker (the database's own record of which run made it, which survives
+// a lost control DB and follows the database through renames).
+type Commented struct {
+	Name    string
+	OID     int64 // PostgreSQL's database OID; 0 on MySQL
+	Comment string
+}

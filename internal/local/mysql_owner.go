@@ -45,7 +45,7 @@ func (p *mysqlProvider) preflight(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	comments, err := mysqlHasSchemaComments(ctx, conn)
+	comments, err := mysqlengine.HasDatabaseComments(ctx, conn)
 	if err != nil {
 		return err
 	}
@@ -182,17 +182,6 @@ func (p *mysqlProvider) servingMarker(ctx context.Context, q mysqlQuerier) (*mar
 	return &marker{Target: r.Target, Run: r.RunID, Role: "staging"}, nil
 }
 
-// mysqlHasSchemaComments reports whether the server keeps database
-// comments (MariaDB ≥ 10.5: information_schema.SCHEMATA.SCHEMA_COMMENT).
-func mysqlHasSchemaComments(ctx context.Context, q mysqlQuerier) (bool, error) {
-	var n int
-	err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'SCHEMATA' AND COLUMN_NAME = 'SCHEMA_COMMENT'").Scan(&n)
-	if err != nil {
-		return false, fmt.Errorf("read server features: %w", mysqlScrub(err))
-	}
-	return n > 0, nil
-}
-
 // schemaComments reports (once per provider) whether database comments
 // can carry markers on this server.
 func (p *mysqlProvider) schemaComments(ctx context.Context, q mysqlQuerier) bool {
@@ -202,7 +191,7 @@ func (p *mysqlProvider) schemaComments(ctx context.Context, q mysqlQuerier) bool
 	if known {
 		return ok
 	}
-	ok, err := mysqlHasSchemaComments(ctx, q)
+	ok, err := mysqlengine.HasDatabaseComments(ctx, q)
 	if err != nil {
 		return false
 	}
@@ -214,15 +203,11 @@ func (p *mysqlProvider) schemaComments(ctx context.Context, q mysqlQuerier) bool
 
 // readMarker returns the restage marker on a schema, nil if none.
 func (p *mysqlProvider) readMarker(ctx context.Context, q mysqlQuerier, name string) (*marker, error) {
-	var c sql.NullString
-	err := q.QueryRowContext(ctx, "SELECT SCHEMA_COMMENT FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", name).Scan(&c)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
+	c, err := mysqlengine.DatabaseComment(ctx, q, name)
 	if err != nil {
-		return nil, fmt.Errorf("read marker of %s: %w", name, mysqlScrub(err))
+		return nil, fmt.Errorf("read marker: %w", err)
 	}
-	if m, ok := parseMarker(c.String); ok {
+	if m, ok := parseMarker(c); ok {
 		return &m, nil
 	}
 	return nil, nil
@@ -234,8 +219,8 @@ func (p *mysqlProvider) markDB(ctx context.Context, q mysqlQuerier, name string,
 	if !p.schemaComments(ctx, q) {
 		return nil
 	}
-	if _, err := q.ExecContext(ctx, "ALTER DATABASE "+mysqlQuote(name)+" COMMENT = ?", m.String()); err != nil {
-		return fmt.Errorf("mark %s as restage's: %w", name, mysqlScrub(err))
+	if err := mysqlengine.SetDatabaseComment(ctx, q, name, m.String()); err != nil {
+		return fmt.Errorf("mark %s as restage's: %w", name, err)
 	}
 	return nil
 }
@@ -270,30 +255,19 @@ func (p *mysqlProvider) recoverFromMarkers(ctx context.Context) error {
 	if !p.schemaComments(ctx, p.admin) {
 		return nil
 	}
-	rows, err := p.admin.QueryContext(ctx, `SELECT SCHEMA_NAME, SCHEMA_COMMENT FROM information_schema.SCHEMATA
-		WHERE SCHEMA_NAME = ? OR SCHEMA_NAME LIKE 'restage\_%' ORDER BY SCHEMA_NAME = ? DESC, SCHEMA_NAME`, p.stagingName, p.stagingName)
+	dbs, err := mysqlengine.DatabaseComments(ctx, p.admin, p.stagingName, "restage_")
 	if err != nil {
-		return fmt.Errorf("read markers: %w", mysqlScrub(err))
+		return fmt.Errorf("read markers: %w", err)
 	}
 	type found struct {
 		name string
 		m    marker
 	}
 	var marked []found
-	for rows.Next() {
-		var n string
-		var c sql.NullString
-		if err := rows.Scan(&n, &c); err != nil {
-			rows.Close()
-			return fmt.Errorf("read markers: %w", err)
+	for _, d := range dbs {
+		if m, ok := parseMarker(d.Comment); ok && m.Target == p.cfg.Target {
+			marked = append(marked, found{d.Name, m})
 		}
-		if m, ok := parseMarker(c.String); ok && m.Target == p.cfg.Target {
-			marked = append(marked, found{n, m})
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read markers: %w", mysqlScrub(err))
 	}
 	for _, f := range marked {
 		if f.name == p.stagingName {

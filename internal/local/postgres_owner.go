@@ -178,9 +178,9 @@ func (p *pgProvider) liveByOID(ctx context.Context, oid int64) (run string, ok b
 
 // pgReadMarker returns the restage marker on a database, nil if none.
 func pgReadMarker(ctx context.Context, q pgQuerier, oid int64) (*marker, error) {
-	var s string
-	if err := q.QueryRow(ctx, "SELECT coalesce(shobj_description($1::oid, 'pg_database'), '')", oid).Scan(&s); err != nil {
-		return nil, fmt.Errorf("read database comment: %w", pgScrub(err))
+	s, err := postgres.DatabaseComment(ctx, q, oid)
+	if err != nil {
+		return nil, err
 	}
 	if m, ok := parseMarker(s); ok {
 		return &m, nil
@@ -190,8 +190,8 @@ func pgReadMarker(ctx context.Context, q pgQuerier, oid int64) (*marker, error) 
 
 // pgMark writes a marker as the database's comment.
 func pgMark(ctx context.Context, q pgQuerier, name string, m marker) error {
-	if _, err := q.Exec(ctx, "COMMENT ON DATABASE "+pgIdent(name)+" IS "+pgLiteral(m.String())); err != nil {
-		return fmt.Errorf("mark %s as restage's: %w", name, pgScrub(err))
+	if err := postgres.SetDatabaseComment(ctx, q, name, m.String()); err != nil {
+		return fmt.Errorf("mark %s as restage's: %w", name, err)
 	}
 	return nil
 }
@@ -203,10 +203,9 @@ func pgMark(ctx context.Context, q pgQuerier, name string, m marker) error {
 // It looks only at names restage uses and believes only markers naming
 // this target: never a name alone.
 func (p *pgProvider) recoverFromMarkers(ctx context.Context, c *pgx.Conn) error {
-	rows, err := c.Query(ctx, `SELECT datname, oid::bigint, coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database
-		WHERE datname = $1 OR datname LIKE 'restage\_%' ORDER BY datname = $1 DESC, datname`, p.staging)
+	dbs, err := postgres.DatabaseComments(ctx, c, p.staging, "restage_")
 	if err != nil {
-		return fmt.Errorf("read markers: %w", pgScrub(err))
+		return fmt.Errorf("read markers: %w", err)
 	}
 	type found struct {
 		name string
@@ -214,21 +213,10 @@ func (p *pgProvider) recoverFromMarkers(ctx context.Context, c *pgx.Conn) error 
 		m    marker
 	}
 	var marked []found
-	for rows.Next() {
-		var f found
-		var s string
-		if err := rows.Scan(&f.name, &f.oid, &s); err != nil {
-			rows.Close()
-			return fmt.Errorf("read markers: %w", err)
+	for _, d := range dbs {
+		if m, ok := parseMarker(d.Comment); ok && m.Target == p.cfg.Target && m.Run != "" && m.Name != "" {
+			marked = append(marked, found{d.Name, d.OID, m})
 		}
-		if m, ok := parseMarker(s); ok && m.Target == p.cfg.Target && m.Run != "" && m.Name != "" {
-			f.m = m
-			marked = append(marked, f)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read markers: %w", pgScrub(err))
 	}
 	for _, f := range marked {
 		name, state := f.name, "previous"
