@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -25,20 +26,23 @@ var _ refresh.StreamingRestorer = (*mysqlProvider)(nil)
 
 // myStreamUnsupported is the one place that chooses between the two ways
 // of filling the new DB on MySQL/MariaDB: it says why the masking copy
-// can't copy with this plan ("" when it can). The dump prints tables in
-// name order under a snapshot nothing else can read, so what needs a
-// table masked before another (row-level redraws that other tables
-// follow) or a read of the source before masking (links) takes the plain
-// copy followed by masking in place; so does a rule that reads a
-// generated column (mysqldump leaves them out of its INSERTs).
-func myStreamUnsupported(plan *mask.Plan) string {
+// can't copy with this plan ("" when it can). order is the source's
+// tables in the order the dump prints them (SHOW TABLES). The dump's
+// snapshot is its own, so what needs a read of the source before masking
+// (links) takes the plain copy followed by masking in place; so does a
+// table that follows another's row-level redraws but comes first in the
+// dump (masking in place masks the owner table first), and a rule that
+// reads a generated column (mysqldump leaves them out of its INSERTs) or
+// a column the dump prints unlike the server.
+func myStreamUnsupported(plan *mask.Plan, order []string) string {
 	if len(plan.Links) > 0 {
 		return "the rules link columns (their check reads the source before masking)"
 	}
+	pos := map[string]int{}
+	for i, n := range order {
+		pos[n] = i
+	}
 	for _, tp := range plan.Jobs {
-		if tp.Owner {
-			return "the rules make tables follow " + tp.Job.Table.TableName.Name + "'s row-level redraws (it must be masked first)"
-		}
 		for _, c := range append(append([]string{}, tp.Job.Read...), tp.Job.Key...) {
 			col := tp.Job.Table.Column(c)
 			switch {
@@ -48,8 +52,36 @@ func myStreamUnsupported(plan *mask.Plan) string {
 				return "a rule of " + tp.Job.Table.TableName.Name + " reads a " + col.DataType + " column (the dump prints it unlike the server)"
 			}
 		}
+		for _, o := range myFollows(plan, tp) {
+			po, ok1 := pos[o]
+			pt, ok2 := pos[tp.Job.Table.TableName.Name]
+			if !ok1 || !ok2 || po > pt {
+				return "the dump prints " + tp.Job.Table.TableName.Name + " before " + o + ", whose row-level redraws it follows"
+			}
+		}
 	}
 	return ""
+}
+
+// myFollows lists the owner tables (mask.TablePlan.Owner) whose
+// row-level redraws tp's seeds follow: their rows must be masked first.
+func myFollows(plan *mask.Plan, tp *mask.TablePlan) []string {
+	if tp.Owner {
+		return nil
+	}
+	var out []string
+	for _, o := range plan.Jobs {
+		if !o.Owner {
+			continue
+		}
+		k := transform.FoldKey(o.Job.Table.TableName.Name)
+		for _, ns := range tp.SeedNamespaces {
+			if ns != "" && transform.FoldKey(ns) == k && !slices.Contains(out, o.Job.Table.TableName.Name) {
+				out = append(out, o.Job.Table.TableName.Name)
+			}
+		}
+	}
+	return out
 }
 
 // myDumpsAsServerPrints reports whether mariadb-dump prints col's values
@@ -86,7 +118,11 @@ func (p *mysqlProvider) RestoreMasked(ctx context.Context, runID string, m *refr
 	if err := m.Check(ctx, src); err != nil {
 		return nil, true, err
 	}
-	if reason := myStreamUnsupported(m.Plan); reason != "" {
+	order, err := p.dumpOrder(ctx)
+	if err != nil {
+		return nil, true, fmt.Errorf("restore: read source %s: %w", p.sourceName, err)
+	}
+	if reason := myStreamUnsupported(m.Plan, order); reason != "" {
 		p.log.Info("plain copy, then masking in place", "step", "restore", "reason", reason)
 		return nil, false, nil
 	}
@@ -94,6 +130,21 @@ func (p *mysqlProvider) RestoreMasked(ctx context.Context, runID string, m *refr
 		return p.streamCopy(ctx, name, m)
 	})
 	return db, true, err
+}
+
+// dumpOrder lists the source's tables as mariadb-dump prints them: in the
+// order of SHOW TABLES.
+func (p *mysqlProvider) dumpOrder(ctx context.Context) ([]string, error) {
+	db, err := mysqlOpen(p.src)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	out, err := mysqlStrings(ctx, db, "SHOW TABLES")
+	if err != nil {
+		return nil, mysqlRedact(mysqlScrub(err), p.src.Passwd)
+	}
+	return out, nil
 }
 
 func (p *mysqlProvider) streamCopy(ctx context.Context, name string, m *refresh.Masking) error {
@@ -199,6 +250,8 @@ type myStreamJob struct {
 	masked map[string]bool
 	// referenced are the column lists other tables' foreign keys refer to.
 	referenced [][]string
+	// follows are the owner tables masked before this one (myFollows).
+	follows []string
 }
 
 func newMyStreamPlan(plan *mask.Plan, sc *schema.Schema, key transform.Key, obs mask.Observer) *myStreamPlan {
@@ -213,6 +266,7 @@ func newMyStreamPlan(plan *mask.Plan, sc *schema.Schema, key transform.Key, obs 
 			j.bin = append(j.bin, col != nil && myWriteHex(col))
 			j.masked[w] = true
 		}
+		j.follows = myFollows(plan, tp)
 		sp.jobs[tp.Job.Table.TableName.Name] = j
 	}
 	if sc != nil {
@@ -299,6 +353,11 @@ func myTransformDump(ctx context.Context, dst io.Writer, src io.Reader, rewrite 
 		var creating *myStreamJob
 		var create []byte
 		pending := map[string][]byte{}
+		// Tables whose CREATE TABLE went by (their rows follow it, before
+		// the next table's), and the statements of owner tables in work:
+		// a table that follows an owner's redraws waits for them.
+		created := map[string]bool{}
+		var owners []*mySeg
 		for {
 			t, ins, err := d.next(buf)
 			if err == io.EOF {
@@ -321,7 +380,11 @@ func myTransformDump(ctx context.Context, dst io.Writer, src io.Reader, rewrite 
 			}
 			if ins == nil {
 				if creating == nil && bytes.HasPrefix(t, myCreateTablePrefix) {
-					if name, _, ok := myReadIdent(t[len(myCreateTablePrefix)-1:]); ok && sp.jobs[name] != nil {
+					name, _, ok := myReadIdent(t[len(myCreateTablePrefix)-1:])
+					if ok {
+						created[name] = true
+					}
+					if ok && sp.jobs[name] != nil {
 						creating, create = sp.jobs[name], append(create[:0], t...)
 						continue
 					}
@@ -381,7 +444,25 @@ func myTransformDump(ctx context.Context, dst io.Writer, src io.Reader, rewrite 
 			if err := flush(); err != nil {
 				return err
 			}
+			for _, o := range job.follows {
+				if !created[o] {
+					return fmt.Errorf("the dump printed %s before %s, whose row-level redraws it follows", ins.table, o)
+				}
+			}
+			if len(job.follows) > 0 {
+				for _, o := range owners {
+					select {
+					case <-o.done:
+					case <-gctx.Done():
+						return context.Cause(gctx)
+					}
+				}
+				owners = nil
+			}
 			s := &mySeg{done: make(chan struct{})}
+			if job.tp.Owner {
+				owners = append(owners, s)
+			}
 			if err := send(s); err != nil {
 				return err
 			}
