@@ -407,7 +407,9 @@ func TestMySQLRestoreMaskedOwnerFirst(t *testing.T) {
 	for i := 1; i <= 3000; i++ {
 		n := names[i%len(names)]
 		cust = append(cust, fmt.Sprintf("(%d, '%s', 'c%d@example.org')", i, n, i))
-		ord = append(ord, fmt.Sprintf("(%d, %d, '%s', 'c%d@example.org')", i, i, n, i))
+		// The order's own originals never collide with the fakes: only
+		// the customer's row-level redraws can change its person.
+		ord = append(ord, fmt.Sprintf("(%d, %d, 'Shipper%d', 'o%d@example.org')", i, i, i, i))
 	}
 	e.execIn(e.src,
 		"CREATE TABLE customer (id INT PRIMARY KEY, first_name VARCHAR(40) NOT NULL, email VARCHAR(80) NOT NULL, UNIQUE KEY (email))",
@@ -458,7 +460,7 @@ tables:
 		t.Fatalf("VerifyMasked: %v (%s)", err, jsonString(t, m.Verify))
 	}
 	if n := e.count("SELECT COUNT(*) FROM " + mysqlQuote(streamed.Name) + ".orders o JOIN " + mysqlQuote(streamed.Name) +
-		".customer c ON c.id = o.customer_id WHERE o.ship_first <> c.first_name OR o.ship_email <> c.email"); n != 0 {
+		".customer c ON c.id = o.customer_id WHERE o.ship_first <> c.first_name"); n != 0 {
 		t.Errorf("%d orders lost their customer's fake person", n)
 	}
 	plain := e.restore("p1")
@@ -483,5 +485,66 @@ tables:
 	// The owner printed last: the dump can't give it first.
 	if reason := myStreamUnsupported(m.Plan, []string{"orders", "customer"}); !strings.Contains(reason, "before customer") {
 		t.Errorf("owner after its follower: reason %q", reason)
+	}
+}
+
+// TestMyTransformDumpOwnerFirst: the statements of a table that follows
+// an owner table's row-level redraws wait for the owner's: with four
+// workers the output equals the one-worker output, statement by
+// statement in dump order.
+func TestMyTransformDumpOwnerFirst(t *testing.T) {
+	text := func(name string) *schema.Column {
+		return &schema.Column{Name: name, Kind: schema.KindText, DataType: "varchar(80)", MaxLength: 80, Charset: "utf8mb4", Nullable: true, CaseInsensitive: true, PadSpace: true}
+	}
+	id := func(name string) *schema.Column {
+		return &schema.Column{Name: name, Kind: schema.KindInt, DataType: "int(11)", IntBits: 32}
+	}
+	c := &schema.Table{TableName: schema.TableName{Name: "customer"}, PrimaryKey: []string{"id"}, Columns: []*schema.Column{id("id"), text("first_name"), text("last_name")}}
+	o := &schema.Table{TableName: schema.TableName{Name: "orders"}, PrimaryKey: []string{"id"}, Columns: []*schema.Column{id("id"), id("customer_id"), text("ship_first")},
+		ForeignKeys: []schema.ForeignKey{{Columns: []string{"customer_id"}, RefTable: c.TableName, RefColumns: []string{"id"}}}}
+	rules, err := config.ParseRules("o.yaml", []byte("version: 1\ntables:\n  customer:\n    columns:\n      first_name: {transformer: first_name, seed: [id]}\n      last_name: {transformer: last_name, seed: [id]}\n  orders:\n    columns:\n      ship_first: {transformer: first_name, seed: [customer_id]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := &schema.Schema{Tables: []*schema.Table{c, o}}
+	key, _ := transform.NewKey([]byte("stream-copy-test-key-0123456789abcdef"))
+	names := []string{"James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "David", "Susan"}
+	last := []string{"Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Taylor", "Clark"}
+	var in strings.Builder
+	in.WriteString("CREATE TABLE `customer` (\n  `id` int(11) NOT NULL\n);\n")
+	for s := range 40 {
+		var rows []string
+		for i := s * 500; i < (s+1)*500; i++ {
+			rows = append(rows, fmt.Sprintf("(%d,'%s','%s')", i, names[i%10], last[i/10%10]))
+		}
+		in.WriteString("INSERT INTO `customer` (`id`, `first_name`, `last_name`) VALUES " + strings.Join(rows, ",\n") + ";\n")
+	}
+	in.WriteString("CREATE TABLE `orders` (\n  `id` int(11) NOT NULL\n);\n")
+	for s := range 40 {
+		var rows []string
+		for i := s * 500; i < (s+1)*500; i++ {
+			rows = append(rows, fmt.Sprintf("(%d,%d,'Shipper%d')", i, 19999-i, i))
+		}
+		in.WriteString("INSERT INTO `orders` (`id`, `customer_id`, `ship_first`) VALUES " + strings.Join(rows, ",\n") + ";\n")
+	}
+	run := func(workers int) string {
+		plan, err := mask.NewPlan(rules, sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reason := myStreamUnsupported(plan, []string{"customer", "orders"}); reason != "" {
+			t.Fatalf("unsupported: %s", reason)
+		}
+		var out strings.Builder
+		if _, err := myTransformDump(context.Background(), &out, strings.NewReader(in.String()), func(b []byte) []byte { return b }, newMyStreamPlan(plan, sc, key, nil), workers); err != nil {
+			t.Fatal(err)
+		}
+		return out.String()
+	}
+	want := run(1)
+	for range 3 {
+		if got := run(4); got != want {
+			t.Fatalf("four workers wrote other rows than one")
+		}
 	}
 }
