@@ -55,7 +55,7 @@ func (e *Engine) RewriteFacts(ctx context.Context, jobs []*mask.TableJob) ([]mas
 			f := &out[i]
 			f.OtherSessions = others
 			name := qname(job.Table.TableName)
-			if f.Blocker, err = rewriteBlocker(ctx, c, name, replica); err != nil {
+			if f.Blocker, err = rewriteBlocker(ctx, c, name, replica, job.Write); err != nil {
 				return fmt.Errorf("check %s: %w", job.Table.TableName, err)
 			}
 			err = c.QueryRow(ctx, `SELECT greatest(c.reltuples, 0)::int8,
@@ -122,9 +122,9 @@ func canReplicaRole(ctx context.Context, c *pgx.Conn) (bool, error) {
 // identical ("" when it can): what a TRUNCATE + INSERT would treat
 // differently from the UPDATE in place, or what it needs that the login
 // may lack.
-func rewriteBlocker(ctx context.Context, c *pgx.Conn, name string, replica bool) (string, error) {
+func rewriteBlocker(ctx context.Context, c *pgx.Conn, name string, replica bool, masked []string) (string, error) {
 	var reasons []*string
-	if err := c.QueryRow(ctx, blockerSQL, name, replica).Scan(&reasons); err != nil {
+	if err := c.QueryRow(ctx, blockerSQL, name, replica, masked).Scan(&reasons); err != nil {
 		return "", err
 	}
 	for _, r := range reasons {
@@ -137,13 +137,24 @@ func rewriteBlocker(ctx context.Context, c *pgx.Conn, name string, replica bool)
 
 // blockerSQL lists the reasons in order of checking, NULL where a check
 // passes. $1 the table, $2 whether the login may set
-// session_replication_role.
+// session_replication_role, $3 the masked columns. A partition of a
+// partitioned table that is not itself a partition can be rewritten.
 const blockerSQL = `WITH t AS (SELECT c.* FROM pg_class c WHERE c.oid = $1::regclass),
 me AS (SELECT r.rolsuper OR r.rolbypassrls AS bypass FROM pg_roles r WHERE r.rolname = current_user)
 SELECT ARRAY[
   CASE WHEN t.relkind <> 'r' THEN 'not an ordinary table' END,
-  CASE WHEN t.relispartition OR EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = t.oid OR h.inhparent = t.oid)
-       THEN 'a partition, or part of an inheritance tree (TRUNCATE and INSERT work across the hierarchy)' END,
+  CASE WHEN NOT t.relispartition AND EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = t.oid OR h.inhparent = t.oid)
+       THEN 'part of an inheritance tree' END,
+  (SELECT 'a partition of a partition' FROM pg_inherits h JOIN pg_class pc ON pc.oid = h.inhparent
+    WHERE t.relispartition AND h.inhrelid = t.oid AND pc.relispartition),
+  -- A partition's rows go back into the partition itself: a masked
+  -- column in a partition key could send them elsewhere.
+  (SELECT format('a masked column is in the partition key of %s', h.inhparent::regclass)
+    FROM pg_inherits h JOIN pg_partitioned_table p ON p.partrelid = h.inhparent
+    WHERE t.relispartition AND h.inhrelid = t.oid
+      AND (0 = ANY (p.partattrs::int2[]) OR EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = h.inhparent
+             AND a.attnum = ANY (p.partattrs::int2[]) AND a.attname = ANY ($3::text[])))
+    LIMIT 1),
   (SELECT format('rule %I rewrites statements on it', r.rulename) FROM pg_rewrite r WHERE r.ev_class = t.oid ORDER BY r.rulename LIMIT 1),
   (SELECT format('trigger %I fires even with session_replication_role = replica', g.tgname) FROM pg_trigger g
     WHERE g.tgrelid = t.oid AND NOT g.tgisinternal AND g.tgenabled IN ('A', 'R') ORDER BY g.tgname LIMIT 1),
