@@ -231,7 +231,7 @@ type leakCollector struct {
 	// direct-mapped cache of the screening hashes kept last spares a repeat
 	// its fingerprint and its place in the baseline. A repeat the cache
 	// has forgotten is kept twice, and compact removes it.
-	seen  [leakSeenSlots]uint64
+	seen [leakSeenSlots]uint64
 	// mod is each kind's sampling modulus as of the last merge: a
 	// fingerprint it leaves out is not kept (a stale, smaller modulus
 	// only keeps a few that the next compaction drops).
