@@ -29,6 +29,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/restage/restage/internal/ddblock"
+	"github.com/restage/restage/internal/engine"
+	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/lifecycle"
 	"github.com/restage/restage/internal/rds"
 	"github.com/restage/restage/internal/refresh"
@@ -43,9 +45,9 @@ const (
 
 // TLS modes for restage's own connections to the restored DB.
 const (
-	TLSOff    = "off"    // plain TCP: tests against local servers only, not reachable from the environment
-	TLSOn     = "on"     // encrypted, server certificate not verified: the explicit, logged opt-out
-	TLSVerify = "verify" // the default: certificate and host name verified against TLSCAFile
+	TLSOff    = engine.TLSOff    // plain TCP: tests against local servers only, not reachable from the environment
+	TLSOn     = engine.TLSOn     // encrypted, server certificate not verified: the explicit, logged opt-out
+	TLSVerify = engine.TLSVerify // the default: certificate and host name verified against TLSCAFile
 )
 
 // DefaultTLSCAFile is where the image keeps the RDS global CA bundle (the
@@ -239,7 +241,7 @@ func New(cfg Config, rdsc *rds.Client, dns *route53.DNS, lock *ddblock.Locker, s
 	}
 	switch cfg.tlsMode() {
 	case TLSVerify:
-		if err := registerMySQLCA(cfg.TLSCAFile); err != nil {
+		if err := engines.PrepareTLS(cfg.TLSCAFile); err != nil {
 			return nil, err
 		}
 	case TLSOn:

@@ -2,40 +2,16 @@ package awsprov
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
-	"os"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/restage/restage/internal/engine"
 	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/rds"
 	"github.com/restage/restage/internal/refresh"
 )
-
-// mysqlCATLS is the go-sql-driver TLS config name for TLSVerify (the
-// driver fills in ServerName from the host it dials).
-const mysqlCATLS = "restage-rds-ca"
-
-func registerMySQLCA(file string) error {
-	pem, err := os.ReadFile(file)
-	if err != nil {
-		return fmt.Errorf("TLS CA file: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return fmt.Errorf("TLS CA file %s: no PEM certificates in it", file)
-	}
-	return mysql.RegisterTLSConfig(mysqlCATLS, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
-}
 
 // connectHost is where restage connects to reach endpoint.
 func (p *Provider) connectHost(endpoint string) string {
@@ -46,40 +22,16 @@ func (p *Provider) connectHost(endpoint string) string {
 }
 
 // dsnFor is a connection string for user on r's DBName, with the
-// configured TLS: a go-sql-driver DSN (MySQL family) or a postgres:// URL.
+// configured TLS, in r's engine's driver form (engines.DSN).
 func (p *Provider) dsnFor(r *rds.DB, user, password string) (string, error) {
-	host := p.connectHost(r.Endpoint)
-	switch r.Engine.Family() {
-	case "mysql":
-		c := mysql.NewConfig()
-		c.User, c.Passwd, c.Net = user, password, "tcp"
-		c.Addr = net.JoinHostPort(host, strconv.Itoa(int(r.Port)))
-		c.DBName = p.cfg.DBName
-		switch p.cfg.tlsMode() {
-		case TLSOn:
-			// Encrypted; RDS's CA is not in the system roots, so the
-			// certificate is verified only with a CA bundle (TLSVerify).
-			c.TLSConfig = "skip-verify"
-		case TLSVerify:
-			c.TLSConfig = mysqlCATLS
-		}
-		return c.FormatDSN(), nil
-	case "postgres":
-		q := url.Values{}
-		switch p.cfg.tlsMode() {
-		case TLSOff:
-			q.Set("sslmode", "disable")
-		case TLSOn:
-			q.Set("sslmode", "require")
-		case TLSVerify:
-			q.Set("sslmode", "verify-full")
-			q.Set("sslrootcert", p.cfg.TLSCAFile)
-		}
-		u := url.URL{Scheme: "postgres", User: url.UserPassword(user, password),
-			Host: net.JoinHostPort(host, strconv.Itoa(int(r.Port))), Path: "/" + p.cfg.DBName, RawQuery: q.Encode()}
-		return u.String(), nil
+	d, err := engines.DSN(r.Engine.Family(), engine.Endpoint{
+		Host: p.connectHost(r.Endpoint), Port: int(r.Port), User: user, Password: password,
+		Database: p.cfg.DBName, TLS: p.cfg.tlsMode(), CAFile: p.cfg.TLSCAFile,
+	})
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", r.ID, err)
 	}
-	return "", fmt.Errorf("%s: unsupported engine %q", r.ID, r.Engine)
+	return d, nil
 }
 
 // redact makes an error from the copy's server safe to log: the engines'

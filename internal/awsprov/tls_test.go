@@ -23,6 +23,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/rds"
 	"github.com/restage/restage/internal/testdb"
 )
@@ -160,7 +161,7 @@ func TestTLSDSN(t *testing.T) {
 		engine rds.Engine
 		want   string
 	}{
-		{"", rds.MySQL, "tls=" + mysqlCATLS},
+		{"", rds.MySQL, "tls=restage-ca-"},
 		{"", rds.AuroraPostgreSQL, "sslmode=verify-full"},
 		{TLSOn, rds.MariaDB, "tls=skip-verify"},
 		{TLSOn, rds.Postgres, "sslmode=require"},
@@ -245,7 +246,7 @@ func TestTLSVerifiedMySQL(t *testing.T) {
 	connect := func(mode, ca, endpoint string) error {
 		if mode != TLSOn {
 			// What New does for a verifying provider.
-			if err := registerMySQLCA(ca); err != nil {
+			if err := engines.PrepareTLS(ca); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -139,3 +139,22 @@ type Commented struct {
 	OID     int64 // PostgreSQL's database OID; 0 on MySQL
 	Comment string
 }
+
+// TLS modes of an Endpoint.
+const (
+	TLSOff    = "off"    // plain TCP
+	TLSOn     = "on"     // encrypted, the server's certificate not verified
+	TLSVerify = "verify" // certificate and host name verified against CAFile
+)
+
+// Endpoint is where and as whom a provider connects to one database; an
+// engine turns it into its driver's connection string.
+type Endpoint struct {
+	Host     string
+	Port     int
+	User     string
+	Password string
+	Database string
+	TLS      string // TLSOff, TLSOn or TLSVerify
+	CAFile   string // the CA bundle TLSVerify verifies against
+}

@@ -79,3 +79,22 @@ func SameDatabase(ctx context.Context, a, b string) (bool, error) {
 	}
 	return false, fmt.Errorf("unsupported engine %q", da.Engine)
 }
+
+// DSN is the driver connection string of kind for e.
+func DSN(kind string, e engine.Endpoint) (string, error) {
+	switch kind {
+	case dsn.MySQL:
+		return mysql.DSN(e)
+	case dsn.Postgres:
+		return postgres.DSN(e)
+	}
+	return "", fmt.Errorf("unsupported engine %q", kind)
+}
+
+// PrepareTLS readies every engine's driver to verify servers against the
+// CA bundle in caFile (MySQL's driver takes TLS configs by name: it is
+// registered; PostgreSQL's reads the file itself). An unreadable file, or
+// one without a PEM certificate, is an error.
+func PrepareTLS(caFile string) error {
+	return mysql.RegisterCA(caFile)
+}
