@@ -293,6 +293,14 @@ func Run(ctx context.Context, eng Engine, plan *Plan, key transform.Key, opt Opt
 					for len(fns) < opt.Workers {
 						fns = append(fns, rowFunc(transform.NewMasker(key)))
 					}
+					// The whole table is one task: progress is counted
+					// row by row instead of when the task ends.
+					for i, fn := range fns {
+						fns[i] = func(in, out []Value) error {
+							done.Add(1)
+							return fn(in, out)
+						}
+					}
 					rows, err = tr.RewriteTable(gctx, &tk.tp.Job, fns)
 				} else {
 					rows, err = s.w.MaskRange(gctx, &tk.tp.Job, tk.r, rowFunc(s.m))
@@ -303,7 +311,9 @@ func Run(ctx context.Context, eng Engine, plan *Plan, key transform.Key, opt Opt
 				for _, ro := range ros {
 					ro.Done()
 				}
-				done.Add(rows)
+				if !tk.rewrite {
+					done.Add(rows)
+				}
 				mu.Lock()
 				stats[tk.idx].Rows += rows
 				if first[tk.idx].IsZero() || t0.Before(first[tk.idx]) {
