@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/restage/restage/internal/lifecycle"
+	"github.com/restage/restage/internal/postgres"
 	"github.com/restage/restage/internal/refresh"
 )
 
@@ -82,8 +83,8 @@ func (p *pgProvider) restore(ctx context.Context, runID string, fill func(ctx co
 	}
 	// Until Users grants access, only the admin (its owner) and superusers
 	// may connect: the copy is not masked yet.
-	if _, err := c.Exec(ctx, "REVOKE CONNECT, TEMPORARY ON DATABASE "+pgIdent(name)+" FROM PUBLIC"); err != nil {
-		return db, fmt.Errorf("restore %s: revoke connect from public: %w", name, pgScrub(err))
+	if err := postgres.NewAdmin(c).Restrict(ctx, name); err != nil {
+		return db, fmt.Errorf("restore %s: %w", name, err)
 	}
 	log.Info("created database; copying the source", "source", p.src.Target())
 
@@ -106,14 +107,11 @@ func (p *pgProvider) createStatement(ctx context.Context, name string) (string, 
 		return "", fmt.Errorf("restore %s: connect to source %s: %w", name, p.src.Target(), err)
 	}
 	defer pgClose(s)
-	var enc, collate, ctype string
-	err = s.QueryRow(ctx, "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = current_database()").
-		Scan(&enc, &collate, &ctype)
+	create, err := postgres.CreateDatabaseSQL(ctx, s, name)
 	if err != nil {
-		return "", fmt.Errorf("restore %s: read source encoding: %w", name, pgScrub(err))
+		return "", fmt.Errorf("restore %s: %w", name, err)
 	}
-	return fmt.Sprintf("CREATE DATABASE %s TEMPLATE template0 ENCODING %s LC_COLLATE %s LC_CTYPE %s",
-		pgIdent(name), pgLiteral(enc), pgLiteral(collate), pgLiteral(ctype)), nil
+	return create, nil
 }
 
 // pgDumpArgs: a plain SQL dump without owners, grants, subscriptions (a

@@ -75,3 +75,17 @@ func EmptyDatabase(ctx context.Context, c *pgx.Conn, name string) error {
 		delay = min(delay*2, time.Second)
 	}
 }
+
+// CreateDatabaseSQL is CREATE DATABASE name like the database of session
+// src: its encoding and collation (a plain pg_dump carries neither), from
+// template0. The new database is owned by the login that runs it.
+func CreateDatabaseSQL(ctx context.Context, src Querier, name string) (string, error) {
+	var enc, collate, ctype string
+	err := src.QueryRow(ctx, "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = current_database()").
+		Scan(&enc, &collate, &ctype)
+	if err != nil {
+		return "", fmt.Errorf("read the source's encoding: %w", scrub(err))
+	}
+	return fmt.Sprintf("CREATE DATABASE %s TEMPLATE template0 ENCODING %s LC_COLLATE %s LC_CTYPE %s",
+		Quote(name), literal(enc), literal(collate), literal(ctype)), nil
+}
