@@ -320,7 +320,12 @@ func render(cfg *config, results []*engineResult) string {
 
 func writeTargets(b *strings.Builder, ts []target) {
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	printed := map[string]bool{}
 	for _, t := range ts {
+		if printed[t.what] { // one line per target, whichever path found it
+			continue
+		}
+		printed[t.what] = true
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", t.what, t.value, passMiss(t.ok))
 	}
 	tw.Flush()
