@@ -16,6 +16,7 @@ import (
 	"github.com/restage/restage/internal/dsn"
 	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/refresh"
+	"github.com/restage/restage/internal/testdb"
 )
 
 // swapKillPoints are each engine's swap sub-steps in order (the test hook
@@ -176,20 +177,7 @@ func (f *fixture) swapState(t *testing.T) string {
 
 func queryStrings(t *testing.T, db *sql.DB, q string, args ...any) []string {
 	t.Helper()
-	rows, err := db.Query(q, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return out
+	return testdb.Strings(t, db, q, args...)
 }
 
 // showCreate returns SHOW CREATE's definition and the session settings it

@@ -20,9 +20,11 @@ import (
 	"github.com/restage/restage/internal/transform"
 )
 
-func mySakilaMasking(t *testing.T) *refresh.Masking {
+// sakilaMasking is the mask + verify pass of an examples/rules file for
+// Sakila.
+func sakilaMasking(t *testing.T, rulesFile string) *refresh.Masking {
 	t.Helper()
-	const path = "../../examples/rules/sakila-mysql.yaml"
+	path := "../../examples/rules/" + rulesFile
 	text, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -36,6 +38,11 @@ func mySakilaMasking(t *testing.T) *refresh.Masking {
 		t.Fatal(err)
 	}
 	return &refresh.Masking{Rules: rules, RulesText: text, Key: key, Workers: 2, BatchSize: 500}
+}
+
+func mySakilaMasking(t *testing.T) *refresh.Masking {
+	t.Helper()
+	return sakilaMasking(t, "sakila-mysql.yaml")
 }
 
 // checksum is CHECKSUM TABLE of schema.table.

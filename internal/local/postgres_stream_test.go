@@ -4,36 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
-	"github.com/restage/restage/internal/config"
 	"github.com/restage/restage/internal/exitcode"
 	"github.com/restage/restage/internal/mask"
 	"github.com/restage/restage/internal/postgres"
 	"github.com/restage/restage/internal/refresh"
 	"github.com/restage/restage/internal/testdb"
-	"github.com/restage/restage/internal/transform"
 )
 
 func pgSakilaMasking(t *testing.T) *refresh.Masking {
 	t.Helper()
-	const path = "../../examples/rules/sakila-postgres.yaml"
-	text, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules, err := config.ParseRules(path, text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := transform.NewKey([]byte("stream-copy-test-key-0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &refresh.Masking{Rules: rules, RulesText: text, Key: key, Workers: 2, BatchSize: 500}
+	return sakilaMasking(t, "sakila-postgres.yaml")
 }
 
 // pgSchemaDump is pg_dump --schema-only of db, without the per-run

@@ -364,20 +364,7 @@ func TestChunksCoverEveryRowOnce(t *testing.T) {
 
 func dumpArgs(t *testing.T, db *sql.DB, q string, args ...any) []string {
 	t.Helper()
-	rows, err := db.Query(q, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return out
+	return testdb.Strings(t, db, q, args...)
 }
 
 // upper is a RowFunc that upper-cases the first len(out) read values,
