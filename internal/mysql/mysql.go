@@ -37,6 +37,9 @@ type Engine struct {
 	saved []savedTrigger // triggers Prepare dropped, in creation order
 	// deferred are the indexes DeferIndexes dropped; Finish rebuilds them.
 	deferred []deferredIndex
+
+	ownMu sync.Mutex
+	own   map[int64]bool // server ids of this Engine's connections (trackingConnector)
 }
 
 // Open connects to the database the DSN names (go-sql-driver format) and
@@ -65,8 +68,9 @@ func Open(ctx context.Context, dsn string) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open mysql %s: %w", cfg.Addr, redact(err, cfg.Passwd))
 	}
-	db := sql.OpenDB(conn)
-	e := &Engine{db: db, dbName: cfg.DBName}
+	e := &Engine{dbName: cfg.DBName}
+	db := sql.OpenDB(&trackingConnector{Connector: conn, e: e})
+	e.db = db
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open mysql %s/%s: %w", cfg.Addr, cfg.DBName, redact(err, cfg.Passwd))

@@ -299,7 +299,7 @@ func valueArg(col *schema.Column, v mask.Value) any {
 // below max_allowed_packet. exprs, when set, wraps each placeholder (e.g.
 // "CONVERT(? USING latin1)"). The driver interpolates the arguments as
 // escaped literals; no value is ever concatenated into the SQL by hand.
-func (w *worker) insertBatches(ctx context.Context, tx *sql.Tx, table string, cols, exprs []string, vals []any) error {
+func (w *worker) insertBatches(ctx context.Context, tx execer, table string, cols, exprs []string, vals []any) error {
 	width := len(cols)
 	var tuple strings.Builder
 	tuple.WriteString("(")
@@ -573,6 +573,11 @@ func memoryRowBytes(cols []*schema.Column) int {
 		}
 	}
 	return n
+}
+
+// execer is a transaction or a connection.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
 // columns looks up the named columns of t, in order.
