@@ -45,6 +45,7 @@ func TestFlavorSQLGolden(t *testing.T) {
 		section("admin: accounts as (user, host, is a role, is locked)", f.loginsSQL())
 		section("admin: roles granted to an account (user, host)", f.rolesOfSQL())
 		section("admin: clear an account's default role", f.clearDefaultRoleSQL("'app'@'%'"))
+		section("rewrite: what keeps a table on the update path (schema, table)", f.rewriteBlockerSQL())
 		path := filepath.Join("testdata", "flavor-"+string(f)+".golden")
 		if *update {
 			if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {

@@ -302,7 +302,7 @@ FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = ? AND t.TABLE_NAME = ?`
 var ErrIdentity = errors.New("the rewritten table differs from the original in SHOW CREATE TABLE")
 
 // autoIncrement finds the AUTO_INCREMENT table option of SHOW CREATE TABLE.
-var autoIncrement = regexp.MustCompile(`\) ENGINE=\S+ (?:.* )?AUTO_INCREMENT=(\d+)`)
+var autoIncrement = regexp.MustCompile(`\) ENGINE=\S+ (?:.*? )?AUTO_INCREMENT=(\d+)`)
 
 // RewriteTable masks every row of job.Table by building the masked table
 // next to it and swapping it in (see the comment at the top of this
@@ -487,6 +487,14 @@ func (w *worker) rewrite(ctx context.Context, job *mask.TableJob, fns []mask.Row
 	swapped = true
 	if _, err := w.conn.ExecContext(ctx, "DROP TABLE "+quote(oldName)); err != nil {
 		return n, fmt.Errorf("drop the original (now %s): %w", oldName, err)
+	}
+	// A RENAME may rename foreign keys whose names follow the server's
+	// pattern for the old name: the swapped-in table is checked once more
+	// (nothing can be undone now, but the run fails).
+	if after, err := showCreateTable(ctx, w.conn, t.Name); err != nil {
+		return n, err
+	} else if d := firstDiff(before, after); d != "" {
+		return n, fmt.Errorf("%w after the swap (%s)", ErrIdentity, d)
 	}
 	// Value statistics go with the old table; those of the unmasked
 	// columns are computed again (Finish refreshes the masked ones).
