@@ -368,9 +368,12 @@ func (p *pgProvider) copyRows(ctx context.Context, name string, snap *pgSnapshot
 		stats[tp.Job.Table.TableName] = &mask.TableStats{Table: tp.Job.Table.TableName.String(), Action: "mask", Columns: tp.Job.Write}
 	}
 
+	// Each slot masks its table's rows on as many goroutines as there are
+	// workers (one Masker each): a database whose rows sit in one big
+	// table would otherwise mask on one core while the others wait.
 	type slot struct {
 		src, dst *pgx.Conn
-		m        *transform.Masker
+		ms       []*transform.Masker
 	}
 	slots := make(chan slot, workers)
 	var dsts []*pgx.Conn
@@ -397,7 +400,11 @@ func (p *pgProvider) copyRows(ctx context.Context, name string, snap *pgSnapshot
 			return nil, err
 		}
 		defer func() { snap.conns <- s }()
-		slots <- slot{src: s, dst: d, m: transform.NewMasker(m.Key)}
+		ms := make([]*transform.Masker, workers)
+		for i := range ms {
+			ms[i] = transform.NewMasker(m.Key)
+		}
+		slots <- slot{src: s, dst: d, ms: ms}
 	}
 
 	var mu sync.Mutex
@@ -419,7 +426,7 @@ func (p *pgProvider) copyRows(ctx context.Context, name string, snap *pgSnapshot
 				sl := <-slots
 				defer func() { slots <- sl }()
 				t0 := time.Now()
-				n, err := pgCopyTable(gctx, sl.src, sl.dst, rel, tp, sl.m)
+				n, err := pgCopyTable(gctx, sl.src, sl.dst, rel, tp, sl.ms)
 				if err != nil {
 					return fmt.Errorf("copy %s: %w", rel.name, err)
 				}
@@ -462,7 +469,7 @@ var errCopyAborted = errors.New("copy aborted")
 // dst. With tp, the rows go through its row function: the source COPY
 // also prints the columns the function reads, as text (the form the
 // engine reads them in), and writes back only the values it changed.
-func pgCopyTable(ctx context.Context, src, dst *pgx.Conn, rel pgRel, tp *mask.TablePlan, mk *transform.Masker) (int64, error) {
+func pgCopyTable(ctx context.Context, src, dst *pgx.Conn, rel pgRel, tp *mask.TablePlan, mks []*transform.Masker) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	qt := pgx.Identifier{rel.name.Schema, rel.name.Name}.Sanitize()
@@ -512,9 +519,12 @@ func pgCopyTable(ctx context.Context, src, dst *pgx.Conn, rel pgRel, tp *mask.Ta
 		var w2 *io.PipeWriter
 		r2, w2 = io.Pipe()
 		load = r2
-		fn := tp.RowFunc(mk)
+		fns := make([]mask.RowFunc, len(mks))
+		for i, mk := range mks {
+			fns[i] = tp.RowFunc(mk)
+		}
 		go func() {
-			n, err := pgTransformCopy(r1, w2, len(rel.cols), pos, len(tp.Job.Read), fn)
+			n, err := postgres.TransformCopyParallel(r1, w2, len(rel.cols), pos, len(tp.Job.Read), fns)
 			transformed = n
 			if err != nil {
 				r1.CloseWithError(errCopyAborted)
