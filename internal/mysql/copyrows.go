@@ -148,7 +148,7 @@ func copyTable(ctx context.Context, src *sql.DB, tx *sql.Tx, spec engine.RowSpec
 	if err != nil {
 		return 0, fmt.Errorf("read the current staging DB's columns: %w", err)
 	}
-	cond, condArgs, err := spec.Where.MySQL(allCols)
+	cond, condArgs, err := PredicateSQL(spec.Where, allCols)
 	if err != nil {
 		return 0, err
 	}

@@ -119,7 +119,7 @@ func copyTable(ctx context.Context, stx, ntx pgx.Tx, i int, spec engine.RowSpec)
 	for i, c := range srcCols {
 		srcNames[i] = c.Name
 	}
-	cond, args, err := spec.Where.PostgreSQL(srcNames, 1)
+	cond, args, err := PredicateSQL(spec.Where, srcNames, 1)
 	if err != nil {
 		return 0, err
 	}

@@ -1,7 +1,7 @@
 // Package preserve parses the row predicates of RESTAGE_PRESERVE
 // ("users: role = 'qa' AND NOT disabled") into a small, closed grammar and
 // renders them for each engine with quoted identifiers and every literal
-// sent as a bind parameter. A setting is never pasted into SQL: on
+// sent as a bind parameter (Render, in each engine's Dialect). A setting is never pasted into SQL: on
 // PostgreSQL a pasted predicate could close the statement and run
 // `COPY … TO PROGRAM` on the database host.
 //
@@ -37,7 +37,7 @@ const (
 	maxList  = 1000
 )
 
-// ErrUnknownColumn is returned by MySQL and PostgreSQL when the predicate
+// ErrUnknownColumn is returned by Render when the predicate
 // names a column the table does not have. It is bad input (exit 2).
 var ErrUnknownColumn = errors.New("unknown column")
 
@@ -99,42 +99,32 @@ func (p *Predicate) Columns() []string {
 	return out
 }
 
-// MySQL renders the predicate for MySQL/MariaDB with ? placeholders.
-// columns are the table's columns: each name in the predicate must match
-// one (exactly, else case-insensitively and uniquely), or the error wraps
-// ErrUnknownColumn. A nil predicate renders as TRUE.
-func (p *Predicate) MySQL(columns []string) (string, []any, error) {
-	r := &renderer{columns: columns, quote: func(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }}
-	r.placeholder = func(v lit) string {
-		// An integer goes as an integer so a BIGINT key compares
-		// exactly; anything else as text, which MySQL converts the way
-		// it converts a literal.
-		if v.number {
-			if i, err := strconv.ParseInt(v.val, 10, 64); err == nil {
-				r.args = append(r.args, i)
-				return "?"
-			}
-		}
-		r.args = append(r.args, v.val)
-		return "?"
-	}
-	s, err := r.render(p)
-	return s, r.args, err
+// Literal is one value of a predicate, as a Dialect binds it: its text
+// and whether it was written as a number.
+type Literal struct {
+	Text   string
+	Number bool
 }
 
-// PostgreSQL renders the predicate for PostgreSQL with $n placeholders
-// from $first on. Every argument is text sent with an unspecified type, so
-// the server types it from the column, exactly as it types a literal.
-// Column names resolve as for MySQL.
-func (p *Predicate) PostgreSQL(columns []string, first int) (string, []string, error) {
-	var args []string
-	r := &renderer{columns: columns, quote: func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }}
-	r.placeholder = func(v lit) string {
-		args = append(args, v.val)
-		return "$" + strconv.Itoa(first+len(args)-1)
-	}
-	s, err := r.render(p)
-	return s, args, err
+// Dialect is how an engine writes a predicate: its identifier quoting and
+// its bind parameters. Param is called for each literal in order and
+// returns its placeholder; the engine keeps the arguments.
+type Dialect struct {
+	Quote func(name string) string
+	Param func(v Literal) string
+}
+
+// Render renders the predicate in an engine's dialect. columns are the
+// table's columns: each name in the predicate must match one (exactly,
+// else case-insensitively and uniquely), or the error wraps
+// ErrUnknownColumn. A nil predicate renders as TRUE. Every literal goes
+// through d.Param: nothing of the setting is pasted into SQL but the
+// table's own column names, quoted.
+func (p *Predicate) Render(columns []string, d Dialect) (string, error) {
+	r := &renderer{columns: columns, quote: d.Quote, placeholder: func(v lit) string {
+		return d.Param(Literal{Text: v.val, Number: v.number})
+	}}
+	return r.render(p)
 }
 
 // ---- syntax tree ----
@@ -193,7 +183,6 @@ type renderer struct {
 	columns     []string
 	quote       func(string) string
 	placeholder func(lit) string
-	args        []any
 }
 
 func (r *renderer) render(p *Predicate) (string, error) {

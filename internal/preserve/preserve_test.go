@@ -2,55 +2,31 @@ package preserve
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
 )
 
-func TestParseRenders(t *testing.T) {
-	cols := []string{"id", "role", "email", "is_qa", "Name", "deleted_at", "score"}
-	tests := []struct {
-		in      string
-		mysql   string
-		myArgs  []any
-		pg      string
-		pgArgs  []string
-		columns []string
-	}{
-		{"role = 'qa'", "(`role` = ?)", []any{"qa"}, `("role" = $3)`, []string{"qa"}, []string{"role"}},
-		{"id IN (1, 3, 9223372036854775807)", "(`id` IN (?, ?, ?))", []any{int64(1), int64(3), int64(9223372036854775807)},
-			`("id" IN ($3, $4, $5))`, []string{"1", "3", "9223372036854775807"}, []string{"id"}},
-		{"id not in (-2.5e3) and NOT is_qa", "((`id` NOT IN (?)) AND (NOT `is_qa`))", []any{"-2.5e3"},
-			`(("id" NOT IN ($3)) AND (NOT "is_qa"))`, []string{"-2.5e3"}, []string{"id", "is_qa"}},
-		{"(role <> 'it''s' OR score >= 10) AND deleted_at IS NULL", "(((`role` <> ?) OR (`score` >= ?)) AND (`deleted_at` IS NULL))", []any{"it's", int64(10)},
-			`((("role" <> $3) OR ("score" >= $4)) AND ("deleted_at" IS NULL))`, []string{"it's", "10"}, []string{"role", "score", "deleted_at"}},
-		{"email != 'x; DROP TABLE t' and deleted_at is not null", "((`email` <> ?) AND (`deleted_at` IS NOT NULL))", []any{"x; DROP TABLE t"},
-			`(("email" <> $3) AND ("deleted_at" IS NOT NULL))`, []string{"x; DROP TABLE t"}, []string{"email", "deleted_at"}},
-		{"true", "TRUE", nil, "TRUE", nil, nil},
-		{"is_qa = TRUE OR id < score", "((`is_qa` = TRUE) OR (`id` < `score`))", nil, `(("is_qa" = TRUE) OR ("id" < "score"))`, nil, []string{"is_qa", "id", "score"}},
-		// Names resolve to the table's spelling when unambiguous.
-		{"name = 'A'", "(`Name` = ?)", []any{"A"}, `("Name" = $3)`, []string{"A"}, []string{"name"}},
+// testDialect quotes with brackets and numbers its parameters.
+func testDialect(args *[]Literal) Dialect {
+	return Dialect{
+		Quote: func(s string) string { return "[" + s + "]" },
+		Param: func(v Literal) string { *args = append(*args, v); return fmt.Sprintf("$%d", len(*args)) },
 	}
-	for _, tt := range tests {
-		p, err := Parse(tt.in)
-		if err != nil {
-			t.Errorf("Parse(%q): %v", tt.in, err)
-			continue
-		}
-		if got := p.Columns(); !reflect.DeepEqual(got, tt.columns) {
-			t.Errorf("Parse(%q).Columns() = %v, want %v", tt.in, got, tt.columns)
-		}
-		my, myArgs, err := p.MySQL(cols)
-		if err != nil || my != tt.mysql || !reflect.DeepEqual(myArgs, tt.myArgs) {
-			t.Errorf("MySQL(%q) = %s %#v %v, want %s %#v", tt.in, my, myArgs, err, tt.mysql, tt.myArgs)
-		}
-		pg, pgArgs, err := p.PostgreSQL(cols, 3)
-		if err != nil || pg != tt.pg || !reflect.DeepEqual(pgArgs, tt.pgArgs) {
-			t.Errorf("PostgreSQL(%q) = %s %#v %v, want %s %#v", tt.in, pg, pgArgs, err, tt.pg, tt.pgArgs)
-		}
+}
+
+func TestRender(t *testing.T) {
+	var args []Literal
+	got, err := MustParse("Name = 'A' AND id IN (1, 2.5)").Render([]string{"id", "Name"}, testDialect(&args))
+	want := "(([Name] = $1) AND ([id] IN ($2, $3)))"
+	wantArgs := []Literal{{"A", false}, {"1", true}, {"2.5", true}}
+	if err != nil || got != want || !reflect.DeepEqual(args, wantArgs) {
+		t.Errorf("Render = %s %v %v, want %s %v", got, args, err, want, wantArgs)
 	}
 	var none *Predicate
-	if s, args, err := none.MySQL(cols); s != "TRUE" || args != nil || err != nil {
+	args = nil
+	if s, err := none.Render([]string{"id"}, testDialect(&args)); s != "TRUE" || args != nil || err != nil {
 		t.Errorf("nil predicate: %q %v %v, want TRUE", s, args, err)
 	}
 }
@@ -92,12 +68,17 @@ func TestParseRefuses(t *testing.T) {
 }
 
 func TestUnknownColumn(t *testing.T) {
-	p := MustParse("role = 'qa' AND nosuch = 1")
+	var args []Literal
 	for name, render := range map[string]func() error{
-		"mysql":    func() error { _, _, err := p.MySQL([]string{"role"}); return err },
-		"postgres": func() error { _, _, err := p.PostgreSQL([]string{"role"}, 1); return err },
+		"unknown": func() error {
+			_, err := MustParse("role = 'qa' AND nosuch = 1").Render([]string{"role"}, testDialect(&args))
+			return err
+		},
 		// Two columns differing only in case: the name is ambiguous.
-		"ambiguous": func() error { _, _, err := MustParse("Role = 1").MySQL([]string{"role", "ROLE"}); return err },
+		"ambiguous": func() error {
+			_, err := MustParse("Role = 1").Render([]string{"role", "ROLE"}, testDialect(&args))
+			return err
+		},
 	} {
 		err := render()
 		if !errors.Is(err, ErrUnknownColumn) {
