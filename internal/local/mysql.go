@@ -356,17 +356,15 @@ func (p *mysqlProvider) Lock(ctx context.Context, runID string) (func(), error) 
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: connect to staging server %s: %w", p.cfg.Target, p.endpoint, mysqlRedact(err, p.stg.Passwd))
 	}
-	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", name).Scan(&got); err != nil {
+	got, holder, err := mysqlengine.TryLock(ctx, conn, name)
+	if err != nil {
 		mysqlDiscardConn(conn)
-		return nil, fmt.Errorf("lock %s: %w", p.cfg.Target, mysqlScrub(err))
+		return nil, fmt.Errorf("lock %s: %w", p.cfg.Target, err)
 	}
-	if !got.Valid || got.Int64 != 1 {
-		var holder sql.NullInt64
-		_ = conn.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?)", name).Scan(&holder)
+	if !got {
 		mysqlDiscardConn(conn)
-		if holder.Valid {
-			return nil, fmt.Errorf("lock %s on %s (held by connection %d): %w", p.cfg.Target, p.endpoint, holder.Int64, refresh.ErrLocked)
+		if holder != 0 {
+			return nil, fmt.Errorf("lock %s on %s (held by connection %d): %w", p.cfg.Target, p.endpoint, holder, refresh.ErrLocked)
 		}
 		return nil, fmt.Errorf("lock %s on %s: %w", p.cfg.Target, p.endpoint, refresh.ErrLocked)
 	}
@@ -376,9 +374,8 @@ func (p *mysqlProvider) Lock(ctx context.Context, runID string) (func(), error) 
 		once.Do(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			var r sql.NullInt64
-			if err := conn.QueryRowContext(ctx, "SELECT RELEASE_LOCK(?)", name).Scan(&r); err != nil {
-				p.log.Warn("release lock (the session is closed instead)", "step", "lock", "target", p.cfg.Target, "error", mysqlScrub(err))
+			if err := mysqlengine.Unlock(ctx, conn, name); err != nil {
+				p.log.Warn("release lock (the session is closed instead)", "step", "lock", "target", p.cfg.Target, "error", err)
 			}
 			mysqlDiscardConn(conn)
 		})

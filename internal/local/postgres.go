@@ -368,10 +368,10 @@ func (p *pgProvider) Lock(ctx context.Context, runID string) (func(), error) {
 		return nil, fmt.Errorf("lock target %s: %w", p.cfg.Target, pgScrub(err))
 	}
 	key := pgLockKey(p.cfg.Target)
-	var got bool
-	if err := c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&got); err != nil {
+	got, err := postgres.TryLock(ctx, c, key)
+	if err != nil {
 		pgClose(c)
-		return nil, fmt.Errorf("lock target %s: %w", p.cfg.Target, pgScrub(err))
+		return nil, fmt.Errorf("lock target %s: %w", p.cfg.Target, err)
 	}
 	if !got {
 		holder := p.lockHolder(ctx, c, key)
@@ -397,7 +397,7 @@ func (p *pgProvider) Lock(ctx context.Context, runID string) (func(), error) {
 				// Unlock first: the server ends a closed session
 				// asynchronously, and the next run should not have to wait.
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				_, _ = c.Exec(ctx, "SELECT pg_advisory_unlock($1)", key)
+				_ = postgres.Unlock(ctx, c, key)
 				cancel()
 				pgClose(c)
 			}
@@ -407,14 +407,8 @@ func (p *pgProvider) Lock(ctx context.Context, runID string) (func(), error) {
 
 // lockHolder describes the session holding key, best effort.
 func (p *pgProvider) lockHolder(ctx context.Context, c *pgx.Conn, key int64) string {
-	var pid int32
-	var app string
-	err := c.QueryRow(ctx, `SELECT l.pid, coalesce(a.application_name, '')
-		FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-		WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-		  AND l.classid = (($1::bigint >> 32) & 4294967295)::bigint::oid AND l.objid = ($1::bigint & 4294967295)::oid AND l.objsubid = 1
-		LIMIT 1`, key).Scan(&pid, &app)
-	if err != nil {
+	pid, app, ok := postgres.LockHolder(ctx, c, key)
+	if !ok {
 		return ""
 	}
 	return fmt.Sprintf(" (held by backend %d %q)", pid, app)

@@ -98,3 +98,26 @@ func SameDatabase(ctx context.Context, a, b string) (bool, error) {
 	}
 	return SameName(lctn, cfgs[0].DBName, cfgs[1].DBName), nil
 }
+
+// TryLock takes the named lock name on session conn without waiting
+// (GET_LOCK): the lock lives as long as the session or until Unlock. When
+// another session holds it, got is false and holder is that session's
+// connection id (0 if it let go meanwhile).
+func TryLock(ctx context.Context, conn *sql.Conn, name string) (got bool, holder int64, err error) {
+	var g sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", name).Scan(&g); err != nil {
+		return false, 0, Scrub(err)
+	}
+	if g.Valid && g.Int64 == 1 {
+		return true, 0, nil
+	}
+	var h sql.NullInt64
+	_ = conn.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?)", name).Scan(&h)
+	return false, h.Int64, nil
+}
+
+// Unlock releases the named lock name that session conn holds.
+func Unlock(ctx context.Context, conn *sql.Conn, name string) error {
+	var r sql.NullInt64
+	return Scrub(conn.QueryRowContext(ctx, "SELECT RELEASE_LOCK(?)", name).Scan(&r))
+}

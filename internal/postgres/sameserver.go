@@ -75,3 +75,29 @@ func SameDatabase(ctx context.Context, a, b string) (bool, error) {
 	}
 	return oids[0] == oids[1], nil
 }
+
+// TryLock takes the session-level advisory lock key on c without waiting;
+// it lives as long as the session or until Unlock.
+func TryLock(ctx context.Context, c *pgx.Conn, key int64) (bool, error) {
+	var got bool
+	err := c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&got)
+	return got, scrub(err)
+}
+
+// Unlock releases the advisory lock key that session c holds.
+func Unlock(ctx context.Context, c *pgx.Conn, key int64) error {
+	_, err := c.Exec(ctx, "SELECT pg_advisory_unlock($1)", key)
+	return scrub(err)
+}
+
+// LockHolder says which session holds the advisory lock key in c's
+// database: its backend pid and application name; ok is false when none
+// does (or it can't be read).
+func LockHolder(ctx context.Context, c *pgx.Conn, key int64) (pid int32, app string, ok bool) {
+	err := c.QueryRow(ctx, `SELECT l.pid, coalesce(a.application_name, '')
+		FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		  AND l.classid = (($1::bigint >> 32) & 4294967295)::bigint::oid AND l.objid = ($1::bigint & 4294967295)::oid AND l.objsubid = 1
+		LIMIT 1`, key).Scan(&pid, &app)
+	return pid, app, err == nil
+}
