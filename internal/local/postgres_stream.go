@@ -110,10 +110,17 @@ func (p *pgProvider) streamCopy(ctx context.Context, name string, m *refresh.Mas
 	if err := p.dumpRestore(ctx, name, "--snapshot="+snap.id, "--section=pre-data"); err != nil {
 		return fmt.Errorf("schema: %w", err)
 	}
-	if err := m.CaptureFrom(ctx, snap); err != nil {
-		return err
+	// The gates' baselines come from the rows the copy reads (one read of
+	// the source); rules with links need the followed rows before masking,
+	// so for them the baselines are read first, in the same snapshot.
+	capt, err := m.CaptureStream()
+	if err != nil {
+		capt = nil
+		if err := m.CaptureFrom(ctx, snap); err != nil {
+			return err
+		}
 	}
-	rep, err := p.copyRows(ctx, name, snap, m, workers)
+	rep, err := p.copyRows(ctx, name, snap, m, workers, capt)
 	if err != nil {
 		return err
 	}
@@ -122,6 +129,9 @@ func (p *pgProvider) streamCopy(ctx context.Context, name string, m *refresh.Mas
 	}
 	if err := p.dumpRestore(ctx, name, "--snapshot="+snap.id, "--section=post-data"); err != nil {
 		return fmt.Errorf("indexes, constraints and triggers: %w", err)
+	}
+	if capt != nil {
+		return m.StreamedFrom(rep, capt)
 	}
 	m.Streamed(rep)
 	return nil
@@ -212,6 +222,20 @@ func (s *pgSnapshot) get(ctx context.Context) (*pgx.Conn, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// count is a table's row count in the snapshot.
+func (s *pgSnapshot) count(ctx context.Context, t schema.TableName) (int64, error) {
+	c, err := s.get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { s.conns <- c }()
+	var n int64
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM ONLY "+pgx.Identifier{t.Schema, t.Name}.Sanitize()).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", t, pgScrub(err))
+	}
+	return n, nil
 }
 
 // Flavor is "postgres".
@@ -347,21 +371,41 @@ func (s *pgSnapshot) rels(ctx context.Context, relkind string) ([]pgRel, error) 
 // name, workers tables at a time: tables of the plan's truncate set stay
 // empty, tables the plan masks go through its row function, all others
 // pass byte for byte. Each table's row count is checked on both ends.
-func (p *pgProvider) copyRows(ctx context.Context, name string, snap *pgSnapshot, m *refresh.Masking, workers int) (*mask.Report, error) {
+// copyRows copies every table's rows under the snapshot, the masked ones
+// through their row functions. With capt, the masked rows' originals are
+// shown to its observer as they pass and every other table's row count
+// is recorded; each table's count is also checked against a COUNT(*) in
+// the same snapshot.
+func (p *pgProvider) copyRows(ctx context.Context, name string, snap *pgSnapshot, m *refresh.Masking, workers int, capt *refresh.StreamCapture) (*mask.Report, error) {
 	start := time.Now()
 	rels, err := snap.rels(ctx, "r")
 	if err != nil {
 		return nil, err
 	}
 	jobs := map[schema.TableName]*mask.TablePlan{}
-	for _, tp := range m.Plan.Jobs {
+	jobIdx := map[schema.TableName]int{}
+	for i, tp := range m.Plan.Jobs {
 		jobs[tp.Job.Table.TableName] = tp
+		jobIdx[tp.Job.Table.TableName] = i
+	}
+	var obs mask.Observer
+	if capt != nil {
+		obs = capt.Observer()
 	}
 	empty := map[schema.TableName]bool{}
 	rep := &mask.Report{}
 	for _, t := range m.Plan.Truncate {
 		empty[t.TableName] = true
 		rep.Tables = append(rep.Tables, mask.TableStats{Table: t.TableName.String(), Action: "truncate"})
+		if capt != nil {
+			// The copy does not read a truncated table: its count is
+			// the snapshot's.
+			n, err := snap.count(ctx, t.TableName)
+			if err != nil {
+				return nil, err
+			}
+			capt.Count(t.TableName, n)
+		}
 	}
 	stats := map[schema.TableName]*mask.TableStats{}
 	for _, tp := range m.Plan.Jobs {
@@ -426,9 +470,16 @@ func (p *pgProvider) copyRows(ctx context.Context, name string, snap *pgSnapshot
 				sl := <-slots
 				defer func() { slots <- sl }()
 				t0 := time.Now()
-				n, err := pgCopyTable(gctx, sl.src, sl.dst, rel, tp, sl.ms)
+				var o *pgCopyObserver
+				if obs != nil && tp != nil {
+					o = &pgCopyObserver{obs: obs, job: jobIdx[rel.name]}
+				}
+				n, err := pgCopyTable(gctx, sl.src, sl.dst, rel, tp, sl.ms, o)
 				if err != nil {
 					return fmt.Errorf("copy %s: %w", rel.name, err)
+				}
+				if capt != nil && tp == nil {
+					capt.Count(rel.name, n)
 				}
 				d := time.Since(t0)
 				p.log.Debug("copied", "step", "restore", "table", rel.name.String(), "rows", n, "masked", tp != nil, "duration", d.Round(time.Millisecond).String())
@@ -469,7 +520,34 @@ var errCopyAborted = errors.New("copy aborted")
 // dst. With tp, the rows go through its row function: the source COPY
 // also prints the columns the function reads, as text (the form the
 // engine reads them in), and writes back only the values it changed.
-func pgCopyTable(ctx context.Context, src, dst *pgx.Conn, rel pgRel, tp *mask.TablePlan, mks []*transform.Masker) (int64, error) {
+// pgCopyObserver shows a masked table's rows, as they are copied, to the
+// gates' observer: ranges of pgObserveRange rows per goroutine.
+type pgCopyObserver struct {
+	obs mask.Observer
+	job int // index in the plan's jobs
+}
+
+const pgObserveRange = 5000
+
+// wrap returns fn seeing rows whose nread Read values are followed by the
+// job's key values, and a function that ends the last range (call it
+// once the copy succeeded).
+func (o *pgCopyObserver) wrap(fn mask.RowFunc, mk *transform.Masker, nread int) (mask.RowFunc, func()) {
+	ro := o.obs.Range(o.job, mk)
+	n := 0
+	return func(in, out []mask.Value) error {
+			ro.Row(in)
+			if n++; n == pgObserveRange {
+				ro.Done()
+				ro, n = o.obs.Range(o.job, mk), 0
+			}
+			return fn(in[:nread], out)
+		}, func() {
+			ro.Done()
+		}
+}
+
+func pgCopyTable(ctx context.Context, src, dst *pgx.Conn, rel pgRel, tp *mask.TablePlan, mks []*transform.Masker, o *pgCopyObserver) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	qt := pgx.Identifier{rel.name.Schema, rel.name.Name}.Sanitize()
@@ -491,6 +569,12 @@ func pgCopyTable(ctx context.Context, src, dst *pgx.Conn, rel pgRel, tp *mask.Ta
 		}
 		for _, r := range tp.Job.Read {
 			sel = append(sel, "t."+pgIdent(r)+"::text")
+		}
+		if o != nil {
+			// The observer sees the Read values, then the key values.
+			for _, k := range tp.Job.Key {
+				sel = append(sel, "t."+pgIdent(k)+"::text")
+			}
 		}
 		out = "COPY (SELECT " + strings.Join(sel, ", ") + " FROM ONLY " + qt + " AS t) TO STDOUT"
 		for _, w := range tp.Job.Write {
@@ -520,11 +604,26 @@ func pgCopyTable(ctx context.Context, src, dst *pgx.Conn, rel pgRel, tp *mask.Ta
 		r2, w2 = io.Pipe()
 		load = r2
 		fns := make([]mask.RowFunc, len(mks))
+		var ends []func()
+		extra := len(tp.Job.Read)
 		for i, mk := range mks {
 			fns[i] = tp.RowFunc(mk)
+			if o != nil {
+				var end func()
+				fns[i], end = o.wrap(fns[i], mk, len(tp.Job.Read))
+				ends = append(ends, end)
+			}
+		}
+		if o != nil {
+			extra += len(tp.Job.Key)
 		}
 		go func() {
-			n, err := postgres.TransformCopyParallel(r1, w2, len(rel.cols), pos, len(tp.Job.Read), fns)
+			n, err := postgres.TransformCopyParallel(r1, w2, len(rel.cols), pos, extra, fns)
+			if err == nil {
+				for _, end := range ends {
+					end()
+				}
+			}
 			transformed = n
 			if err != nil {
 				r1.CloseWithError(errCopyAborted)
@@ -560,6 +659,16 @@ func pgCopyTable(ctx context.Context, src, dst *pgx.Conn, rel pgRel, tp *mask.Ta
 	read, wrote := readTag.RowsAffected(), tag.RowsAffected()
 	if read != wrote || tp != nil && transformed != read {
 		return 0, fmt.Errorf("read %d rows but wrote %d", read, wrote)
+	}
+	// An independent count in the same snapshot: the verification gate
+	// compares the copy with the rows the source held, not only with the
+	// rows the stream carried.
+	var count int64
+	if err := src.QueryRow(ctx, "SELECT count(*) FROM ONLY "+qt).Scan(&count); err != nil {
+		return 0, fmt.Errorf("count: %w", pgScrub(err))
+	}
+	if count != read {
+		return 0, fmt.Errorf("the snapshot holds %d rows but the copy read %d", count, read)
 	}
 	return wrote, nil
 }
