@@ -51,9 +51,13 @@ var (
 // of rows masking changes (MySQL keeps no NULL fractions by default).
 const rewriteSample = 10000
 
-// rewriteBatchRows is the number of rows the reader hands to one masking
-// goroutine at a time.
-const rewriteBatchRows = 2000
+// A batch is what the reader hands to one masking goroutine at a time:
+// at most rewriteBatchRows rows and about rewriteBatchBytes of values, so
+// that memory stays bounded (a few batches are in flight) on wide rows.
+const (
+	rewriteBatchRows  = 10000
+	rewriteBatchBytes = 2 << 20
+)
 
 // roundTripTypes are the column types whose values the text protocol
 // prints in a form that, written back in the same session, is the same
@@ -619,10 +623,11 @@ func readBatches(ctx context.Context, conn *sql.Conn, q string, width int, out c
 	}
 	var n int64
 	var batch [][][]byte
+	size := 0
 	send := func() error {
 		select {
 		case out <- batch:
-			batch = nil
+			batch, size = nil, 0
 			return nil
 		case <-ctx.Done():
 			return context.Cause(ctx)
@@ -636,11 +641,12 @@ func readBatches(ctx context.Context, conn *sql.Conn, q string, width int, out c
 		for i, b := range raw {
 			if b != nil {
 				row[i] = append(make([]byte, 0, len(b)), b...)
+				size += len(b)
 			}
 		}
 		batch = append(batch, row)
 		n++
-		if len(batch) == rewriteBatchRows {
+		if len(batch) == rewriteBatchRows || size >= rewriteBatchBytes {
 			if err := send(); err != nil {
 				return n, err
 			}
@@ -656,8 +662,8 @@ func readBatches(ctx context.Context, conn *sql.Conn, q string, width int, out c
 }
 
 // maskBatches masks the batches it receives with fn and inserts them into
-// table over conn, one autocommitted multi-row INSERT at a time (the table
-// is new and no one else sees it: a failure drops it whole).
+// table over conn with multi-row INSERTs, one transaction per batch (the
+// table is new and no one else sees it: a failure drops it whole).
 func (w *worker) maskBatches(ctx context.Context, conn *sql.Conn, fn mask.RowFunc, batches <-chan [][][]byte, table string,
 	cols []string, colDefs []*schema.Column, writeAt []int, nw, nin int) (int64, error) {
 	in := make([]mask.Value, nin)
@@ -682,7 +688,17 @@ func (w *worker) maskBatches(ctx context.Context, conn *sql.Conn, fn mask.RowFun
 				}
 			}
 		}
-		if err := w.insertBatches(ctx, conn, table, cols, nil, vals); err != nil {
+		// One transaction per batch: a commit (a log flush) per batch
+		// rather than per statement.
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return n, fmt.Errorf("insert: %w", err)
+		}
+		if err := w.insertBatches(ctx, tx, table, cols, nil, vals); err != nil {
+			_ = tx.Rollback()
+			return n, fmt.Errorf("insert: %w", err)
+		}
+		if err := tx.Commit(); err != nil {
 			return n, fmt.Errorf("insert: %w", err)
 		}
 		n += int64(len(batch))

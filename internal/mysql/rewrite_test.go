@@ -342,3 +342,50 @@ func BenchmarkRewrite(b *testing.B) {
 		}
 	}
 }
+
+// TestRewriteFailureLeavesOriginal: a rewrite that fails while loading
+// (here the row function) leaves the original table as it was, rows and
+// definition, and no table of its own behind; the error names no value.
+func TestRewriteFailureLeavesOriginal(t *testing.T) {
+	e, _ := open(t,
+		`CREATE TABLE team (id INT PRIMARY KEY)`,
+		`CREATE TABLE people (id INT PRIMARY KEY, team_id INT, email VARCHAR(80), FOREIGN KEY (team_id) REFERENCES team (id), KEY (email))`,
+		`INSERT INTO team VALUES (1)`,
+		`INSERT INTO people SELECT seq, 1, CONCAT('secret', seq, '@example.org') FROM seq_1_to_3000`,
+	)
+	var before string
+	if err := e.db.QueryRow("SHOW CREATE TABLE people").Scan(new(string), &before); err != nil {
+		t.Fatal(err)
+	}
+	rows := dump(t, e.db, "SELECT * FROM people ORDER BY id")
+	s := introspect(t, e)
+	job := &mask.TableJob{Table: s.Table("people"), Key: []string{"id"}, Read: []string{"email"}, Write: []string{"email"}}
+	w, err := e.Worker(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	calls := 0
+	fn := func(in, out []mask.Value) error {
+		if calls++; calls == 2500 {
+			return fmt.Errorf("row function failed")
+		}
+		out[0] = mask.Value{S: "x" + in[0].S}
+		return nil
+	}
+	_, err = w.(mask.TableRewriter).RewriteTable(context.Background(), job, []mask.RowFunc{fn})
+	if err == nil || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("err = %v, want a failure naming no value", err)
+	}
+	var after string
+	if err := e.db.QueryRow("SHOW CREATE TABLE people").Scan(new(string), &after); err != nil {
+		t.Fatal(err)
+	}
+	if after != before || !reflect.DeepEqual(rows, dump(t, e.db, "SELECT * FROM people ORDER BY id")) {
+		t.Errorf("the original changed:\n%s\n%s", before, after)
+	}
+	var left int
+	if err := e.db.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'restage%'").Scan(&left); err != nil || left != 0 {
+		t.Errorf("%d tables of the rewrite left behind (%v)", left, err)
+	}
+}
