@@ -308,6 +308,11 @@ var ErrIdentity = errors.New("the rewritten table differs from the original in S
 // autoIncrement finds the AUTO_INCREMENT table option of SHOW CREATE TABLE.
 var autoIncrement = regexp.MustCompile(`\) ENGINE=\S+ (?:.*? )?AUTO_INCREMENT=(\d+)`)
 
+// rewriteSQLMode is the writers' session sql_mode: the session's own
+// without NO_ZERO_DATE and NO_ZERO_IN_DATE, with NO_AUTO_VALUE_ON_ZERO.
+const rewriteSQLMode = `SET SESSION sql_mode = CONCAT_WS(',', NULLIF(TRIM(BOTH ',' FROM
+  REPLACE(REPLACE(CONCAT(',', @@session.sql_mode, ','), ',NO_ZERO_DATE,', ','), ',NO_ZERO_IN_DATE,', ',')), ''), 'NO_AUTO_VALUE_ON_ZERO')`
+
 // RewriteTable masks every row of job.Table by building the masked table
 // next to it and swapping it in (see the comment at the top of this
 // file). On any error before the swap the new table is dropped and the
@@ -550,8 +555,10 @@ func (w *worker) loadMasked(ctx context.Context, job *mask.TableJob, fns []mask.
 	}
 	for _, c := range conns {
 		// An explicit 0 in an AUTO_INCREMENT column is a value, not a
-		// request for the next one.
-		if _, err := c.ExecContext(ctx, "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')"); err != nil {
+		// request for the next one; a zero date the table holds goes back
+		// as it is (an UPDATE in place never writes an unmasked column,
+		// so NO_ZERO_DATE never sees it there either). Strict mode stays.
+		if _, err := c.ExecContext(ctx, rewriteSQLMode); err != nil {
 			return 0, fmt.Errorf("session mode: %w", err)
 		}
 	}

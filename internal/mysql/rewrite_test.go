@@ -389,3 +389,46 @@ func TestRewriteFailureLeavesOriginal(t *testing.T) {
 		t.Errorf("%d tables of the rewrite left behind (%v)", left, err)
 	}
 }
+
+// TestRewriteKeepsZeroDatesAndZeroIDs: values the in-place path never
+// rewrites (a zero date under NO_ZERO_DATE, a 0 in an AUTO_INCREMENT
+// column) come back unchanged from a rewrite.
+func TestRewriteKeepsZeroDatesAndZeroIDs(t *testing.T) {
+	e, _ := open(t,
+		`SET SESSION sql_mode = ''`,
+		`CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, d DATETIME, email VARCHAR(80))`,
+	)
+	conn, err := e.db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{`SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'`,
+		`INSERT INTO t VALUES (0, '0000-00-00 00:00:00', 'a@example.org'), (5, '2024-00-10 00:00:00', 'b@example.org'), (6, '2024-01-01 10:00:00', NULL)`} {
+		if _, err := conn.ExecContext(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close()
+	w, err := e.Worker(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	// As on MySQL 8 by default.
+	if _, err := w.(*worker).conn.ExecContext(context.Background(), "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE'"); err != nil {
+		t.Fatal(err)
+	}
+	s := introspect(t, e)
+	job := &mask.TableJob{Table: s.Table("t"), Key: []string{"id"}, Read: []string{"email"}, Write: []string{"email"}}
+	fn := func(in, out []mask.Value) error {
+		out[0] = mask.Value{S: "x" + in[0].S, Null: in[0].Null}
+		return nil
+	}
+	if _, err := w.(mask.TableRewriter).RewriteTable(context.Background(), job, []mask.RowFunc{fn}); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"'0'", "'0000-00-00 00:00:00'", "'xa@example.org'"}, {"'5'", "'2024-00-10 00:00:00'", "'xb@example.org'"}, {"'6'", "'2024-01-01 10:00:00'", "NULL"}}
+	if got := dump(t, e.db, "SELECT * FROM t ORDER BY id"); !reflect.DeepEqual(got, want) {
+		t.Errorf("rows: %v, want %v", got, want)
+	}
+}
