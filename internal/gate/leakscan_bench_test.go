@@ -57,6 +57,9 @@ func BenchmarkLeakScanJPShop(b *testing.B) {
 				if !r.report.OK() {
 					b.Fatalf("leak scan: %s", r.report.Summary())
 				}
+				if plain.strategies != r.strategies {
+					b.Logf("strategies differ: without the scan %s; with it %s", plain.strategies, r.strategies)
+				}
 				added := r.mask - plain.mask + r.report.Duration
 				b.ReportMetric(float64(plain.mask.Milliseconds()), "mask-ms")
 				b.ReportMetric(float64(r.mask.Milliseconds()), "mask+capture-ms")

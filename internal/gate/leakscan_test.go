@@ -164,6 +164,17 @@ type leakResult struct {
 	// without a database, a preempting server or a second worker.
 	captureCPU time.Duration
 	bytes      int64
+	strategies string // each masked table's strategy
+}
+
+func strategies(r *mask.Report) string {
+	var out []string
+	for _, t := range r.Tables {
+		if t.Strategy != "" {
+			out = append(out, t.Table+"="+t.Strategy)
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 func leakRun(t testing.TB, f jpshop.Flavor, rules string, plant bool, size int) leakResult {
@@ -278,6 +289,7 @@ func leakRunWith(t testing.TB, f jpshop.Flavor, rules string, plant bool, size i
 			t.Fatal(err)
 		}
 		res.mask = mrep.Duration
+		res.strategies = strategies(mrep)
 		return res
 	}
 	// The baseline is taken in the masking pass (LeakCapturer, as the run
@@ -301,6 +313,7 @@ func leakRunWith(t testing.TB, f jpshop.Flavor, rules string, plant bool, size i
 		t.Fatalf("baseline holds e-mail %d, name %d, phone %d, ip %d originals", base.Originals(LeakEmail), base.Originals(LeakName), base.Originals(LeakPhone), base.Originals(LeakIP))
 	}
 	res.mask = mrep.Duration
+	res.strategies = strategies(mrep)
 	s, err = eng.Introspect(ctx)
 	if err != nil {
 		t.Fatal(err)
