@@ -1,8 +1,6 @@
 package local
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -11,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -96,64 +93,33 @@ func mysqlOpen(cfg *mysql.Config) (*sql.DB, error) {
 	return sql.OpenDB(c), nil
 }
 
-// mysqlTool finds a client program: MariaDB's name first, then MySQL's.
-func mysqlTool(names ...string) (string, error) {
-	for _, n := range names {
-		if p, err := exec.LookPath(n); err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found in PATH (install the MariaDB or MySQL client)", names[0])
-}
-
-// mysqlClientArgs are the connection options for the command-line tools.
-// The password goes through MYSQL_PWD, never the command line.
-func mysqlClientArgs(cfg *mysql.Config) []string {
-	args := []string{"--no-defaults", "--default-character-set=utf8mb4"}
-	if cfg.User != "" {
-		args = append(args, "--user="+cfg.User)
-	}
-	if cfg.Net == "unix" {
-		return append(args, "--socket="+cfg.Addr)
-	}
-	host, port := cfg.Addr, "3306"
-	if i := strings.LastIndexByte(cfg.Addr, ':'); i >= 0 {
-		host, port = cfg.Addr[:i], cfg.Addr[i+1:]
-	}
-	return append(args, "--protocol=TCP", "--host="+strings.Trim(host, "[]"), "--port="+port)
-}
-
 // copySchema pipes a consistent dump of the source into the new database.
 func (p *mysqlProvider) copySchema(ctx context.Context, name string) error {
 	return p.copyDump(ctx, name, nil, func(dst io.Writer, src io.Reader) error {
-		return mysqlRewriteDump(dst, src, p.sourceName, name)
+		return mysqlengine.RewriteDump(dst, src, p.sourceName, name)
 	})
 }
 
 // copyDump pipes the dump of the source (with extra options) through
 // xform into the new database.
 func (p *mysqlProvider) copyDump(ctx context.Context, name string, extra []string, xform func(dst io.Writer, src io.Reader) error) error {
-	dumpBin, err := mysqlTool("mariadb-dump", "mysqldump")
+	dumpBin, err := mysqlengine.DumpTool()
 	if err != nil {
 		return err
 	}
-	clientBin, err := mysqlTool("mariadb", "mysql")
+	clientBin, err := mysqlengine.ClientTool()
 	if err != nil {
 		return err
 	}
-	dumpArgs := append(mysqlClientArgs(p.src),
-		"--single-transaction", "--skip-lock-tables", "--skip-add-locks",
-		"--routines", "--triggers", "--events", "--no-create-db",
-		"--hex-blob", "--quick", "--skip-comments")
-	dumpArgs = append(append(dumpArgs, extra...), p.sourceName)
-	loadArgs := append(mysqlClientArgs(p.stg), "--batch", "--binary-mode", name)
+	dumpArgs := mysqlengine.DumpArgs(p.src, p.sourceName, extra...)
+	loadArgs := mysqlengine.LoadArgs(p.stg, name)
 
 	g, gctx := errgroup.WithContext(ctx)
 	dump := exec.CommandContext(gctx, dumpBin, dumpArgs...)
 	dump.Env = append(os.Environ(), "MYSQL_PWD="+p.src.Passwd)
 	load := exec.CommandContext(gctx, clientBin, loadArgs...)
 	load.Env = append(os.Environ(), "MYSQL_PWD="+p.stg.Passwd)
-	var dumpErr, loadErr myTail
+	var dumpErr, loadErr mysqlengine.StderrTail
 	dump.Stderr, load.Stderr = &dumpErr, &loadErr
 	load.Stdout = io.Discard
 
@@ -209,87 +175,4 @@ func (p *mysqlProvider) copyDump(ctx context.Context, name string, extra []strin
 		return nil
 	})
 	return g.Wait()
-}
-
-// myTail keeps the last few KiB a tool writes to stderr, with quoted
-// literals elided: the client's errors can quote row values.
-type myTail struct{ b []byte }
-
-func (t *myTail) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if len(t.b) > 4096 {
-		t.b = t.b[len(t.b)-4096:]
-	}
-	return len(p), nil
-}
-
-func (t *myTail) String() string {
-	s := strings.TrimSpace(string(t.b))
-	if s == "" {
-		return "no error output"
-	}
-	return mysqlengine.ScrubMessage(s)
-}
-
-// mysqlRewriteDump copies a mysqldump script, pointing qualified references
-// to the source schema (`src`.t or src.t in view, trigger, routine and
-// event definitions) at the new one, so the copy never reads production.
-// Data statements (INSERT INTO … at the start of a line while the
-// delimiter is ";": trigger and routine bodies are always inside
-// DELIMITER ;; blocks) pass unchanged to their final ";", every row line
-// of an extended INSERT included, so row values are never rewritten.
-func mysqlRewriteDump(dst io.Writer, src io.Reader, from, to string) error {
-	rw := mysqlSchemaRewriter(from, to)
-	d := newMyDumpReader(src)
-	bw := bufio.NewWriterSize(dst, 256<<10)
-	var buf []byte
-	for {
-		text, ins, err := d.next(buf)
-		if err == io.EOF {
-			return bw.Flush()
-		}
-		if err != nil {
-			return err
-		}
-		if ins != nil {
-			if _, err := bw.Write(ins.stmt); err != nil {
-				return err
-			}
-			buf = ins.stmt[:0]
-			continue
-		}
-		if myEventLine(text) {
-			// Production's events arrive disabled: on the copy they
-			// would run against unmasked data (and later on staging).
-			text = myEventEnable.ReplaceAll(text, []byte("${1} DISABLE "))
-		}
-		if _, err := bw.Write(rw(text)); err != nil {
-			return err
-		}
-	}
-}
-
-// myEventEnable matches the ENABLE of a dumped event definition.
-var myEventEnable = regexp.MustCompile(`(ON COMPLETION (?:NOT )?PRESERVE) ENABLE `)
-
-// mysqlSchemaRewriter returns a function replacing qualified references to
-// schema from (`from`. and, for a plain name, from.) with `to`.
-func mysqlSchemaRewriter(from, to string) func([]byte) []byte {
-	if from == to {
-		return func(b []byte) []byte { return b }
-	}
-	quoted := []byte(mysqlQuote(from) + ".")
-	repl := []byte(mysqlQuote(to) + ".")
-	var bare *regexp.Regexp
-	if regexp.MustCompile(`^[A-Za-z0-9_$]+$`).MatchString(from) {
-		bare = regexp.MustCompile(`(^|[^A-Za-z0-9_$.` + "`" + `])` + regexp.QuoteMeta(from) + `\.`)
-	}
-	bareRepl := []byte("${1}" + strings.ReplaceAll(mysqlQuote(to), "$", "$$") + ".")
-	return func(b []byte) []byte {
-		b = bytes.ReplaceAll(b, quoted, repl)
-		if bare != nil {
-			b = bare.ReplaceAll(b, bareRepl)
-		}
-		return b
-	}
 }

@@ -469,7 +469,7 @@ func (s *mySwitch) dropObjects(ctx context.Context, schema string, objs []mysqlO
 // ensureObjects makes schema to hold exactly the captured objects (see
 // mysql.EnsureObjects), references to from rewritten to to.
 func (s *mySwitch) ensureObjects(ctx context.Context, objs []mysqlObject, from, to string) error {
-	return mysqlengine.EnsureObjects(ctx, s.conn, objs, to, mysqlSchemaRewriter(from, to))
+	return mysqlengine.EnsureObjects(ctx, s.conn, objs, to, mysqlengine.SchemaRewriter(from, to))
 }
 
 // ---- finishing an interrupted swap ----

@@ -1,7 +1,6 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -218,31 +217,6 @@ func (e *myEnv) smallSchema(db, tag string) {
 		"CREATE PROCEDURE add_parent(IN i INT) BEGIN INSERT INTO "+q+".parent VALUES (i, CONCAT('p', i)); END",
 		"CREATE FUNCTION parent_count() RETURNS INT READS SQL DATA RETURN (SELECT COUNT(*) FROM "+q+".parent)",
 	)
-}
-
-func TestMySQLRewriteDump(t *testing.T) {
-	long := "INSERT INTO `t` VALUES ('src.x `src`.y', '" + strings.Repeat("z", 600<<10) + "');\n"
-	in := "CREATE TABLE `t` (a int);\n" + long +
-		"/*!50001 CREATE VIEW `v` AS select `src`.`t`.`a` from `src`.`t` */;\n" +
-		"DELIMITER ;;\n" +
-		"INSERT INTO `src`.`t` VALUES (1);\n" + // a routine body line
-		"CREATE TRIGGER x AFTER INSERT ON t FOR EACH ROW INSERT INTO src.log VALUES (1), (mysrc.f(1)) ;;\n" +
-		"/*!50106 CREATE*/ /*!50117 DEFINER=`root`@`localhost`*/ /*!50106 EVENT `e1` ON SCHEDULE EVERY 1 HOUR STARTS '2026-11-25 15:56:23' ON COMPLETION NOT PRESERVE ENABLE DO INSERT INTO src.x VALUES (1) ;;\n" +
-		"DELIMITER ;\n" + long
-	want := "CREATE TABLE `t` (a int);\n" + long +
-		"/*!50001 CREATE VIEW `v` AS select `dst`.`t`.`a` from `dst`.`t` */;\n" +
-		"DELIMITER ;;\n" +
-		"INSERT INTO `dst`.`t` VALUES (1);\n" +
-		"CREATE TRIGGER x AFTER INSERT ON t FOR EACH ROW INSERT INTO `dst`.log VALUES (1), (mysrc.f(1)) ;;\n" +
-		"/*!50106 CREATE*/ /*!50117 DEFINER=`root`@`localhost`*/ /*!50106 EVENT `e1` ON SCHEDULE EVERY 1 HOUR STARTS '2026-11-25 15:56:23' ON COMPLETION NOT PRESERVE DISABLE DO INSERT INTO `dst`.x VALUES (1) ;;\n" +
-		"DELIMITER ;\n" + long
-	var out bytes.Buffer
-	if err := mysqlRewriteDump(&out, strings.NewReader(in), "src", "dst"); err != nil {
-		t.Fatal(err)
-	}
-	if got := out.String(); got != want {
-		t.Errorf("rewrite differs:\n got %.300q\nwant %.300q", got, want)
-	}
 }
 
 // TestMySQLRestore copies Sakila plus objects that name the source schema,

@@ -1,4 +1,4 @@
-package local
+package mysql
 
 import (
 	"bytes"
@@ -6,7 +6,7 @@ import (
 	"database/sql"
 	"io"
 	"os"
-	"os/exec"
+	osexec "os/exec"
 	"reflect"
 	"strings"
 	"testing"
@@ -129,14 +129,14 @@ func myDumpOf(t *testing.T, dsn string, extra ...string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := mysqlTool("mariadb-dump", "mysqldump")
+	bin, err := Tool("mariadb-dump", "mysqldump")
 	if err != nil {
 		t.Skip(err)
 	}
-	args := append(mysqlClientArgs(cfg), "--single-transaction", "--skip-lock-tables", "--skip-add-locks",
+	args := append(ClientArgs(cfg), "--single-transaction", "--skip-lock-tables", "--skip-add-locks",
 		"--routines", "--triggers", "--events", "--no-create-db", "--hex-blob", "--quick", "--skip-comments")
 	args = append(append(args, extra...), cfg.DBName)
-	cmd := exec.Command(bin, args...)
+	cmd := osexec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "MYSQL_PWD="+cfg.Passwd)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
@@ -312,7 +312,7 @@ func TestMySQLRewriteDumpRowLines(t *testing.T) {
 	want := "INSERT INTO `t` VALUES (1,'a'),\n(2,'see `src`.x and src.y'),\n(3,'z');\n" +
 		"/*!50001 CREATE VIEW `v` AS select `dst`.`t`.`a` from `dst`.`t` */;\n"
 	var out bytes.Buffer
-	if err := mysqlRewriteDump(&out, strings.NewReader(in), "src", "dst"); err != nil {
+	if err := RewriteDump(&out, strings.NewReader(in), "src", "dst"); err != nil {
 		t.Fatal(err)
 	}
 	if got := out.String(); got != want {

@@ -1,4 +1,4 @@
-package local
+package mysql
 
 import (
 	"bytes"
@@ -94,7 +94,7 @@ func myDeferIndexes(create []byte, t *schema.Table, masked map[string]bool, refe
 	out.WriteString(lines[0] + "\n")
 	out.WriteString(strings.Join(keep, ",\n") + "\n")
 	out.WriteString(lines[len(lines)-1] + "\n")
-	alter := "ALTER TABLE " + mysqlQuote(t.TableName.Name) + " " + strings.Join(adds, ", ") + ";\n"
+	alter := "ALTER TABLE " + Quote(t.TableName.Name) + " " + strings.Join(adds, ", ") + ";\n"
 	return out.Bytes(), []byte(alter), names
 }
 
