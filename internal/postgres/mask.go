@@ -258,7 +258,7 @@ func (e *Engine) Worker(ctx context.Context) (mask.Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres worker: %w", err)
 	}
-	w := &worker{conn: c, cfg: e.cfg, plans: map[*mask.TableJob]*plan{}}
+	w := &worker{e: e, conn: c, cfg: e.cfg, plans: map[*mask.TableJob]*plan{}}
 	if _, err := c.Exec(ctx, "SET session_replication_role = replica"); err != nil {
 		if !hasCode(err, "42501") {
 			closeConn(c)
@@ -277,6 +277,7 @@ func (e *Engine) Worker(ctx context.Context) (mask.Worker, error) {
 }
 
 type worker struct {
+	e       *Engine
 	conn    *pgx.Conn
 	cfg     *pgx.ConnConfig // for a rewrite's second (reading) connection
 	replica bool
@@ -636,7 +637,9 @@ SELECT up.oid::regclass::text FROM up WHERE up.oid <> ALL($1::text[]::regclass[]
 	g.SetLimit(4)
 	for i, t := range masked {
 		stmt := "VACUUM (ANALYZE) " + names[i]
-		if t.Partitioned {
+		// A rewritten table holds no dead row versions: VACUUM would only
+		// read it whole again to set visibility bits.
+		if t.Partitioned || e.wasRewritten(t.TableName) {
 			stmt = "ANALYZE " + names[i]
 		}
 		g.Go(func() error { return e.exec(gctx, stmt) })

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/restage/restage/internal/mask"
+	"github.com/restage/restage/internal/schema"
 )
 
 var (
@@ -35,6 +36,26 @@ type Engine struct {
 	// under (see Chunks); closed by Finish and Close.
 	expMu sync.Mutex
 	exp   *exporter
+
+	// rewritten are the tables RewriteTable wrote anew (Finish analyzes
+	// them without a VACUUM).
+	rwMu      sync.Mutex
+	rewritten map[schema.TableName]bool
+}
+
+func (e *Engine) markRewritten(t schema.TableName) {
+	e.rwMu.Lock()
+	defer e.rwMu.Unlock()
+	if e.rewritten == nil {
+		e.rewritten = map[schema.TableName]bool{}
+	}
+	e.rewritten[t] = true
+}
+
+func (e *Engine) wasRewritten(t schema.TableName) bool {
+	e.rwMu.Lock()
+	defer e.rwMu.Unlock()
+	return e.rewritten[t]
 }
 
 // sessionParams pin how values print as text, so masked output does not

@@ -204,6 +204,9 @@ func (w *worker) RewriteTable(ctx context.Context, job *mask.TableJob, fns []mas
 	if err != nil {
 		return n, fmt.Errorf("rewrite %s: %w", job.Table.TableName, scrub(err))
 	}
+	if w.e != nil {
+		w.e.markRewritten(job.Table.TableName)
+	}
 	return n, nil
 }
 

@@ -365,6 +365,20 @@ func TestRewriteFallsBack(t *testing.T) {
 	if after := totalSize(t, dsn2, "people"); float64(after) > 1.05*float64(sizeBefore) {
 		t.Errorf("people grew from %d to %d bytes", sizeBefore, after)
 	}
+	// Statistics: the rewritten table is analyzed, not vacuumed (it holds
+	// no dead rows); the table masked in place is vacuumed too.
+	for table, wantVacuum := range map[string]bool{"people": false, "log": true} {
+		var vacuums, analyzes int64
+		err := e2.with(ctx, func(c *pgx.Conn) error {
+			return c.QueryRow(ctx, "SELECT vacuum_count, analyze_count FROM pg_stat_user_tables WHERE relname = $1", table).Scan(&vacuums, &analyzes)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if analyzes == 0 || (vacuums > 0) != wantVacuum {
+			t.Errorf("%s: %d VACUUM(s), %d ANALYZE(s); want an ANALYZE and VACUUM %v", table, vacuums, analyzes, wantVacuum)
+		}
+	}
 }
 
 // TestTableIdentitySeesChanges: the catalog description changes with
