@@ -42,10 +42,10 @@ var (
 // unique in the schema, move: dropped from the original and added to the
 // new table (with foreign_key_checks off: masking never writes a key
 // column, so the rows still satisfy them) just before the swap, and added
-// back to the original if anything fails before it. A table is only rewritten when its columns'
-// values survive the trip through the client's text form exactly, and the
-// schema-identity check compares SHOW CREATE TABLE of both tables before
-// the swap.
+// back to the original if anything fails before it. A table is only
+// rewritten when its columns' values survive the trip through the
+// client's text form exactly, and the schema-identity check compares SHOW
+// CREATE TABLE of both tables before the swap.
 
 // rewriteSample is how many rows RewriteFacts reads to estimate the share
 // of rows masking changes (MySQL keeps no NULL fractions by default).

@@ -30,6 +30,7 @@ var rewriteSetup = []string{
 		domain VARCHAR(120) AS (SUBSTRING_INDEX(email, '@', -1)) VIRTUAL,
 		UNIQUE KEY uq_email (email), KEY k_name (name), KEY k_domain (domain)
 	) AUTO_INCREMENT=50000 DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='members'`,
+	`CREATE VIEW member_domains AS SELECT id, domain FROM members`,
 	`CREATE TRIGGER members_bu BEFORE UPDATE ON members FOR EACH ROW SET NEW.name = CONCAT(NEW.name, '')`,
 	`INSERT INTO events
 		SELECT IF(n % 7 = 0, NULL, CONCAT('user', n % 500, '@example.jp')), ELT(1 + n % 3, 'view', 'cart', 'buy'),
@@ -89,6 +90,7 @@ type tableState struct {
 	rows    map[string][][]string
 	trigger string
 	grants  [][]string
+	view    [][]string
 }
 
 func stateOf(t *testing.T, e *Engine, user string) tableState {
@@ -103,6 +105,8 @@ func stateOf(t *testing.T, e *Engine, user string) tableState {
 	}
 	st.rows["events"] = dump(t, e.db, "SELECT * FROM events ORDER BY occurred_at, event_type")
 	st.rows["members"] = dump(t, e.db, "SELECT * FROM members ORDER BY id")
+	st.view = dump(t, e.db, "SELECT COUNT(*) FROM member_domains")
+	st.view = append(st.view, dump(t, e.db, "SELECT VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()")...)
 	if err := e.db.QueryRow("SHOW CREATE TRIGGER members_bu").Scan(new(string), new(string), &st.trigger, new(string), new(string), new(string), new(string)); err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +143,9 @@ func TestRewriteSameAsUpdate(t *testing.T) {
 		after := stateOf(t, e, user)
 		if !reflect.DeepEqual(before.create, after.create) {
 			t.Errorf("%s: SHOW CREATE TABLE changed:\n%v\n%v", strategy, before.create, after.create)
+		}
+		if !reflect.DeepEqual(before.view, after.view) {
+			t.Errorf("%s: the view changed: %v → %v", strategy, before.view, after.view)
 		}
 		if before.trigger != after.trigger || !reflect.DeepEqual(before.grants, after.grants) {
 			t.Errorf("%s: trigger or grants changed: %q %v → %q %v", strategy, before.trigger, before.grants, after.trigger, after.grants)
