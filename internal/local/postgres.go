@@ -700,10 +700,6 @@ func pgCode(err error) string {
 // server error keeps its SQLSTATE and object names, never a row value.
 func pgScrub(err error) error { return postgres.Scrub(err) }
 
-// pgScrubQuoted scrubs a line of psql/pg_dump output the way the engine
-// scrubs server messages (postgres.ScrubMessage).
-func pgScrubQuoted(msg string, keep ...string) string { return postgres.ScrubMessage(msg, keep...) }
-
 // pgRedact replaces secret in err's message, keeping the SQLSTATE.
 func pgRedact(err error, secret string) error {
 	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {

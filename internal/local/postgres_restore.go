@@ -1,11 +1,9 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -114,35 +112,26 @@ func (p *pgProvider) createStatement(ctx context.Context, name string) (string, 
 	return create, nil
 }
 
-// pgDumpArgs: a plain SQL dump without owners, grants, subscriptions (a
-// copied subscription would start replicating from production's
-// publisher), publications, tablespaces (the staging server may not have
-// them) or security labels.
-var pgDumpArgs = []string{
-	"--format=plain", "--no-owner", "--no-privileges", "--no-subscriptions",
-	"--no-publications", "--no-tablespaces", "--no-security-labels",
-}
-
 // dumpRestore pipes pg_dump of the source into psql on database name;
 // extra are more pg_dump arguments (a section, a snapshot).
 // Passwords travel in PGPASSWORD, never in argv.
 func (p *pgProvider) dumpRestore(ctx context.Context, name string, extra ...string) error {
-	srcEnv, err := pgToolEnv(p.cfg.SourceDSN, "")
+	srcEnv, err := postgres.ToolEnv(p.cfg.SourceDSN, "")
 	if err != nil {
 		return fmt.Errorf("source DSN: %w", err)
 	}
-	stgEnv, err := pgToolEnv(p.cfg.StagingDSN, name)
+	stgEnv, err := postgres.ToolEnv(p.cfg.StagingDSN, name)
 	if err != nil {
 		return fmt.Errorf("staging DSN: %w", err)
 	}
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	dump := exec.CommandContext(ctx, "pg_dump", append(append([]string{}, pgDumpArgs...), extra...)...)
+	dump := exec.CommandContext(ctx, "pg_dump", postgres.DumpArgs(extra...)...)
 	dump.Env = srcEnv
-	load := exec.CommandContext(ctx, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1")
+	load := exec.CommandContext(ctx, "psql", postgres.LoadArgs()...)
 	load.Env = stgEnv
-	dumpErr, loadErr := &pgTail{}, &pgTail{}
+	dumpErr, loadErr := &postgres.ToolStderr{}, &postgres.ToolStderr{}
 	dump.Stderr, load.Stderr = dumpErr, loadErr
 	load.Stdout = nil // psql echoes set_config results; discard them
 
@@ -175,118 +164,18 @@ func (p *pgProvider) dumpRestore(ctx context.Context, name string, extra ...stri
 	switch {
 	case (errDump != nil || errLoad != nil) && parent.Err() != nil:
 		return fmt.Errorf("copy stopped: %w", parent.Err())
-	case errLoad != nil && loadErr.summary(true) != pgNoMessage:
+	case errLoad != nil && loadErr.Summary(true) != postgres.NoMessage:
 		// psql stopped at an error; pg_dump then failed on a broken pipe.
-		return fmt.Errorf("psql: %v: %s", errLoad, loadErr.summary(true))
+		return fmt.Errorf("psql: %v: %s", errLoad, loadErr.Summary(true))
 	case errDump != nil:
-		return fmt.Errorf("pg_dump: %v: %s", errDump, dumpErr.summary(false))
+		return fmt.Errorf("pg_dump: %v: %s", errDump, dumpErr.Summary(false))
 	case errLoad != nil:
 		// psql's messages can quote row values (COPY input lines): data
 		// errors are scrubbed.
-		return fmt.Errorf("psql: %v: %s", errLoad, loadErr.summary(true))
+		return fmt.Errorf("psql: %v: %s", errLoad, loadErr.Summary(true))
 	}
 	return nil
 }
-
-// pgToolEnv is the environment for a libpq client tool connecting as the
-// DSN says (to database db, if not empty): inherited PG* variables are
-// dropped except PGPASSFILE, and the DSN's parts go into PG* variables, the
-// password into PGPASSWORD.
-func pgToolEnv(dsnURL, db string) ([]string, error) {
-	u, err := url.Parse(dsnURL)
-	if err != nil {
-		return nil, errors.New("not a valid URL (details withheld)")
-	}
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "PG") && !strings.HasPrefix(kv, "PGPASSFILE=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	set := func(k, v string) {
-		if v != "" {
-			env = append(env, k+"="+v)
-		}
-	}
-	if db == "" {
-		db = strings.TrimPrefix(u.Path, "/")
-	}
-	q := u.Query()
-	host := u.Hostname()
-	if h := q.Get("host"); h != "" {
-		host = h
-	}
-	set("PGHOST", host)
-	port := u.Port()
-	if pp := q.Get("port"); pp != "" {
-		port = pp
-	}
-	set("PGPORT", port)
-	set("PGDATABASE", db)
-	if u.User != nil {
-		set("PGUSER", u.User.Username())
-		pw, _ := u.User.Password()
-		set("PGPASSWORD", pw)
-	}
-	if v := q.Get("user"); v != "" {
-		set("PGUSER", v)
-	}
-	if v := q.Get("password"); v != "" {
-		set("PGPASSWORD", v)
-	}
-	for param, v := range map[string]string{
-		"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT",
-		"sslkey": "PGSSLKEY", "sslcrl": "PGSSLCRL", "connect_timeout": "PGCONNECT_TIMEOUT",
-		"target_session_attrs": "PGTARGETSESSIONATTRS",
-	} {
-		set(v, q.Get(param))
-	}
-	set("PGAPPNAME", "restage")
-	if q.Get("connect_timeout") == "" {
-		set("PGCONNECT_TIMEOUT", "30")
-	}
-	return env, nil
-}
-
-// pgTail keeps the first 64 KiB a tool writes to stderr.
-type pgTail struct{ b bytes.Buffer }
-
-func (t *pgTail) Write(b []byte) (int, error) {
-	if room := 64<<10 - t.b.Len(); room > 0 {
-		t.b.Write(b[:min(len(b), room)])
-	}
-	return len(b), nil
-}
-
-// summary returns the tool's error lines (at most three): DETAIL, CONTEXT
-// and the like are left out since they can quote data; with scrub, quoted
-// parts of the error lines are replaced by "…" too.
-func (t *pgTail) summary(scrub bool) string {
-	var out []string
-	for _, line := range strings.Split(t.b.String(), "\n") {
-		l := strings.TrimSpace(line)
-		if !strings.Contains(l, "ERROR:") && !strings.Contains(l, "FATAL:") && !strings.Contains(l, "error:") {
-			continue
-		}
-		if scrub {
-			l = pgScrubQuoted(l)
-		}
-		if len(l) > 300 {
-			l = l[:300] + "…"
-		}
-		out = append(out, l)
-		if len(out) == 3 {
-			break
-		}
-	}
-	if len(out) == 0 {
-		return pgNoMessage
-	}
-	return strings.Join(out, "; ")
-}
-
-const pgNoMessage = "no error message"
 
 // pgLiteral quotes s as an SQL string literal.
 func pgLiteral(s string) string {

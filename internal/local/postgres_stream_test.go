@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/restage/restage/internal/exitcode"
-	"github.com/restage/restage/internal/mask"
 	"github.com/restage/restage/internal/postgres"
 	"github.com/restage/restage/internal/refresh"
 	"github.com/restage/restage/internal/testdb"
@@ -24,7 +23,7 @@ func pgSakilaMasking(t *testing.T) *refresh.Masking {
 // \restrict key lines of newer pg_dump releases.
 func pgSchemaDump(t *testing.T, db string) string {
 	t.Helper()
-	env, err := pgToolEnv(pgTestDSN(t, db), "")
+	env, err := postgres.ToolEnv(pgTestDSN(t, db), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,39 +169,6 @@ func TestPGRestoreMaskedSakila(t *testing.T) {
 		t.Errorf("VerifyMasked with an original back in customer.email: %v, want a refusal", err)
 	} else if strings.Contains(err.Error(), orig) {
 		t.Errorf("the refusal shows the original value")
-	}
-}
-
-func TestPGCopyTextCodec(t *testing.T) {
-	for _, s := range []string{"", "plain", "tab\there", "line\nbreak\r\n", `back\slash\\`, "\\N", "ünïcødé"} {
-		v := mask.Value{S: s}
-		if got := pgCopyDecode(pgCopyEncode(v)); got != v {
-			t.Errorf("round trip of %q gave %q", s, got.S)
-		}
-	}
-	if got := pgCopyDecode(pgCopyEncode(mask.Value{Null: true})); !got.Null {
-		t.Errorf("NULL did not survive the round trip")
-	}
-	// What COPY prints besides: \b \f \v, octal and hex escapes.
-	if got := pgCopyDecode([]byte(`a\bb\fc\vd\101\x42\q`)); got.S != "a\bb\fc\vdAB"+"q" {
-		t.Errorf("decode = %q", got.S)
-	}
-	// Two copied columns and one read column; the function upper-cases
-	// the read value into column 1; unchanged rows pass byte for byte.
-	in := "1\tx\\ty\tx\\ty\n2\t\\N\t\\N\n3\tsame\tSAME\n"
-	var out bytes.Buffer
-	n, err := pgTransformCopy(strings.NewReader(in), &out, 2, []int{1}, 1, func(in, out []mask.Value) error {
-		out[0] = mask.Value{S: strings.ToUpper(in[0].S), Null: in[0].Null}
-		return nil
-	})
-	if err != nil || n != 3 {
-		t.Fatalf("transform: %d rows, %v", n, err)
-	}
-	if want := "1\tX\\tY\n2\t\\N\n3\tsame\n"; out.String() != want {
-		t.Errorf("transform wrote %q, want %q", out.String(), want)
-	}
-	if _, err := pgTransformCopy(strings.NewReader("1\t2\n"), &out, 2, []int{1}, 1, func(in, out []mask.Value) error { return nil }); err == nil {
-		t.Errorf("a row with too few fields was accepted")
 	}
 }
 

@@ -951,39 +951,6 @@ func TestPGLockKeyStable(t *testing.T) {
 	}
 }
 
-func TestPGToolEnvKeepsPasswordOutOfArgv(t *testing.T) {
-	t.Setenv("PGHOST", "elsewhere")
-	env, err := pgToolEnv("postgres://u:s3cret@db.example:6543/prod?sslmode=require", "copy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"PGHOST=db.example", "PGPORT=6543", "PGUSER=u", "PGPASSWORD=s3cret", "PGDATABASE=copy", "PGSSLMODE=require"} {
-		if !slices.Contains(env, want) {
-			t.Errorf("env lacks %s", want)
-		}
-	}
-	if slices.Contains(env, "PGHOST=elsewhere") {
-		t.Errorf("inherited PGHOST kept")
-	}
-	for _, a := range pgDumpArgs {
-		if strings.Contains(a, "s3cret") {
-			t.Errorf("argv holds the password")
-		}
-	}
-}
-
-func TestPGScrub(t *testing.T) {
-	got := pgScrubQuoted(`invalid input syntax for type integer: "topsecret" in "t"`, "t")
-	if want := `invalid input syntax for type integer: "…" in "t"`; got != want {
-		t.Errorf("got %s, want %s", got, want)
-	}
-	tail := &pgTail{}
-	fmt.Fprint(tail, "psql:<stdin>:9: ERROR:  invalid input syntax for type integer: \"topsecret\"\nCONTEXT:  COPY t, line 1, column secret: \"topsecret\"\n")
-	if s := tail.summary(true); strings.Contains(s, "topsecret") || !strings.Contains(s, "ERROR") {
-		t.Errorf("summary = %s", s)
-	}
-}
-
 func TestPGRestoreFailureReportsPsql(t *testing.T) {
 	t.Parallel()
 	f := pgSetup(t, false, nil)
