@@ -62,12 +62,11 @@ func (p *mysqlProvider) restore(ctx context.Context, runID string, fill func(ctx
 		return db, fmt.Errorf("restore %s: source: %w", name, err)
 	}
 	defer srcDB.Close()
-	var charset, collation string
-	err = srcDB.QueryRowContext(ctx, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", p.sourceName).Scan(&charset, &collation)
+	create, err := mysqlengine.CreateDatabaseSQL(ctx, srcDB, p.sourceName, name)
 	if err != nil {
 		return db, fmt.Errorf("restore %s: read source %s: %w", name, p.sourceName, mysqlRedact(mysqlScrub(err), p.src.Passwd))
 	}
-	if _, err := p.admin.ExecContext(ctx, "CREATE DATABASE "+mysqlQuote(name)+" CHARACTER SET "+charset+" COLLATE "+collation); err != nil {
+	if _, err := p.admin.ExecContext(ctx, create); err != nil {
 		return db, fmt.Errorf("restore %s: create database: %w", name, mysqlScrub(err))
 	}
 	if err := p.markDB(ctx, p.admin, name, marker{Target: p.cfg.Target, Run: runID, Name: name, Role: "copy"}); err != nil {

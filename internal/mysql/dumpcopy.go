@@ -561,3 +561,16 @@ WHERE c.TABLE_SCHEMA = ? AND t.TABLE_TYPE = 'BASE TABLE' ORDER BY c.TABLE_NAME, 
 	}
 	return nil
 }
+
+// CreateDatabaseSQL is the CREATE DATABASE of the copy name with the
+// character set and collation of database source, read on src (the dump
+// is run with --no-create-db, so it carries neither). Errors are the
+// driver's, unscrubbed.
+func CreateDatabaseSQL(ctx context.Context, src *sql.DB, source, name string) (string, error) {
+	var charset, collation string
+	err := src.QueryRowContext(ctx, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", source).Scan(&charset, &collation)
+	if err != nil {
+		return "", err
+	}
+	return "CREATE DATABASE " + Quote(name) + " CHARACTER SET " + charset + " COLLATE " + collation, nil
+}
