@@ -386,6 +386,21 @@ func TestMySQLLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.exec(fmt.Sprintf("KILL CONNECTION %d", holder))
+	// KILL returns before the killed session has ended and let go of its
+	// locks (the server reaps it asynchronously): wait for that, as the
+	// next run after a crash would find it done.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var still sql.NullInt64
+		if err := e.admin.QueryRow("SELECT IS_USED_LOCK(?)", "restage:"+e.target).Scan(&still); err != nil {
+			t.Fatal(err)
+		}
+		if !still.Valid || still.Int64 != holder {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed session %d still holds the lock", holder)
+		}
+	}
 	release2, err := other.Lock(ctx, "r2")
 	if err != nil {
 		t.Fatalf("lock after the holder died: %v", err)
