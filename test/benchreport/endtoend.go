@@ -25,8 +25,9 @@ import (
 
 // m0Run is one rewrite-limit measurement.
 type m0Run struct {
-	rows int64
-	dur  time.Duration
+	rows  int64
+	dur   time.Duration
+	cores float64 // busy cores during it (cpuMeter)
 }
 
 // runM0 builds people_m0 from people with the md5 expressions, adds the
@@ -37,13 +38,13 @@ func (s *session) runM0(ctx context.Context) (*m0Run, error) {
 		return nil, err
 	}
 	s.logf("  M0: CREATE TABLE AS SELECT + PK + UNIQUE + ANALYZE ...")
-	start := time.Now()
+	start, meter := time.Now(), startCPU()
 	for _, q := range s.d.M0SQL() {
 		if err := s.d.Exec(ctx, s.db, q); err != nil {
 			return nil, fmt.Errorf("M0: %w", err)
 		}
 	}
-	r := &m0Run{dur: time.Since(start)}
+	r := &m0Run{dur: time.Since(start), cores: meter.cores()}
 	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+m0Table).Scan(&r.rows); err != nil {
 		return nil, fmt.Errorf("M0: count: %w", err)
 	}
@@ -58,7 +59,9 @@ func (s *session) runM0(ctx context.Context) (*m0Run, error) {
 
 // copyRun is one plain dump | load of the production database.
 type copyRun struct {
-	dur time.Duration
+	dur   time.Duration
+	cpu   time.Duration // the dump and load clients' CPU (not the server's)
+	cores float64       // busy cores during it (cpuMeter)
 }
 
 func (s *session) runCopy(ctx context.Context) (*copyRun, error) {
@@ -76,9 +79,9 @@ func (s *session) runCopy(ctx context.Context) (*copyRun, error) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	s.logf("  plain copy (%s) ...", s.d.CopyName())
-	start := time.Now()
+	start, meter := time.Now(), startCPU()
 	err := cmd.Run()
-	c := &copyRun{dur: time.Since(start)}
+	c := &copyRun{dur: time.Since(start), cores: meter.cores(), cpu: processCPU(cmd.ProcessState)}
 	if err != nil {
 		return nil, fmt.Errorf("plain copy: %v\n%s", err, indent(tail(s.scrub(out.String()), 20)))
 	}
@@ -91,6 +94,8 @@ type runRun struct {
 	workers int
 	wall    time.Duration
 	rssKiB  int64
+	cpu     time.Duration // restage's own CPU (user + system)
+	cores   float64       // busy cores during it (cpuMeter)
 }
 
 func (s *session) runTarget() string { return "bench" + s.base[strings.LastIndex(s.base, "_")+1:] }
@@ -140,9 +145,9 @@ func (s *session) runRun(ctx context.Context, workers int) (*runRun, error) {
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 30 * time.Second
 	s.logf("  restage run (local) --workers %d ...", workers)
-	start := time.Now()
+	start, meter := time.Now(), startCPU()
 	runErr := cmd.Run()
-	r := &runRun{workers: workers, wall: time.Since(start)}
+	r := &runRun{workers: workers, wall: time.Since(start), cores: meter.cores(), cpu: processCPU(cmd.ProcessState)}
 	if cmd.ProcessState != nil {
 		r.rssKiB = maxRSSKiB(cmd.ProcessState)
 	}

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -53,6 +54,14 @@ func TestSmallRun(t *testing.T) {
 			row := regexp.MustCompile(`(?m)^\s+restage mask: masking phase\s+` + w + `\s`)
 			if n := len(row.FindAllString(sec, -1)); n != 2 {
 				t.Errorf("%s: %d masking-phase rows for workers %s, want one per size", engine, n, w)
+			}
+		}
+		// The run's line carries restage's CPU seconds and the busy cores
+		// (Linux: /proc/stat), which explain a MISS.
+		if runtime.GOOS == "linux" {
+			cpu := regexp.MustCompile(`(?m)^\s+restage run, local⁴\s+2\s.*MiB\s+\d+\.\d\d\s+\d\.\d\d$`)
+			if !cpu.MatchString(sec) {
+				t.Errorf("%s: no CPU seconds and busy cores on the run's line:\n%s", engine, sec)
 			}
 		}
 		if engine == "== postgres" && !strings.Contains(sec, "table + indexes after ≤") {

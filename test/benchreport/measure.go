@@ -139,6 +139,8 @@ type restageRun struct {
 	leak          time.Duration // the leak scan's own duration (leak_scan.duration_ns)
 	rssKiB        int64
 	before, after int64
+	cpu           time.Duration // restage's own CPU (user + system), whole command
+	cores         float64       // busy cores during the whole command (cpuMeter)
 }
 
 // restageReport is the part of mask.Report the bench reads.
@@ -195,9 +197,9 @@ func (s *session) runRestage(ctx context.Context, workers int) (*restageRun, err
 	// database, and restage rewrites a table only when it has the
 	// database to itself (as a copy being masked does).
 	s.db.SetMaxIdleConns(0)
-	start := time.Now()
+	start, meter := time.Now(), startCPU()
 	runErr := cmd.Run()
-	r.wall = time.Since(start)
+	r.wall, r.cores, r.cpu = time.Since(start), meter.cores(), processCPU(cmd.ProcessState)
 	s.db.SetMaxIdleConns(2)
 	if cmd.ProcessState != nil {
 		r.rssKiB = maxRSSKiB(cmd.ProcessState)

@@ -335,36 +335,36 @@ func writeTargets(b *strings.Builder, ts []target) {
 func renderSize(b *strings.Builder, cfg *config, res *engineResult, sr *sizeResult) {
 	fmt.Fprintf(b, "\n-- %s rows (generated server-side in %.1f s)\n\n", group(sr.rows), sr.gen.Seconds())
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, m("method")+"\tworkers\trows\tseconds\trows/s\tvs M0¹\tpeak RSS\tsize before\tsize after\t")
+	fmt.Fprintln(tw, m("method")+"\tworkers\trows\tseconds\trows/s\tvs M0¹\tpeak RSS\tsize before\tsize after\tCPU s⁸\tbusy cores⁹\t")
 	var m0 time.Duration
 	if sr.m0 != nil {
 		m0 = sr.m0.dur
-		fmt.Fprintf(tw, m("M0: rewrite limit²")+"\t1\t%s\t%s\t%s\t%s\t\t\t\t\n", group(sr.m0.rows), fmtSecs(m0), fmtRate(rate(sr.m0.rows, m0)), fmtRatio(1))
+		fmt.Fprintf(tw, m("M0: rewrite limit²")+"\t1\t%s\t%s\t%s\t%s\t\t\t\t\t%s\t\n", group(sr.m0.rows), fmtSecs(m0), fmtRate(rate(sr.m0.rows, m0)), fmtRatio(1), fmtCores(sr.m0.cores))
 	}
 	if c := sr.copy; c != nil {
-		fmt.Fprintf(tw, m("plain copy³")+"\t1\t%s\t%s\t%s\t%s\t\t\t\t\n", group(sr.rows), fmtSecs(c.dur), fmtRate(rate(sr.rows, c.dur)), fmtRatio(speed(m0, c.dur)))
+		fmt.Fprintf(tw, m("plain copy³")+"\t1\t%s\t%s\t%s\t%s\t\t\t\t%s\t%s\t\n", group(sr.rows), fmtSecs(c.dur), fmtRate(rate(sr.rows, c.dur)), fmtRatio(speed(m0, c.dur)), fmtCPU(c.cpu), fmtCores(c.cores))
 	}
 	for _, w := range cfg.workers {
 		if r := sr.runFor(w); r != nil {
-			fmt.Fprintf(tw, m("restage run, local⁴")+"\t%d\t%s\t%s\t%s\t%s\t%s\t\t\t\n", w, group(sr.rows), fmtSecs(r.wall), fmtRate(rate(sr.rows, r.wall)), fmtRatio(speed(m0, r.wall)), fmtMiB(r.rssKiB*1024))
+			fmt.Fprintf(tw, m("restage run, local⁴")+"\t%d\t%s\t%s\t%s\t%s\t%s\t\t\t%s\t%s\t\n", w, group(sr.rows), fmtSecs(r.wall), fmtRate(rate(sr.rows, r.wall)), fmtRatio(speed(m0, r.wall)), fmtMiB(r.rssKiB*1024), fmtCPU(r.cpu), fmtCores(r.cores))
 		}
 	}
 	for _, w := range cfg.workers {
 		if r := sr.restageFor(w); r != nil {
-			fmt.Fprintf(tw, m("restage mask: masking phase")+"\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", w, group(r.rows), fmtSecs(r.mask), fmtRate(rate(r.rows, r.mask)), fmtRatio(speed(m0, r.mask)), fmtMiB(r.rssKiB*1024), fmtMiB(r.before), fmtMiB(r.after))
-			fmt.Fprintf(tw, m("restage mask: + statistics⁵")+"\t%d\t%s\t%s\t%s\t%s\t\t\t\t\n", w, group(r.rows), fmtSecs(r.total), fmtRate(rate(r.rows, r.total)), fmtRatio(speed(m0, r.total)))
-			fmt.Fprintf(tw, m("restage mask: whole command⁶")+"\t%d\t%s\t%s\t%s\t%s\t\t\t\t\n", w, group(r.rows), fmtSecs(r.wall), fmtRate(rate(r.rows, r.wall)), fmtRatio(speed(m0, r.wall)))
-			fmt.Fprintf(tw, m("  of which its leak scan")+"\t%d\t\t%s\t\t\t\t\t\t\n", w, fmtSecs(r.leak))
+			fmt.Fprintf(tw, m("restage mask: masking phase")+"\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\t\t\n", w, group(r.rows), fmtSecs(r.mask), fmtRate(rate(r.rows, r.mask)), fmtRatio(speed(m0, r.mask)), fmtMiB(r.rssKiB*1024), fmtMiB(r.before), fmtMiB(r.after))
+			fmt.Fprintf(tw, m("restage mask: + statistics⁵")+"\t%d\t%s\t%s\t%s\t%s\t\t\t\t\t\t\n", w, group(r.rows), fmtSecs(r.total), fmtRate(rate(r.rows, r.total)), fmtRatio(speed(m0, r.total)))
+			fmt.Fprintf(tw, m("restage mask: whole command⁶")+"\t%d\t%s\t%s\t%s\t%s\t\t\t\t%s\t%s\t\n", w, group(r.rows), fmtSecs(r.wall), fmtRate(rate(r.rows, r.wall)), fmtRatio(speed(m0, r.wall)), fmtCPU(r.cpu), fmtCores(r.cores))
+			fmt.Fprintf(tw, m("  of which its leak scan")+"\t%d\t\t%s\t\t\t\t\t\t\t\t\n", w, fmtSecs(r.leak))
 		}
 	}
 	for _, w := range cfg.workers {
 		if u := sr.updateFor(w); u != nil {
-			fmt.Fprintf(tw, m("server-side UPDATE")+"\t%d\t%s\t%s\t%s\t%s\t\t%s\t\t\n", w, group(u.rows), fmtSecs(u.update), fmtRate(rate(u.rows, u.update)), fmtRatio(speed(m0, u.update)), fmtMiB(u.before))
-			fmt.Fprintf(tw, m("server-side UPDATE + stats")+"\t%d\t%s\t%s\t%s\t%s\t\t%s\t%s\t\n", w, group(u.rows), fmtSecs(u.update+u.stats), fmtRate(rate(u.rows, u.update+u.stats)), fmtRatio(speed(m0, u.update+u.stats)), fmtMiB(u.before), fmtMiB(u.after))
+			fmt.Fprintf(tw, m("server-side UPDATE")+"\t%d\t%s\t%s\t%s\t%s\t\t%s\t\t\t\t\n", w, group(u.rows), fmtSecs(u.update), fmtRate(rate(u.rows, u.update)), fmtRatio(speed(m0, u.update)), fmtMiB(u.before))
+			fmt.Fprintf(tw, m("server-side UPDATE + stats")+"\t%d\t%s\t%s\t%s\t%s\t\t%s\t%s\t\t\t\n", w, group(u.rows), fmtSecs(u.update+u.stats), fmtRate(rate(u.rows, u.update+u.stats)), fmtRatio(speed(m0, u.update+u.stats)), fmtMiB(u.before), fmtMiB(u.after))
 		}
 	}
 	if l := sr.loop; l != nil {
-		fmt.Fprintf(tw, m("row-by-row loop⁷")+"\t1\t%s\t%s\t%s\t%s\t\t\t\t\n", group(l.rows), fmtSecs(l.dur), fmtRate(rate(l.rows, l.dur)), fmtRatio(ratio(rate(l.rows, l.dur), rate(sr.rows, m0))))
+		fmt.Fprintf(tw, m("row-by-row loop⁷")+"\t1\t%s\t%s\t%s\t%s\t\t\t\t\t\t\n", group(l.rows), fmtSecs(l.dur), fmtRate(rate(l.rows, l.dur)), fmtRatio(ratio(rate(l.rows, l.dur), rate(sr.rows, m0))))
 	}
 	tw.Flush()
 	b.WriteString("\n¹ speed next to M0 (M0 seconds / method seconds; the loop: rows/s next to M0's)\n")
@@ -380,4 +380,6 @@ func renderSize(b *strings.Builder, cfg *config, res *engineResult, sr *sizeResu
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString("⁸ CPU seconds (user + system) of restage's process; for the plain copy, of its dump and load clients (the server's own CPU is in ⁹)\n")
+	fmt.Fprintf(b, "⁹ average busy cores of the whole machine during the measurement (/proc/stat; servers included), of %d\n", runtime.NumCPU())
 }
