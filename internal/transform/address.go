@@ -39,8 +39,8 @@ func (t *wholeAddressT) Bind(tg Target) (Func, error) {
 		return nil, err
 	}
 	g := func(m *Masker, in Input, seed []byte, attempt int) (string, error) {
-		region := fake.RegionIndex(m.Rand("region", seed, attempt), t.locale)
-		return fake.AddressIn(m.Rand("address", seed, attempt), t.locale, region, t.full), nil
+		region := draw(m, "region", seed, attempt, func(r *Rand) int { return fake.RegionIndex(r, t.locale) })
+		return draw(m, "address", seed, attempt, func(r *Rand) string { return fake.AddressIn(r, t.locale, region, t.full) }), nil
 	}
 	return wrap(tg.Column, g, wrapOpts{}), nil
 }

@@ -123,7 +123,7 @@ func (t *dateShiftT) Bind(tg Target) (Func, error) {
 		if t0.Year() != ay || int(t0.Month()) != d.month || t0.Day() != d.day {
 			return "", errNotDate
 		}
-		off := dateOffset(m.Rand("date_shift", seed, attempt), n)
+		off := draw(m, "date_shift", seed, attempt, func(r *Rand) int { return dateOffset(r, n) })
 		t1 := t0.AddDate(0, 0, off)
 		if inRange := ay >= 1 && ay <= 9999; inRange && (t1.Year() < 1 || t1.Year() > 9999) {
 			t1 = t0.AddDate(0, 0, -off)

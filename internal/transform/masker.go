@@ -18,6 +18,7 @@ type Masker struct {
 	num     [4]byte
 	scratch []byte
 	fp      ShortMAC // verification fingerprints (Fingerprint)
+	spare   []*Rand  // streams given back by draw, reseeded by Rand
 }
 
 // NewMasker returns a Masker for the key. It panics on the zero Key (one
@@ -70,9 +71,27 @@ type Rand struct {
 // only on the key and those three.
 func (m *Masker) Rand(domain string, seed []byte, attempt int) *Rand {
 	sum := m.macOf(domain, seed, attempt)
-	r := new(Rand)
-	r.c.Seed([32]byte(sum))
+	var r *Rand
+	if n := len(m.spare); n > 0 {
+		r, m.spare = m.spare[n-1], m.spare[:n-1]
+	} else {
+		r = new(Rand)
+	}
+	r.c.Seed([32]byte(sum)) // the whole state: a reused stream starts afresh
 	return r
+}
+
+// draw returns f of the stream for (domain, seed, attempt) and keeps the
+// stream for the Masker's next Rand: f must not keep it. The hot
+// generators use it, saving an allocation of the ChaCha8 state per value
+// (the output is Rand's, to the bit).
+func draw[T any](m *Masker, domain string, seed []byte, attempt int, f func(*Rand) T) T {
+	r := m.Rand(domain, seed, attempt)
+	v := f(r)
+	if len(m.spare) < 4 {
+		m.spare = append(m.spare, r)
+	}
+	return v
 }
 
 // Uint64 returns 64 random bits.

@@ -12,7 +12,7 @@ import (
 // uses the same domain, so columns seeded alike describe the same person
 // (kanji name, kana reading and e-mail address agree).
 func (m *Masker) person(seed []byte, attempt int, locale string) fake.Person {
-	return fake.NewPerson(m.Rand("person", seed, attempt), locale)
+	return draw(m, "person", seed, attempt, func(r *Rand) fake.Person { return fake.NewPerson(r, locale) })
 }
 
 func capitalize(s string) string {
@@ -297,10 +297,10 @@ func (t *phoneT) Bind(tg Target) (Func, error) {
 		return nil, err
 	}
 	g := func(m *Masker, in Input, seed []byte, attempt int) (string, error) {
-		r := m.Rand("phone", seed, attempt)
 		if t.format == "" {
-			return fake.Phone(r, t.locale), nil
+			return draw(m, "phone", seed, attempt, func(r *Rand) string { return fake.Phone(r, t.locale) }), nil
 		}
+		r := m.Rand("phone", seed, attempt)
 		b := []byte(t.format)
 		for i, c := range b {
 			if c == '#' {
@@ -364,22 +364,22 @@ func (t *addressT) Bind(tg Target) (Func, error) {
 	switch t.name {
 	case "street_address":
 		g = func(m *Masker, in Input, seed []byte, attempt int) (string, error) {
-			return fake.Street(m.Rand("street", seed, attempt), t.locale), nil
+			return draw(m, "street", seed, attempt, func(r *Rand) string { return fake.Street(r, t.locale) }), nil
 		}
 	case "city":
 		g = func(m *Masker, in Input, seed []byte, attempt int) (string, error) {
-			return fake.City(m.Rand("city", seed, attempt), t.locale), nil
+			return draw(m, "city", seed, attempt, func(r *Rand) string { return fake.City(r, t.locale) }), nil
 		}
 	case "region", "prefecture":
 		g = func(m *Masker, in Input, seed []byte, attempt int) (string, error) {
-			return fake.Region(m.Rand("region", seed, attempt), t.locale), nil
+			return draw(m, "region", seed, attempt, func(r *Rand) string { return fake.Region(r, t.locale) }), nil
 		}
 	case "postal_code":
 		g = func(m *Masker, in Input, seed []byte, attempt int) (string, error) {
 			// The region comes from region's own stream, so a postal code
 			// seeded like a prefecture (or state) column lies in it.
-			region := fake.RegionIndex(m.Rand("region", seed, attempt), t.locale)
-			s := fake.PostalCodeIn(m.Rand("postal_code", seed, attempt), t.locale, region)
+			region := draw(m, "region", seed, attempt, func(r *Rand) int { return fake.RegionIndex(r, t.locale) })
+			s := draw(m, "postal_code", seed, attempt, func(r *Rand) string { return fake.PostalCodeIn(r, t.locale, region) })
 			if t.mark {
 				s = "〒" + s
 			}
