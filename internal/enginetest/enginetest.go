@@ -326,7 +326,9 @@ tables:
       note: {transformer: nullify}
 `
 
-func plan(t *testing.T, eng mask.Engine, rules string) *mask.Plan {
+// Plan parses rules (YAML) and plans them against eng's schema; any
+// error fails the test.
+func Plan(t *testing.T, eng mask.Engine, rules string) *mask.Plan {
 	t.Helper()
 	r, err := config.ParseRules("rules.yaml", []byte(rules))
 	if err != nil {
@@ -349,7 +351,7 @@ func testMask(t *testing.T, h Harness) {
 	fill(t, db, 2345)
 	q := "SELECT id, team_id, email, full_name, phone, born, salary, note, created, prefs FROM people"
 	before := snapshot(t, db, q)
-	p := plan(t, eng, maskRules)
+	p := Plan(t, eng, maskRules)
 	rep, err := mask.Run(context.Background(), eng, p, Key, mask.Options{Workers: 2, BatchSize: 500})
 	if err != nil {
 		t.Fatal(err)
@@ -407,7 +409,7 @@ func testMask(t *testing.T, h Harness) {
 	eng2, db2 := h.Open(t)
 	exec(t, db2, peopleDDL(h)...)
 	fill(t, db2, 50)
-	if _, err := mask.Run(context.Background(), eng2, plan(t, eng2, maskRules), Key, mask.Options{Workers: 1, BatchSize: 7}); err != nil {
+	if _, err := mask.Run(context.Background(), eng2, Plan(t, eng2, maskRules), Key, mask.Options{Workers: 1, BatchSize: 7}); err != nil {
 		t.Fatal(err)
 	}
 	again := snapshot(t, db2, q)
@@ -423,7 +425,7 @@ func testMaskNoKey(t *testing.T, h Harness) {
 	exec(t, db, `CREATE TABLE log (who VARCHAR(100), what VARCHAR(20))`,
 		`INSERT INTO log VALUES ('a@x.example','login'),('a@x.example','login'),('b@x.example','logout'),(NULL,'boot'),('A@x.example','login')`)
 	before := sortedRows(t, db, "SELECT who, what FROM log")
-	p := plan(t, eng, "version: 1\ntables:\n  log:\n    columns:\n      who: email\n")
+	p := Plan(t, eng, "version: 1\ntables:\n  log:\n    columns:\n      who: email\n")
 	if _, err := mask.Run(context.Background(), eng, p, Key, mask.Options{Workers: 2, BatchSize: 2}); err != nil {
 		t.Fatal(err)
 	}
@@ -474,7 +476,7 @@ func testCancel(t *testing.T, h Harness) {
 	eng, db := h.Open(t)
 	exec(t, db, peopleDDL(h)...)
 	fill(t, db, 3000)
-	p := plan(t, eng, maskRules)
+	p := Plan(t, eng, maskRules)
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := 0
 	// Cancel from inside the first batch: the run must stop within a batch.

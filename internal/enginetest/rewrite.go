@@ -28,7 +28,7 @@ func Rewrite(t *testing.T, h Harness) {
 		// goes (the engine gives a closing session time to leave).
 		db.SetMaxIdleConns(0)
 		rules := strings.Replace(maskRules, "  people:\n", "  people:\n    strategy: "+strategy+"\n", 1)
-		rep, err := mask.Run(context.Background(), eng, plan(t, eng, rules), Key, mask.Options{Workers: 2, BatchSize: 100})
+		rep, err := mask.Run(context.Background(), eng, Plan(t, eng, rules), Key, mask.Options{Workers: 2, BatchSize: 100})
 		if err != nil {
 			t.Fatalf("%s: %v", strategy, err)
 		}

@@ -134,13 +134,7 @@ func TestPGSwitchKilledThenSwept(t *testing.T) {
 			t.Errorf("kill at %s: new DB is %q, want ready", step, got)
 		}
 	}
-	f.p.testHook = nil
-	if _, err := f.p.Switch(ctx, db); err != nil {
-		t.Fatalf("switch after the kills: %v", err)
-	}
-	if got := f.marker(t); got != "new" {
-		t.Errorf("staging serves %q, want new", got)
-	}
+	f.switchAfterFaults(t, db)
 }
 
 // TestMySQLSweepGoesBackWhenForwardFails: a swap killed after its RENAME

@@ -4,10 +4,12 @@
 package local
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
+	"sync"
 
 	"github.com/restage/restage/internal/dsn"
 	"github.com/restage/restage/internal/refresh"
@@ -96,4 +98,27 @@ func New(cfg Config) (refresh.Provider, error) {
 		return newMySQL(cfg)
 	}
 	return nil, fmt.Errorf("unsupported engine %q", stg.Engine)
+}
+
+// onceOK runs a check until it has passed once (a provider's preflight):
+// later calls return nil without running it; a failure is tried again.
+type onceOK struct {
+	mu   sync.Mutex
+	done bool
+}
+
+func (o *onceOK) do(ctx context.Context, f func(context.Context) error) error {
+	o.mu.Lock()
+	done := o.done
+	o.mu.Unlock()
+	if done {
+		return nil
+	}
+	if err := f(ctx); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	o.done = true
+	o.mu.Unlock()
+	return nil
 }

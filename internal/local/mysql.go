@@ -68,7 +68,7 @@ type mysqlProvider struct {
 	lctn          int  // @@lower_case_table_names of the staging server
 	comments      bool // the server keeps database comments (markers)
 	commentsKnown bool
-	preflighted   bool
+	preflighted   onceOK
 	identityDone  bool // source and staging were compared by the servers
 
 	// failAt, when set (tests), makes the named Switch step fail.
@@ -340,16 +340,8 @@ func (p *mysqlProvider) records(ctx context.Context, states ...string) ([]myReco
 // held until release: the server frees the lock when that session ends,
 // so a killed run never leaves it behind.
 func (p *mysqlProvider) Lock(ctx context.Context, runID string) (func(), error) {
-	p.mu.Lock()
-	done := p.preflighted
-	p.mu.Unlock()
-	if !done {
-		if err := p.preflight(ctx); err != nil {
-			return nil, fmt.Errorf("prepare %s: %w", p.cfg.Target, err)
-		}
-		p.mu.Lock()
-		p.preflighted = true
-		p.mu.Unlock()
+	if err := p.preflighted.do(ctx, p.preflight); err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", p.cfg.Target, err)
 	}
 	name := "restage:" + p.cfg.Target
 	conn, err := p.admin.Conn(ctx)

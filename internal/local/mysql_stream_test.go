@@ -183,17 +183,7 @@ func TestMySQLRestoreMaskedSakila(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer peng.Close()
-	if err := inPlace.Check(ctx, peng); err != nil {
-		t.Fatal(err)
-	}
-	if err := inPlace.Mask(ctx, peng); err != nil {
-		t.Fatal(err)
-	}
-	for tb := range masked {
-		if a, b := e.checksum(plain.Name, tb), e.checksum(streamed.Name, tb); a != b {
-			t.Errorf("%s: masked in place and masked while copying differ", tb)
-		}
-	}
+	maskedInPlaceEqual(t, inPlace, peng, masked, e.checksum, plain.Name, streamed.Name)
 }
 
 // TestMySQLRestoreMaskedDriftRefusesFirst: a personal column without a

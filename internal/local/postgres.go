@@ -48,7 +48,7 @@ type pgProvider struct {
 	// srcName is the source database's name on the staging server when
 	// preflight found them to be one cluster (postgres_owner.go).
 	srcName      string
-	preflighted  bool
+	preflighted  onceOK
 	identityDone bool // source and staging were compared by the servers
 }
 
@@ -347,16 +347,8 @@ func pgLockKey(target string) int64 {
 // control DB. The server releases it when that session ends, so a killed
 // process can't leave it behind.
 func (p *pgProvider) Lock(ctx context.Context, runID string) (func(), error) {
-	p.mu.Lock()
-	done := p.preflighted
-	p.mu.Unlock()
-	if !done {
-		if err := p.preflight(ctx); err != nil {
-			return nil, fmt.Errorf("prepare %s: %w", p.cfg.Target, err)
-		}
-		p.mu.Lock()
-		p.preflighted = true
-		p.mu.Unlock()
+	if err := p.preflighted.do(ctx, p.preflight); err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", p.cfg.Target, err)
 	}
 	c, err := p.control(ctx)
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/restage/restage/internal/mask"
+
 	"github.com/restage/restage/internal/exitcode"
 	"github.com/restage/restage/internal/postgres"
 	"github.com/restage/restage/internal/refresh"
@@ -149,17 +151,7 @@ func TestPGRestoreMaskedSakila(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer peng.Close()
-	if err := inPlace.Check(ctx, peng); err != nil {
-		t.Fatal(err)
-	}
-	if err := inPlace.Mask(ctx, peng); err != nil {
-		t.Fatal(err)
-	}
-	for tb := range masked {
-		if a, b := pgTableSum(t, plain.Name, tb), pgTableSum(t, streamed.Name, tb); a != b {
-			t.Errorf("%s: masked in place and masked while copying differ", tb)
-		}
-	}
+	maskedInPlaceEqual(t, inPlace, peng, masked, func(db, tb string) string { return pgTableSum(t, db, tb) }, plain.Name, streamed.Name)
 
 	// The baselines came from the copy's stream: an original put back
 	// into the masking copy is found by the verification gate.
@@ -210,4 +202,23 @@ func jsonString(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// maskedInPlaceEqual masks the plain copy (eng) in place with m and
+// compares every masked table with the masking copy's: sum is a table's
+// checksum in a database.
+func maskedInPlaceEqual(t *testing.T, m *refresh.Masking, eng mask.Engine, masked map[string][]string, sum func(db, table string) string, plain, streamed string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := m.Check(ctx, eng); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Mask(ctx, eng); err != nil {
+		t.Fatal(err)
+	}
+	for tb := range masked {
+		if a, b := sum(plain, tb), sum(streamed, tb); a != b {
+			t.Errorf("%s: masked in place and masked while copying differ", tb)
+		}
+	}
 }

@@ -186,6 +186,19 @@ func (f *pgFixture) restore(t *testing.T, runID, marker string) *refresh.DB {
 	return db
 }
 
+// switchAfterFaults clears the injected failures and switches db in: the
+// faults of a test left nothing that stops a clean switch.
+func (f *pgFixture) switchAfterFaults(t *testing.T, db *refresh.DB) {
+	t.Helper()
+	f.p.testHook = nil
+	if _, err := f.p.Switch(context.Background(), db); err != nil {
+		t.Fatalf("switch after the faults: %v", err)
+	}
+	if got := f.marker(t); got != "new" {
+		t.Errorf("staging serves %q, want new", got)
+	}
+}
+
 func (f *pgFixture) marker(t *testing.T) string {
 	t.Helper()
 	return pgString(t, f.staging, "SELECT v FROM marker")
@@ -547,13 +560,7 @@ func TestPGSwitchFailureRollsBack(t *testing.T) {
 			t.Errorf("after a failure at %s the new DB is %q, want ready", step, got)
 		}
 	}
-	f.p.testHook = nil
-	if _, err := f.p.Switch(ctx, db); err != nil {
-		t.Fatalf("Switch after the failures: %v", err)
-	}
-	if got := f.marker(t); got != "new" {
-		t.Errorf("staging serves %q, want new", got)
-	}
+	f.switchAfterFaults(t, db)
 }
 
 func TestPGRetireRefuses(t *testing.T) {

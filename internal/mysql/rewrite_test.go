@@ -65,18 +65,7 @@ tables:
 
 func maskWith(t *testing.T, e *Engine, rules string) *mask.Report {
 	t.Helper()
-	r, err := config.ParseRules("rules.yaml", []byte(rules))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := e.Introspect(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := mask.NewPlan(r, s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := enginetest.Plan(t, e, rules)
 	rep, err := mask.Run(context.Background(), e, p, enginetest.Key, mask.Options{Workers: 2, BatchSize: 500})
 	if err != nil {
 		t.Fatal(err)

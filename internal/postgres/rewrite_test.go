@@ -142,18 +142,7 @@ AND backend_type = 'client backend' AND application_name <> 'restage'`).Scan(&n)
 
 func runRules(t *testing.T, e *Engine, rules string, opt mask.Options) *mask.Report {
 	t.Helper()
-	r, err := config.ParseRules("rules.yaml", []byte(rules))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := e.Introspect(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := mask.NewPlan(r, s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := enginetest.Plan(t, e, rules)
 	rep, err := mask.Run(context.Background(), e, p, enginetest.Key, opt)
 	if err != nil {
 		t.Fatalf("mask: %v", err)
