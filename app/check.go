@@ -11,6 +11,7 @@ import (
 
 	"github.com/restage/restage/internal/config"
 	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/exitcode"
 	"github.com/restage/restage/internal/gate"
 	"github.com/restage/restage/internal/mask"
@@ -46,7 +47,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var err error
 	if *dsnFlag == "" {
 		problems = append(problems, errors.New("--dsn is required"))
-	} else if target, err = dsn.Parse(*dsnFlag); err != nil {
+	} else if target, err = engines.ParseDSN(*dsnFlag); err != nil {
 		problems = append(problems, fmt.Errorf("--dsn: %w", err))
 	}
 	if *sample < 1 || *sample > 100000 {

@@ -68,7 +68,7 @@ func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var target dsn.DSN
 	if *dsnFlag == "" {
 		problems = append(problems, errors.New("--dsn is required"))
-	} else if target, err = dsn.Parse(*dsnFlag); err != nil {
+	} else if target, err = engines.ParseDSN(*dsnFlag); err != nil {
 		problems = append(problems, fmt.Errorf("--dsn: %w", err))
 	}
 	if target.Engine != "" && !*dryRun {
@@ -80,7 +80,7 @@ func runMask(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	if settings.SourceDSN != "" && target.Engine != "" {
-		src, err := dsn.Parse(settings.SourceDSN)
+		src, err := engines.ParseDSN(settings.SourceDSN)
 		switch {
 		case err != nil:
 			problems = append(problems, fmt.Errorf("RESTAGE_SOURCE_DSN: %w", err))

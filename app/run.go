@@ -15,6 +15,7 @@ import (
 
 	"github.com/restage/restage/internal/config"
 	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/gate"
 	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/mask"
@@ -90,7 +91,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	rep, err := refresh.Run(ctx, rc.cfg, refresh.Deps{
 		Provider: prov,
 		OpenEngine: func(ctx context.Context, adminDSN string) (mask.Engine, error) {
-			d, err := dsn.Parse(adminDSN)
+			d, err := engines.ParseDSN(adminDSN)
 			if err != nil {
 				return nil, err
 			}
@@ -192,12 +193,12 @@ func loadRunConfig(ctx context.Context) (*runConfig, error) {
 	case "local":
 		if s.SourceDSN == "" {
 			add(errors.New("RESTAGE_SOURCE_DSN is required (the production source)"))
-		} else if rc.source, err = dsn.Parse(s.SourceDSN); err != nil {
+		} else if rc.source, err = engines.ParseDSN(s.SourceDSN); err != nil {
 			add(fmt.Errorf("RESTAGE_SOURCE_DSN: %w", err))
 		}
 		if s.StagingDSN == "" {
 			add(errors.New("RESTAGE_STAGING_DSN is required (admin login on the staging server; its database is the staging name)"))
-		} else if rc.staging, err = dsn.Parse(s.StagingDSN); err != nil {
+		} else if rc.staging, err = engines.ParseDSN(s.StagingDSN); err != nil {
 			add(fmt.Errorf("RESTAGE_STAGING_DSN: %w", err))
 		} else {
 			add(config.CheckDatabaseName("RESTAGE_STAGING_DSN", rc.staging.Database))

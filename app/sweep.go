@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/restage/restage/internal/config"
-	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/refresh"
 )
@@ -92,12 +92,12 @@ func sweepSettings(s *config.Settings) error {
 	case "local":
 		if s.SourceDSN == "" {
 			errs = append(errs, errors.New("RESTAGE_SOURCE_DSN is required (the production source: sweep never touches it)"))
-		} else if _, err := dsn.Parse(s.SourceDSN); err != nil {
+		} else if _, err := engines.ParseDSN(s.SourceDSN); err != nil {
 			errs = append(errs, fmt.Errorf("RESTAGE_SOURCE_DSN: %w", err))
 		}
 		if s.StagingDSN == "" {
 			errs = append(errs, errors.New("RESTAGE_STAGING_DSN is required (admin login on the staging server; its database is the staging name)"))
-		} else if _, err := dsn.Parse(s.StagingDSN); err != nil {
+		} else if _, err := engines.ParseDSN(s.StagingDSN); err != nil {
 			errs = append(errs, fmt.Errorf("RESTAGE_STAGING_DSN: %w", err))
 		}
 		if len(errs) == 0 {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/engines"
 )
 
 // TestCheck drives `restage check` the way an application team's CI would:
@@ -14,7 +14,7 @@ import (
 // a patch naming it, --fix applies the patch and the next check passes,
 // bad input exits 2, and no sampled value is ever printed.
 func TestCheck(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			d, _ := ec.create(t)
@@ -61,7 +61,7 @@ func TestCheck(t *testing.T) {
 				t.Error("check printed a sampled value")
 			}
 			// restage mask refuses the same way (exit 4) and changes nothing.
-			pd, _ := dsn.Parse(d)
+			pd, _ := engines.ParseDSN(d)
 			res = restage(t, []string{"RESTAGE_MASK_KEY=" + testKey}, "mask", "--dsn", d, "--rules", rules, "--confirm", pd.Target())
 			if res.code != 4 || !strings.Contains(res.stderr, "mobile_tel") {
 				t.Errorf("mask with an unclassified column: exit %d, want 4 naming it\n%s", res.code, res.stderr)

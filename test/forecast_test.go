@@ -18,7 +18,7 @@ import (
 // forecast exceeds its maximum duration stops before restoring (exit 1,
 // the notice says why), creating nothing.
 func TestRunForecastFromHistory(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)

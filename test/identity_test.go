@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/testdb"
 )
 
@@ -15,7 +15,7 @@ import (
 // otherStaging swaps the database of the fixture's staging DSN.
 func otherStaging(t *testing.T, f *fixture, name string) string {
 	t.Helper()
-	d, err := dsn.Parse(f.stagingDSN)
+	d, err := engines.ParseDSN(f.stagingDSN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func otherStaging(t *testing.T, f *fixture, name string) string {
 
 func TestRunRefusesSourceUnderAnotherName(t *testing.T) {
 	alias := testdb.HostsAlias(t)
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
@@ -48,13 +48,13 @@ func TestRunRefusesSourceUnderAnotherName(t *testing.T) {
 
 func TestMaskRefusesSourceUnderAnotherName(t *testing.T) {
 	alias := testdb.HostsAlias(t)
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
 			before := f.sourceSum(t)
 			spelled := testdb.Respell(t, f.sourceDSN, alias)
-			d, err := dsn.Parse(spelled)
+			d, err := engines.ParseDSN(spelled)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,7 +75,7 @@ func TestMaskRefusesSourceUnderAnotherName(t *testing.T) {
 // how to adopt), and the hand-made table must survive. Adopted, it is
 // replaced and its content retired.
 func TestRunRefusesHandMadeStaging(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
@@ -121,7 +121,7 @@ func TestRunRefusesHandMadeStaging(t *testing.T) {
 // The control DB is dropped between two runs: the second run still finds
 // the first run's copy by its name and marker, and retires it.
 func TestRunControlDBLost(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)

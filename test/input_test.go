@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/restage/restage/internal/config"
-	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/engines"
 )
 
 // TestRunRefusesSQLInSettings: a RESTAGE_PRESERVE predicate that is not in
@@ -18,7 +18,7 @@ import (
 // the problem. On PostgreSQL the first payload used to run a shell command
 // on the database host.
 func TestRunRefusesSQLInSettings(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
@@ -50,7 +50,7 @@ func TestRunRefusesSQLInSettings(t *testing.T) {
 // unchanged, nothing left behind), and every JSON log line names its
 // target once.
 func TestRunPreservesRows(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
@@ -169,7 +169,7 @@ func TestMaskBlamesFlag(t *testing.T) {
 // created or changed; check lists a rule that doesn't fit its column even
 // when the drift gate also objects.
 func TestSameProblemSameExit(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
@@ -187,7 +187,7 @@ func TestSameProblemSameExit(t *testing.T) {
 			}
 			stale := write("stale.yaml", string(text)+"  category:\n    columns:\n      no_such_column: {keep: \"gone\"}\n")
 			srcBefore := f.sourceSum(t)
-			pd, _ := dsn.Parse(f.sourceDSN)
+			pd, _ := engines.ParseDSN(f.sourceDSN)
 			for name, res := range map[string]result{
 				"check": restage(t, nil, "check", "--dsn", f.sourceDSN, "--rules", stale),
 				"run":   restage(t, f.env("RESTAGE_RULES="+stale), "run"),

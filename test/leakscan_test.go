@@ -18,7 +18,7 @@ import (
 // the leak scan refuses the swap (exit 4) naming the column and the row
 // count; with a text rule on that column the same fixture then refreshes.
 func TestRunLeakScanJPShop(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			flavor := jpshop.MariaDB

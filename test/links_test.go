@@ -15,7 +15,7 @@ import (
 // verification gate refuses the run with exit 4, naming the columns and
 // no value, and staging is not switched.
 func TestRunLinkBrokenRefuses(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)

@@ -21,7 +21,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/restage/restage/internal/config"
-	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/mask"
 	"github.com/restage/restage/internal/mysql"
 	"github.com/restage/restage/internal/postgres"
@@ -63,7 +63,7 @@ type engineCase struct {
 	text func(col string) string
 }
 
-var engines = []engineCase{
+var engineCases = []engineCase{
 	{
 		name: "mysql", rules: "../examples/rules/sakila-mysql.yaml",
 		create: testdb.MySQL, load: testdb.LoadSakilaMySQL, driver: "mysql",
@@ -104,7 +104,7 @@ func restage(t *testing.T, env []string, args ...string) result {
 func openDB(t *testing.T, driver, d string) *sql.DB {
 	t.Helper()
 	if driver == "mysql" {
-		p, err := dsn.Parse(d)
+		p, err := engines.ParseDSN(d)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,7 +222,7 @@ func equalUnder(c *schema.Column, a, b string) bool {
 }
 
 func TestSakilaMasked(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			d, name := ec.create(t)
@@ -238,7 +238,7 @@ func TestSakilaMasked(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := dsn.Parse(d)
+			p, err := engines.ParseDSN(d)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -476,7 +476,7 @@ func TestSameEmailBothEngines(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []map[string][2]string
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		d, _ := ec.create(t)
 		db := openDB(t, ec.driver, d)
 		for _, q := range []string{
@@ -487,7 +487,7 @@ func TestSameEmailBothEngines(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		p, _ := dsn.Parse(d)
+		p, _ := engines.ParseDSN(d)
 		res := restage(t, []string{"RESTAGE_MASK_KEY=" + testKey}, "mask", "--dsn", d, "--rules", rules, "--confirm", p.Target())
 		if res.code != 0 {
 			t.Fatalf("%s: exit %d: %s", ec.name, res.code, res.stderr)
@@ -527,7 +527,7 @@ func TestSameEmailBothEngines(t *testing.T) {
 // production source, unknown columns → exit 2, an unreachable server →
 // exit 1; the database is untouched every time and no secret is printed.
 func TestMaskRefusesBadInput(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			d, _ := ec.create(t)
@@ -542,7 +542,7 @@ func TestMaskRefusesBadInput(t *testing.T) {
 			}
 			s := introspect(t, ec, d)
 			sum := checksum(t, ec, db, s)
-			p, _ := dsn.Parse(d)
+			p, _ := engines.ParseDSN(d)
 			dir := t.TempDir()
 			write := func(name, body string) string {
 				f := filepath.Join(dir, name)
@@ -593,7 +593,7 @@ func TestMaskRefusesBadInput(t *testing.T) {
 					t.Fatalf("%s: the database changed", tt.name)
 				}
 			}
-			up, _ := dsn.Parse(unreachable)
+			up, _ := engines.ParseDSN(unreachable)
 			res := restage(t, []string{key}, "mask", "--dsn", unreachable, "--rules", good, "--confirm", up.Target())
 			if res.code != 1 || !strings.Contains(res.stderr, "connect to 127.0.0.1:1/x") {
 				t.Errorf("unreachable server: exit %d, want 1 with a clear message:\n%s", res.code, res.stderr)

@@ -77,7 +77,7 @@ func TestPatchInstructionRelativeAndAbsolute(t *testing.T) {
 	if _, err := exec.LookPath("patch"); err != nil {
 		t.Fatal("GNU patch is needed: the test runs the printed instruction")
 	}
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			d := sakilaWithMobile(t, ec)
@@ -135,7 +135,7 @@ func TestPatchInstructionRelativeAndAbsolute(t *testing.T) {
 // "did you mean", and --fix renames that block (adding the missing rule to
 // it) instead of adding a second one beside it.
 func TestCheckFixRenamesWrongCaseBlock(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			d := sakilaWithMobile(t, ec)
@@ -180,7 +180,7 @@ func TestCheckFixRenamesWrongCaseBlock(t *testing.T) {
 // fit its column (bad input, as in mask and run); it creates nothing
 // either way.
 func TestRunDryRunChecksRules(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/restage/restage/internal/config"
 	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/exitcode"
 	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/mask"
@@ -307,7 +308,7 @@ func maskedEmails(t *testing.T, db *sql.DB) (n, masked int) {
 }
 
 func TestRunRefreshesStaging(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
@@ -391,7 +392,7 @@ func TestRunRefreshesStaging(t *testing.T) {
 // withUser swaps the login of a DSN.
 func withUser(t *testing.T, d, user, password string) string {
 	t.Helper()
-	p, err := dsn.Parse(d)
+	p, err := engines.ParseDSN(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +405,7 @@ func withUser(t *testing.T, d, user, password string) string {
 }
 
 func TestRunFailsClosedAtEveryStep(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
@@ -466,7 +467,7 @@ func TestRunFailsClosedAtEveryStep(t *testing.T) {
 }
 
 func TestRunRefusesWhileLocked(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
@@ -507,7 +508,7 @@ func TestRunRefusesWhileLocked(t *testing.T) {
 // TestRunSurvivesSIGKILL kills restage in the middle of masking; the next
 // run removes the leftover and succeeds (the lock died with the process).
 func TestRunSurvivesSIGKILL(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
@@ -576,7 +577,7 @@ func TestRunBadConfig(t *testing.T) {
 }
 
 func TestRunDryRunAndMaxDuration(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
@@ -655,7 +656,7 @@ func TestRunAWSBadConfig(t *testing.T) {
 // TestRunSIGTERMCleansUp: a run stopped with SIGTERM (ECS stopping the
 // task) exits 3 after removing what it created; staging is untouched.
 func TestRunSIGTERMCleansUp(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/gate"
 )
 
@@ -18,7 +18,7 @@ import (
 // production database with rules that include post-mask SQL; the masked
 // tables and the gate reports must be the same.
 func TestMaskAndRunShareOnePass(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
@@ -39,7 +39,7 @@ func TestMaskAndRunShareOnePass(t *testing.T) {
 			}
 			copyDSN, _ := ec.create(t)
 			ec.load(t, copyDSN)
-			target, err := dsn.Parse(copyDSN)
+			target, err := engines.ParseDSN(copyDSN)
 			if err != nil {
 				t.Fatal(err)
 			}

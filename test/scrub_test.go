@@ -20,7 +20,7 @@ import (
 // server's error code, so the operator can act.
 func TestRunErrorsCarryNoValue(t *testing.T) {
 	const planted = "ZEBULON QUACKENBUSH"
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)

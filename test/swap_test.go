@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/refresh"
 	"github.com/restage/restage/internal/testdb"
@@ -44,7 +44,7 @@ var swapKillPoints = map[string][]struct {
 // routines, events, grants, datallowconn — and every table's content),
 // in the documented direction, and the next run succeeds.
 func TestSwapSurvivesSIGKILL(t *testing.T) {
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
@@ -126,7 +126,7 @@ func (f *fixture) runKilledAt(t *testing.T, env []string, at string) {
 // pg_dump --schema-only sees it, and datallowconn / datacl.
 func (f *fixture) swapState(t *testing.T) string {
 	t.Helper()
-	d, err := dsn.Parse(f.stagingDSN)
+	d, err := engines.ParseDSN(f.stagingDSN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestSweep(t *testing.T) {
 		!strings.Contains(res.stderr, "RESTAGE_TARGET") || !strings.Contains(res.stderr, "RESTAGE_STAGING_DSN") {
 		t.Errorf("sweep with bad settings: exit %d, want 2 naming every problem\n%s", res.code, res.stderr)
 	}
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
@@ -290,7 +290,7 @@ func TestSweep(t *testing.T) {
 // PostgreSQL's staging refused connections until then.
 func TestRunFinishesKilledSwap(t *testing.T) {
 	at := map[string]string{"mysql": "drop-staging-objects", "postgres": "blocked"}
-	for _, ec := range engines {
+	for _, ec := range engineCases {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)

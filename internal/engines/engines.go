@@ -1,11 +1,14 @@
-// Package engines is the one registry of restage's engines: it opens an
-// engine (masking and gate queries) or an admin session (engine.Admin) by
-// engine kind. Adding an engine adds one case to each function here.
+// Package engines is the one registry of restage's engines: it recognises
+// a connection string's engine, opens an engine (masking and gate
+// queries) or an admin session (engine.Admin) by engine kind, and finds
+// its scrubber. Adding an engine adds one Kind to the list in all.
 package engines
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/restage/restage/internal/dsn"
 	"github.com/restage/restage/internal/engine"
@@ -14,81 +17,174 @@ import (
 	"github.com/restage/restage/internal/postgres"
 )
 
+// Kind is one engine as the rest of restage reaches it: each field is a
+// function of the engine's package.
+type Kind struct {
+	// Name is the engine's name (dsn.DSN.Engine, RESTAGE_ENGINE values).
+	Name string
+	// ParseDSN recognises the engine's connection strings; ok is false
+	// when a string is none of them. Errors never hold a password.
+	ParseDSN func(s string) (d dsn.DSN, ok bool, err error)
+	// DSNForms names the forms ParseDSN takes, for an error.
+	DSNForms string
+	// Open opens the engine (masking, gate queries) on a driver DSN.
+	Open func(ctx context.Context, driverDSN string) (mask.Engine, error)
+	// OpenAdmin opens an admin session on a driver DSN.
+	OpenAdmin func(ctx context.Context, driverDSN string) (engine.Admin, error)
+	// Scrub keeps a server error's code and object names, never a value.
+	Scrub func(error) error
+	// SameDatabase asks the servers whether two driver DSNs reach the
+	// same database.
+	SameDatabase func(ctx context.Context, a, b string) (bool, error)
+	// DSN is the driver connection string for an endpoint.
+	DSN func(engine.Endpoint) (string, error)
+	// PrepareTLS readies the driver to verify servers against a CA
+	// bundle file; nil when the driver reads the file itself.
+	PrepareTLS func(caFile string) error
+}
+
+// all is every engine, in the order ParseDSN asks them: an engine whose
+// forms have a scheme prefix comes before one (MySQL) that also takes a
+// bare driver DSN.
+var all = []Kind{
+	{
+		Name: dsn.Postgres, ParseDSN: postgres.ParseDSN, DSNForms: postgres.DSNForms,
+		Open: wrapOpen(postgres.Open), OpenAdmin: wrapAdmin(postgres.OpenAdmin),
+		Scrub: postgres.Scrub, SameDatabase: postgres.SameDatabase, DSN: postgres.DSN,
+	},
+	{
+		Name: dsn.MySQL, ParseDSN: mysql.ParseDSN, DSNForms: mysql.DSNForms,
+		Open: wrapOpen(mysql.Open), OpenAdmin: wrapAdmin(mysql.OpenAdmin),
+		Scrub: mysql.Scrub, SameDatabase: mysql.SameDatabase, DSN: mysql.DSN,
+		PrepareTLS: mysql.RegisterCA,
+	},
+}
+
+func wrapOpen[E mask.Engine](open func(context.Context, string) (E, error)) func(context.Context, string) (mask.Engine, error) {
+	return func(ctx context.Context, d string) (mask.Engine, error) {
+		e, err := open(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
+	}
+}
+
+func wrapAdmin[A engine.Admin](open func(context.Context, string) (A, error)) func(context.Context, string) (engine.Admin, error) {
+	return func(ctx context.Context, d string) (engine.Admin, error) {
+		a, err := open(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		return a, nil
+	}
+}
+
+// Lookup returns the engine named kind.
+func Lookup(kind string) (Kind, error) {
+	for _, k := range all {
+		if k.Name == kind {
+			return k, nil
+		}
+	}
+	return Kind{}, fmt.Errorf("unsupported engine %q", kind)
+}
+
+// Names lists every engine's name.
+func Names() []string {
+	n := make([]string, len(all))
+	for i, k := range all {
+		n[i] = k.Name
+	}
+	return n
+}
+
+// ParseDSN recognises a connection string of any engine and names its
+// target as host:port/dbname. Errors never contain the password.
+func ParseDSN(s string) (dsn.DSN, error) {
+	if s == "" {
+		return dsn.DSN{}, errors.New("empty connection string")
+	}
+	forms := make([]string, len(all))
+	for i, k := range all {
+		if d, ok, err := k.ParseDSN(s); ok {
+			return d, err
+		}
+		forms[i] = k.DSNForms
+	}
+	return dsn.DSN{}, errors.New("not a " + strings.Join(forms, ", "))
+}
+
 // Open opens the engine for the database a DSN of kind names (the
 // driver's form, dsn.DSN.Driver).
 func Open(ctx context.Context, kind, driverDSN string) (mask.Engine, error) {
-	switch kind {
-	case dsn.MySQL:
-		return mysql.Open(ctx, driverDSN)
-	case dsn.Postgres:
-		return postgres.Open(ctx, driverDSN)
+	k, err := Lookup(kind)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("unsupported engine %q", kind)
+	return k.Open(ctx, driverDSN)
 }
 
 // OpenAdmin opens an admin session of kind with driverDSN; the caller
 // closes it.
 func OpenAdmin(ctx context.Context, kind, driverDSN string) (engine.Admin, error) {
-	switch kind {
-	case dsn.MySQL:
-		return mysql.OpenAdmin(ctx, driverDSN)
-	case dsn.Postgres:
-		return postgres.OpenAdmin(ctx, driverDSN)
+	k, err := Lookup(kind)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("unsupported engine %q", kind)
+	return k.OpenAdmin(ctx, driverDSN)
 }
 
 // Scrub is the scrubber of kind's engine: a server error keeps its code
 // and object names, never a row value.
 func Scrub(kind string, err error) error {
-	switch kind {
-	case dsn.MySQL:
-		return mysql.Scrub(err)
-	case dsn.Postgres:
-		return postgres.Scrub(err)
+	k, lerr := Lookup(kind)
+	if lerr != nil {
+		return err
 	}
-	return err
+	return k.Scrub(err)
 }
 
 // ScrubAny applies every engine's scrubber, for an error whose engine the
 // caller does not know.
-func ScrubAny(err error) error { return mysql.Scrub(postgres.Scrub(err)) }
+func ScrubAny(err error) error {
+	for _, k := range all {
+		err = k.Scrub(err)
+	}
+	return err
+}
 
-// SameDatabase reports whether two connection strings (any form
-// internal/dsn accepts) reach the same database, as the servers see it:
-// one session holds a lock named by a random token and the other finds
-// it (so an alias of the host is seen through), then the same database by
-// the server's rules. It connects to both; errors never hold a password.
+// SameDatabase reports whether two connection strings (any form ParseDSN
+// accepts) reach the same database, as the servers see it: one session
+// holds a lock named by a random token and the other finds it (so an
+// alias of the host is seen through), then the same database by the
+// server's rules. It connects to both; errors never hold a password.
 func SameDatabase(ctx context.Context, a, b string) (bool, error) {
-	da, err := dsn.Parse(a)
+	da, err := ParseDSN(a)
 	if err != nil {
 		return false, err
 	}
-	db, err := dsn.Parse(b)
+	db, err := ParseDSN(b)
 	if err != nil {
 		return false, err
 	}
 	if da.Engine != db.Engine {
 		return false, nil
 	}
-	switch da.Engine {
-	case dsn.MySQL:
-		return mysql.SameDatabase(ctx, da.Driver, db.Driver)
-	case dsn.Postgres:
-		return postgres.SameDatabase(ctx, da.Driver, db.Driver)
+	k, err := Lookup(da.Engine)
+	if err != nil {
+		return false, err
 	}
-	return false, fmt.Errorf("unsupported engine %q", da.Engine)
+	return k.SameDatabase(ctx, da.Driver, db.Driver)
 }
 
 // DSN is the driver connection string of kind for e.
 func DSN(kind string, e engine.Endpoint) (string, error) {
-	switch kind {
-	case dsn.MySQL:
-		return mysql.DSN(e)
-	case dsn.Postgres:
-		return postgres.DSN(e)
+	k, err := Lookup(kind)
+	if err != nil {
+		return "", err
 	}
-	return "", fmt.Errorf("unsupported engine %q", kind)
+	return k.DSN(e)
 }
 
 // PrepareTLS readies every engine's driver to verify servers against the
@@ -96,5 +192,13 @@ func DSN(kind string, e engine.Endpoint) (string, error) {
 // registered; PostgreSQL's reads the file itself). An unreadable file, or
 // one without a PEM certificate, is an error.
 func PrepareTLS(caFile string) error {
-	return mysql.RegisterCA(caFile)
+	for _, k := range all {
+		if k.PrepareTLS == nil {
+			continue
+		}
+		if err := k.PrepareTLS(caFile); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -51,3 +51,53 @@ func TestSameDatabaseAcrossEngines(t *testing.T) {
 		t.Errorf("SameDatabase(mysql, postgres) = %v, %v; want false", same, err)
 	}
 }
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		in, engine, target string
+	}{
+		{"postgres://u:secretpw@db.example:6432/app?sslmode=disable", dsn.Postgres, "db.example:6432/app"},
+		{"postgresql://u@localhost/app", dsn.Postgres, "localhost:5432/app"},
+		{"u:secretpw@tcp(127.0.0.1:3307)/shop", dsn.MySQL, "127.0.0.1:3307/shop"},
+		{"mysql://u:secretpw@db:3306/shop?parseTime=false", dsn.MySQL, "db:3306/shop"},
+		{"mysql://u:secretpw@db/shop", dsn.MySQL, "db:3306/shop"},
+	}
+	for _, tt := range tests {
+		d, err := ParseDSN(tt.in)
+		if err != nil {
+			t.Fatalf("ParseDSN(%q): %v", tt.in, err)
+		}
+		if d.Engine != tt.engine || d.Target() != tt.target {
+			t.Errorf("ParseDSN(%q) = %s %s, want %s %s", tt.in, d.Engine, d.Target(), tt.engine, tt.target)
+		}
+		if strings.Contains(d.Target(), "secretpw") {
+			t.Errorf("target %q leaks the password", d.Target())
+		}
+	}
+}
+
+func TestParseErrorsHidePassword(t *testing.T) {
+	for _, in := range []string{"", "postgres://u:secretpw@host", "u:secretpw@tcp(h:1)/", "garbage secretpw"} {
+		_, err := ParseDSN(in)
+		if err == nil {
+			t.Errorf("ParseDSN(%q): want error", in)
+			continue
+		}
+		if strings.Contains(err.Error(), "secretpw") {
+			t.Errorf("ParseDSN error %q leaks the password", err)
+		}
+	}
+}
+
+// An unknown form names every engine's forms, and nothing else.
+func TestParseDSNUnknownForm(t *testing.T) {
+	_, err := ParseDSN("oracle://u:secretpw@h/db")
+	if err == nil {
+		t.Fatal("an oracle:// URL was accepted")
+	}
+	for _, want := range []string{"postgres:// URL", "mysql:// URL", "MySQL DSN"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+}

@@ -34,8 +34,8 @@ func TestSameDatabaseAskedOfTheServer(t *testing.T) {
 			ctx := context.Background()
 			for _, host := range []string{alias, "::ffff:127.0.0.1", "0.0.0.0"} {
 				spelled := testdb.Respell(t, src, host)
-				a, _ := dsn.Parse(src)
-				b, _ := dsn.Parse(spelled)
+				a, _ := engines.ParseDSN(src)
+				b, _ := engines.ParseDSN(spelled)
 				if dsn.SameDatabase(a, b) {
 					t.Fatalf("%s: the string comparison already sees it; the test would prove nothing", host)
 				}

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/refresh"
 )
 
@@ -52,11 +53,11 @@ func (c *Config) Validate() error {
 	if !targetRE.MatchString(c.Target) {
 		errs = append(errs, fmt.Errorf("target %q: want 1-30 lower-case letters, digits or underscores, starting with a letter", c.Target))
 	}
-	src, err := dsn.Parse(c.SourceDSN)
+	src, err := engines.ParseDSN(c.SourceDSN)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("source DSN: %w", err))
 	}
-	stg, err2 := dsn.Parse(c.StagingDSN)
+	stg, err2 := engines.ParseDSN(c.StagingDSN)
 	if err2 != nil {
 		errs = append(errs, fmt.Errorf("staging DSN: %w", err2))
 	}
@@ -90,7 +91,7 @@ func New(cfg Config) (refresh.Provider, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	stg, _ := dsn.Parse(cfg.StagingDSN)
+	stg, _ := engines.ParseDSN(cfg.StagingDSN)
 	switch stg.Engine {
 	case dsn.Postgres:
 		return newPostgres(cfg)

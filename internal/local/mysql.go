@@ -24,6 +24,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/lifecycle"
 	mysqlengine "github.com/restage/restage/internal/mysql"
 	"github.com/restage/restage/internal/refresh"
@@ -92,8 +93,8 @@ func newMySQL(cfg Config) (refresh.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source DSN: %w", err)
 	}
-	sd, _ := dsn.Parse(cfg.StagingDSN)
-	pd, _ := dsn.Parse(cfg.SourceDSN)
+	sd, _ := engines.ParseDSN(cfg.StagingDSN)
+	pd, _ := engines.ParseDSN(cfg.SourceDSN)
 	for _, n := range []string{stg.DBName, cfg.ControlDB} {
 		if len(n) > 64 {
 			return nil, fmt.Errorf("database name %q is longer than 64 characters", n)
@@ -124,11 +125,11 @@ func newMySQL(cfg Config) (refresh.Provider, error) {
 	return p, nil
 }
 
-// mysqlParse turns any DSN form dsn.Parse accepts into a driver config for
+// mysqlParse turns any DSN form engines.ParseDSN accepts into a driver config for
 // restage's own sessions: text protocol with client-side interpolation (so
 // statements like CREATE USER … IDENTIFIED BY ? work), no multi-statements.
 func mysqlParse(s string) (*mysql.Config, error) {
-	d, err := dsn.Parse(s)
+	d, err := engines.ParseDSN(s)
 	if err != nil {
 		return nil, err
 	}

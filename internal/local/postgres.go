@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/lifecycle"
 	"github.com/restage/restage/internal/postgres"
 	"github.com/restage/restage/internal/refresh"
@@ -64,11 +65,11 @@ func newPostgres(cfg Config) (refresh.Provider, error) {
 	if cfg.ControlDB == "" {
 		cfg.ControlDB = "restage_control"
 	}
-	src, err := dsn.Parse(cfg.SourceDSN)
+	src, err := engines.ParseDSN(cfg.SourceDSN)
 	if err != nil {
 		return nil, fmt.Errorf("source DSN: %w", err)
 	}
-	stg, err := dsn.Parse(cfg.StagingDSN)
+	stg, err := engines.ParseDSN(cfg.StagingDSN)
 	if err != nil {
 		return nil, fmt.Errorf("staging DSN: %w", err)
 	}

@@ -5,13 +5,17 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/restage/restage/internal/dsn"
 	"github.com/restage/restage/internal/engine"
 )
 
@@ -53,4 +57,62 @@ func DSN(e engine.Endpoint) (string, error) {
 		return "", fmt.Errorf("TLS mode %q: want off, on or verify", e.TLS)
 	}
 	return c.FormatDSN(), nil
+}
+
+// DSNForms names the connection strings ParseDSN takes, for an error that
+// lists every engine's.
+const DSNForms = "mysql:// URL or MySQL DSN (user:pass@tcp(host:port)/db)"
+
+// ParseDSN recognises a mysql:// URL or a go-sql-driver DSN
+// (user:pass@tcp(host:port)/db); ok is false when s is neither. Errors
+// never contain the password.
+func ParseDSN(s string) (d dsn.DSN, ok bool, err error) {
+	if strings.HasPrefix(s, "mysql://") {
+		u, err := url.Parse(s)
+		if err != nil {
+			return dsn.DSN{}, true, errors.New("mysql connection string is not a valid URL")
+		}
+		cfg := mysql.NewConfig()
+		cfg.User = u.User.Username()
+		cfg.Passwd, _ = u.User.Password()
+		cfg.Net = "tcp"
+		port := u.Port()
+		if port == "" {
+			port = "3306"
+		}
+		cfg.Addr = net.JoinHostPort(u.Hostname(), port)
+		cfg.DBName = strings.TrimPrefix(u.Path, "/")
+		if q := u.Query(); len(q) > 0 {
+			cfg.Params = map[string]string{}
+			for k := range q {
+				cfg.Params[k] = q.Get(k)
+			}
+		}
+		d, err := fromConfig(cfg)
+		return d, true, err
+	}
+	cfg, perr := mysql.ParseDSN(s)
+	if perr != nil {
+		return dsn.DSN{}, false, nil
+	}
+	d, err = fromConfig(cfg)
+	return d, true, err
+}
+
+func fromConfig(cfg *mysql.Config) (dsn.DSN, error) {
+	if cfg.DBName == "" {
+		return dsn.DSN{}, errors.New("mysql connection string names no database")
+	}
+	d := dsn.DSN{Engine: dsn.MySQL, Driver: cfg.FormatDSN(), Database: cfg.DBName, User: cfg.User}
+	switch cfg.Net {
+	case "unix":
+		d.Host, d.Port = "localhost", "socket"
+	default:
+		h, p, err := net.SplitHostPort(cfg.Addr)
+		if err != nil {
+			h, p = cfg.Addr, "3306"
+		}
+		d.Host, d.Port = h, p
+	}
+	return d, nil
 }

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/testdb/jpshop"
 )
 
@@ -225,7 +225,7 @@ func (s *session) runJPShop(ctx context.Context, workers int) (*jpRun, error) {
 		return nil, err
 	}
 	reportFile := filepath.Join(s.tmp, "report-jpshop.json")
-	parsed, err := dsn.Parse(d)
+	parsed, err := engines.ParseDSN(d)
 	if err != nil {
 		return nil, fmt.Errorf("jpshop DSN: %w", err)
 	}

@@ -46,8 +46,7 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
-
-	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/engines"
 )
 
 // Admin DSNs, as internal/testdb reads them.
@@ -326,7 +325,7 @@ func benchEngine(ctx context.Context, cfg *config, name string, logf func(string
 	if s.dsn, err = d.DSN(work); err != nil {
 		return fail(err)
 	}
-	parsed, err := dsn.Parse(s.dsn)
+	parsed, err := engines.ParseDSN(s.dsn)
 	if err != nil {
 		return fail(fmt.Errorf("bench DSN: %w", err))
 	}
