@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gruntwork-io/terratest/modules/logger"
 	"github.com/gruntwork-io/terratest/modules/terraform"
@@ -173,6 +174,12 @@ func options(t *testing.T, dir string) *terraform.Options {
 		NoColor:      true,
 		EnvVars:      tfEnv(pluginCache(t, plugins)),
 		Logger:       logger.Discard,
+		// Parallel inits linking the provider out of the shared cache
+		// can race (terraform: "failed to create directory … file
+		// exists"); a second try finds the entry made.
+		RetryableTerraformErrors: map[string]string{`(?s)failed to create directory.*file exists`: "parallel init raced on the provider cache"},
+		MaxRetries:               3,
+		TimeBetweenRetries:       time.Second,
 	}
 }
 
