@@ -52,15 +52,21 @@ var (
 const rewriteSample = 10000
 
 // A batch is what the reader hands to one masking goroutine at a time:
-// at most rewriteBatchRows rows and about rewriteBatchBytes of values, so
-// that memory stays bounded on wide rows. Each worker holds a batch, its
-// masked arguments and the INSERT built from them (about four times the
-// batch), and as many batches again wait in the channel: at 10,000 rows /
-// 2 MiB a 1M-row table peaked at 126 MiB RSS with 4 workers (make bench).
+// at most rewriteBatchRows rows and about rewriteBatchBytes of memory
+// (values plus the slices holding them, rowOverhead), so that memory stays
+// bounded on wide rows while narrow rows travel in large batches. Each
+// worker holds a batch, its masked arguments and the INSERT built from
+// them (about four times the batch), and as many batches again wait in
+// the channel: at 10,000 rows / 2 MiB of values a 1M-row table peaked at
+// 126 MiB RSS with 4 workers (make bench).
 const (
-	rewriteBatchRows  = 2500
-	rewriteBatchBytes = 512 << 10
+	rewriteBatchRows  = 10000
+	rewriteBatchBytes = 1 << 20
 )
+
+// rowOverhead is the memory of one batched row besides its values: the
+// row's slice header and one slice header per column.
+func rowOverhead(width int) int { return 24 * (width + 1) }
 
 // roundTripTypes are the column types whose values the text protocol
 // prints in a form that, written back in the same session, is the same
@@ -654,6 +660,7 @@ func readBatches(ctx context.Context, conn *sql.Conn, q string, width int, out c
 				size += len(b)
 			}
 		}
+		size += rowOverhead(width)
 		batch = append(batch, row)
 		n++
 		if len(batch) == rewriteBatchRows || size >= rewriteBatchBytes {
