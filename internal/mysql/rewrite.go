@@ -640,10 +640,15 @@ func readBatches(ctx context.Context, conn *sql.Conn, q string, width int, out c
 	var n int64
 	var batch [][][]byte
 	size := 0
+	// The batch's values and row slices are carved out of shared chunks
+	// (a few allocations a batch, not one per value); a batch's chunks go
+	// with it and are never written again.
+	var arena []byte
+	var cells [][]byte
 	send := func() error {
 		select {
 		case out <- batch:
-			batch, size = nil, 0
+			batch, size, arena, cells = nil, 0, nil, nil
 			return nil
 		case <-ctx.Done():
 			return context.Cause(ctx)
@@ -653,12 +658,27 @@ func readBatches(ctx context.Context, conn *sql.Conn, q string, width int, out c
 		if err := rows.Scan(dest...); err != nil {
 			return n, err
 		}
-		row := make([][]byte, width)
+		if len(cells)+width > cap(cells) {
+			cells = make([][]byte, 0, width*256)
+		}
+		row := cells[len(cells) : len(cells)+width : len(cells)+width]
+		cells = cells[:len(cells)+width]
 		for i, b := range raw {
-			if b != nil {
-				row[i] = append(make([]byte, 0, len(b)), b...)
-				size += len(b)
+			if b == nil {
+				row[i] = nil // NULL
+				continue
 			}
+			if len(b) == 0 {
+				row[i] = []byte{} // '': not NULL
+				continue
+			}
+			if len(arena)+len(b) > cap(arena) {
+				arena = make([]byte, 0, max(64<<10, len(b)))
+			}
+			start := len(arena)
+			arena = append(arena, b...)
+			row[i] = arena[start:len(arena):len(arena)]
+			size += len(b)
 		}
 		size += rowOverhead(width)
 		batch = append(batch, row)
