@@ -15,8 +15,10 @@ type RewriteBench struct {
 	// RowsEnv names the environment variable that sets the table's row
 	// count (default 100,000).
 	RowsEnv string
-	// Open returns the engine on a fresh test database.
-	Open func(b *testing.B) mask.Engine
+	// TestDB returns the DSN of a fresh test database.
+	TestDB func(testing.TB) (dsn, name string)
+	// Open opens the engine on a DSN.
+	Open func(ctx context.Context, dsn string) (mask.Engine, error)
 	// Reset drops and builds the table people with n rows — id primary
 	// key, email unique, name, phone, city (indexed), note — and
 	// refreshes its statistics.
@@ -36,7 +38,12 @@ func BenchRewriteVsUpdate(b *testing.B, rb RewriteBench) {
 	for _, strategy := range []config.Strategy{config.StrategyRewrite, config.StrategyUpdate} {
 		b.Run(string(strategy), func(b *testing.B) {
 			ctx := context.Background()
-			e := rb.Open(b)
+			dsn, _ := rb.TestDB(b)
+			e, err := rb.Open(ctx, dsn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
 			rules, err := config.ParseRules("rules.yaml", []byte(`version: 1
 tables:
   people:

@@ -20,15 +20,8 @@ func BenchmarkRewriteVsUpdate(b *testing.B) {
 	ctx := context.Background()
 	enginetest.BenchRewriteVsUpdate(b, enginetest.RewriteBench{
 		RowsEnv: "RESTAGE_MYSQL_BENCH_ROWS",
-		Open: func(b *testing.B) mask.Engine {
-			dsn, _ := testdb.MySQL(b)
-			e, err := Open(ctx, dsn)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { e.Close() })
-			return e
-		},
+		TestDB:  testdb.MySQL,
+		Open:    func(ctx context.Context, d string) (mask.Engine, error) { return Open(ctx, d) },
 		Reset: func(b *testing.B, me mask.Engine, n int) {
 			for _, q := range []string{
 				"DROP TABLE IF EXISTS people",

@@ -22,15 +22,8 @@ func BenchmarkRewriteVsUpdate(b *testing.B) {
 	ctx := context.Background()
 	enginetest.BenchRewriteVsUpdate(b, enginetest.RewriteBench{
 		RowsEnv: "RESTAGE_PG_BENCH_ROWS",
-		Open: func(b *testing.B) mask.Engine {
-			dsn, _ := testdb.Postgres(b)
-			e, err := Open(ctx, dsn)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { e.Close() })
-			return e
-		},
+		TestDB:  testdb.Postgres,
+		Open:    func(ctx context.Context, d string) (mask.Engine, error) { return Open(ctx, d) },
 		Reset: func(b *testing.B, me mask.Engine, n int) {
 			setup := fmt.Sprintf(`DROP TABLE IF EXISTS people;
 CREATE TABLE people (id bigint PRIMARY KEY, email text NOT NULL UNIQUE, name text, phone text, city text, note text);
