@@ -19,9 +19,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/gruntwork-io/terratest/modules/logger"
 	"github.com/gruntwork-io/terratest/modules/terraform"
@@ -67,85 +65,21 @@ func pluginDir(t *testing.T) string {
 	return dir
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if cacheDir != "" {
-		os.RemoveAll(cacheDir)
-	}
-	os.Exit(code)
-}
-
-var (
-	cacheOnce sync.Once
-	cacheDir  string
-	cacheErr  error
-)
-
-// pluginCache is a per-process provider cache: the first init copies the
-// (700 MB) provider into it, every later init links to it. Warmed once,
-// before any parallel init, so that inits never race on filling it.
-func pluginCache(t *testing.T, plugins string) string {
-	t.Helper()
-	cacheOnce.Do(func() {
-		cacheDir, cacheErr = os.MkdirTemp("", "restage-tf-plugin-cache-")
-		if cacheErr != nil {
-			return
-		}
-		warm, err := os.MkdirTemp("", "restage-tf-warm-")
-		if err != nil {
-			cacheErr = err
-			return
-		}
-		defer os.RemoveAll(warm)
-		err = os.WriteFile(filepath.Join(warm, "main.tf"), []byte(`terraform {
-  required_providers {
-    aws = { source = "hashicorp/aws" }
-  }
-}
-`), 0o644)
-		if err != nil {
-			cacheErr = err
-			return
-		}
-		cmd := exec.Command("terraform", "init", "-input=false", "-no-color", "-backend=false", "-plugin-dir="+plugins)
-		cmd.Dir = warm
-		cmd.Env = append(os.Environ(), tfEnvList(cacheDir)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			cacheErr = &cmdError{err: err, out: string(out)}
-		}
-	})
-	if cacheErr != nil {
-		t.Fatalf("warm the provider cache: %v", cacheErr)
-	}
-	return cacheDir
-}
-
-type cmdError struct {
-	err error
-	out string
-}
-
-func (e *cmdError) Error() string { return e.err.Error() + ": " + e.out }
-
-func tfEnv(cache string) map[string]string {
+// tfEnv is every terraform command's environment. No provider cache: the
+// plugin directory holds the provider unpacked, so each init links to it
+// in place (a shared cache raced between parallel inits: "failed to
+// create directory … file exists", and a provider binary gone from under
+// a running validate).
+func tfEnv() map[string]string {
 	return map[string]string{
-		"TF_PLUGIN_CACHE_DIR": cache,
-		"TF_IN_AUTOMATION":    "1",
-		"CHECKPOINT_DISABLE":  "1",
+		"TF_IN_AUTOMATION":   "1",
+		"CHECKPOINT_DISABLE": "1",
 		// No credentials or config of the machine may leak into a plan.
 		"TF_CLI_CONFIG_FILE":          os.DevNull,
 		"AWS_PROFILE":                 "",
 		"AWS_CONFIG_FILE":             os.DevNull,
 		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
 	}
-}
-
-func tfEnvList(cache string) []string {
-	var out []string
-	for k, v := range tfEnv(cache) {
-		out = append(out, k+"="+v)
-	}
-	return out
 }
 
 // copyRoot copies the repository (without hidden files and Terraform
@@ -172,14 +106,8 @@ func options(t *testing.T, dir string) *terraform.Options {
 		TerraformDir: dir,
 		PluginDir:    plugins,
 		NoColor:      true,
-		EnvVars:      tfEnv(pluginCache(t, plugins)),
+		EnvVars:      tfEnv(),
 		Logger:       logger.Discard,
-		// Parallel inits linking the provider out of the shared cache
-		// can race (terraform: "failed to create directory … file
-		// exists"); a second try finds the entry made.
-		RetryableTerraformErrors: map[string]string{`(?s)failed to create directory.*file exists`: "parallel init raced on the provider cache"},
-		MaxRetries:               3,
-		TimeBetweenRetries:       time.Second,
 	}
 }
 
