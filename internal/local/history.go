@@ -20,10 +20,10 @@ import (
 const historyTable = "restage_history"
 
 var (
-	_ refresh.History      = (*pgProvider)(nil)
-	_ refresh.RowEstimator = (*pgProvider)(nil)
-	_ refresh.History      = (*mysqlProvider)(nil)
-	_ refresh.RowEstimator = (*mysqlProvider)(nil)
+	_ refresh.History      = (*pgServer)(nil)
+	_ refresh.RowEstimator = (*pgServer)(nil)
+	_ refresh.History      = (*mysqlServer)(nil)
+	_ refresh.RowEstimator = (*mysqlServer)(nil)
 )
 
 const pgHistoryDDL = `CREATE TABLE IF NOT EXISTS ` + historyTable + ` (
@@ -36,7 +36,7 @@ const pgHistoryDDL = `CREATE TABLE IF NOT EXISTS ` + historyTable + ` (
 
 // Record adds rec to the target's history and drops all but the newest
 // refresh.HistoryKeep runs.
-func (p *pgProvider) Record(ctx context.Context, rec refresh.RunRecord) error {
+func (p *pgServer) Record(ctx context.Context, rec refresh.RunRecord) error {
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("record run: %w", err)
@@ -65,7 +65,7 @@ func (p *pgProvider) Record(ctx context.Context, rec refresh.RunRecord) error {
 // Recent returns up to n recorded runs, newest first. It creates nothing:
 // `restage run --dry-run` reads the history through it, and no control DB
 // or no table yet is simply no history.
-func (p *pgProvider) Recent(ctx context.Context, n int) ([]refresh.RunRecord, error) {
+func (p *pgServer) Recent(ctx context.Context, n int) ([]refresh.RunRecord, error) {
 	c, err := p.connect(ctx, p.cfg.ControlDB)
 	if pgCode(err) == "3D000" {
 		return nil, nil
@@ -94,7 +94,7 @@ func (p *pgProvider) Recent(ctx context.Context, n int) ([]refresh.RunRecord, er
 // RowEstimates reads the source's row estimates from the catalog
 // statistics (pg_class.reltuples, as of the last ANALYZE); a table never
 // analyzed has no estimate.
-func (p *pgProvider) RowEstimates(ctx context.Context) (map[string]int64, error) {
+func (p *pgServer) RowEstimates(ctx context.Context) (map[string]int64, error) {
 	c, err := p.connectSource(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("row estimates: connect to the source: %w", err)
@@ -116,13 +116,13 @@ func (p *pgProvider) RowEstimates(ctx context.Context) (map[string]int64, error)
 	return out, nil
 }
 
-func (p *mysqlProvider) historyTable() string {
+func (p *mysqlServer) historyTable() string {
 	return mysqlQuote(p.cfg.ControlDB) + "." + mysqlQuote(historyTable)
 }
 
 // Record adds rec to the target's history and drops all but the newest
 // refresh.HistoryKeep runs.
-func (p *mysqlProvider) Record(ctx context.Context, rec refresh.RunRecord) error {
+func (p *mysqlServer) Record(ctx context.Context, rec refresh.RunRecord) error {
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("record run: %w", err)
@@ -155,7 +155,7 @@ func (p *mysqlProvider) Record(ctx context.Context, rec refresh.RunRecord) error
 
 // Recent returns up to n recorded runs, newest first; it creates nothing
 // (see the PostgreSQL provider).
-func (p *mysqlProvider) Recent(ctx context.Context, n int) ([]refresh.RunRecord, error) {
+func (p *mysqlServer) Recent(ctx context.Context, n int) ([]refresh.RunRecord, error) {
 	rows, err := p.admin.QueryContext(ctx, "SELECT record FROM "+p.historyTable()+" WHERE target = ? ORDER BY started_at DESC, run_id DESC LIMIT ?", p.cfg.Target, n)
 	if code := mysqlCode(err); code == 1049 || code == 1146 { // unknown database, no such table
 		return nil, nil
@@ -180,7 +180,7 @@ func (p *mysqlProvider) Recent(ctx context.Context, n int) ([]refresh.RunRecord,
 
 // RowEstimates reads the source's row estimates from
 // information_schema.TABLES (InnoDB's sampled estimate).
-func (p *mysqlProvider) RowEstimates(ctx context.Context) (map[string]int64, error) {
+func (p *mysqlServer) RowEstimates(ctx context.Context) (map[string]int64, error) {
 	src, err := mysqlOpen(p.src)
 	if err != nil {
 		return nil, fmt.Errorf("row estimates: %w", mysqlRedact(mysqlScrub(err), p.src.Passwd))

@@ -35,7 +35,7 @@ func TestMySQLSwitchKilledThenSwept(t *testing.T) {
 			db := e.restore("r1")
 			oldStaging := e.snapshot(e.staging)
 			newDB := e.snapshot(db.Name)
-			e.p.failAt = func(s string) error {
+			e.s.failAt = func(s string) error {
 				if s == step {
 					return errTestKilled
 				}
@@ -50,7 +50,7 @@ func TestMySQLSwitchKilledThenSwept(t *testing.T) {
 				t.Fatalf("handMade=%v, kill before %s: sweep: %v", handMade, step, err)
 			}
 			hold := DBName(e.target, "previous_r1")
-			if n := e.count("SELECT COUNT(*) FROM " + p.intentTable()); n != 0 {
+			if n := e.count("SELECT COUNT(*) FROM " + my(p).intentTable()); n != 0 {
 				t.Errorf("handMade=%v, kill before %s: %d intent records left", handMade, step, n)
 			}
 			if i < forwardFrom {
@@ -104,7 +104,7 @@ func TestPGSwitchKilledThenSwept(t *testing.T) {
 	}
 	want := f.staging + "=true," + db.Name + "=true"
 	for _, step := range []string{"intent", "blocked", "renamed-old", "renamed-new", "recorded"} {
-		f.p.testHook = func(s string) error {
+		f.s.testHook = func(s string) error {
 			if s == step {
 				return errTestKilled
 			}
@@ -150,7 +150,7 @@ func TestMySQLSweepGoesBackWhenForwardFails(t *testing.T) {
 	e.smallSchema(e.staging, "old")
 	db := e.restore("r1")
 	oldStaging := e.snapshot(e.staging)
-	e.p.failAt = func(s string) error {
+	e.s.failAt = func(s string) error {
 		if s == "create-previous-objects" {
 			return errTestKilled
 		}
@@ -160,7 +160,7 @@ func TestMySQLSweepGoesBackWhenForwardFails(t *testing.T) {
 		t.Fatalf("switch returned %v", err)
 	}
 	p := e.provider()
-	p.failAt = func(s string) error {
+	my(p).failAt = func(s string) error {
 		if s == "create-new-objects" {
 			return errors.New("injected failure")
 		}
@@ -172,7 +172,7 @@ func TestMySQLSweepGoesBackWhenForwardFails(t *testing.T) {
 	if got := e.snapshot(e.staging); !slices.Equal(got, oldStaging) {
 		t.Errorf("staging is not the old DB:\n got %q\nwant %q", got, oldStaging)
 	}
-	if n := e.count("SELECT COUNT(*) FROM " + e.p.intentTable()); n != 0 {
+	if n := e.count("SELECT COUNT(*) FROM " + e.s.intentTable()); n != 0 {
 		t.Errorf("%d intent records left", n)
 	}
 	if hold := DBName(e.target, "previous_r1"); e.exists(hold) || e.state(hold) != "unrecorded" {
@@ -196,7 +196,7 @@ func TestSweepRefusesAnIntentForADBNotOurs(t *testing.T) {
 		e.exec("CREATE DATABASE " + mysqlQuote(e.staging))
 		e.smallSchema(e.staging, "old")
 		db := e.restore("r1")
-		e.p.failAt = func(s string) error {
+		e.s.failAt = func(s string) error {
 			if s == "drop-new-objects" {
 				return errTestKilled
 			}
@@ -205,7 +205,7 @@ func TestSweepRefusesAnIntentForADBNotOurs(t *testing.T) {
 		if _, err := e.p.Switch(ctx, db); !errors.Is(err, errTestKilled) {
 			t.Fatalf("switch returned %v", err)
 		}
-		e.exec("UPDATE " + e.p.ctl + " SET target = 'someone_else' WHERE name = '" + db.Name + "'")
+		e.exec("UPDATE " + e.s.ctl + " SET target = 'someone_else' WHERE name = '" + db.Name + "'")
 		before := e.snapshot(db.Name)
 		if _, err := e.provider().Sweep(ctx); !errors.Is(err, refresh.ErrNotOurs) {
 			t.Fatalf("sweep: %v, want ErrNotOurs", err)
@@ -213,7 +213,7 @@ func TestSweepRefusesAnIntentForADBNotOurs(t *testing.T) {
 		if got := e.snapshot(db.Name); !slices.Equal(got, before) {
 			t.Errorf("the database not ours changed")
 		}
-		if n := e.count("SELECT COUNT(*) FROM " + e.p.intentTable()); n != 1 {
+		if n := e.count("SELECT COUNT(*) FROM " + e.s.intentTable()); n != 1 {
 			t.Errorf("%d intent records, want the refused one kept", n)
 		}
 	})
@@ -223,7 +223,7 @@ func TestSweepRefusesAnIntentForADBNotOurs(t *testing.T) {
 		ctx := context.Background()
 		pgExec(t, f.staging, "CREATE TABLE marker (v text)", "INSERT INTO marker VALUES ('old')")
 		db := f.restore(t, "r1", "new")
-		f.p.testHook = func(s string) error {
+		f.s.testHook = func(s string) error {
 			if s == "blocked" {
 				return errTestKilled
 			}

@@ -92,13 +92,20 @@ func New(cfg Config) (refresh.Provider, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	stg, _ := engines.ParseDSN(cfg.StagingDSN)
+	var srv server
+	var err error
 	switch stg.Engine {
 	case dsn.Postgres:
-		return newPostgres(cfg)
+		srv, err = newPostgres(cfg)
 	case dsn.MySQL:
-		return newMySQL(cfg)
+		srv, err = newMySQL(cfg)
+	default:
+		err = fmt.Errorf("unsupported engine %q", stg.Engine)
 	}
-	return nil, fmt.Errorf("unsupported engine %q", stg.Engine)
+	if err != nil {
+		return nil, err
+	}
+	return newProvider(cfg, srv), nil
 }
 
 // onceOK runs a check until it has passed once (a provider's preflight):

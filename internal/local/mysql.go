@@ -1,11 +1,11 @@
 package local
 
-// The MySQL/MariaDB side of the local provider. docs/local-mysql.md
-// describes the design; the files split it by concern:
+// The MySQL/MariaDB server of the local provider (provider.go drives it).
+// docs/local-mysql.md describes the design; the files split it by concern:
 //
-//	mysql.go          provider, connections, control DB, lock, ready,
-//	                  sweep, retire, discard
-//	mysql_restore.go  mariadb-dump | mariadb copy into restage_<target>_<run>
+//	mysql.go          connections, control store, databases, lock, ping
+//	mysql_owner.go    identity, staging ownership, markers
+//	mysql_restore.go  create like the source; mariadb-dump | mariadb copy
 //	mysql_switch.go   the RENAME TABLE switch and its rollback
 //	mysql_users.go    staging users, production logins, preserve
 
@@ -30,7 +30,7 @@ import (
 	"github.com/restage/restage/internal/refresh"
 )
 
-var _ refresh.Provider = (*mysqlProvider)(nil)
+var _ server = (*mysqlServer)(nil)
 
 // Control DB states (the state column of mysqlControlTable).
 const (
@@ -48,8 +48,9 @@ const (
 // deleted only when the configuration adopts origin.
 const mysqlControlTable = "mysql_databases"
 
-// mysqlProvider is the local provider on a MySQL/MariaDB staging server.
-type mysqlProvider struct {
+// mysqlServer is the local provider's server on a MySQL/MariaDB staging
+// server.
+type mysqlServer struct {
 	cfg         Config
 	log         *slog.Logger
 	stg         *mysql.Config // admin login on the staging server; DBName = the staging name
@@ -69,7 +70,6 @@ type mysqlProvider struct {
 	lctn          int  // @@lower_case_table_names of the staging server
 	comments      bool // the server keeps database comments (markers)
 	commentsKnown bool
-	preflighted   onceOK
 	identityDone  bool // source and staging were compared by the servers
 
 	// failAt, when set (tests), makes the named Switch step fail.
@@ -78,7 +78,7 @@ type mysqlProvider struct {
 
 // newMySQL returns the local provider for a MySQL/MariaDB staging server.
 // It does not connect: the first method that needs the server does.
-func newMySQL(cfg Config) (refresh.Provider, error) {
+func newMySQL(cfg Config) (*mysqlServer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func newMySQL(cfg Config) (refresh.Provider, error) {
 			return nil, fmt.Errorf("database name %q is longer than 64 characters", n)
 		}
 	}
-	p := &mysqlProvider{
+	p := &mysqlServer{
 		cfg:         cfg,
 		log:         cfg.Log,
 		stg:         stg,
@@ -163,7 +163,7 @@ func mysqlRedact(err error, password string) error {
 func mysqlScrub(err error) error { return mysqlengine.Scrub(err) }
 
 // dbFor describes a database on the staging server.
-func (p *mysqlProvider) dbFor(name, runID string) *refresh.DB {
+func (p *mysqlServer) dbFor(name, runID string) *refresh.DB {
 	c := p.stg.Clone()
 	c.DBName = name
 	return &refresh.DB{
@@ -176,7 +176,7 @@ func (p *mysqlProvider) dbFor(name, runID string) *refresh.DB {
 }
 
 // protected reports why a database must never be dropped by restage, or "".
-func (p *mysqlProvider) protected(name string) string {
+func (p *mysqlServer) protected(name string) string {
 	switch {
 	case name == "":
 		return "empty name"
@@ -195,7 +195,7 @@ func (p *mysqlProvider) protected(name string) string {
 }
 
 // dropSchema drops a database restage is allowed to delete (see protected).
-func (p *mysqlProvider) dropSchema(ctx context.Context, name string) error {
+func (p *mysqlServer) dropSchema(ctx context.Context, name string) error {
 	if why := p.protected(name); why != "" {
 		return fmt.Errorf("refusing to drop %s: %s: %w", name, why, refresh.ErrNotOurs)
 	}
@@ -210,7 +210,7 @@ func (p *mysqlProvider) dropSchema(ctx context.Context, name string) error {
 // database it just dropped (Users grants on the new DB's own name), so no
 // stale grant lingers should the name come back. Best effort: a failure is
 // logged, never fatal.
-func (p *mysqlProvider) revokeSchemaGrants(ctx context.Context, name string) {
+func (p *mysqlServer) revokeSchemaGrants(ctx context.Context, name string) {
 	adm, err := p.adminOps(ctx)
 	if err == nil {
 		err = adm.Forget(ctx, name)
@@ -221,7 +221,7 @@ func (p *mysqlProvider) revokeSchemaGrants(ctx context.Context, name string) {
 }
 
 // schemaExists reports whether a database exists on the staging server.
-func (p *mysqlProvider) schemaExists(ctx context.Context, q mysqlQuerier, name string) (bool, error) {
+func (p *mysqlServer) schemaExists(ctx context.Context, q mysqlQuerier, name string) (bool, error) {
 	var n int
 	err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", name).Scan(&n)
 	return n > 0, mysqlScrub(err)
@@ -237,7 +237,7 @@ type mysqlQuerier interface {
 // ---- control DB ----
 
 // ensureControl creates the control DB and its table if missing.
-func (p *mysqlProvider) ensureControl(ctx context.Context) error {
+func (p *mysqlServer) ensureControl(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ctlReady {
@@ -273,16 +273,7 @@ func (p *mysqlProvider) ensureControl(ctx context.Context) error {
 	return nil
 }
 
-// myRecord is one row of the control table.
-type myRecord struct {
-	Name, Target, RunID, State, Origin string
-}
-
-// ours reports whether restage may delete the database: the one
-// ownership rule, owner.check (ownership.go).
-func (p *mysqlProvider) ours(r myRecord) bool { return p.owner().check(r.claim()) == nil }
-
-func (p *mysqlProvider) record(ctx context.Context, q mysqlQuerier, r myRecord) error {
+func (p *mysqlServer) record(ctx context.Context, q mysqlQuerier, r record) error {
 	_, err := q.ExecContext(ctx, "INSERT INTO "+p.ctl+" (name, target, run_id, state, origin, created_at, updated_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
 		r.Name, r.Target, r.RunID, r.State, r.Origin)
 	if err != nil {
@@ -291,15 +282,15 @@ func (p *mysqlProvider) record(ctx context.Context, q mysqlQuerier, r myRecord) 
 	return nil
 }
 
-func (p *mysqlProvider) setState(ctx context.Context, q mysqlQuerier, name, state string) error {
+func (p *mysqlServer) setState(ctx context.Context, q mysqlQuerier, name, state string) error {
 	if _, err := q.ExecContext(ctx, "UPDATE "+p.ctl+" SET state = ?, updated_at = UTC_TIMESTAMP(6) WHERE name = ?", state, name); err != nil {
 		return fmt.Errorf("mark %s %s in control DB: %w", name, state, mysqlScrub(err))
 	}
 	return nil
 }
 
-func (p *mysqlProvider) lookup(ctx context.Context, q mysqlQuerier, name string) (myRecord, bool, error) {
-	var r myRecord
+func (p *mysqlServer) lookup(ctx context.Context, q mysqlQuerier, name string) (record, bool, error) {
+	var r record
 	err := q.QueryRowContext(ctx, "SELECT name, target, run_id, state, origin FROM "+p.ctl+" WHERE name = ?", name).
 		Scan(&r.Name, &r.Target, &r.RunID, &r.State, &r.Origin)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -313,7 +304,7 @@ func (p *mysqlProvider) lookup(ctx context.Context, q mysqlQuerier, name string)
 
 // records lists this target's records in the given states, most recently
 // updated first.
-func (p *mysqlProvider) records(ctx context.Context, states ...string) ([]myRecord, error) {
+func (p *mysqlServer) records(ctx context.Context, states ...string) ([]record, error) {
 	q := "SELECT name, target, run_id, state, origin FROM " + p.ctl + " WHERE target = ? AND state IN (?" + strings.Repeat(", ?", len(states)-1) + ") ORDER BY updated_at DESC, name DESC"
 	args := []any{p.cfg.Target}
 	for _, s := range states {
@@ -324,9 +315,9 @@ func (p *mysqlProvider) records(ctx context.Context, states ...string) ([]myReco
 		return nil, fmt.Errorf("list control DB records: %w", mysqlScrub(err))
 	}
 	defer rows.Close()
-	var out []myRecord
+	var out []record
 	for rows.Next() {
-		var r myRecord
+		var r record
 		if err := rows.Scan(&r.Name, &r.Target, &r.RunID, &r.State, &r.Origin); err != nil {
 			return nil, fmt.Errorf("list control DB records: %w", err)
 		}
@@ -335,15 +326,43 @@ func (p *mysqlProvider) records(ctx context.Context, states ...string) ([]myReco
 	return out, rows.Err()
 }
 
+// ---- the control store (provider.go's server) ----
+
+func (p *mysqlServer) ctlEnsure(ctx context.Context) error { return p.ensureControl(ctx) }
+
+func (p *mysqlServer) ctlLookup(ctx context.Context, name string) (record, bool, error) {
+	return p.lookup(ctx, p.admin, name)
+}
+
+func (p *mysqlServer) ctlInsert(ctx context.Context, r record) error {
+	return p.record(ctx, p.admin, r)
+}
+
+func (p *mysqlServer) ctlSetState(ctx context.Context, name, state string) error {
+	return p.setState(ctx, p.admin, name, state)
+}
+
+func (p *mysqlServer) ctlList(ctx context.Context, states ...string) ([]record, error) {
+	return p.records(ctx, states...)
+}
+
+// dbState reports whether a schema exists; MySQL has no database
+// identity beyond its name (oid 0).
+func (p *mysqlServer) dbState(ctx context.Context, name string) (bool, int64, error) {
+	ok, err := p.schemaExists(ctx, p.admin, name)
+	return ok, 0, err
+}
+
+func (p *mysqlServer) dropDB(ctx context.Context, name string) error { return p.dropSchema(ctx, name) }
+
+func (p *mysqlServer) recoverMarkers(ctx context.Context) error { return p.recoverFromMarkers(ctx) }
+
 // ---- lock ----
 
-// Lock takes GET_LOCK('restage:<target>', 0) on a session of its own,
+// tryLock takes GET_LOCK('restage:<target>', 0) on a session of its own,
 // held until release: the server frees the lock when that session ends,
 // so a killed run never leaves it behind.
-func (p *mysqlProvider) Lock(ctx context.Context, runID string) (func(), error) {
-	if err := p.preflighted.do(ctx, p.preflight); err != nil {
-		return nil, fmt.Errorf("prepare %s: %w", p.cfg.Target, err)
-	}
+func (p *mysqlServer) tryLock(ctx context.Context, runID string) (func(), error) {
 	name := "restage:" + p.cfg.Target
 	conn, err := p.admin.Conn(ctx)
 	if err != nil {
@@ -361,7 +380,6 @@ func (p *mysqlProvider) Lock(ctx context.Context, runID string) (func(), error) 
 		}
 		return nil, fmt.Errorf("lock %s on %s: %w", p.cfg.Target, p.endpoint, refresh.ErrLocked)
 	}
-	p.log.Info("lock taken", "step", "lock", "target", p.cfg.Target, "run", runID)
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -382,217 +400,21 @@ func mysqlDiscardConn(conn *sql.Conn) {
 	_ = conn.Close()
 }
 
-// ---- ready, credentials ----
-
-// Ready logs in to db with its admin DSN and runs SELECT 1, retrying with
-// exponential backoff (100 ms doubling to 5 s) for at most two minutes.
-func (p *mysqlProvider) Ready(ctx context.Context, db *refresh.DB) error {
+// ping logs in to db with its admin DSN and runs SELECT 1.
+func (p *mysqlServer) ping(ctx context.Context, db *refresh.DB) error {
 	cfg, err := mysql.ParseDSN(db.AdminDSN)
 	if err != nil {
-		return fmt.Errorf("ready %s: invalid admin DSN", db.Endpoint)
+		return errors.New("invalid admin DSN")
 	}
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return fmt.Errorf("ready %s: invalid admin DSN", db.Endpoint)
+		return errors.New("invalid admin DSN")
 	}
 	h := sql.OpenDB(conn)
 	defer h.Close()
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	wait := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
-		var one int
-		err = h.QueryRowContext(actx, "SELECT 1").Scan(&one)
-		acancel()
-		if err == nil {
-			return nil
-		}
-		p.log.Info("not ready yet", "step", "ready", "target", p.cfg.Target, "db", db.Name, "attempt", attempt, "error", mysqlRedact(err, cfg.Passwd))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("ready %s: %w (last error: %v)", db.Endpoint, ctx.Err(), mysqlRedact(err, cfg.Passwd))
-		case <-t.C:
-		}
-		wait = min(wait*2, 5*time.Second)
-	}
+	var one int
+	return mysqlRedact(mysqlScrub(h.QueryRowContext(ctx, "SELECT 1").Scan(&one)), cfg.Passwd)
 }
 
-// Credentials has nothing to do: local servers keep their logins.
-func (p *mysqlProvider) Credentials(context.Context, *refresh.DB) (string, error) {
-	return "no-op: local servers keep their logins", nil
-}
-
-// ---- sweep, retire, discard ----
-
-// Sweep first finishes a swap a killed run left half done (from its intent
-// record), then drops this target's recorded leftovers: DBs of runs that
-// never switched (creating, ready) and previous DBs beyond KeepLast. Live
-// DBs, unrecorded DBs and hand-made data that is not adopted stay.
-func (p *mysqlProvider) Sweep(ctx context.Context) ([]string, error) {
-	if err := p.ensureControl(ctx); err != nil {
-		return nil, err
-	}
-	if _, err := p.finishSwap(ctx); err != nil {
-		// Nothing else is safe to remove while staging is half swapped.
-		return nil, fmt.Errorf("sweep %s: %w", p.cfg.Target, err)
-	}
-	if err := p.recoverFromMarkers(ctx); err != nil {
-		return nil, fmt.Errorf("sweep %s: %w", p.cfg.Target, err)
-	}
-	var dropped []string
-	var errs []error
-	left, err := p.records(ctx, myStateCreating, myStateReady)
-	if err != nil {
-		return nil, fmt.Errorf("sweep %s: %w", p.cfg.Target, err)
-	}
-	for _, r := range left {
-		if !p.ours(r) {
-			continue
-		}
-		if err := p.dropSchema(ctx, r.Name); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := p.setState(ctx, p.admin, r.Name, myStateDiscarded); err != nil {
-			errs = append(errs, err)
-		}
-		dropped = append(dropped, r.Name)
-	}
-	old, err := p.pruneList(ctx, p.cfg.KeepLast)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	for _, r := range old {
-		if err := p.dropSchema(ctx, r.Name); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := p.setState(ctx, p.admin, r.Name, myStateRetired); err != nil {
-			errs = append(errs, err)
-		}
-		dropped = append(dropped, r.Name)
-	}
-	for _, n := range dropped {
-		p.log.Info("swept", "step", "sweep", "target", p.cfg.Target, "db", n)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return dropped, fmt.Errorf("sweep %s: %w", p.cfg.Target, err)
-	}
-	return dropped, nil
-}
-
-// pruneList returns the previous DBs restage may delete beyond the keep
-// most recent ones.
-func (p *mysqlProvider) pruneList(ctx context.Context, keep int) ([]myRecord, error) {
-	prev, err := p.records(ctx, myStatePrevious)
-	if err != nil {
-		return nil, err
-	}
-	var ours []myRecord
-	for _, r := range prev {
-		if p.ours(r) {
-			ours = append(ours, r)
-		}
-	}
-	if len(ours) <= keep {
-		return nil, nil
-	}
-	return ours[keep:], nil
-}
-
-// Retire drops a previous staging DB restage created for this target (or
-// the hand-made one the configuration adopts), or with KeepLast N the
-// previous DBs beyond the N most recent. Anything else is ErrNotOurs.
-func (p *mysqlProvider) Retire(ctx context.Context, prev *refresh.DB) error {
-	if prev == nil {
-		return nil
-	}
-	if err := p.ensureControl(ctx); err != nil {
-		return fmt.Errorf("retire %s: %w", prev.Name, err)
-	}
-	if why := p.protected(prev.Name); why != "" {
-		return fmt.Errorf("retire %s: %s: %w", prev.Name, why, refresh.ErrNotOurs)
-	}
-	r, ok, err := p.lookup(ctx, p.admin, prev.Name)
-	if err != nil {
-		return fmt.Errorf("retire %s: %w", prev.Name, err)
-	}
-	c := claim{Name: prev.Name}
-	if ok {
-		c = r.claim()
-	}
-	if err := p.owner().check(c); err != nil {
-		return fmt.Errorf("retire: %w", err)
-	}
-	if ok && r.State == myStateLive {
-		return fmt.Errorf("retire %s: it is live behind the staging name", prev.Name)
-	}
-	if p.cfg.KeepLast > 0 && ok {
-		old, err := p.pruneList(ctx, p.cfg.KeepLast)
-		if err != nil {
-			return fmt.Errorf("retire %s: %w", prev.Name, err)
-		}
-		var errs []error
-		for _, o := range old {
-			if err := p.dropSchema(ctx, o.Name); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			errs = append(errs, p.setState(ctx, p.admin, o.Name, myStateRetired))
-			p.log.Info("retired", "step", "retire", "target", p.cfg.Target, "db", o.Name)
-		}
-		if err := errors.Join(errs...); err != nil {
-			return fmt.Errorf("retire %s: %w", prev.Name, err)
-		}
-		return nil
-	}
-	if err := p.dropSchema(ctx, prev.Name); err != nil {
-		return fmt.Errorf("retire %s: %w", prev.Name, err)
-	}
-	if ok {
-		if err := p.setState(ctx, p.admin, prev.Name, myStateRetired); err != nil {
-			return fmt.Errorf("retire %s: %w", prev.Name, err)
-		}
-	}
-	p.log.Info("retired", "step", "retire", "target", p.cfg.Target, "db", prev.Name)
-	return nil
-}
-
-// Discard drops a DB a run created and marks it discarded. Idempotent; a
-// DB the control DB does not attribute to a run of this target is refused.
-func (p *mysqlProvider) Discard(ctx context.Context, db *refresh.DB) error {
-	if db == nil {
-		return nil
-	}
-	if err := p.ensureControl(ctx); err != nil {
-		return fmt.Errorf("discard %s: %w", db.Name, err)
-	}
-	r, ok, err := p.lookup(ctx, p.admin, db.Name)
-	if err != nil {
-		return fmt.Errorf("discard %s: %w", db.Name, err)
-	}
-	if !ok || r.RunID == "" {
-		return fmt.Errorf("discard %s: %w", db.Name, refresh.ErrNotOurs)
-	}
-	if err := p.owner().check(r.claim()); err != nil {
-		return fmt.Errorf("discard: %w", err)
-	}
-	if r.State == myStateLive {
-		return fmt.Errorf("discard %s: it is live behind the staging name", db.Name)
-	}
-	if err := p.dropSchema(ctx, db.Name); err != nil {
-		return fmt.Errorf("discard %s: %w", db.Name, err)
-	}
-	if r.State != myStateDiscarded && r.State != myStateRetired {
-		if err := p.setState(ctx, p.admin, db.Name, myStateDiscarded); err != nil {
-			return fmt.Errorf("discard %s: %w", db.Name, err)
-		}
-	}
-	return nil
-}
-
-// Close closes the provider's connections.
-func (p *mysqlProvider) Close() error { return p.admin.Close() }
+// Close closes the server's connections.
+func (p *mysqlServer) Close() error { return p.admin.Close() }

@@ -19,11 +19,7 @@ import (
 // row is the only record (and is lost with the control DB).
 const myStateServing = "serving"
 
-func (p *mysqlProvider) owner() owner { return owner{target: p.cfg.Target, adopt: p.cfg.Adopt} }
-
-func (r myRecord) claim() claim {
-	return claim{Name: r.Name, Recorded: true, Target: r.Target, RunID: r.RunID, Origin: r.Origin}
-}
+func (p *mysqlServer) owner() owner { return owner{target: p.cfg.Target, adopt: p.cfg.Adopt} }
 
 // preflight runs before the run takes its lock or creates anything. It
 // asks the servers whether staging and source are one server (whatever
@@ -35,7 +31,7 @@ func (r myRecord) claim() claim {
 // finish a swap while production is down. The identity check then waits
 // for Restore, which needs the source anyway and runs it before creating
 // anything.
-func (p *mysqlProvider) preflight(ctx context.Context) error {
+func (p *mysqlServer) preflight(ctx context.Context) error {
 	conn, err := p.admin.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to staging server %s: %w", p.endpoint, mysqlRedact(mysqlScrub(err), p.stg.Passwd))
@@ -66,7 +62,7 @@ var errSourceUnreachable = errors.New("source unreachable")
 
 // ensureIdentity runs the identity check if preflight could not (Restore
 // calls it before it records or creates anything).
-func (p *mysqlProvider) ensureIdentity(ctx context.Context) error {
+func (p *mysqlServer) ensureIdentity(ctx context.Context) error {
 	p.mu.Lock()
 	done := p.identityDone
 	p.mu.Unlock()
@@ -83,7 +79,7 @@ func (p *mysqlProvider) ensureIdentity(ctx context.Context) error {
 
 // checkIdentity asks the servers whether staging and source are one, and
 // refuses the source behind the staging, adopted or control name.
-func (p *mysqlProvider) checkIdentity(ctx context.Context, conn *sql.Conn) error {
+func (p *mysqlServer) checkIdentity(ctx context.Context, conn *sql.Conn) error {
 	srcH, err := mysqlOpen(p.src)
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
@@ -123,7 +119,7 @@ func (p *mysqlProvider) checkIdentity(ctx context.Context, conn *sql.Conn) error
 
 // checkStaging refuses (ErrBadInput) a staging schema that holds anything
 // restage did not put there, unless it is adopted.
-func (p *mysqlProvider) checkStaging(ctx context.Context, conn *sql.Conn) error {
+func (p *mysqlServer) checkStaging(ctx context.Context, conn *sql.Conn) error {
 	exists, err := p.schemaExists(ctx, conn, p.stagingName)
 	if err != nil || !exists {
 		return err
@@ -167,7 +163,7 @@ func (p *mysqlProvider) checkStaging(ctx context.Context, conn *sql.Conn) error 
 
 // servingMarker returns the control DB's serving row for the staging
 // schema (if there is a control DB yet) as the marker it stands in for.
-func (p *mysqlProvider) servingMarker(ctx context.Context, q mysqlQuerier) (*marker, error) {
+func (p *mysqlServer) servingMarker(ctx context.Context, q mysqlQuerier) (*marker, error) {
 	var n int
 	if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", p.cfg.ControlDB, mysqlControlTable).Scan(&n); err != nil {
 		return nil, fmt.Errorf("read control DB: %w", mysqlScrub(err))
@@ -184,7 +180,7 @@ func (p *mysqlProvider) servingMarker(ctx context.Context, q mysqlQuerier) (*mar
 
 // schemaComments reports (once per provider) whether database comments
 // can carry markers on this server.
-func (p *mysqlProvider) schemaComments(ctx context.Context, q mysqlQuerier) bool {
+func (p *mysqlServer) schemaComments(ctx context.Context, q mysqlQuerier) bool {
 	p.mu.Lock()
 	known, ok := p.commentsKnown, p.comments
 	p.mu.Unlock()
@@ -202,7 +198,7 @@ func (p *mysqlProvider) schemaComments(ctx context.Context, q mysqlQuerier) bool
 }
 
 // readMarker returns the restage marker on a schema, nil if none.
-func (p *mysqlProvider) readMarker(ctx context.Context, q mysqlQuerier, name string) (*marker, error) {
+func (p *mysqlServer) readMarker(ctx context.Context, q mysqlQuerier, name string) (*marker, error) {
 	c, err := mysqlengine.DatabaseComment(ctx, q, name)
 	if err != nil {
 		return nil, fmt.Errorf("read marker: %w", err)
@@ -215,7 +211,7 @@ func (p *mysqlProvider) readMarker(ctx context.Context, q mysqlQuerier, name str
 
 // markDB writes a marker as the schema's comment (MariaDB); a no-op on a
 // server without database comments.
-func (p *mysqlProvider) markDB(ctx context.Context, q mysqlQuerier, name string, m marker) error {
+func (p *mysqlServer) markDB(ctx context.Context, q mysqlQuerier, name string, m marker) error {
 	if !p.schemaComments(ctx, q) {
 		return nil
 	}
@@ -228,7 +224,7 @@ func (p *mysqlProvider) markDB(ctx context.Context, q mysqlQuerier, name string,
 // markStaging records that restage fills the staging schema for this
 // target, with the tables of run (empty: not known yet): the schema's
 // comment on MariaDB, and a control row on every server.
-func (p *mysqlProvider) markStaging(ctx context.Context, q mysqlQuerier, run string) error {
+func (p *mysqlServer) markStaging(ctx context.Context, q mysqlQuerier, run string) error {
 	m := marker{Target: p.cfg.Target, Run: run, Role: "staging"}
 	if run != "" {
 		m.Name = DBName(p.cfg.Target, run)
@@ -251,7 +247,7 @@ func (p *mysqlProvider) markStaging(ctx context.Context, q mysqlQuerier, run str
 // every restage_% schema marked for this target. It looks only at names
 // restage uses and believes only markers naming this target: never a
 // name alone.
-func (p *mysqlProvider) recoverFromMarkers(ctx context.Context) error {
+func (p *mysqlServer) recoverFromMarkers(ctx context.Context) error {
 	if !p.schemaComments(ctx, p.admin) {
 		return nil
 	}
@@ -284,7 +280,7 @@ func (p *mysqlProvider) recoverFromMarkers(ctx context.Context) error {
 				}
 				continue
 			}
-			if err := p.record(ctx, p.admin, myRecord{Name: f.m.Name, Target: p.cfg.Target, RunID: f.m.Run, State: myStateLive}); err != nil {
+			if err := p.record(ctx, p.admin, record{Name: f.m.Name, Target: p.cfg.Target, RunID: f.m.Run, State: myStateLive}); err != nil {
 				return err
 			}
 			if err := p.markStaging(ctx, p.admin, f.m.Run); err != nil {
@@ -305,7 +301,7 @@ func (p *mysqlProvider) recoverFromMarkers(ctx context.Context) error {
 		// Unrecorded but marked: a copy or holding schema of an earlier
 		// run. Recorded as previous, so Sweep and Retire treat it by the
 		// one ownership rule (a hand-made origin still needs adoption).
-		if err := p.record(ctx, p.admin, myRecord{Name: f.name, Target: p.cfg.Target, RunID: f.m.Run, State: myStatePrevious, Origin: f.m.Origin}); err != nil {
+		if err := p.record(ctx, p.admin, record{Name: f.name, Target: p.cfg.Target, RunID: f.m.Run, State: myStatePrevious, Origin: f.m.Origin}); err != nil {
 			return err
 		}
 		p.log.Warn("control DB had no record of a restage database; recovered from its marker", "step", "prepare", "target", p.cfg.Target, "db", f.name)
@@ -318,7 +314,7 @@ func (p *mysqlProvider) recoverFromMarkers(ctx context.Context) error {
 // a kill before the rename still leaves it recognisably restage's), and
 // with the new run once the control DB records it live. Best effort: a
 // failed mark is logged; the control DB still holds the truth.
-func (p *mysqlProvider) switchMarked(ctx context.Context, q mysqlQuerier, run string) {
+func (p *mysqlServer) switchMarked(ctx context.Context, q mysqlQuerier, run string) {
 	if run == "" {
 		if m, err := p.readMarker(ctx, q, p.stagingName); err == nil && m != nil && m.Target == p.cfg.Target && m.Role == "staging" {
 			return

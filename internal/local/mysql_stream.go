@@ -12,9 +12,7 @@ import (
 	"github.com/restage/restage/internal/refresh"
 )
 
-var _ refresh.StreamingRestorer = (*mysqlProvider)(nil)
-
-// RestoreMasked fills the new DB in one pass, masking rows on their way:
+// restoreMasked fills the new DB in one pass, masking rows on their way:
 // the drift gate runs on the source first (nothing is created when it
 // refuses), then the same dump as Restore's (mariadb-dump
 // --single-transaction: one consistent snapshot, no lock that blocks
@@ -25,7 +23,7 @@ var _ refresh.StreamingRestorer = (*mysqlProvider)(nil)
 // The dump's snapshot is its own, so the gates' baselines are taken from
 // the stream itself (refresh.StreamCapture): the masked rows' originals
 // as they pass, every other table's row count as the dump printed it.
-func (p *mysqlProvider) RestoreMasked(ctx context.Context, runID string, m *refresh.Masking) (*refresh.DB, bool, error) {
+func (p *mysqlServer) restoreMasked(ctx context.Context, runID string, m *refresh.Masking, restore restoreFunc) (*refresh.DB, bool, error) {
 	src, err := mysqlengine.Open(ctx, p.src.FormatDSN())
 	if err != nil {
 		return nil, false, fmt.Errorf("restore: open source %s: %w", p.sourceName, err)
@@ -42,14 +40,14 @@ func (p *mysqlProvider) RestoreMasked(ctx context.Context, runID string, m *refr
 		p.log.Info("plain copy, then masking in place", "step", "restore", "reason", reason)
 		return nil, false, nil
 	}
-	db, err := p.restore(ctx, runID, func(ctx context.Context, name string) error {
+	db, err := restore(ctx, runID, func(ctx context.Context, name string) error {
 		return p.streamCopy(ctx, name, m)
 	})
 	return db, true, err
 }
 
 // dumpOrder lists the source's tables as mariadb-dump prints them.
-func (p *mysqlProvider) dumpOrder(ctx context.Context) ([]string, error) {
+func (p *mysqlServer) dumpOrder(ctx context.Context) ([]string, error) {
 	db, err := mysqlOpen(p.src)
 	if err != nil {
 		return nil, err
@@ -62,7 +60,7 @@ func (p *mysqlProvider) dumpOrder(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-func (p *mysqlProvider) streamCopy(ctx context.Context, name string, m *refresh.Masking) error {
+func (p *mysqlServer) streamCopy(ctx context.Context, name string, m *refresh.Masking) error {
 	capt, err := m.CaptureStream()
 	if err != nil {
 		return err

@@ -68,11 +68,11 @@ func BenchmarkMySQLCopy(b *testing.B) {
 			_, _ = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+mysqlQuote(n))
 		}
 	})
-	pr, err := newMySQL(cfg)
+	pr, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := pr.(*mysqlProvider)
+	p := pr.(*provider)
 	defer p.Close()
 	rulesText := []byte(`version: 1
 tables:

@@ -40,7 +40,7 @@ import (
 // old staging DB serves again unchanged and db is intact for a retry or
 // Discard. A killed process leaves the intent record; the next Sweep rolls
 // forward if step 6 happened, back otherwise.
-func (p *mysqlProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, error) {
+func (p *mysqlServer) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, error) {
 	if err := p.ensureControl(ctx); err != nil {
 		return nil, fmt.Errorf("switch %s to %s: %w", p.stagingName, db.Name, err)
 	}
@@ -105,7 +105,7 @@ type mySwapIntent struct {
 
 // mySwitch is one swap, run or finished from its intent record.
 type mySwitch struct {
-	p    *mysqlProvider
+	p    *mysqlServer
 	conn *sql.Conn
 	in   mySwapIntent
 }
@@ -268,7 +268,7 @@ func (s *mySwitch) createHolding(ctx context.Context) error {
 			return err
 		}
 		if !ok {
-			if err := p.record(ctx, s.conn, myRecord{Name: in.HoldDB, Target: p.cfg.Target, State: myStateCreating, Origin: in.Staging}); err != nil {
+			if err := p.record(ctx, s.conn, record{Name: in.HoldDB, Target: p.cfg.Target, State: myStateCreating, Origin: in.Staging}); err != nil {
 				return err
 			}
 		}
@@ -475,7 +475,7 @@ func (s *mySwitch) ensureObjects(ctx context.Context, objs []mysqlObject, from, 
 // ---- finishing an interrupted swap ----
 
 // intentTable is the quoted swap_intent table of the control DB.
-func (p *mysqlProvider) intentTable() string {
+func (p *mysqlServer) intentTable() string {
 	return mysqlQuote(p.cfg.ControlDB) + "." + mysqlQuote(swapIntentTable)
 }
 
@@ -483,7 +483,7 @@ func (p *mysqlProvider) intentTable() string {
 // TABLE happened: staging already serves the new tables) or back (it did
 // not, or rolling forward fails), from the intent record. The caller holds the run lock. It returns
 // "" when no swap was pending, else "forward" or "back".
-func (p *mysqlProvider) finishSwap(ctx context.Context) (string, error) {
+func (p *mysqlServer) finishSwap(ctx context.Context) (string, error) {
 	var body []byte
 	err := p.admin.QueryRowContext(ctx, "SELECT body FROM "+p.intentTable()+" WHERE target = ?", p.cfg.Target).Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -35,7 +35,8 @@ type myEnv struct {
 	staging  string
 	target   string
 	cfg      Config
-	p        *mysqlProvider
+	p        *provider
+	s        *mysqlServer // p's server
 }
 
 func myRand(t testing.TB) string {
@@ -89,19 +90,23 @@ func newMyEnv(t *testing.T, sakila bool, opts ...func(*Config)) *myEnv {
 		admin.Close()
 	})
 	e.p = e.provider()
+	e.s = my(e.p)
 	return e
 }
 
-func (e *myEnv) provider() *mysqlProvider {
+func (e *myEnv) provider() *provider {
 	e.t.Helper()
-	pr, err := newMySQL(e.cfg)
+	pr, err := New(e.cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	p := pr.(*mysqlProvider)
+	p := pr.(*provider)
 	e.t.Cleanup(func() { p.Close() })
 	return p
 }
+
+// my is p's MySQL server (its test hooks and records).
+func my(p *provider) *mysqlServer { return p.server.(*mysqlServer) }
 
 func (e *myEnv) exec(stmts ...string) {
 	e.t.Helper()
@@ -150,7 +155,7 @@ func (e *myEnv) strings(q string, args ...any) []string {
 
 func (e *myEnv) state(name string) string {
 	e.t.Helper()
-	r, ok, err := e.p.lookup(context.Background(), e.admin, name)
+	r, ok, err := e.s.lookup(context.Background(), e.admin, name)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -518,7 +523,7 @@ func TestMySQLSwitchRollback(t *testing.T) {
 	steps := []string{"create-staging", "capture", "create-holding", "drop-new-objects", "drop-staging-objects",
 		"rename", "record", "create-new-objects", "create-previous-objects", "drop-new-database"}
 	for _, step := range steps {
-		e.p.failAt = func(s string) error {
+		e.s.failAt = func(s string) error {
 			if s == step {
 				return errors.New("injected failure")
 			}
@@ -542,7 +547,7 @@ func TestMySQLSwitchRollback(t *testing.T) {
 			t.Fatalf("fail at %s: new DB state %s", step, got)
 		}
 	}
-	e.p.failAt = nil
+	e.s.failAt = nil
 	prev, err := e.p.Switch(ctx, db)
 	if err != nil {
 		t.Fatalf("switch: %v", err)
@@ -587,7 +592,7 @@ func TestMySQLSweepDiscard(t *testing.T) {
 	ready := e.restore("r1")
 	// A run killed while creating: recorded, half made.
 	killed := DBName(e.target, "r2")
-	if err := e.p.record(ctx, e.admin, myRecord{Name: killed, Target: e.target, RunID: "r2", State: myStateCreating}); err != nil {
+	if err := e.s.record(ctx, e.admin, record{Name: killed, Target: e.target, RunID: "r2", State: myStateCreating}); err != nil {
 		t.Fatal(err)
 	}
 	e.exec("CREATE DATABASE " + mysqlQuote(killed))
@@ -696,7 +701,7 @@ func TestMySQLUsers(t *testing.T) {
 	global, _ := e.user("rs_g_", "GRANT SELECT ON *.* TO %s")
 
 	// Detection finds the schema-level production login.
-	accts, err := e.p.productionAccounts(ctx)
+	accts, err := e.s.productionAccounts(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // adminOps is the MySQL engine's admin contract on the staging server.
-func (p *mysqlProvider) adminOps(ctx context.Context) (*mysqlengine.Admin, error) {
+func (p *mysqlServer) adminOps(ctx context.Context) (*mysqlengine.Admin, error) {
 	a, err := mysqlengine.NewAdmin(ctx, p.admin)
 	if err != nil {
 		return nil, mysqlRedact(err, p.stg.Passwd)
@@ -22,7 +22,7 @@ func (p *mysqlProvider) adminOps(ctx context.Context) (*mysqlengine.Admin, error
 }
 
 // dsnAs is the staging DSN for user on database name.
-func (p *mysqlProvider) dsnAs(user, password, name string) string {
+func (p *mysqlServer) dsnAs(user, password, name string) string {
 	cfg := p.stg.Clone()
 	cfg.User, cfg.Passwd, cfg.DBName = user, password, name
 	return cfg.FormatDSN()
@@ -35,7 +35,7 @@ func (p *mysqlProvider) dsnAs(user, password, name string) string {
 // stable staging name (database grants go by name and survive the
 // switch's RENAME TABLE) and on db itself, so each user's login can be
 // checked against the new data before the switch.
-func (p *mysqlProvider) Users(ctx context.Context, db *refresh.DB, users []refresh.StagingUser) error {
+func (p *mysqlServer) Users(ctx context.Context, db *refresh.DB, users []refresh.StagingUser) error {
 	prod, err := p.productionAccounts(ctx)
 	if err != nil {
 		return fmt.Errorf("users on %s: %w", db.Name, err)
@@ -73,7 +73,7 @@ func (p *mysqlProvider) Users(ctx context.Context, db *refresh.DB, users []refre
 	return nil
 }
 
-func (p *mysqlProvider) user(ctx context.Context, adm *mysqlengine.Admin, db *refresh.DB, u refresh.StagingUser) error {
+func (p *mysqlServer) user(ctx context.Context, adm *mysqlengine.Admin, db *refresh.DB, u refresh.StagingUser) error {
 	logins, err := adm.Accounts(ctx, u.Name)
 	if err != nil {
 		return err
@@ -134,7 +134,7 @@ func (p *mysqlProvider) user(ctx context.Context, adm *mysqlengine.Admin, db *re
 // account with access to the source database on the source server —
 // database or table grants on it, or global SELECT — except restage's own
 // admin logins and the servers' system accounts.
-func (p *mysqlProvider) productionAccounts(ctx context.Context) ([]engine.Login, error) {
+func (p *mysqlServer) productionAccounts(ctx context.Context) ([]engine.Login, error) {
 	var out []engine.Login
 	if len(p.cfg.ProductionLogins) > 0 {
 		adm, err := p.adminOps(ctx)
@@ -174,7 +174,7 @@ func (p *mysqlProvider) productionAccounts(ctx context.Context) ([]engine.Login,
 // go first, then the staging rows (matching Where) are inserted. Tables
 // without a primary key only get the insert. No staging DB, or a table
 // missing there, copies nothing.
-func (p *mysqlProvider) Preserve(ctx context.Context, db *refresh.DB, specs []refresh.PreserveSpec) (int64, error) {
+func (p *mysqlServer) Preserve(ctx context.Context, db *refresh.DB, specs []refresh.PreserveSpec) (int64, error) {
 	if len(specs) == 0 {
 		return 0, nil
 	}

@@ -90,6 +90,7 @@ func TestMySQLLongTargetHoldingName(t *testing.T) {
 	e := newMyEnv(t, false, func(c *Config) { c.Target = long })
 	e.cfg.Adopt = e.staging
 	e.p = e.provider()
+	e.s = my(e.p)
 	ctx := context.Background()
 	e.exec("CREATE DATABASE " + mysqlQuote(e.staging))
 	e.execIn(e.staging, "CREATE TABLE handmade (id INT PRIMARY KEY)", "INSERT INTO handmade VALUES (1)")
@@ -134,6 +135,7 @@ func TestPGLongTargetHoldingName(t *testing.T) {
 	f.target = long
 	f.cfg.Adopt = f.staging
 	f.p = f.provider(t)
+	f.s = pg(f.p)
 	ctx := context.Background()
 	pgExec(t, f.staging, "CREATE TABLE handmade (v text)", "INSERT INTO handmade VALUES ('hand-made')")
 	run := refresh.NewRunID(fixedNow)

@@ -17,19 +17,18 @@ import (
 
 	"github.com/restage/restage/internal/dsn"
 	"github.com/restage/restage/internal/engines"
-	"github.com/restage/restage/internal/lifecycle"
 	"github.com/restage/restage/internal/postgres"
 	"github.com/restage/restage/internal/refresh"
 )
 
-var _ refresh.Provider = (*pgProvider)(nil)
+var _ server = (*pgServer)(nil)
 
-// pgProvider is the local provider on PostgreSQL servers. Every database
+// pgServer is the local provider on PostgreSQL servers. Every database
 // operation on the staging server runs on a short-lived admin connection to
 // the control DB: it is never renamed or dropped, so restage's own sessions
 // never stand in the way of a rename or a drop. docs/local-postgres.md
 // describes the whole design.
-type pgProvider struct {
+type pgServer struct {
 	cfg     Config
 	log     *slog.Logger
 	src     dsn.DSN
@@ -49,7 +48,6 @@ type pgProvider struct {
 	// srcName is the source database's name on the staging server when
 	// preflight found them to be one cluster (postgres_owner.go).
 	srcName      string
-	preflighted  onceOK
 	identityDone bool // source and staging were compared by the servers
 }
 
@@ -58,7 +56,7 @@ var pgSessionParams = map[string]string{"application_name": "restage"}
 
 // newPostgres returns the local provider for PostgreSQL. cfg has been
 // validated by New.
-func newPostgres(cfg Config) (refresh.Provider, error) {
+func newPostgres(cfg Config) (*pgServer, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -106,7 +104,7 @@ func newPostgres(cfg Config) (refresh.Provider, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &pgProvider{
+	return &pgServer{
 		cfg:       cfg,
 		log:       cfg.Log.With("target", cfg.Target, "engine", dsn.Postgres),
 		src:       src,
@@ -119,7 +117,7 @@ func newPostgres(cfg Config) (refresh.Provider, error) {
 }
 
 // Close closes the sessions that hold run locks (releasing them).
-func (p *pgProvider) Close() error {
+func (p *pgServer) Close() error {
 	p.mu.Lock()
 	conns := p.lockConns
 	p.lockConns = map[*pgx.Conn]struct{}{}
@@ -134,14 +132,14 @@ func (p *pgProvider) Close() error {
 // ---- connections ----
 
 // connect opens an admin session on the staging server to database db.
-func (p *pgProvider) connect(ctx context.Context, db string) (*pgx.Conn, error) {
+func (p *pgServer) connect(ctx context.Context, db string) (*pgx.Conn, error) {
 	cfg := p.stgConn.Copy()
 	cfg.Database = db
 	return pgConnect(ctx, cfg)
 }
 
 // connectSource opens a read-only session on the production source.
-func (p *pgProvider) connectSource(ctx context.Context) (*pgx.Conn, error) {
+func (p *pgServer) connectSource(ctx context.Context) (*pgx.Conn, error) {
 	return pgConnect(ctx, p.srcConn.Copy())
 }
 
@@ -169,7 +167,7 @@ func pgCleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // adminDSN is the staging DSN pointed at database name.
-func (p *pgProvider) adminDSN(name string) string {
+func (p *pgServer) adminDSN(name string) string {
 	u, err := url.Parse(p.cfg.StagingDSN)
 	if err != nil {
 		return ""
@@ -179,7 +177,7 @@ func (p *pgProvider) adminDSN(name string) string {
 	return u.String()
 }
 
-func (p *pgProvider) dbFor(name, runID string) *refresh.DB {
+func (p *pgServer) dbFor(name, runID string) *refresh.DB {
 	return &refresh.DB{
 		Name:     name,
 		RunID:    runID,
@@ -191,7 +189,7 @@ func (p *pgProvider) dbFor(name, runID string) *refresh.DB {
 
 // isSource reports whether database name on the staging server is the
 // production source.
-func (p *pgProvider) isSource(name string) bool {
+func (p *pgServer) isSource(name string) bool {
 	p.mu.Lock()
 	src := p.srcName
 	p.mu.Unlock()
@@ -223,7 +221,7 @@ const pgControlDDL = `CREATE TABLE IF NOT EXISTS ` + pgControlTable + ` (
 
 // control opens an admin session on the control DB, creating the database
 // and its table when missing.
-func (p *pgProvider) control(ctx context.Context) (*pgx.Conn, error) {
+func (p *pgServer) control(ctx context.Context) (*pgx.Conn, error) {
 	c, err := p.connect(ctx, p.cfg.ControlDB)
 	if pgCode(err) == "3D000" { // invalid_catalog_name: no control DB yet
 		if err := p.createControlDB(ctx); err != nil {
@@ -262,7 +260,7 @@ func (p *pgProvider) control(ctx context.Context) (*pgx.Conn, error) {
 	return c, nil
 }
 
-func (p *pgProvider) createControlDB(ctx context.Context) error {
+func (p *pgServer) createControlDB(ctx context.Context) error {
 	var c *pgx.Conn
 	var err error
 	for _, maint := range []string{"postgres", "template1"} {
@@ -282,23 +280,12 @@ func (p *pgProvider) createControlDB(ctx context.Context) error {
 	return nil
 }
 
-// pgRecord is one row of the control table.
-type pgRecord struct {
-	Name     string
-	Target   string
-	RunID    string
-	State    string
-	OID      int64 // 0: not known yet
-	Original string
-	Updated  time.Time
-}
+const pgRecordCols = `name, target, run_id, state, coalesce(db_oid, 0), coalesce(original_name, '')`
 
-const pgRecordCols = `name, target, run_id, state, coalesce(db_oid, 0), coalesce(original_name, ''), updated_at`
-
-func pgScanRecords(rows pgx.Rows) ([]pgRecord, error) {
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (pgRecord, error) {
-		var rec pgRecord
-		err := r.Scan(&rec.Name, &rec.Target, &rec.RunID, &rec.State, &rec.OID, &rec.Original, &rec.Updated)
+func pgScanRecords(rows pgx.Rows) ([]record, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (record, error) {
+		var rec record
+		err := r.Scan(&rec.Name, &rec.Target, &rec.RunID, &rec.State, &rec.OID, &rec.Origin)
 		return rec, err
 	})
 }
@@ -311,7 +298,7 @@ type pgQuerier interface {
 }
 
 // pgLookup returns the control row for name, nil if there is none.
-func pgLookup(ctx context.Context, q pgQuerier, name string) (*pgRecord, error) {
+func pgLookup(ctx context.Context, q pgQuerier, name string) (*record, error) {
 	rows, err := q.Query(ctx, "SELECT "+pgRecordCols+" FROM "+pgControlTable+" WHERE name = $1", name)
 	if err != nil {
 		return nil, pgScrub(err)
@@ -344,13 +331,10 @@ func pgLockKey(target string) int64 {
 	return int64(h.Sum64())
 }
 
-// Lock takes a session-level advisory lock on a dedicated session to the
-// control DB. The server releases it when that session ends, so a killed
+// tryLock takes a session-level advisory lock on a dedicated session to
+// the control DB. The server releases it when that session ends, so a killed
 // process can't leave it behind.
-func (p *pgProvider) Lock(ctx context.Context, runID string) (func(), error) {
-	if err := p.preflighted.do(ctx, p.preflight); err != nil {
-		return nil, fmt.Errorf("prepare %s: %w", p.cfg.Target, err)
-	}
+func (p *pgServer) tryLock(ctx context.Context, runID string) (func(), error) {
 	c, err := p.control(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("lock target %s: %w", p.cfg.Target, err)
@@ -399,7 +383,7 @@ func (p *pgProvider) Lock(ctx context.Context, runID string) (func(), error) {
 }
 
 // lockHolder describes the session holding key, best effort.
-func (p *pgProvider) lockHolder(ctx context.Context, c *pgx.Conn, key int64) string {
+func (p *pgServer) lockHolder(ctx context.Context, c *pgx.Conn, key int64) string {
 	pid, app, ok := postgres.LockHolder(ctx, c, key)
 	if !ok {
 		return ""
@@ -414,255 +398,115 @@ func pgAppName(s string) string {
 	return s
 }
 
-// ---- sweep, retire, discard ----
+// ---- the control store and databases (provider.go's server) ----
 
-// Sweep finishes a swap a killed run left half done (from its intent
-// record), then drops the leftovers of this target: DBs recorded as creating or
-// ready (a run that died or failed before its switch), and previous DBs
-// beyond KeepLast that restage may drop (a retire that failed). DBs that
-// exist but were never recorded are left alone.
-func (p *pgProvider) Sweep(ctx context.Context) ([]string, error) {
-	// A half-done swap first: until it is finished the staging DB may
-	// refuse connections, and the records may not say which DB is live.
-	if _, err := p.finishSwap(ctx); err != nil {
-		return nil, fmt.Errorf("sweep: %w", err)
-	}
+func (p *pgServer) ctlEnsure(ctx context.Context) error {
 	c, err := p.control(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("sweep: %w", err)
+		return err
 	}
-	defer pgClose(c)
-	if err := p.recoverFromMarkers(ctx, c); err != nil {
-		return nil, fmt.Errorf("sweep: %w", err)
-	}
-	rows, err := c.Query(ctx, "SELECT "+pgRecordCols+" FROM "+pgControlTable+
-		" WHERE target = $1 AND state IN ('creating', 'ready', 'previous') ORDER BY updated_at DESC, name", p.cfg.Target)
-	if err != nil {
-		return nil, fmt.Errorf("sweep: read control DB: %w", pgScrub(err))
-	}
-	recs, err := pgScanRecords(rows)
-	if err != nil {
-		return nil, fmt.Errorf("sweep: read control DB: %w", pgScrub(err))
-	}
-	var dropped []string
-	var errs []error
-	kept := 0
-	for _, r := range recs {
-		state := string(lifecycle.Discarded)
-		if r.State == string(lifecycle.Previous) {
-			if !p.mayDrop(r) {
-				continue
-			}
-			if kept < p.cfg.KeepLast {
-				kept++
-				continue
-			}
-			state = string(lifecycle.Retired)
-		}
-		existed, err := p.drop(ctx, c, r, state)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("sweep: %w", err))
-			continue
-		}
-		if existed {
-			dropped = append(dropped, r.Name)
-		}
-	}
-	return dropped, errors.Join(errs...)
-}
-
-// mayDrop reports whether restage may drop the recorded DB: never the
-// source or the staging name, else the one ownership rule (owner.check:
-// created for this target, or the adopted hand-made one).
-func (p *pgProvider) mayDrop(r pgRecord) bool {
-	if p.isSource(r.Name) || r.Name == p.staging {
-		return false
-	}
-	return p.owner().check(r.claim()) == nil
-}
-
-// drop drops the recorded DB (if it still exists and is the one recorded)
-// and marks its record state. existed says whether a database was dropped.
-func (p *pgProvider) drop(ctx context.Context, c *pgx.Conn, r pgRecord, state string) (existed bool, err error) {
-	if r.Name == p.staging || p.isSource(r.Name) || r.Name == p.cfg.ControlDB {
-		return false, fmt.Errorf("drop %s: refusing to drop the staging, source or control database", r.Name)
-	}
-	oid, err := pgDBOID(ctx, c, r.Name)
-	if err != nil {
-		return false, fmt.Errorf("drop %s: %w", r.Name, err)
-	}
-	if oid != 0 && r.OID != 0 && oid != r.OID {
-		// Same name, another database: not the one restage recorded.
-		return false, fmt.Errorf("drop %s: the database by that name is not the one restage recorded (oid %d, recorded %d); not touching it", r.Name, oid, r.OID)
-	}
-	if oid != 0 {
-		// FORCE ends sessions on this database only: it is restage's own
-		// (never production, never the live staging DB).
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgIdent(r.Name)+" WITH (FORCE)"); err != nil {
-			return false, fmt.Errorf("drop %s: %w", r.Name, pgScrub(err))
-		}
-		p.log.Info("dropped database", "db", r.Name, "run_id", r.RunID, "state", state)
-	}
-	if err := pgSetState(ctx, c, r.Name, state); err != nil {
-		return oid != 0, fmt.Errorf("drop %s: mark %s: %w", r.Name, state, err)
-	}
-	return oid != 0, nil
-}
-
-// Retire drops a previous staging DB that restage created for this target
-// (or the adopted one); with KeepLast N it keeps the N most recent such
-// previous DBs and drops older ones.
-func (p *pgProvider) Retire(ctx context.Context, prev *refresh.DB) error {
-	if prev == nil {
-		return nil
-	}
-	if p.isSource(prev.Name) {
-		return fmt.Errorf("retire %s: it is the production source: %w", prev.Name, refresh.ErrNotOurs)
-	}
-	if prev.Name == p.staging || prev.Name == p.cfg.ControlDB {
-		return fmt.Errorf("retire %s: it is the live staging or the control database: %w", prev.Name, refresh.ErrNotOurs)
-	}
-	c, err := p.control(ctx)
-	if err != nil {
-		return fmt.Errorf("retire %s: %w", prev.Name, err)
-	}
-	defer pgClose(c)
-	rec, err := pgLookup(ctx, c, prev.Name)
-	if err != nil {
-		return fmt.Errorf("retire %s: read control DB: %w", prev.Name, err)
-	}
-	if rec == nil {
-		if p.cfg.Adopt == "" || prev.Name != p.cfg.Adopt {
-			return fmt.Errorf("retire %s: %w", prev.Name, refresh.ErrNotOurs)
-		}
-		// The adopted DB: record it so a failed drop is finished by Sweep.
-		oid, err := pgDBOID(ctx, c, prev.Name)
-		if err != nil {
-			return fmt.Errorf("retire %s: %w", prev.Name, err)
-		}
-		if _, err := c.Exec(ctx, "INSERT INTO "+pgControlTable+" (name, target, run_id, state, db_oid, original_name) VALUES ($1, $2, '', 'previous', nullif($3, 0), $1)",
-			prev.Name, p.cfg.Target, oid); err != nil {
-			return fmt.Errorf("retire %s: record adoption: %w", prev.Name, pgScrub(err))
-		}
-		rec = &pgRecord{Name: prev.Name, Target: p.cfg.Target, State: string(lifecycle.Previous), OID: oid, Original: prev.Name}
-	}
-	if !p.mayDrop(*rec) {
-		return fmt.Errorf("retire %s: %w", prev.Name, refresh.ErrNotOurs)
-	}
-	switch rec.State {
-	case string(lifecycle.Retired), string(lifecycle.Discarded):
-		return nil
-	case string(lifecycle.Previous):
-	default:
-		return fmt.Errorf("retire %s: it is %s, not a previous staging DB", prev.Name, rec.State)
-	}
-	if p.cfg.KeepLast == 0 {
-		_, err := p.drop(ctx, c, *rec, string(lifecycle.Retired))
-		if err != nil {
-			return fmt.Errorf("retire: %w", err)
-		}
-		return nil
-	}
-	rows, err := c.Query(ctx, "SELECT "+pgRecordCols+" FROM "+pgControlTable+
-		" WHERE target = $1 AND state = 'previous' ORDER BY updated_at DESC, name", p.cfg.Target)
-	if err != nil {
-		return fmt.Errorf("retire %s: read control DB: %w", prev.Name, pgScrub(err))
-	}
-	recs, err := pgScanRecords(rows)
-	if err != nil {
-		return fmt.Errorf("retire %s: read control DB: %w", prev.Name, pgScrub(err))
-	}
-	var errs []error
-	kept := 0
-	for _, r := range recs {
-		if !p.mayDrop(r) {
-			continue
-		}
-		if kept < p.cfg.KeepLast {
-			kept++
-			p.log.Info("kept previous staging database", "step", "retire", "db", r.Name, "keep_last", p.cfg.KeepLast)
-			continue
-		}
-		if _, err := p.drop(ctx, c, r, string(lifecycle.Retired)); err != nil {
-			errs = append(errs, fmt.Errorf("retire: %w", err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// Discard drops a DB this run created and marks it discarded. A DB the
-// control DB does not record for this run is never dropped.
-func (p *pgProvider) Discard(ctx context.Context, db *refresh.DB) error {
-	if db == nil {
-		return nil
-	}
-	c, err := p.control(ctx)
-	if err != nil {
-		return fmt.Errorf("discard %s: %w", db.Name, err)
-	}
-	defer pgClose(c)
-	rec, err := pgLookup(ctx, c, db.Name)
-	if err != nil {
-		return fmt.Errorf("discard %s: read control DB: %w", db.Name, err)
-	}
-	if rec == nil {
-		oid, err := pgDBOID(ctx, c, db.Name)
-		if err != nil {
-			return fmt.Errorf("discard %s: %w", db.Name, err)
-		}
-		if oid == 0 {
-			return nil // never created
-		}
-		return fmt.Errorf("discard %s: restage has no record of creating it: %w", db.Name, refresh.ErrNotOurs)
-	}
-	if rec.Target != p.cfg.Target || rec.RunID == "" || rec.RunID != db.RunID {
-		return fmt.Errorf("discard %s: recorded for target %q run %q, not this run: %w", db.Name, rec.Target, rec.RunID, refresh.ErrNotOurs)
-	}
-	switch rec.State {
-	case string(lifecycle.Discarded), string(lifecycle.Retired):
-		return nil
-	case string(lifecycle.Live), string(lifecycle.Previous):
-		return fmt.Errorf("discard %s: it is %s; only Retire drops it", db.Name, rec.State)
-	}
-	if _, err := p.drop(ctx, c, *rec, string(lifecycle.Discarded)); err != nil {
-		return fmt.Errorf("discard: %w", err)
-	}
+	pgClose(c)
 	return nil
 }
 
-// ---- ready, credentials ----
-
-// Credentials has nothing to do: the new DB lives on the staging server,
-// whose logins it shares.
-func (p *pgProvider) Credentials(ctx context.Context, db *refresh.DB) (string, error) {
-	return "no-op: local servers keep their logins", nil
-}
-
-// Ready logs in with the admin DSN and runs SELECT 1, retrying with
-// exponential backoff (100ms doubling to 5s) for at most two minutes.
-func (p *pgProvider) Ready(ctx context.Context, db *refresh.DB) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	delay := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := p.ping(ctx, db.Name)
-		if err == nil {
-			return nil
-		}
-		p.log.Debug("database not ready", "step", "ready", "db", db.Name, "attempt", attempt, "error", err.Error())
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("ready %s: gave up after %d attempts: %w", db.Name, attempt, err)
-		case <-t.C:
-		}
-		delay = min(delay*2, 5*time.Second)
+// withControl runs f on an admin session to the control DB.
+func (p *pgServer) withControl(ctx context.Context, f func(c *pgx.Conn) error) error {
+	c, err := p.control(ctx)
+	if err != nil {
+		return err
 	}
+	defer pgClose(c)
+	return f(c)
 }
 
-func (p *pgProvider) ping(ctx context.Context, name string) error {
-	c, err := p.connect(ctx, name)
+func (p *pgServer) ctlLookup(ctx context.Context, name string) (r record, ok bool, err error) {
+	err = p.withControl(ctx, func(c *pgx.Conn) error {
+		rec, err := pgLookup(ctx, c, name)
+		if err != nil {
+			return fmt.Errorf("read control DB: %w", err)
+		}
+		if rec != nil {
+			r, ok = *rec, true
+		}
+		return nil
+	})
+	return r, ok, err
+}
+
+func (p *pgServer) ctlInsert(ctx context.Context, r record) error {
+	return p.withControl(ctx, func(c *pgx.Conn) error {
+		tag, err := c.Exec(ctx, "INSERT INTO "+pgControlTable+" (name, target, run_id, state, db_oid, original_name) VALUES ($1, $2, $3, $4, nullif($5, 0), nullif($6, '')) ON CONFLICT (name) DO NOTHING",
+			r.Name, r.Target, r.RunID, r.State, r.OID, r.Origin)
+		if err != nil {
+			return fmt.Errorf("record in control DB: %w", pgScrub(err))
+		}
+		if tag.RowsAffected() == 0 {
+			return errors.New("the control DB records it already (run id reused?)")
+		}
+		return nil
+	})
+}
+
+func (p *pgServer) ctlSetState(ctx context.Context, name, state string) error {
+	return p.withControl(ctx, func(c *pgx.Conn) error { return pgSetState(ctx, c, name, state) })
+}
+
+func (p *pgServer) ctlList(ctx context.Context, states ...string) (recs []record, err error) {
+	err = p.withControl(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, "SELECT "+pgRecordCols+" FROM "+pgControlTable+
+			" WHERE target = $1 AND state = ANY($2) ORDER BY updated_at DESC, name", p.cfg.Target, states)
+		if err == nil {
+			recs, err = pgScanRecords(rows)
+		}
+		if err != nil {
+			return fmt.Errorf("read control DB: %w", pgScrub(err))
+		}
+		return nil
+	})
+	return recs, err
+}
+
+// protected says why restage must never drop or create database name.
+func (p *pgServer) protected(name string) string {
+	switch {
+	case name == "":
+		return "empty name"
+	case p.isSource(name):
+		return "it is the production source"
+	case name == p.staging:
+		return "it is the stable staging name"
+	case name == p.cfg.ControlDB:
+		return "it is the control DB"
+	case name == "postgres" || name == "template0" || name == "template1":
+		return "it is a system database"
+	}
+	return ""
+}
+
+func (p *pgServer) dbState(ctx context.Context, name string) (exists bool, oid int64, err error) {
+	err = p.withControl(ctx, func(c *pgx.Conn) error {
+		oid, err = pgDBOID(ctx, c, name)
+		return err
+	})
+	return oid != 0, oid, err
+}
+
+// dropDB drops database name. FORCE ends sessions on this database only:
+// it is restage's own (never production, never the live staging DB).
+func (p *pgServer) dropDB(ctx context.Context, name string) error {
+	return p.withControl(ctx, func(c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgIdent(name)+" WITH (FORCE)")
+		return pgScrub(err)
+	})
+}
+
+func (p *pgServer) recoverMarkers(ctx context.Context) error {
+	return p.withControl(ctx, func(c *pgx.Conn) error { return p.recoverFromMarkers(ctx, c) })
+}
+
+// ping logs in to db as the admin and runs SELECT 1.
+func (p *pgServer) ping(ctx context.Context, db *refresh.DB) error {
+	c, err := p.connect(ctx, db.Name)
 	if err != nil {
 		return err
 	}

@@ -16,15 +16,11 @@ import (
 // comment (COMMENT ON DATABASE, kept in pg_shdescription): it follows the
 // database through renames, so a live copy still says which run made it.
 
-func (p *pgProvider) owner() owner { return owner{target: p.cfg.Target, adopt: p.cfg.Adopt} }
-
-func (r pgRecord) claim() claim {
-	return claim{Name: r.Name, Recorded: true, Target: r.Target, RunID: r.RunID, Origin: r.Original}
-}
+func (p *pgServer) owner() owner { return owner{target: p.cfg.Target, adopt: p.cfg.Adopt} }
 
 // maintenance opens an admin session on the staging server that touches
 // neither the staging nor the control database (neither may exist yet).
-func (p *pgProvider) maintenance(ctx context.Context) (*pgx.Conn, error) {
+func (p *pgServer) maintenance(ctx context.Context) (*pgx.Conn, error) {
 	var err error
 	for _, db := range []string{"postgres", "template1"} {
 		var c *pgx.Conn
@@ -42,7 +38,7 @@ func (p *pgProvider) maintenance(ctx context.Context) (*pgx.Conn, error) {
 // database behind the staging name that is not adopted. Refusals wrap
 // refresh.ErrBadInput. An unreachable source leaves the identity check
 // to Restore (see the MySQL preflight for why).
-func (p *pgProvider) preflight(ctx context.Context) error {
+func (p *pgServer) preflight(ctx context.Context) error {
 	c, err := p.maintenance(ctx)
 	if err != nil {
 		return err
@@ -58,7 +54,7 @@ func (p *pgProvider) preflight(ctx context.Context) error {
 
 // ensureIdentity runs the identity check if preflight could not (Restore
 // calls it before it records or creates anything).
-func (p *pgProvider) ensureIdentity(ctx context.Context) error {
+func (p *pgServer) ensureIdentity(ctx context.Context) error {
 	p.mu.Lock()
 	done := p.identityDone
 	p.mu.Unlock()
@@ -76,7 +72,7 @@ func (p *pgProvider) ensureIdentity(ctx context.Context) error {
 // checkIdentity asks the servers whether staging and source are one
 // cluster, and refuses the source (by OID) behind the staging, adopted or
 // control name.
-func (p *pgProvider) checkIdentity(ctx context.Context, c *pgx.Conn) error {
+func (p *pgServer) checkIdentity(ctx context.Context, c *pgx.Conn) error {
 	sc, err := p.connectSource(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to source %s: %w: %w", p.src.Target(), err, errSourceUnreachable)
@@ -125,7 +121,7 @@ func (p *pgProvider) checkIdentity(ctx context.Context, c *pgx.Conn) error {
 
 // checkStaging refuses (ErrBadInput) a database behind the staging name
 // that restage did not create for this target, unless it is adopted.
-func (p *pgProvider) checkStaging(ctx context.Context, c *pgx.Conn) error {
+func (p *pgServer) checkStaging(ctx context.Context, c *pgx.Conn) error {
 	oid, err := pgDBOID(ctx, c, p.staging)
 	if err != nil || oid == 0 {
 		return err
@@ -156,7 +152,7 @@ func (p *pgProvider) checkStaging(ctx context.Context, c *pgx.Conn) error {
 // liveByOID returns the run id of the control DB's live record of this
 // target for the database with this OID, if there is a control DB and
 // such a record.
-func (p *pgProvider) liveByOID(ctx context.Context, oid int64) (run string, ok bool, err error) {
+func (p *pgServer) liveByOID(ctx context.Context, oid int64) (run string, ok bool, err error) {
 	c, err := p.connect(ctx, p.cfg.ControlDB)
 	if pgCode(err) == "3D000" {
 		return "", false, nil
@@ -202,7 +198,7 @@ func pgMark(ctx context.Context, q pgQuerier, name string, m marker) error {
 // retire drops it), and every restage_% database marked for this target.
 // It looks only at names restage uses and believes only markers naming
 // this target: never a name alone.
-func (p *pgProvider) recoverFromMarkers(ctx context.Context, c *pgx.Conn) error {
+func (p *pgServer) recoverFromMarkers(ctx context.Context, c *pgx.Conn) error {
 	dbs, err := postgres.DatabaseComments(ctx, c, p.staging, "restage_")
 	if err != nil {
 		return fmt.Errorf("read markers: %w", err)

@@ -17,7 +17,7 @@ import (
 // (generated columns excluded). A table missing from staging is skipped
 // (logged); one missing from db, or without a primary key there, is an
 // error.
-func (p *pgProvider) Preserve(ctx context.Context, db *refresh.DB, specs []refresh.PreserveSpec) (int64, error) {
+func (p *pgServer) Preserve(ctx context.Context, db *refresh.DB, specs []refresh.PreserveSpec) (int64, error) {
 	if len(specs) == 0 {
 		return 0, nil
 	}

@@ -2,112 +2,66 @@ package local
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
-	"time"
 
-	"github.com/restage/restage/internal/lifecycle"
+	"github.com/jackc/pgx/v5"
 	"github.com/restage/restage/internal/postgres"
-	"github.com/restage/restage/internal/refresh"
 )
 
-// Restore copies the source into a new database restage_<target>_<run>:
-// pg_dump reads the source in one repeatable-read snapshot taking only
-// ACCESS SHARE locks (production keeps reading and writing; its own DDL
-// waits for the dump), and psql replays it into the new database. The DB
-// is recorded as "creating" before CREATE DATABASE and marked "ready" after
-// the copy. On error the returned DB (non-nil once recorded) is what the
-// caller passes to Discard.
-func (p *pgProvider) Restore(ctx context.Context, runID string) (*refresh.DB, error) {
-	return p.restore(ctx, runID, func(ctx context.Context, name string) error { return p.dumpRestore(ctx, name) })
-}
-
-// restore creates and records the new DB and fills it with fill: the
-// plain dump | load (Restore) or the masking copy (RestoreMasked).
-func (p *pgProvider) restore(ctx context.Context, runID string, fill func(ctx context.Context, name string) error) (*refresh.DB, error) {
-	if runID == "" {
-		return nil, errors.New("restore: empty run id")
-	}
-	name := DBName(p.cfg.Target, runID)
-	if len(name) > 63 {
-		return nil, fmt.Errorf("restore: database name %s is longer than PostgreSQL's 63 bytes; use a shorter run id", name)
-	}
-	if err := p.ensureIdentity(ctx); err != nil {
-		return nil, fmt.Errorf("restore %s: %w", name, err)
-	}
-	log := p.log.With("step", "restore", "db", name, "run_id", runID)
-	start := time.Now()
-
+// create creates database name with the source's encoding and collation
+// (pg_dump without --create carries neither), owned by the admin login,
+// marked as runID's copy, its OID recorded; until Users grants access,
+// only the admin (its owner) and superusers may connect: the copy is not
+// masked yet.
+func (p *pgServer) create(ctx context.Context, name, runID string) error {
 	create, err := p.createStatement(ctx, name)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	c, err := p.control(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("restore %s: %w", name, err)
-	}
-	defer pgClose(c)
-	oid, err := pgDBOID(ctx, c, name)
-	if err != nil {
-		return nil, fmt.Errorf("restore %s: %w", name, err)
-	}
-	if oid != 0 {
-		return nil, fmt.Errorf("restore %s: a database by that name exists already; restage did not create it in this run and leaves it alone", name)
-	}
-	tag, err := c.Exec(ctx, "INSERT INTO "+pgControlTable+" (name, target, run_id, state) VALUES ($1, $2, $3, 'creating') ON CONFLICT (name) DO NOTHING",
-		name, p.cfg.Target, runID)
-	if err != nil {
-		return nil, fmt.Errorf("restore %s: record in control DB: %w", name, pgScrub(err))
-	}
-	if tag.RowsAffected() == 0 {
-		return nil, fmt.Errorf("restore %s: the control DB records it already (run id reused?)", name)
-	}
-	db := p.dbFor(name, runID)
+	return p.withControl(ctx, func(c *pgx.Conn) error {
+		if _, err := c.Exec(ctx, create); err != nil {
+			return fmt.Errorf("create database: %w", pgScrub(err))
+		}
+		if err := pgMark(ctx, c, name, marker{Target: p.cfg.Target, Run: runID, Name: name, Role: "copy"}); err != nil {
+			return err
+		}
+		oid, err := pgDBOID(ctx, c, name)
+		if err != nil {
+			return err
+		}
+		if _, err := c.Exec(ctx, "UPDATE "+pgControlTable+" SET db_oid = $2, updated_at = clock_timestamp() WHERE name = $1", name, oid); err != nil {
+			return fmt.Errorf("record in control DB: %w", pgScrub(err))
+		}
+		return postgres.NewAdmin(c).Restrict(ctx, name)
+	})
+}
 
-	if _, err := c.Exec(ctx, create); err != nil {
-		return db, fmt.Errorf("restore %s: create database: %w", name, pgScrub(err))
+// copy pipes pg_dump of the source into psql on database name: pg_dump
+// reads the source in one repeatable-read snapshot taking only ACCESS
+// SHARE locks (production keeps reading and writing; its own DDL waits
+// for the dump).
+func (p *pgServer) copy(ctx context.Context, name string) error {
+	if err := p.dumpRestore(ctx, name); err != nil {
+		return fmt.Errorf("copy from %s: %w", p.src.Target(), err)
 	}
-	if err := pgMark(ctx, c, name, marker{Target: p.cfg.Target, Run: runID, Name: name, Role: "copy"}); err != nil {
-		return db, fmt.Errorf("restore %s: %w", name, err)
-	}
-	if oid, err = pgDBOID(ctx, c, name); err != nil {
-		return db, fmt.Errorf("restore %s: %w", name, err)
-	}
-	if _, err := c.Exec(ctx, "UPDATE "+pgControlTable+" SET db_oid = $2, updated_at = clock_timestamp() WHERE name = $1", name, oid); err != nil {
-		return db, fmt.Errorf("restore %s: record in control DB: %w", name, pgScrub(err))
-	}
-	// Until Users grants access, only the admin (its owner) and superusers
-	// may connect: the copy is not masked yet.
-	if err := postgres.NewAdmin(c).Restrict(ctx, name); err != nil {
-		return db, fmt.Errorf("restore %s: %w", name, err)
-	}
-	log.Info("created database; copying the source", "source", p.src.Target())
-
-	if err := fill(ctx, name); err != nil {
-		return db, fmt.Errorf("restore %s from %s: %w", name, p.src.Target(), err)
-	}
-	if err := pgSetState(ctx, c, name, string(lifecycle.Ready)); err != nil {
-		return db, fmt.Errorf("restore %s: mark ready: %w", name, err)
-	}
-	log.Info("restored", "duration", time.Since(start).Round(time.Millisecond).String())
-	return db, nil
+	return nil
 }
 
 // createStatement builds CREATE DATABASE for the new DB with the source's
 // encoding and collation (pg_dump without --create carries neither). The
 // new DB is owned by the admin login that creates it.
-func (p *pgProvider) createStatement(ctx context.Context, name string) (string, error) {
+func (p *pgServer) createStatement(ctx context.Context, name string) (string, error) {
 	s, err := p.connectSource(ctx)
 	if err != nil {
-		return "", fmt.Errorf("restore %s: connect to source %s: %w", name, p.src.Target(), err)
+		return "", fmt.Errorf("connect to source %s: %w", p.src.Target(), err)
 	}
 	defer pgClose(s)
 	create, err := postgres.CreateDatabaseSQL(ctx, s, name)
 	if err != nil {
-		return "", fmt.Errorf("restore %s: %w", name, err)
+		return "", err
 	}
 	return create, nil
 }
@@ -115,7 +69,7 @@ func (p *pgProvider) createStatement(ctx context.Context, name string) (string, 
 // dumpRestore pipes pg_dump of the source into psql on database name;
 // extra are more pg_dump arguments (a section, a snapshot).
 // Passwords travel in PGPASSWORD, never in argv.
-func (p *pgProvider) dumpRestore(ctx context.Context, name string, extra ...string) error {
+func (p *pgServer) dumpRestore(ctx context.Context, name string, extra ...string) error {
 	srcEnv, err := postgres.ToolEnv(p.cfg.SourceDSN, "")
 	if err != nil {
 		return fmt.Errorf("source DSN: %w", err)

@@ -17,9 +17,7 @@ import (
 	"github.com/restage/restage/internal/transform"
 )
 
-var _ refresh.StreamingRestorer = (*pgProvider)(nil)
-
-// RestoreMasked fills the new DB in one pass, masking rows on their way:
+// restoreMasked fills the new DB in one pass, masking rows on their way:
 // the drift gate runs on the source first (nothing is created when it
 // refuses), then, under one snapshot the source exports (REPEATABLE READ,
 // READ ONLY: production's writes never wait for it), pg_dump's pre-data
@@ -28,7 +26,7 @@ var _ refresh.StreamingRestorer = (*pgProvider)(nil)
 // snapshot, masked rows transformed by the rules' plan on their way, the
 // sequences' values, and last pg_dump's post-data section (indexes,
 // constraints, triggers: built after the data, as a restore does).
-func (p *pgProvider) RestoreMasked(ctx context.Context, runID string, m *refresh.Masking) (*refresh.DB, bool, error) {
+func (p *pgServer) restoreMasked(ctx context.Context, runID string, m *refresh.Masking, restore restoreFunc) (*refresh.DB, bool, error) {
 	c, err := p.connectSource(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("restore: connect to source %s: %w", p.src.Target(), err)
@@ -50,13 +48,13 @@ func (p *pgProvider) RestoreMasked(ctx context.Context, runID string, m *refresh
 	if err := m.Check(ctx, src); err != nil {
 		return nil, true, err
 	}
-	db, err := p.restore(ctx, runID, func(ctx context.Context, name string) error {
+	db, err := restore(ctx, runID, func(ctx context.Context, name string) error {
 		return p.streamCopy(ctx, name, m, src)
 	})
 	return db, true, err
 }
 
-func (p *pgProvider) streamCopy(ctx context.Context, name string, m *refresh.Masking, src *postgres.Engine) error {
+func (p *pgServer) streamCopy(ctx context.Context, name string, m *refresh.Masking, src *postgres.Engine) error {
 	workers := max(m.Workers, 1)
 	if m.Workers <= 0 {
 		workers = 2
@@ -108,7 +106,7 @@ func (p *pgProvider) streamCopy(ctx context.Context, name string, m *refresh.Mas
 // shown to its observer as they pass and every other table's row count
 // is recorded; each table's count is also checked against a COUNT(*) in
 // the same snapshot.
-func (p *pgProvider) copyRows(ctx context.Context, name string, snap *postgres.Snapshot, m *refresh.Masking, workers int, capt *refresh.StreamCapture) (*mask.Report, error) {
+func (p *pgServer) copyRows(ctx context.Context, name string, snap *postgres.Snapshot, m *refresh.Masking, workers int, capt *refresh.StreamCapture) (*mask.Report, error) {
 	start := time.Now()
 	rels, err := snap.Rels(ctx, "r")
 	if err != nil {
@@ -245,7 +243,7 @@ func (p *pgProvider) copyRows(ctx context.Context, name string, snap *postgres.S
 
 // copySequences sets every sequence of the new DB to its value in the
 // snapshot (postgres.CopySequences).
-func (p *pgProvider) copySequences(ctx context.Context, name string, snap *postgres.Snapshot) error {
+func (p *pgServer) copySequences(ctx context.Context, name string, snap *postgres.Snapshot) error {
 	seqs, err := snap.Rels(ctx, "S")
 	if err != nil {
 		return err

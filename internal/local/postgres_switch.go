@@ -39,7 +39,7 @@ import (
 // A killed process leaves the intent record (its deletion commits with the
 // renames); the next Sweep finishes the swap from it the same way.
 // Without a DB named S (first run) step 4 is only the second rename.
-func (p *pgProvider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, error) {
+func (p *pgServer) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, error) {
 	if db == nil {
 		return nil, errors.New("switch: no database")
 	}
@@ -231,7 +231,7 @@ const pgIntentDDL = `CREATE TABLE IF NOT EXISTS ` + pgIntentTable + ` (
 	created_at timestamptz NOT NULL DEFAULT now()
 )`
 
-func (p *pgProvider) writeIntent(ctx context.Context, c *pgx.Conn, in pgSwapIntent) error {
+func (p *pgServer) writeIntent(ctx context.Context, c *pgx.Conn, in pgSwapIntent) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("encode intent record: %w", err)
@@ -252,7 +252,7 @@ func (p *pgProvider) writeIntent(ctx context.Context, c *pgx.Conn, in pgSwapInte
 // get their recorded datallowconn again under their old names. Every
 // statement is idempotent. It returns "" when no swap was pending, else
 // "forward" or "back". The caller holds the run lock, or is the swap.
-func (p *pgProvider) finishSwap(ctx context.Context) (string, error) {
+func (p *pgServer) finishSwap(ctx context.Context) (string, error) {
 	c, err := p.control(ctx)
 	if err != nil {
 		return "", err
@@ -334,7 +334,7 @@ func pgDBState(ctx context.Context, q pgQuerier, name string) (int64, bool, erro
 
 // switched reports whether the database with OID newOID is behind the
 // staging name now.
-func (p *pgProvider) switched(ctx context.Context, newOID int64) bool {
+func (p *pgServer) switched(ctx context.Context, newOID int64) bool {
 	cctx, cancel := pgCleanupCtx(ctx)
 	defer cancel()
 	c, err := p.control(cctx)
@@ -346,7 +346,7 @@ func (p *pgProvider) switched(ctx context.Context, newOID int64) bool {
 	return err == nil && oid == newOID
 }
 
-func (p *pgProvider) hook(step string) error {
+func (p *pgServer) hook(step string) error {
 	if p.testHook == nil {
 		return nil
 	}

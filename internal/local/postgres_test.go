@@ -94,7 +94,8 @@ type pgFixture struct {
 	staging string // the staging name
 	ctl     string // control database
 	cfg     Config
-	p       *pgProvider
+	p       *provider
+	s       *pgServer // p's server
 }
 
 // pgSetup makes a source database, a unique target, staging name and
@@ -142,17 +143,22 @@ func pgSetup(t *testing.T, handMade bool, mod func(*Config)) *pgFixture {
 		mod(&f.cfg)
 	}
 	f.p = f.provider(t)
+	f.s = pg(f.p)
+	f.s = pg(f.p)
 	return f
 }
 
-func (f *pgFixture) provider(t *testing.T) *pgProvider {
+// pg is p's PostgreSQL server (its test hooks and records).
+func pg(p *provider) *pgServer { return p.server.(*pgServer) }
+
+func (f *pgFixture) provider(t *testing.T) *provider {
 	t.Helper()
 	prov, err := New(f.cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() { prov.Close() })
-	return prov.(*pgProvider)
+	return prov.(*provider)
 }
 
 func (f *pgFixture) state(t *testing.T, name string) string {
@@ -190,7 +196,7 @@ func (f *pgFixture) restore(t *testing.T, runID, marker string) *refresh.DB {
 // faults of a test left nothing that stops a clean switch.
 func (f *pgFixture) switchAfterFaults(t *testing.T, db *refresh.DB) {
 	t.Helper()
-	f.p.testHook = nil
+	f.s.testHook = nil
 	if _, err := f.p.Switch(context.Background(), db); err != nil {
 		t.Fatalf("switch after the faults: %v", err)
 	}
@@ -486,6 +492,8 @@ func TestPGSwitchHandMadeAndRetire(t *testing.T) {
 			if adopt {
 				f.cfg.Adopt = f.staging
 				f.p = f.provider(t)
+				f.s = pg(f.p)
+	f.s = pg(f.p)
 			}
 			ctx := context.Background()
 			pgExec(t, f.staging, "CREATE TABLE marker (v text)", "INSERT INTO marker VALUES ('hand-made')")
@@ -540,7 +548,7 @@ func TestPGSwitchFailureRollsBack(t *testing.T) {
 	pgExec(t, f.staging, "CREATE TABLE marker (v text)", "INSERT INTO marker VALUES ('old')")
 	db := f.restore(t, "r1", "new")
 	for _, step := range []string{"blocked", "renamed-old", "renamed-new", "recorded"} {
-		f.p.testHook = func(s string) error {
+		f.s.testHook = func(s string) error {
 			if s == step {
 				return errors.New("injected failure")
 			}
@@ -782,12 +790,12 @@ func TestPGUsers(t *testing.T) {
 
 	// Detected production logins: prod (CONNECT on the source) and every
 	// superuser; never restage's own login.
-	detected, err := f.p.detectProductionLogins(ctx)
+	detected, err := f.s.detectProductionLogins(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(detected, prod) || !slices.Contains(detected, super) || slices.Contains(detected, f.p.stgConn.User) {
-		t.Errorf("detected %v: want %s and %s, not %s", detected, prod, super, f.p.stgConn.User)
+	if !slices.Contains(detected, prod) || !slices.Contains(detected, super) || slices.Contains(detected, f.s.stgConn.User) {
+		t.Errorf("detected %v: want %s and %s, not %s", detected, prod, super, f.s.stgConn.User)
 	}
 	// Superusers can't be shut out: refused.
 	err = f.p.Users(ctx, db, users)
@@ -860,7 +868,7 @@ func TestPGDetectWithPublicConnect(t *testing.T) {
 		"CREATE TABLE owned (id int)", "ALTER TABLE owned OWNER TO "+pgIdent(owner),
 		"CREATE TABLE shared (id int)", "GRANT SELECT ON shared TO "+pgIdent(granted),
 		"GRANT SELECT ON shared TO "+pgIdent(group))
-	got, err := f.p.detectProductionLogins(context.Background())
+	got, err := f.s.detectProductionLogins(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

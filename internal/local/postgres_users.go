@@ -28,7 +28,7 @@ import (
 //     (through membership of the admin or a staging role, or being a staging
 //     user) is a shared login: ErrSharedLogin unless AcceptSharedLogins;
 //   - each staging user logs in to db and reads a table.
-func (p *pgProvider) Users(ctx context.Context, db *refresh.DB, users []refresh.StagingUser) error {
+func (p *pgServer) Users(ctx context.Context, db *refresh.DB, users []refresh.StagingUser) error {
 	log := p.log.With("step", "users", "db", db.Name)
 	for _, u := range users {
 		if u.Name == "" {
@@ -87,7 +87,7 @@ func (p *pgProvider) Users(ctx context.Context, db *refresh.DB, users []refresh.
 }
 
 // dsnAs is the staging DSN for user on database name.
-func (p *pgProvider) dsnAs(user, password, name string) string {
+func (p *pgServer) dsnAs(user, password, name string) string {
 	u, err := url.Parse(p.adminDSN(name))
 	if err != nil {
 		return ""
@@ -97,7 +97,7 @@ func (p *pgProvider) dsnAs(user, password, name string) string {
 }
 
 // shutOut checks that no production login can connect to db.
-func (p *pgProvider) shutOut(ctx context.Context, adm *postgres.Admin, db *refresh.DB, users []refresh.StagingUser) error {
+func (p *pgServer) shutOut(ctx context.Context, adm *postgres.Admin, db *refresh.DB, users []refresh.StagingUser) error {
 	prod := p.cfg.ProductionLogins
 	if len(prod) == 0 {
 		var err error
@@ -135,7 +135,7 @@ func (p *pgProvider) shutOut(ctx context.Context, adm *postgres.Admin, db *refre
 // catalog (read only): the engine's Readers of the source database.
 // restage's own logins (the staging admin and the source login) are left
 // out.
-func (p *pgProvider) detectProductionLogins(ctx context.Context) ([]string, error) {
+func (p *pgServer) detectProductionLogins(ctx context.Context) ([]string, error) {
 	s, err := p.connectSource(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("detect production logins: connect to source %s: %w", p.src.Target(), err)
