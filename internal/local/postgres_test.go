@@ -493,7 +493,7 @@ func TestPGSwitchHandMadeAndRetire(t *testing.T) {
 				f.cfg.Adopt = f.staging
 				f.p = f.provider(t)
 				f.s = pg(f.p)
-	f.s = pg(f.p)
+				f.s = pg(f.p)
 			}
 			ctx := context.Background()
 			pgExec(t, f.staging, "CREATE TABLE marker (v text)", "INSERT INTO marker VALUES ('hand-made')")
