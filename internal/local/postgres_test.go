@@ -144,7 +144,6 @@ func pgSetup(t *testing.T, handMade bool, mod func(*Config)) *pgFixture {
 	}
 	f.p = f.provider(t)
 	f.s = pg(f.p)
-	f.s = pg(f.p)
 	return f
 }
 
@@ -492,7 +491,6 @@ func TestPGSwitchHandMadeAndRetire(t *testing.T) {
 			if adopt {
 				f.cfg.Adopt = f.staging
 				f.p = f.provider(t)
-				f.s = pg(f.p)
 				f.s = pg(f.p)
 			}
 			ctx := context.Background()
