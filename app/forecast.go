@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/restage/restage/internal/ddblock"
-	"github.com/restage/restage/internal/local"
+	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/refresh"
 )
 
@@ -29,7 +29,7 @@ func dryRunForecast(ctx context.Context, rc *runConfig, log *slog.Logger, w io.W
 		}
 		h = ah
 	} else {
-		prov, err := local.New(rc.local(log))
+		prov, err := engines.NewLocal(rc.local(log))
 		if err != nil {
 			fmt.Fprintf(w, "forecast: not available: %v\n", err)
 			return

@@ -73,7 +73,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if rc.aws != nil {
 		prov, err = newAWSProvider(ctx, rc.settings, log)
 	} else {
-		prov, err = local.New(rc.local(log))
+		prov, err = engines.NewLocal(rc.local(log))
 	}
 	if err != nil {
 		return badInput(err)
@@ -235,7 +235,7 @@ func loadRunConfig(ctx context.Context) (*runConfig, error) {
 	}
 	if len(problems) == 0 && rc.aws == nil {
 		lc := rc.local(nil)
-		add(lc.Validate())
+		add(lc.Validate(engines.ParseDSN))
 	}
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)

@@ -49,7 +49,7 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if s.Provider == "aws" {
 		prov, err = newAWSProvider(ctx, s, log)
 	} else {
-		prov, err = local.New(local.Config{Target: s.Target, SourceDSN: s.SourceDSN, StagingDSN: s.StagingDSN,
+		prov, err = engines.NewLocal(local.Config{Target: s.Target, SourceDSN: s.SourceDSN, StagingDSN: s.StagingDSN,
 			ControlDB: s.ControlDB, KeepLast: s.KeepLast, Adopt: s.Adopt, Log: log})
 	}
 	if err != nil {
@@ -102,7 +102,7 @@ func sweepSettings(s *config.Settings) error {
 		}
 		if len(errs) == 0 {
 			lc := local.Config{Target: s.Target, SourceDSN: s.SourceDSN, StagingDSN: s.StagingDSN, ControlDB: s.ControlDB, KeepLast: s.KeepLast, Adopt: s.Adopt}
-			if err := lc.Validate(); err != nil {
+			if err := lc.Validate(engines.ParseDSN); err != nil {
 				errs = append(errs, err)
 			}
 		}

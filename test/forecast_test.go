@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/exitcode"
-	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/mask"
 	"github.com/restage/restage/internal/refresh"
 )
@@ -22,7 +22,7 @@ func TestRunForecastFromHistory(t *testing.T) {
 		t.Run(ec.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
-			prov, err := local.New(f.localConfig())
+			prov, err := engines.NewLocal(f.localConfig())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -185,7 +185,7 @@ func (f *fixture) runConfig(t *testing.T) refresh.Config {
 // run runs the pipeline in-process with a hook.
 func (f *fixture) run(t *testing.T, hook func(ctx context.Context, step string) error) (*refresh.Report, error) {
 	t.Helper()
-	prov, err := local.New(f.localConfig())
+	prov, err := engines.NewLocal(f.localConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -596,7 +596,7 @@ func TestRunDryRunAndMaxDuration(t *testing.T) {
 			// Long enough for restore and ready even on a loaded CI machine;
 			// the hook then holds the mask step until the deadline.
 			cfg.MaxDuration = 20 * time.Second
-			prov, err := local.New(f.localConfig())
+			prov, err := engines.NewLocal(f.localConfig())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/restage/restage/internal/engines"
-	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/refresh"
 	"github.com/restage/restage/internal/testdb"
 )
@@ -247,7 +246,7 @@ func TestSweep(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, ec)
 			ctx := context.Background()
-			prov, err := local.New(f.localConfig())
+			prov, err := engines.NewLocal(f.localConfig())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,9 +12,13 @@ import (
 
 	"github.com/restage/restage/internal/dsn"
 	"github.com/restage/restage/internal/engine"
+	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/mask"
 	"github.com/restage/restage/internal/mysql"
+	mysqllocal "github.com/restage/restage/internal/mysql/localserver"
 	"github.com/restage/restage/internal/postgres"
+	pglocal "github.com/restage/restage/internal/postgres/localserver"
+	"github.com/restage/restage/internal/refresh"
 )
 
 // Kind is one engine as the rest of restage reaches it: each field is a
@@ -41,6 +45,9 @@ type Kind struct {
 	// PrepareTLS readies the driver to verify servers against a CA
 	// bundle file; nil when the driver reads the file itself.
 	PrepareTLS func(caFile string) error
+	// Local opens the engine's server for the local provider (control
+	// store, databases, copy, switch, logins on ordinary servers).
+	Local func(local.Config) (local.Server, error)
 }
 
 // all is every engine, in the order ParseDSN asks them: an engine whose
@@ -51,12 +58,13 @@ var all = []Kind{
 		Name: dsn.Postgres, ParseDSN: postgres.ParseDSN, DSNForms: postgres.DSNForms,
 		Open: wrapOpen(postgres.Open), OpenAdmin: wrapAdmin(postgres.OpenAdmin),
 		Scrub: postgres.Scrub, SameDatabase: postgres.SameDatabase, DSN: postgres.DSN,
+		Local: pglocal.New,
 	},
 	{
 		Name: dsn.MySQL, ParseDSN: mysql.ParseDSN, DSNForms: mysql.DSNForms,
 		Open: wrapOpen(mysql.Open), OpenAdmin: wrapAdmin(mysql.OpenAdmin),
 		Scrub: mysql.Scrub, SameDatabase: mysql.SameDatabase, DSN: mysql.DSN,
-		PrepareTLS: mysql.RegisterCA,
+		PrepareTLS: mysql.RegisterCA, Local: mysqllocal.New,
 	},
 }
 
@@ -201,4 +209,22 @@ func PrepareTLS(caFile string) error {
 		}
 	}
 	return nil
+}
+
+// NewLocal returns the local provider for the engine cfg's connection
+// strings name, after checking cfg (every problem at once).
+func NewLocal(cfg local.Config) (refresh.Provider, error) {
+	if err := cfg.Validate(ParseDSN); err != nil {
+		return nil, err
+	}
+	d, _ := ParseDSN(cfg.StagingDSN)
+	k, err := Lookup(d.Engine)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := k.Local(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return local.New(cfg, srv), nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/restage/restage/internal/dsn"
 	"github.com/restage/restage/internal/engine"
+	"github.com/restage/restage/internal/testdb"
 )
 
 func TestUnsupportedEngine(t *testing.T) {
@@ -99,5 +100,38 @@ func TestParseDSNUnknownForm(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %q", err, want)
 		}
+	}
+}
+
+// TestSameDatabaseAskedOfTheServer: host names can't tell whether two
+// connection strings reach one server (an /etc/hosts alias, an IPv4-mapped
+// address, 0.0.0.0), so SameDatabase asks the servers.
+func TestSameDatabaseAskedOfTheServer(t *testing.T) {
+	alias := testdb.HostsAlias(t)
+	for _, c := range []struct {
+		engine string
+		open   func(t testing.TB) (dsn, name string)
+	}{{"mysql", testdb.MySQL}, {"postgres", testdb.Postgres}} {
+		t.Run(c.engine, func(t *testing.T) {
+			src, _ := c.open(t)
+			other, _ := c.open(t)
+			ctx := context.Background()
+			for _, host := range []string{alias, "::ffff:127.0.0.1", "0.0.0.0"} {
+				spelled := testdb.Respell(t, src, host)
+				a, _ := ParseDSN(src)
+				b, _ := ParseDSN(spelled)
+				if dsn.SameDatabase(a, b) {
+					t.Fatalf("%s: the string comparison already sees it; the test would prove nothing", host)
+				}
+				same, err := SameDatabase(ctx, src, spelled)
+				if err != nil || !same {
+					t.Errorf("SameDatabase(source, source via %s) = %v, %v; want true", host, same, err)
+				}
+			}
+			same, err := SameDatabase(ctx, src, testdb.Respell(t, other, alias))
+			if err != nil || same {
+				t.Errorf("SameDatabase(source, another database via %s) = %v, %v; want false", alias, same, err)
+			}
+		})
 	}
 }

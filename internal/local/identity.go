@@ -4,4 +4,4 @@ package local
 // postgres.SameServer, engines.SameDatabase): host names can't tell
 // whether two connection strings reach one server, so the servers are
 // asked. The local provider uses them before its lock (preflight,
-// checkIdentity in mysql_owner.go and postgres_owner.go).
+// Server.Preflight and EnsureIdentity, in each engine's localserver).

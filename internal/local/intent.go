@@ -19,16 +19,16 @@ import (
 	"log/slog"
 )
 
-// swapIntentTable is the control DB table holding at most one pending
+// SwapIntentTable is the control DB table holding at most one pending
 // swap per target.
-const swapIntentTable = "swap_intent"
+const SwapIntentTable = "swap_intent"
 
-// swapPause stops the process for good after sub-step at when the test
+// SwapPause stops the process for good after sub-step at when the test
 // hook names it: a kill test reads the log line and SIGKILLs the process
 // there, which is the only way to stop it between two sub-steps
 // deterministically. It returns when ctx ends (SIGTERM), so the pause never
 // outlives an ordinary cancellation.
-func swapPause(ctx context.Context, cfg Config, log *slog.Logger, at string) {
+func SwapPause(ctx context.Context, cfg Config, log *slog.Logger, at string) {
 	if cfg.TestPauseAt == "" || cfg.TestPauseAt != at {
 		return
 	}
@@ -36,6 +36,6 @@ func swapPause(ctx context.Context, cfg Config, log *slog.Logger, at string) {
 	<-ctx.Done()
 }
 
-// errTestKilled, returned by a test's failAt hook, leaves the swap exactly
+// ErrTestKilled, returned by a test's failAt hook, leaves the swap exactly
 // where it is, as a SIGKILL would: no rollback, the intent record stays.
-var errTestKilled = errors.New("killed by the test hook")
+var ErrTestKilled = errors.New("killed by the test hook")

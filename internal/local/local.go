@@ -1,6 +1,14 @@
 // Package local is the embedded default provider: the refresh pipeline on
 // ordinary MySQL/MariaDB and PostgreSQL servers. Source and staging may be
 // the same server or different ones.
+//
+// It holds what is the same for every engine, once: the configuration,
+// the step order of a copy's life over the control records (Provider),
+// the one ownership rule (Owner), the markers, the names restage derives,
+// the swap's intent-record discipline and the run history's format. Each
+// engine implements Server in its own home (internal/<engine>/localserver)
+// and registers it in internal/engines, which opens the provider
+// (engines.NewLocal).
 package local
 
 import (
@@ -12,8 +20,6 @@ import (
 	"sync"
 
 	"github.com/restage/restage/internal/dsn"
-	"github.com/restage/restage/internal/engines"
-	"github.com/restage/restage/internal/refresh"
 )
 
 // Config configures the local provider.
@@ -47,17 +53,19 @@ type Config struct {
 
 var targetRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,29}$`)
 
-// Validate checks the configuration offline; every problem at once.
-func (c *Config) Validate() error {
+// Validate checks the configuration offline, every problem at once, and
+// fills in defaults; parse is the registry's connection-string parser
+// (engines.ParseDSN).
+func (c *Config) Validate(parse func(string) (dsn.DSN, error)) error {
 	var errs []error
 	if !targetRE.MatchString(c.Target) {
 		errs = append(errs, fmt.Errorf("target %q: want 1-30 lower-case letters, digits or underscores, starting with a letter", c.Target))
 	}
-	src, err := engines.ParseDSN(c.SourceDSN)
+	src, err := parse(c.SourceDSN)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("source DSN: %w", err))
 	}
-	stg, err2 := engines.ParseDSN(c.StagingDSN)
+	stg, err2 := parse(c.StagingDSN)
 	if err2 != nil {
 		errs = append(errs, fmt.Errorf("staging DSN: %w", err2))
 	}
@@ -81,31 +89,6 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("keep-last must be ≥ 0, got %d", c.KeepLast))
 	}
 	return errors.Join(errs...)
-}
-
-// New returns the provider for the engine the DSNs name.
-func New(cfg Config) (refresh.Provider, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
-	}
-	stg, _ := engines.ParseDSN(cfg.StagingDSN)
-	var srv server
-	var err error
-	switch stg.Engine {
-	case dsn.Postgres:
-		srv, err = newPostgres(cfg)
-	case dsn.MySQL:
-		srv, err = newMySQL(cfg)
-	default:
-		err = fmt.Errorf("unsupported engine %q", stg.Engine)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return newProvider(cfg, srv), nil
 }
 
 // onceOK runs a check until it has passed once (a provider's preflight):

@@ -5,17 +5,17 @@ import (
 	"strings"
 )
 
-// marker is what restage writes on every database it creates, so that the
+// Marker is what restage writes on every database it creates, so that the
 // database can be recognised as restage's even when the control DB is
 // lost: a database comment (PostgreSQL COMMENT ON DATABASE, MariaDB ≥ 10.5
 // schema comment). It adds nothing to the application's schema. MySQL 8
 // has no database comment: there the control DB is the only record (see
 // docs/local-mysql.md).
 //
-// A marker alone never makes a database restage's: it is looked for only
+// A Marker alone never makes a database restage's: it is looked for only
 // on databases whose name matches restage_% (or the staging name), and it
 // must name this target.
-type marker struct {
+type Marker struct {
 	Restage int    `json:"restage"` // format version
 	Target  string `json:"target"`
 	Run     string `json:"run,omitempty"`
@@ -33,21 +33,21 @@ type marker struct {
 
 const markerVersion = 1
 
-func (m marker) String() string {
+func (m Marker) String() string {
 	m.Restage = markerVersion
 	b, _ := json.Marshal(m)
 	return string(b)
 }
 
-// parseMarker reads a database comment; ok is false for anything that is
+// ParseMarker reads a database comment; ok is false for anything that is
 // not a restage marker.
-func parseMarker(s string) (m marker, ok bool) {
+func ParseMarker(s string) (m Marker, ok bool) {
 	s = strings.TrimSpace(s)
 	if !strings.HasPrefix(s, `{"restage":`) {
 		return m, false
 	}
 	if err := json.Unmarshal([]byte(s), &m); err != nil || m.Restage < 1 || m.Target == "" {
-		return marker{}, false
+		return Marker{}, false
 	}
 	return m, true
 }

@@ -15,9 +15,9 @@ const maxDBName = 63
 // DBName is the name of the database run runID creates for target.
 func DBName(target, runID string) string { return fitName(target, runID) }
 
-// holdingName is the name a hand-made staging DB (or its tables, on MySQL)
+// HoldingName is the name a hand-made staging DB (or its tables, on MySQL)
 // moves to when a run replaces it.
-func holdingName(target, runID string) string { return fitName(target, "previous_"+runID) }
+func HoldingName(target, runID string) string { return fitName(target, "previous_"+runID) }
 
 // fitName is restage_<target>_<tail>, made to fit maxDBName by
 // construction: when too long, the target part is cut and followed by a

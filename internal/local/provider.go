@@ -12,28 +12,29 @@ import (
 	"github.com/restage/restage/internal/refresh"
 )
 
-// provider is the local provider for every engine. The step order of a
+// Provider is the local Provider for every engine. The step order of a
 // copy's life, its control records' states (internal/lifecycle), the run
 // lock's place before anything changes and the one ownership rule
 // (ownership.go) are written here once; what only an engine knows — its
 // control store's SQL, its databases, its copy, its switch, its logins — is
-// its server (mysql*.go, postgres*.go), whose steps provider drives.
-type provider struct {
-	server
+// its Server (internal/mysql/localserver, internal/postgres/localserver,
+// registered in internal/engines), whose steps Provider drives.
+type Provider struct {
+	Server
 	cfg         Config
 	log         *slog.Logger
 	preflighted onceOK
 }
 
-var _ refresh.Provider = (*provider)(nil)
-var _ refresh.StreamingRestorer = (*provider)(nil)
-var _ refresh.History = (*provider)(nil)
+var _ refresh.Provider = (*Provider)(nil)
+var _ refresh.StreamingRestorer = (*Provider)(nil)
+var _ refresh.History = (*Provider)(nil)
 
-// server is one engine's side of the local provider. Its refresh methods
+// Server is one engine's side of the local provider. Its refresh methods
 // (Switch, Users, Preserve, the run history, Close) are the engine's
 // whole steps; the rest are the primitives provider's steps are made of.
 // Every error is scrubbed by the engine and names no password.
-type server interface {
+type Server interface {
 	// Switch puts db behind the staging name with the engine's atomic
 	// move, from an intent record that finishSwap can finish after a kill
 	// (intent.go); it returns the previous staging DB.
@@ -45,68 +46,68 @@ type server interface {
 	RowEstimates(ctx context.Context) (map[string]int64, error)
 	Close() error
 
-	// preflight runs once before the first lock: it asks the servers
+	// Preflight runs once before the first lock: it asks the servers
 	// whether source and staging are one (refusing the source behind any
 	// name restage writes) and refuses a hand-made staging DB that is not
 	// adopted. Refusals wrap refresh.ErrBadInput. An unreachable source
 	// leaves the identity check to ensureIdentity.
-	preflight(ctx context.Context) error
-	// ensureIdentity runs the identity check if preflight could not.
-	ensureIdentity(ctx context.Context) error
-	// tryLock takes the target's run lock on a session of its own (the
+	Preflight(ctx context.Context) error
+	// EnsureIdentity runs the identity check if preflight could not.
+	EnsureIdentity(ctx context.Context) error
+	// TryLock takes the target's run lock on a session of its own (the
 	// server frees it when the session ends); a lock held elsewhere is an
 	// error wrapping refresh.ErrLocked that names the holder.
-	tryLock(ctx context.Context, runID string) (release func(), err error)
-	// ping logs in to db as the admin and runs one query.
-	ping(ctx context.Context, db *refresh.DB) error
-	// dbFor describes database name on the staging server.
-	dbFor(name, runID string) *refresh.DB
+	TryLock(ctx context.Context, runID string) (release func(), err error)
+	// Ping logs in to db as the admin and runs one query.
+	Ping(ctx context.Context, db *refresh.DB) error
+	// DBFor describes database name on the staging server.
+	DBFor(name, runID string) *refresh.DB
 
 	// The control store: restage's records on the staging server.
-	ctlEnsure(ctx context.Context) error
-	ctlLookup(ctx context.Context, name string) (record, bool, error)
-	// ctlInsert records a new database; one recorded already is an error.
-	ctlInsert(ctx context.Context, r record) error
-	ctlSetState(ctx context.Context, name, state string) error
-	// ctlList lists this target's records in states, most recently
+	EnsureControl(ctx context.Context) error
+	Lookup(ctx context.Context, name string) (ControlRecord, bool, error)
+	// Insert records a new database; one recorded already is an error.
+	Insert(ctx context.Context, r ControlRecord) error
+	SetState(ctx context.Context, name, state string) error
+	// List lists this target's records in states, most recently
 	// updated first.
-	ctlList(ctx context.Context, states ...string) ([]record, error)
+	List(ctx context.Context, states ...string) ([]ControlRecord, error)
 
-	// protected says why restage must never drop or create database
+	// Protected says why restage must never drop or create database
 	// name (the source, the staging name, the control DB, a system
 	// database), or "".
-	protected(name string) string
-	// dbState reports whether database name exists and its identity where
+	Protected(name string) string
+	// DBState reports whether database name exists and its identity where
 	// the engine has one (PostgreSQL's OID; 0 on MySQL).
-	dbState(ctx context.Context, name string) (exists bool, oid int64, err error)
-	// dropDB drops database name, ending its sessions, and forgets what
+	DBState(ctx context.Context, name string) (exists bool, oid int64, err error)
+	// Drop drops database name, ending its sessions, and forgets what
 	// the server keeps about it (MySQL: its grants).
-	dropDB(ctx context.Context, name string) error
-	// finishSwap finishes a swap a killed run left half done, from its
+	Drop(ctx context.Context, name string) error
+	// FinishSwap finishes a swap a killed run left half done, from its
 	// intent record: "" when none was pending, else "forward" or "back".
-	finishSwap(ctx context.Context) (string, error)
-	// recoverMarkers records the databases a lost control DB forgot, from
+	FinishSwap(ctx context.Context) (string, error)
+	// RecoverMarkers records the databases a lost control DB forgot, from
 	// the markers on them (marker.go).
-	recoverMarkers(ctx context.Context) error
+	RecoverMarkers(ctx context.Context) error
 
-	// create creates database name for runID like the source (character
+	// Create creates database name for runID like the source (character
 	// set, encoding), marked as the run's copy, its identity recorded,
 	// open to the admin only.
-	create(ctx context.Context, name, runID string) error
-	// copy fills database name with a plain copy of the source.
-	copy(ctx context.Context, name string) error
-	// restoreMasked is refresh.StreamingRestorer's RestoreMasked: it
+	Create(ctx context.Context, name, runID string) error
+	// Copy fills database name with a plain Copy of the source.
+	Copy(ctx context.Context, name string) error
+	// StreamRestore is refresh.StreamingRestorer's RestoreMasked: it
 	// checks the source and, when the engine can stream it, calls restore
 	// with the masking copy.
-	restoreMasked(ctx context.Context, runID string, m *refresh.Masking, restore restoreFunc) (*refresh.DB, bool, error)
+	StreamRestore(ctx context.Context, runID string, m *refresh.Masking, restore RestoreFunc) (*refresh.DB, bool, error)
 }
 
-// restoreFunc is provider.restore: record, create and fill a new DB.
-type restoreFunc func(ctx context.Context, runID string, fill func(ctx context.Context, name string) error) (*refresh.DB, error)
+// RestoreFunc is provider.restore: record, create and fill a new DB.
+type RestoreFunc func(ctx context.Context, runID string, fill func(ctx context.Context, name string) error) (*refresh.DB, error)
 
-// record is one control record: a database restage created (or moved out
+// ControlRecord is one control ControlRecord: a database restage created (or moved out
 // of the staging name) and where it is in its life.
-type record struct {
+type ControlRecord struct {
 	Name   string
 	Target string
 	RunID  string // "" when no run created it (a hand-made DB's data)
@@ -115,30 +116,40 @@ type record struct {
 	OID    int64  // the database's identity where the engine has one; 0: none or not known
 }
 
-func (r record) claim() claim {
-	return claim{Name: r.Name, Recorded: true, Target: r.Target, RunID: r.RunID, Origin: r.Origin}
+func (r ControlRecord) Claim() Claim {
+	return Claim{Name: r.Name, Recorded: true, Target: r.Target, RunID: r.RunID, Origin: r.Origin}
 }
 
-func newProvider(cfg Config, srv server) *provider {
-	return &provider{server: srv, cfg: cfg, log: cfg.Log}
+// New returns the local provider over srv, the server of the engine
+// cfg's DSNs name (internal/engines.NewLocal validates cfg and opens both).
+func New(cfg Config, srv Server) *Provider {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Provider{Server: srv, cfg: cfg, log: cfg.Log}
 }
 
-func (p *provider) owner() owner { return owner{target: p.cfg.Target, adopt: p.cfg.Adopt} }
+// ErrSourceUnreachable marks a failed connection to the source in a
+// server's preflight: the identity check is then left to EnsureIdentity,
+// which Restore runs before it creates anything.
+var ErrSourceUnreachable = errors.New("source unreachable")
+
+func (p *Provider) owner() Owner { return Owner{Target: p.cfg.Target, Adopt: p.cfg.Adopt} }
 
 // mayDrop reports whether restage may drop the recorded database: never a
 // protected one, else the one ownership rule.
-func (p *provider) mayDrop(r record) bool {
-	return p.protected(r.Name) == "" && p.owner().check(r.claim()) == nil
+func (p *Provider) mayDrop(r ControlRecord) bool {
+	return p.Protected(r.Name) == "" && p.owner().Check(r.Claim()) == nil
 }
 
 // ---- lock, ready, credentials ----
 
 // Lock runs the preflight (once) and takes the target's run lock.
-func (p *provider) Lock(ctx context.Context, runID string) (func(), error) {
-	if err := p.preflighted.do(ctx, p.preflight); err != nil {
+func (p *Provider) Lock(ctx context.Context, runID string) (func(), error) {
+	if err := p.preflighted.do(ctx, p.Preflight); err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", p.cfg.Target, err)
 	}
-	release, err := p.tryLock(ctx, runID)
+	release, err := p.TryLock(ctx, runID)
 	if err != nil {
 		return nil, err
 	}
@@ -148,13 +159,13 @@ func (p *provider) Lock(ctx context.Context, runID string) (func(), error) {
 
 // Ready logs in to db as the admin and runs one query, retrying with
 // exponential backoff (100 ms doubling to 5 s) for at most two minutes.
-func (p *provider) Ready(ctx context.Context, db *refresh.DB) error {
+func (p *Provider) Ready(ctx context.Context, db *refresh.DB) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	wait := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
-		err := p.ping(actx, db)
+		err := p.Ping(actx, db)
 		acancel()
 		if err == nil {
 			return nil
@@ -172,7 +183,7 @@ func (p *provider) Ready(ctx context.Context, db *refresh.DB) error {
 }
 
 // Credentials has nothing to do: local servers keep their logins.
-func (p *provider) Credentials(context.Context, *refresh.DB) (string, error) {
+func (p *Provider) Credentials(context.Context, *refresh.DB) (string, error) {
 	return "no-op: local servers keep their logins", nil
 }
 
@@ -185,43 +196,43 @@ var runIDRE = regexp.MustCompile(`^[a-z0-9_]+$`)
 // snapshot of the source that blocks none of production's writes), then
 // records it "ready". On error the returned DB (non-nil once recorded) is
 // what the caller passes to Discard.
-func (p *provider) Restore(ctx context.Context, runID string) (*refresh.DB, error) {
-	return p.restore(ctx, runID, p.copy)
+func (p *Provider) Restore(ctx context.Context, runID string) (*refresh.DB, error) {
+	return p.restore(ctx, runID, p.Copy)
 }
 
 // RestoreMasked is Restore with the engine's masking copy, when the engine
 // can stream the source (refresh.StreamingRestorer).
-func (p *provider) RestoreMasked(ctx context.Context, runID string, m *refresh.Masking) (*refresh.DB, bool, error) {
-	return p.restoreMasked(ctx, runID, m, p.restore)
+func (p *Provider) RestoreMasked(ctx context.Context, runID string, m *refresh.Masking) (*refresh.DB, bool, error) {
+	return p.StreamRestore(ctx, runID, m, p.restore)
 }
 
 // restore creates and records the new DB and fills it with fill.
-func (p *provider) restore(ctx context.Context, runID string, fill func(ctx context.Context, name string) error) (*refresh.DB, error) {
+func (p *Provider) restore(ctx context.Context, runID string, fill func(ctx context.Context, name string) error) (*refresh.DB, error) {
 	name := DBName(p.cfg.Target, runID)
 	if !runIDRE.MatchString(runID) {
 		return nil, fmt.Errorf("restore %s: run id %q: want lower-case letters, digits or underscores", p.cfg.Target, runID)
 	}
-	if err := p.ensureIdentity(ctx); err != nil {
+	if err := p.EnsureIdentity(ctx); err != nil {
 		return nil, fmt.Errorf("restore %s: %w", name, err)
 	}
-	if why := p.protected(name); why != "" {
+	if why := p.Protected(name); why != "" {
 		return nil, fmt.Errorf("restore into %s: %s", name, why)
 	}
-	if err := p.ctlEnsure(ctx); err != nil {
+	if err := p.EnsureControl(ctx); err != nil {
 		return nil, fmt.Errorf("restore %s: %w", name, err)
 	}
-	exists, _, err := p.dbState(ctx, name)
+	exists, _, err := p.DBState(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("restore %s: %w", name, err)
 	}
 	if exists {
 		return nil, fmt.Errorf("restore %s: a database by that name exists already; restage did not create it in this run and leaves it alone", name)
 	}
-	if err := p.ctlInsert(ctx, record{Name: name, Target: p.cfg.Target, RunID: runID, State: string(lifecycle.Creating)}); err != nil {
+	if err := p.Insert(ctx, ControlRecord{Name: name, Target: p.cfg.Target, RunID: runID, State: string(lifecycle.Creating)}); err != nil {
 		return nil, fmt.Errorf("restore %s: %w", name, err)
 	}
-	db := p.dbFor(name, runID)
-	if err := p.create(ctx, name, runID); err != nil {
+	db := p.DBFor(name, runID)
+	if err := p.Create(ctx, name, runID); err != nil {
 		return db, fmt.Errorf("restore %s: %w", name, err)
 	}
 	log := p.log.With("step", "restore", "target", p.cfg.Target, "db", name)
@@ -230,7 +241,7 @@ func (p *provider) restore(ctx context.Context, runID string, fill func(ctx cont
 	if err := fill(ctx, name); err != nil {
 		return db, fmt.Errorf("restore %s: %w", name, err)
 	}
-	if err := p.ctlSetState(ctx, name, string(lifecycle.Ready)); err != nil {
+	if err := p.SetState(ctx, name, string(lifecycle.Ready)); err != nil {
 		return db, fmt.Errorf("restore %s: mark ready: %w", name, err)
 	}
 	log.Info("restored", "duration", time.Since(start).Round(time.Millisecond).String())
@@ -244,18 +255,18 @@ func (p *provider) restore(ctx context.Context, runID string, fill func(ctx cont
 // then drops this target's leftovers: DBs of runs that never switched
 // (creating, ready) and previous DBs beyond KeepLast. Live DBs, unrecorded
 // DBs and hand-made data that is not adopted stay.
-func (p *provider) Sweep(ctx context.Context) ([]string, error) {
-	if err := p.ctlEnsure(ctx); err != nil {
+func (p *Provider) Sweep(ctx context.Context) ([]string, error) {
+	if err := p.EnsureControl(ctx); err != nil {
 		return nil, fmt.Errorf("sweep %s: %w", p.cfg.Target, err)
 	}
 	// Nothing else is safe to remove while staging is half swapped.
-	if _, err := p.finishSwap(ctx); err != nil {
+	if _, err := p.FinishSwap(ctx); err != nil {
 		return nil, fmt.Errorf("sweep %s: %w", p.cfg.Target, err)
 	}
-	if err := p.recoverMarkers(ctx); err != nil {
+	if err := p.RecoverMarkers(ctx); err != nil {
 		return nil, fmt.Errorf("sweep %s: %w", p.cfg.Target, err)
 	}
-	recs, err := p.ctlList(ctx, string(lifecycle.Creating), string(lifecycle.Ready), string(lifecycle.Previous))
+	recs, err := p.List(ctx, string(lifecycle.Creating), string(lifecycle.Ready), string(lifecycle.Previous))
 	if err != nil {
 		return nil, fmt.Errorf("sweep %s: %w", p.cfg.Target, err)
 	}
@@ -293,36 +304,36 @@ func (p *provider) Sweep(ctx context.Context) ([]string, error) {
 // Retire drops a previous staging DB restage created for this target (or
 // the hand-made one the configuration adopts), or with KeepLast N the
 // previous DBs beyond the N most recent. Anything else is ErrNotOurs.
-func (p *provider) Retire(ctx context.Context, prev *refresh.DB) error {
+func (p *Provider) Retire(ctx context.Context, prev *refresh.DB) error {
 	if prev == nil {
 		return nil
 	}
-	if why := p.protected(prev.Name); why != "" {
+	if why := p.Protected(prev.Name); why != "" {
 		return fmt.Errorf("retire %s: %s: %w", prev.Name, why, refresh.ErrNotOurs)
 	}
-	if err := p.ctlEnsure(ctx); err != nil {
+	if err := p.EnsureControl(ctx); err != nil {
 		return fmt.Errorf("retire %s: %w", prev.Name, err)
 	}
-	r, ok, err := p.ctlLookup(ctx, prev.Name)
+	r, ok, err := p.Lookup(ctx, prev.Name)
 	if err != nil {
 		return fmt.Errorf("retire %s: %w", prev.Name, err)
 	}
 	if !ok {
 		if p.cfg.Adopt == "" || prev.Name != p.cfg.Adopt {
-			return fmt.Errorf("retire: %w", p.owner().check(claim{Name: prev.Name}))
+			return fmt.Errorf("retire: %w", p.owner().Check(Claim{Name: prev.Name}))
 		}
 		// The adopted DB: recorded first, so that a failed drop is
 		// finished by the next Sweep.
-		_, oid, err := p.dbState(ctx, prev.Name)
+		_, oid, err := p.DBState(ctx, prev.Name)
 		if err != nil {
 			return fmt.Errorf("retire %s: %w", prev.Name, err)
 		}
-		r = record{Name: prev.Name, Target: p.cfg.Target, State: string(lifecycle.Previous), Origin: prev.Name, OID: oid}
-		if err := p.ctlInsert(ctx, r); err != nil {
+		r = ControlRecord{Name: prev.Name, Target: p.cfg.Target, State: string(lifecycle.Previous), Origin: prev.Name, OID: oid}
+		if err := p.Insert(ctx, r); err != nil {
 			return fmt.Errorf("retire %s: record adoption: %w", prev.Name, err)
 		}
 	}
-	if err := p.owner().check(r.claim()); err != nil {
+	if err := p.owner().Check(r.Claim()); err != nil {
 		return fmt.Errorf("retire: %w", err)
 	}
 	switch r.State {
@@ -338,7 +349,7 @@ func (p *provider) Retire(ctx context.Context, prev *refresh.DB) error {
 		}
 		return nil
 	}
-	recs, err := p.ctlList(ctx, string(lifecycle.Previous))
+	recs, err := p.List(ctx, string(lifecycle.Previous))
 	if err != nil {
 		return fmt.Errorf("retire %s: %w", prev.Name, err)
 	}
@@ -362,19 +373,19 @@ func (p *provider) Retire(ctx context.Context, prev *refresh.DB) error {
 
 // Discard drops a DB this run created and marks it discarded. Idempotent;
 // a DB the control records do not attribute to this run is never dropped.
-func (p *provider) Discard(ctx context.Context, db *refresh.DB) error {
+func (p *Provider) Discard(ctx context.Context, db *refresh.DB) error {
 	if db == nil {
 		return nil
 	}
-	if err := p.ctlEnsure(ctx); err != nil {
+	if err := p.EnsureControl(ctx); err != nil {
 		return fmt.Errorf("discard %s: %w", db.Name, err)
 	}
-	r, ok, err := p.ctlLookup(ctx, db.Name)
+	r, ok, err := p.Lookup(ctx, db.Name)
 	if err != nil {
 		return fmt.Errorf("discard %s: %w", db.Name, err)
 	}
 	if !ok {
-		exists, _, err := p.dbState(ctx, db.Name)
+		exists, _, err := p.DBState(ctx, db.Name)
 		if err != nil {
 			return fmt.Errorf("discard %s: %w", db.Name, err)
 		}
@@ -401,11 +412,11 @@ func (p *provider) Discard(ctx context.Context, db *refresh.DB) error {
 // drop drops the recorded database (if it still exists and is the one
 // recorded) and records state. existed says whether a database was
 // dropped.
-func (p *provider) drop(ctx context.Context, r record, state lifecycle.State) (existed bool, err error) {
-	if why := p.protected(r.Name); why != "" {
+func (p *Provider) drop(ctx context.Context, r ControlRecord, state lifecycle.State) (existed bool, err error) {
+	if why := p.Protected(r.Name); why != "" {
 		return false, fmt.Errorf("refusing to drop %s: %s: %w", r.Name, why, refresh.ErrNotOurs)
 	}
-	exists, oid, err := p.dbState(ctx, r.Name)
+	exists, oid, err := p.DBState(ctx, r.Name)
 	if err != nil {
 		return false, fmt.Errorf("drop %s: %w", r.Name, err)
 	}
@@ -414,12 +425,12 @@ func (p *provider) drop(ctx context.Context, r record, state lifecycle.State) (e
 		return false, fmt.Errorf("drop %s: the database by that name is not the one restage recorded (oid %d, recorded %d); not touching it", r.Name, oid, r.OID)
 	}
 	if exists {
-		if err := p.dropDB(ctx, r.Name); err != nil {
+		if err := p.Drop(ctx, r.Name); err != nil {
 			return false, fmt.Errorf("drop %s: %w", r.Name, err)
 		}
 		p.log.Info("dropped database", "target", p.cfg.Target, "db", r.Name, "run_id", r.RunID, "state", string(state))
 	}
-	if err := p.ctlSetState(ctx, r.Name, string(state)); err != nil {
+	if err := p.SetState(ctx, r.Name, string(state)); err != nil {
 		return exists, fmt.Errorf("drop %s: mark %s: %w", r.Name, state, err)
 	}
 	return exists, nil

@@ -1,4 +1,4 @@
-package local
+package localserver
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/restage/restage/internal/local"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -34,8 +36,8 @@ type myEnv struct {
 	srcDSN   string
 	staging  string
 	target   string
-	cfg      Config
-	p        *provider
+	cfg      local.Config
+	p        *local.Provider
 	s        *mysqlServer // p's server
 }
 
@@ -47,7 +49,7 @@ func myRand(t testing.TB) string {
 	return hex.EncodeToString(b[:])
 }
 
-func newMyEnv(t *testing.T, sakila bool, opts ...func(*Config)) *myEnv {
+func newMyEnv(t *testing.T, sakila bool, opts ...func(*local.Config)) *myEnv {
 	t.Helper()
 	srcDSN, src := testdb.MySQL(t)
 	if sakila {
@@ -73,7 +75,7 @@ func newMyEnv(t *testing.T, sakila bool, opts ...func(*Config)) *myEnv {
 		staging: "rs_stg_" + r, target: "t" + r}
 	stg := adminCfg.Clone()
 	stg.DBName = e.staging
-	e.cfg = Config{Target: e.target, SourceDSN: srcDSN, StagingDSN: stg.FormatDSN(), ControlDB: "rs_ctl_" + r}
+	e.cfg = local.Config{Target: e.target, SourceDSN: srcDSN, StagingDSN: stg.FormatDSN(), ControlDB: "rs_ctl_" + r}
 	for _, o := range opts {
 		o(&e.cfg)
 	}
@@ -94,19 +96,19 @@ func newMyEnv(t *testing.T, sakila bool, opts ...func(*Config)) *myEnv {
 	return e
 }
 
-func (e *myEnv) provider() *provider {
+func (e *myEnv) provider() *local.Provider {
 	e.t.Helper()
-	pr, err := New(e.cfg)
+	pr, err := newProvider(e.cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	p := pr.(*provider)
+	p := pr
 	e.t.Cleanup(func() { p.Close() })
 	return p
 }
 
 // my is p's MySQL server (its test hooks and records).
-func my(p *provider) *mysqlServer { return p.server.(*mysqlServer) }
+func my(p *local.Provider) *mysqlServer { return p.Server.(*mysqlServer) }
 
 func (e *myEnv) exec(stmts ...string) {
 	e.t.Helper()
@@ -305,7 +307,7 @@ func TestMySQLRestore(t *testing.T) {
 	}
 	t.Logf("writer: %d inserts during the copy, slowest %d ms", during, maxLat.Load())
 
-	if db.Name != DBName(e.target, "r1") || db.RunID != "r1" || db.Engine != "mysql" {
+	if db.Name != local.DBName(e.target, "r1") || db.RunID != "r1" || db.Engine != "mysql" {
 		t.Errorf("db = %+v", db)
 	}
 	if got := e.state(db.Name); got != myStateReady {
@@ -539,7 +541,7 @@ func TestMySQLSwitchRollback(t *testing.T) {
 		if got := e.snapshot(db.Name); !slices.Equal(got, newDB) {
 			t.Fatalf("fail at %s: new DB changed:\n got %q\nwant %q", step, got, newDB)
 		}
-		hold := DBName(e.target, "previous_r1")
+		hold := local.DBName(e.target, "previous_r1")
 		if e.exists(hold) || e.state(hold) != "unrecorded" {
 			t.Fatalf("fail at %s: holding DB left behind", step)
 		}
@@ -552,7 +554,7 @@ func TestMySQLSwitchRollback(t *testing.T) {
 	if err != nil {
 		t.Fatalf("switch: %v", err)
 	}
-	if prev == nil || prev.Name != DBName(e.target, "previous_r1") || prev.RunID != "" {
+	if prev == nil || prev.Name != local.DBName(e.target, "previous_r1") || prev.RunID != "" {
 		t.Fatalf("previous = %+v, want the hand-made DB's holding DB without a run id", prev)
 	}
 	if got := e.snapshot(e.staging); !slices.Equal(mySchemaless(got, e.staging), mySchemaless(newDB, db.Name)) {
@@ -591,12 +593,12 @@ func TestMySQLSweepDiscard(t *testing.T) {
 	e.smallSchema(e.src, "src")
 	ready := e.restore("r1")
 	// A run killed while creating: recorded, half made.
-	killed := DBName(e.target, "r2")
-	if err := e.s.record(ctx, e.admin, record{Name: killed, Target: e.target, RunID: "r2", State: myStateCreating}); err != nil {
+	killed := local.DBName(e.target, "r2")
+	if err := e.s.record(ctx, e.admin, local.ControlRecord{Name: killed, Target: e.target, RunID: "r2", State: myStateCreating}); err != nil {
 		t.Fatal(err)
 	}
 	e.exec("CREATE DATABASE " + mysqlQuote(killed))
-	stranger := DBName(e.target, "handmade")
+	stranger := local.DBName(e.target, "handmade")
 	e.exec("CREATE DATABASE " + mysqlQuote(stranger))
 
 	swept, err := e.p.Sweep(ctx)
@@ -631,7 +633,7 @@ func TestMySQLSweepDiscard(t *testing.T) {
 // TestMySQLKeepLast keeps the newest previous DB and drops older ones.
 func TestMySQLKeepLast(t *testing.T) {
 	t.Parallel()
-	e := newMyEnv(t, false, func(c *Config) { c.KeepLast = 1 })
+	e := newMyEnv(t, false, func(c *local.Config) { c.KeepLast = 1 })
 	ctx := context.Background()
 	e.smallSchema(e.src, "src")
 	var prevs []*refresh.DB
@@ -806,4 +808,15 @@ func TestMySQLPreserve(t *testing.T) {
 	if want := []string{"1=qa-account", "2=src-b", "3=feature-flag"}; !slices.Equal(got, want) {
 		t.Errorf("new DB parent rows %v, want %v", got, want)
 	}
+}
+
+// newProvider is the local provider over this engine's server, as
+// engines.NewLocal opens it (the registry imports this package, so its
+// tests can't import the registry).
+func newProvider(cfg local.Config) (*local.Provider, error) {
+	srv, err := newServer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return local.New(srv.cfg, srv), nil
 }

@@ -1,13 +1,21 @@
-package local
-
-// The MySQL/MariaDB server of the local provider (provider.go drives it).
-// docs/local-mysql.md describes the design; the files split it by concern:
+// Package localserver is the MySQL/MariaDB engine's server for the local
+// provider (internal/local drives it through local.Server): the control
+// store's SQL, the schemas, the copy from the source, the RENAME TABLE
+// switch and the staging logins, on an ordinary MySQL or MariaDB server.
+// It is part of the engine's home (internal/mysql) and uses the engine's
+// SQL; a package of its own only because it speaks the pipeline's types
+// (internal/refresh), which the engine package can't import (refresh and
+// the gates' tests open engines). docs/local-mysql.md describes the
+// design; the files split it by concern:
 //
-//	mysql.go          connections, control store, databases, lock, ping
-//	mysql_owner.go    identity, staging ownership, markers
-//	mysql_restore.go  create like the source; mariadb-dump | mariadb copy
-//	mysql_switch.go   the RENAME TABLE switch and its rollback
-//	mysql_users.go    staging users, production logins, preserve
+//	server.go   connections, control store, databases, lock, ping
+//	owner.go    identity, staging ownership, markers
+//	restore.go  create like the source; mariadb-dump | mariadb copy
+//	stream.go   the masking copy (mysql.TransformDump on the dump)
+//	switch.go   the RENAME TABLE switch, its rollback and its recovery
+//	users.go    staging users, production logins, preserve
+//	history.go  the run history and the source's row estimates
+package localserver
 
 import (
 	"context"
@@ -21,16 +29,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/restage/restage/internal/local"
+
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/restage/restage/internal/dsn"
-	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/lifecycle"
 	mysqlengine "github.com/restage/restage/internal/mysql"
 	"github.com/restage/restage/internal/refresh"
 )
 
-var _ server = (*mysqlServer)(nil)
+var _ local.Server = (*mysqlServer)(nil)
 
 // Control DB states (the state column of mysqlControlTable).
 const (
@@ -51,9 +60,9 @@ const mysqlControlTable = "mysql_databases"
 // mysqlServer is the local provider's server on a MySQL/MariaDB staging
 // server.
 type mysqlServer struct {
-	cfg         Config
+	cfg         local.Config
 	log         *slog.Logger
-	stg         *mysql.Config // admin login on the staging server; DBName = the staging name
+	stg         *mysql.Config // admin login on the staging server; local.DBName = the staging name
 	src         *mysql.Config // the production source
 	stagingName string
 	sourceName  string
@@ -66,7 +75,7 @@ type mysqlServer struct {
 
 	mu       sync.Mutex
 	ctlReady bool
-	// Learnt from the servers by preflight (mysql_owner.go).
+	// Learnt from the servers by preflight (owner.go).
 	lctn          int  // @@lower_case_table_names of the staging server
 	comments      bool // the server keeps database comments (markers)
 	commentsKnown bool
@@ -76,10 +85,13 @@ type mysqlServer struct {
 	failAt func(step string) error
 }
 
-// newMySQL returns the local provider for a MySQL/MariaDB staging server.
-// It does not connect: the first method that needs the server does.
-func newMySQL(cfg Config) (*mysqlServer, error) {
-	if err := cfg.Validate(); err != nil {
+// New returns the local provider's server for a MySQL/MariaDB staging
+// server (internal/engines registers it). It does not connect: the first
+// method that needs the server does.
+func New(cfg local.Config) (local.Server, error) { return newServer(cfg) }
+
+func newServer(cfg local.Config) (*mysqlServer, error) {
+	if err := cfg.Validate(parseOwn); err != nil {
 		return nil, err
 	}
 	if cfg.Log == nil {
@@ -93,8 +105,8 @@ func newMySQL(cfg Config) (*mysqlServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source DSN: %w", err)
 	}
-	sd, _ := engines.ParseDSN(cfg.StagingDSN)
-	pd, _ := engines.ParseDSN(cfg.SourceDSN)
+	sd, _ := parseOwn(cfg.StagingDSN)
+	pd, _ := parseOwn(cfg.SourceDSN)
 	for _, n := range []string{stg.DBName, cfg.ControlDB} {
 		if len(n) > 64 {
 			return nil, fmt.Errorf("database name %q is longer than 64 characters", n)
@@ -125,16 +137,23 @@ func newMySQL(cfg Config) (*mysqlServer, error) {
 	return p, nil
 }
 
-// mysqlParse turns any DSN form engines.ParseDSN accepts into a driver config for
+// parseOwn is the engine's ParseDSN for a connection string that must be
+// MySQL's.
+func parseOwn(s string) (dsn.DSN, error) {
+	d, ok, err := mysqlengine.ParseDSN(s)
+	if !ok && err == nil {
+		return dsn.DSN{}, errors.New("not a " + mysqlengine.DSNForms)
+	}
+	return d, err
+}
+
+// mysqlParse turns any DSN form ParseDSN accepts into a driver config for
 // restage's own sessions: text protocol with client-side interpolation (so
 // statements like CREATE USER … IDENTIFIED BY ? work), no multi-statements.
 func mysqlParse(s string) (*mysql.Config, error) {
-	d, err := engines.ParseDSN(s)
+	d, err := parseOwn(s)
 	if err != nil {
 		return nil, err
-	}
-	if d.Engine != dsn.MySQL {
-		return nil, fmt.Errorf("not a MySQL DSN")
 	}
 	cfg, err := mysql.ParseDSN(d.Driver)
 	if err != nil {
@@ -162,8 +181,8 @@ func mysqlRedact(err error, password string) error {
 // error keeps its number, SQLSTATE and object names, never a row value.
 func mysqlScrub(err error) error { return mysqlengine.Scrub(err) }
 
-// dbFor describes a database on the staging server.
-func (p *mysqlServer) dbFor(name, runID string) *refresh.DB {
+// DBFor describes a database on the staging server.
+func (p *mysqlServer) DBFor(name, runID string) *refresh.DB {
 	c := p.stg.Clone()
 	c.DBName = name
 	return &refresh.DB{
@@ -175,8 +194,8 @@ func (p *mysqlServer) dbFor(name, runID string) *refresh.DB {
 	}
 }
 
-// protected reports why a database must never be dropped by restage, or "".
-func (p *mysqlServer) protected(name string) string {
+// Protected reports why a database must never be dropped by restage, or "".
+func (p *mysqlServer) Protected(name string) string {
 	switch {
 	case name == "":
 		return "empty name"
@@ -196,7 +215,7 @@ func (p *mysqlServer) protected(name string) string {
 
 // dropSchema drops a database restage is allowed to delete (see protected).
 func (p *mysqlServer) dropSchema(ctx context.Context, name string) error {
-	if why := p.protected(name); why != "" {
+	if why := p.Protected(name); why != "" {
 		return fmt.Errorf("refusing to drop %s: %s: %w", name, why, refresh.ErrNotOurs)
 	}
 	if _, err := p.admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+mysqlQuote(name)); err != nil {
@@ -273,7 +292,7 @@ func (p *mysqlServer) ensureControl(ctx context.Context) error {
 	return nil
 }
 
-func (p *mysqlServer) record(ctx context.Context, q mysqlQuerier, r record) error {
+func (p *mysqlServer) record(ctx context.Context, q mysqlQuerier, r local.ControlRecord) error {
 	_, err := q.ExecContext(ctx, "INSERT INTO "+p.ctl+" (name, target, run_id, state, origin, created_at, updated_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
 		r.Name, r.Target, r.RunID, r.State, r.Origin)
 	if err != nil {
@@ -289,8 +308,8 @@ func (p *mysqlServer) setState(ctx context.Context, q mysqlQuerier, name, state 
 	return nil
 }
 
-func (p *mysqlServer) lookup(ctx context.Context, q mysqlQuerier, name string) (record, bool, error) {
-	var r record
+func (p *mysqlServer) lookup(ctx context.Context, q mysqlQuerier, name string) (local.ControlRecord, bool, error) {
+	var r local.ControlRecord
 	err := q.QueryRowContext(ctx, "SELECT name, target, run_id, state, origin FROM "+p.ctl+" WHERE name = ?", name).
 		Scan(&r.Name, &r.Target, &r.RunID, &r.State, &r.Origin)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -304,7 +323,7 @@ func (p *mysqlServer) lookup(ctx context.Context, q mysqlQuerier, name string) (
 
 // records lists this target's records in the given states, most recently
 // updated first.
-func (p *mysqlServer) records(ctx context.Context, states ...string) ([]record, error) {
+func (p *mysqlServer) records(ctx context.Context, states ...string) ([]local.ControlRecord, error) {
 	q := "SELECT name, target, run_id, state, origin FROM " + p.ctl + " WHERE target = ? AND state IN (?" + strings.Repeat(", ?", len(states)-1) + ") ORDER BY updated_at DESC, name DESC"
 	args := []any{p.cfg.Target}
 	for _, s := range states {
@@ -315,9 +334,9 @@ func (p *mysqlServer) records(ctx context.Context, states ...string) ([]record, 
 		return nil, fmt.Errorf("list control DB records: %w", mysqlScrub(err))
 	}
 	defer rows.Close()
-	var out []record
+	var out []local.ControlRecord
 	for rows.Next() {
-		var r record
+		var r local.ControlRecord
 		if err := rows.Scan(&r.Name, &r.Target, &r.RunID, &r.State, &r.Origin); err != nil {
 			return nil, fmt.Errorf("list control DB records: %w", err)
 		}
@@ -328,41 +347,41 @@ func (p *mysqlServer) records(ctx context.Context, states ...string) ([]record, 
 
 // ---- the control store (provider.go's server) ----
 
-func (p *mysqlServer) ctlEnsure(ctx context.Context) error { return p.ensureControl(ctx) }
+func (p *mysqlServer) EnsureControl(ctx context.Context) error { return p.ensureControl(ctx) }
 
-func (p *mysqlServer) ctlLookup(ctx context.Context, name string) (record, bool, error) {
+func (p *mysqlServer) Lookup(ctx context.Context, name string) (local.ControlRecord, bool, error) {
 	return p.lookup(ctx, p.admin, name)
 }
 
-func (p *mysqlServer) ctlInsert(ctx context.Context, r record) error {
+func (p *mysqlServer) Insert(ctx context.Context, r local.ControlRecord) error {
 	return p.record(ctx, p.admin, r)
 }
 
-func (p *mysqlServer) ctlSetState(ctx context.Context, name, state string) error {
+func (p *mysqlServer) SetState(ctx context.Context, name, state string) error {
 	return p.setState(ctx, p.admin, name, state)
 }
 
-func (p *mysqlServer) ctlList(ctx context.Context, states ...string) ([]record, error) {
+func (p *mysqlServer) List(ctx context.Context, states ...string) ([]local.ControlRecord, error) {
 	return p.records(ctx, states...)
 }
 
-// dbState reports whether a schema exists; MySQL has no database
+// DBState reports whether a schema exists; MySQL has no database
 // identity beyond its name (oid 0).
-func (p *mysqlServer) dbState(ctx context.Context, name string) (bool, int64, error) {
+func (p *mysqlServer) DBState(ctx context.Context, name string) (bool, int64, error) {
 	ok, err := p.schemaExists(ctx, p.admin, name)
 	return ok, 0, err
 }
 
-func (p *mysqlServer) dropDB(ctx context.Context, name string) error { return p.dropSchema(ctx, name) }
+func (p *mysqlServer) Drop(ctx context.Context, name string) error { return p.dropSchema(ctx, name) }
 
-func (p *mysqlServer) recoverMarkers(ctx context.Context) error { return p.recoverFromMarkers(ctx) }
+func (p *mysqlServer) RecoverMarkers(ctx context.Context) error { return p.recoverFromMarkers(ctx) }
 
 // ---- lock ----
 
-// tryLock takes GET_LOCK('restage:<target>', 0) on a session of its own,
+// TryLock takes GET_LOCK('restage:<target>', 0) on a session of its own,
 // held until release: the server frees the lock when that session ends,
 // so a killed run never leaves it behind.
-func (p *mysqlServer) tryLock(ctx context.Context, runID string) (func(), error) {
+func (p *mysqlServer) TryLock(ctx context.Context, runID string) (func(), error) {
 	name := "restage:" + p.cfg.Target
 	conn, err := p.admin.Conn(ctx)
 	if err != nil {
@@ -400,8 +419,8 @@ func mysqlDiscardConn(conn *sql.Conn) {
 	_ = conn.Close()
 }
 
-// ping logs in to db with its admin DSN and runs SELECT 1.
-func (p *mysqlServer) ping(ctx context.Context, db *refresh.DB) error {
+// Ping logs in to db with its admin DSN and runs SELECT 1.
+func (p *mysqlServer) Ping(ctx context.Context, db *refresh.DB) error {
 	cfg, err := mysql.ParseDSN(db.AdminDSN)
 	if err != nil {
 		return errors.New("invalid admin DSN")

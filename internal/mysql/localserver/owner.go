@@ -1,10 +1,12 @@
-package local
+package localserver
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/restage/restage/internal/local"
 
 	mysqlengine "github.com/restage/restage/internal/mysql"
 	"github.com/restage/restage/internal/refresh"
@@ -19,9 +21,11 @@ import (
 // row is the only record (and is lost with the control DB).
 const myStateServing = "serving"
 
-func (p *mysqlServer) owner() owner { return owner{target: p.cfg.Target, adopt: p.cfg.Adopt} }
+func (p *mysqlServer) owner() local.Owner {
+	return local.Owner{Target: p.cfg.Target, Adopt: p.cfg.Adopt}
+}
 
-// preflight runs before the run takes its lock or creates anything. It
+// Preflight runs before the run takes its lock or creates anything. It
 // asks the servers whether staging and source are one server (whatever
 // the DSNs' host names say), refuses the source behind the staging,
 // adopted or control name, and refuses a hand-made database behind the
@@ -31,7 +35,7 @@ func (p *mysqlServer) owner() owner { return owner{target: p.cfg.Target, adopt: 
 // finish a swap while production is down. The identity check then waits
 // for Restore, which needs the source anyway and runs it before creating
 // anything.
-func (p *mysqlServer) preflight(ctx context.Context) error {
+func (p *mysqlServer) Preflight(ctx context.Context) error {
 	conn, err := p.admin.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to staging server %s: %w", p.endpoint, mysqlRedact(mysqlScrub(err), p.stg.Passwd))
@@ -48,7 +52,7 @@ func (p *mysqlServer) preflight(ctx context.Context) error {
 	p.mu.Lock()
 	p.lctn, p.comments, p.commentsKnown = lctn, comments, true
 	p.mu.Unlock()
-	if err := p.checkIdentity(ctx, conn); errors.Is(err, errSourceUnreachable) {
+	if err := p.checkIdentity(ctx, conn); errors.Is(err, local.ErrSourceUnreachable) {
 		p.log.Warn("source unreachable: the same-server check runs again before restore", "step", "prepare", "target", p.cfg.Target, "error", err)
 	} else if err != nil {
 		return err
@@ -56,13 +60,9 @@ func (p *mysqlServer) preflight(ctx context.Context) error {
 	return p.checkStaging(ctx, conn)
 }
 
-// errSourceUnreachable marks a failed connection to the source in a
-// preflight: the identity check is then left to Restore.
-var errSourceUnreachable = errors.New("source unreachable")
-
-// ensureIdentity runs the identity check if preflight could not (Restore
+// EnsureIdentity runs the identity check if preflight could not (Restore
 // calls it before it records or creates anything).
-func (p *mysqlServer) ensureIdentity(ctx context.Context) error {
+func (p *mysqlServer) EnsureIdentity(ctx context.Context) error {
 	p.mu.Lock()
 	done := p.identityDone
 	p.mu.Unlock()
@@ -87,7 +87,7 @@ func (p *mysqlServer) checkIdentity(ctx context.Context, conn *sql.Conn) error {
 	defer srcH.Close()
 	sconn, err := srcH.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("connect to source: %w: %w", mysqlRedact(mysqlScrub(err), p.src.Passwd), errSourceUnreachable)
+		return fmt.Errorf("connect to source: %w: %w", mysqlRedact(mysqlScrub(err), p.src.Passwd), local.ErrSourceUnreachable)
 	}
 	defer sconn.Close()
 	same, err := mysqlengine.SameServer(ctx, conn, sconn)
@@ -133,7 +133,7 @@ func (p *mysqlServer) checkStaging(ctx context.Context, conn *sql.Conn) error {
 	if n == 0 {
 		return nil // nothing in it to lose: restage fills it
 	}
-	c := claim{Name: p.stagingName}
+	c := local.Claim{Name: p.stagingName}
 	if p.cfg.Adopt != "" && mysqlengine.SameName(p.lctn, p.cfg.Adopt, p.stagingName) {
 		c.Name = p.cfg.Adopt // the server's case rules, not Go's
 	}
@@ -154,16 +154,16 @@ func (p *mysqlServer) checkStaging(ctx context.Context, conn *sql.Conn) error {
 		}
 		c.Marker = m
 	}
-	if p.owner().check(c) == nil {
+	if p.owner().Check(c) == nil {
 		return nil
 	}
 	return fmt.Errorf("staging database %s holds %d tables or routines restage did not put there (no restage marker for target %s); %s: %w",
-		p.stagingName, n, p.cfg.Target, adoptHint(p.stagingName), refresh.ErrBadInput)
+		p.stagingName, n, p.cfg.Target, local.AdoptHint(p.stagingName), refresh.ErrBadInput)
 }
 
 // servingMarker returns the control DB's serving row for the staging
 // schema (if there is a control DB yet) as the marker it stands in for.
-func (p *mysqlServer) servingMarker(ctx context.Context, q mysqlQuerier) (*marker, error) {
+func (p *mysqlServer) servingMarker(ctx context.Context, q mysqlQuerier) (*local.Marker, error) {
 	var n int
 	if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", p.cfg.ControlDB, mysqlControlTable).Scan(&n); err != nil {
 		return nil, fmt.Errorf("read control DB: %w", mysqlScrub(err))
@@ -175,7 +175,7 @@ func (p *mysqlServer) servingMarker(ctx context.Context, q mysqlQuerier) (*marke
 	if err != nil || !ok || r.State != myStateServing {
 		return nil, err
 	}
-	return &marker{Target: r.Target, Run: r.RunID, Role: "staging"}, nil
+	return &local.Marker{Target: r.Target, Run: r.RunID, Role: "staging"}, nil
 }
 
 // schemaComments reports (once per provider) whether database comments
@@ -198,12 +198,12 @@ func (p *mysqlServer) schemaComments(ctx context.Context, q mysqlQuerier) bool {
 }
 
 // readMarker returns the restage marker on a schema, nil if none.
-func (p *mysqlServer) readMarker(ctx context.Context, q mysqlQuerier, name string) (*marker, error) {
+func (p *mysqlServer) readMarker(ctx context.Context, q mysqlQuerier, name string) (*local.Marker, error) {
 	c, err := mysqlengine.DatabaseComment(ctx, q, name)
 	if err != nil {
 		return nil, fmt.Errorf("read marker: %w", err)
 	}
-	if m, ok := parseMarker(c); ok {
+	if m, ok := local.ParseMarker(c); ok {
 		return &m, nil
 	}
 	return nil, nil
@@ -211,7 +211,7 @@ func (p *mysqlServer) readMarker(ctx context.Context, q mysqlQuerier, name strin
 
 // markDB writes a marker as the schema's comment (MariaDB); a no-op on a
 // server without database comments.
-func (p *mysqlServer) markDB(ctx context.Context, q mysqlQuerier, name string, m marker) error {
+func (p *mysqlServer) markDB(ctx context.Context, q mysqlQuerier, name string, m local.Marker) error {
 	if !p.schemaComments(ctx, q) {
 		return nil
 	}
@@ -225,9 +225,9 @@ func (p *mysqlServer) markDB(ctx context.Context, q mysqlQuerier, name string, m
 // target, with the tables of run (empty: not known yet): the schema's
 // comment on MariaDB, and a control row on every server.
 func (p *mysqlServer) markStaging(ctx context.Context, q mysqlQuerier, run string) error {
-	m := marker{Target: p.cfg.Target, Run: run, Role: "staging"}
+	m := local.Marker{Target: p.cfg.Target, Run: run, Role: "staging"}
 	if run != "" {
-		m.Name = DBName(p.cfg.Target, run)
+		m.Name = local.DBName(p.cfg.Target, run)
 	}
 	if err := p.markDB(ctx, q, p.stagingName, m); err != nil {
 		return err
@@ -257,11 +257,11 @@ func (p *mysqlServer) recoverFromMarkers(ctx context.Context) error {
 	}
 	type found struct {
 		name string
-		m    marker
+		m    local.Marker
 	}
 	var marked []found
 	for _, d := range dbs {
-		if m, ok := parseMarker(d.Comment); ok && m.Target == p.cfg.Target {
+		if m, ok := local.ParseMarker(d.Comment); ok && m.Target == p.cfg.Target {
 			marked = append(marked, found{d.Name, m})
 		}
 	}
@@ -280,7 +280,7 @@ func (p *mysqlServer) recoverFromMarkers(ctx context.Context) error {
 				}
 				continue
 			}
-			if err := p.record(ctx, p.admin, record{Name: f.m.Name, Target: p.cfg.Target, RunID: f.m.Run, State: myStateLive}); err != nil {
+			if err := p.record(ctx, p.admin, local.ControlRecord{Name: f.m.Name, Target: p.cfg.Target, RunID: f.m.Run, State: myStateLive}); err != nil {
 				return err
 			}
 			if err := p.markStaging(ctx, p.admin, f.m.Run); err != nil {
@@ -301,7 +301,7 @@ func (p *mysqlServer) recoverFromMarkers(ctx context.Context) error {
 		// Unrecorded but marked: a copy or holding schema of an earlier
 		// run. Recorded as previous, so Sweep and Retire treat it by the
 		// one ownership rule (a hand-made origin still needs adoption).
-		if err := p.record(ctx, p.admin, record{Name: f.name, Target: p.cfg.Target, RunID: f.m.Run, State: myStatePrevious, Origin: f.m.Origin}); err != nil {
+		if err := p.record(ctx, p.admin, local.ControlRecord{Name: f.name, Target: p.cfg.Target, RunID: f.m.Run, State: myStatePrevious, Origin: f.m.Origin}); err != nil {
 			return err
 		}
 		p.log.Warn("control DB had no record of a restage database; recovered from its marker", "step", "prepare", "target", p.cfg.Target, "db", f.name)

@@ -1,4 +1,4 @@
-package local
+package localserver
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/restage/restage/internal/local"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -58,7 +60,7 @@ func BenchmarkMySQLCopy(b *testing.B) {
 	r := myRand(b)
 	stg := adminCfg.Clone()
 	stg.DBName = "rs_stg_" + r
-	cfg := Config{Target: "b" + r, SourceDSN: srcDSN, StagingDSN: stg.FormatDSN(), ControlDB: "rs_ctl_" + r}
+	cfg := local.Config{Target: "b" + r, SourceDSN: srcDSN, StagingDSN: stg.FormatDSN(), ControlDB: "rs_ctl_" + r}
 	b.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -68,11 +70,11 @@ func BenchmarkMySQLCopy(b *testing.B) {
 			_, _ = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+mysqlQuote(n))
 		}
 	})
-	pr, err := New(cfg)
+	pr, err := newProvider(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := pr.(*provider)
+	p := pr
 	defer p.Close()
 	rulesText := []byte(`version: 1
 tables:

@@ -1,4 +1,4 @@
-package local
+package localserver
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/restage/restage/internal/local"
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
@@ -17,7 +19,7 @@ import (
 	"github.com/restage/restage/internal/transform"
 )
 
-// restoreMasked fills the new DB in one pass, masking rows on their way:
+// StreamRestore fills the new DB in one pass, masking rows on their way:
 // the drift gate runs on the source first (nothing is created when it
 // refuses), then, under one snapshot the source exports (REPEATABLE READ,
 // READ ONLY: production's writes never wait for it), pg_dump's pre-data
@@ -26,7 +28,7 @@ import (
 // snapshot, masked rows transformed by the rules' plan on their way, the
 // sequences' values, and last pg_dump's post-data section (indexes,
 // constraints, triggers: built after the data, as a restore does).
-func (p *pgServer) restoreMasked(ctx context.Context, runID string, m *refresh.Masking, restore restoreFunc) (*refresh.DB, bool, error) {
+func (p *pgServer) StreamRestore(ctx context.Context, runID string, m *refresh.Masking, restore local.RestoreFunc) (*refresh.DB, bool, error) {
 	c, err := p.connectSource(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("restore: connect to source %s: %w", p.src.Target(), err)

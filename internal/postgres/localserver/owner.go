@@ -1,9 +1,11 @@
-package local
+package localserver
 
 import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/restage/restage/internal/local"
 
 	"github.com/jackc/pgx/v5"
 
@@ -16,7 +18,7 @@ import (
 // comment (COMMENT ON DATABASE, kept in pg_shdescription): it follows the
 // database through renames, so a live copy still says which run made it.
 
-func (p *pgServer) owner() owner { return owner{target: p.cfg.Target, adopt: p.cfg.Adopt} }
+func (p *pgServer) owner() local.Owner { return local.Owner{Target: p.cfg.Target, Adopt: p.cfg.Adopt} }
 
 // maintenance opens an admin session on the staging server that touches
 // neither the staging nor the control database (neither may exist yet).
@@ -31,20 +33,20 @@ func (p *pgServer) maintenance(ctx context.Context) (*pgx.Conn, error) {
 	return nil, fmt.Errorf("connect to a maintenance database on the staging server: %w", err)
 }
 
-// preflight runs before the run takes its lock or creates anything. It
+// Preflight runs before the run takes its lock or creates anything. It
 // asks the servers whether staging and source are one cluster (whatever
 // the DSNs' host names say), refuses the source behind the staging,
 // adopted or control name (compared by OID), and refuses a hand-made
 // database behind the staging name that is not adopted. Refusals wrap
 // refresh.ErrBadInput. An unreachable source leaves the identity check
-// to Restore (see the MySQL preflight for why).
-func (p *pgServer) preflight(ctx context.Context) error {
+// to Restore (see the MySQL Preflight for why).
+func (p *pgServer) Preflight(ctx context.Context) error {
 	c, err := p.maintenance(ctx)
 	if err != nil {
 		return err
 	}
 	defer pgClose(c)
-	if err := p.checkIdentity(ctx, c); errors.Is(err, errSourceUnreachable) {
+	if err := p.checkIdentity(ctx, c); errors.Is(err, local.ErrSourceUnreachable) {
 		p.log.Warn("source unreachable: the same-server check runs again before restore", "step", "prepare", "error", err)
 	} else if err != nil {
 		return err
@@ -52,9 +54,9 @@ func (p *pgServer) preflight(ctx context.Context) error {
 	return p.checkStaging(ctx, c)
 }
 
-// ensureIdentity runs the identity check if preflight could not (Restore
+// EnsureIdentity runs the identity check if preflight could not (Restore
 // calls it before it records or creates anything).
-func (p *pgServer) ensureIdentity(ctx context.Context) error {
+func (p *pgServer) EnsureIdentity(ctx context.Context) error {
 	p.mu.Lock()
 	done := p.identityDone
 	p.mu.Unlock()
@@ -75,7 +77,7 @@ func (p *pgServer) ensureIdentity(ctx context.Context) error {
 func (p *pgServer) checkIdentity(ctx context.Context, c *pgx.Conn) error {
 	sc, err := p.connectSource(ctx)
 	if err != nil {
-		return fmt.Errorf("connect to source %s: %w: %w", p.src.Target(), err, errSourceUnreachable)
+		return fmt.Errorf("connect to source %s: %w: %w", p.src.Target(), err, local.ErrSourceUnreachable)
 	}
 	defer pgClose(sc)
 	same, err := postgres.SameServer(ctx, c, sc)
@@ -133,7 +135,7 @@ func (p *pgServer) checkStaging(ctx context.Context, c *pgx.Conn) error {
 	if m != nil && m.Target != p.cfg.Target && p.cfg.Adopt != p.staging {
 		return fmt.Errorf("staging database %s is marked as restage's for target %q, not %q: %w", p.staging, m.Target, p.cfg.Target, refresh.ErrBadInput)
 	}
-	cl := claim{Name: p.staging, Marker: m}
+	cl := local.Claim{Name: p.staging, Marker: m}
 	if m == nil {
 		// No marker: a staging DB from a restage version before markers is
 		// still known to the control DB by its OID.
@@ -142,11 +144,11 @@ func (p *pgServer) checkStaging(ctx context.Context, c *pgx.Conn) error {
 		}
 		cl.Target = p.cfg.Target
 	}
-	if p.owner().check(cl) == nil {
+	if p.owner().Check(cl) == nil {
 		return nil
 	}
 	return fmt.Errorf("staging database %s was not created by restage for target %s (no restage marker, no control DB record); %s: %w",
-		p.staging, p.cfg.Target, adoptHint(p.staging), refresh.ErrBadInput)
+		p.staging, p.cfg.Target, local.AdoptHint(p.staging), refresh.ErrBadInput)
 }
 
 // liveByOID returns the run id of the control DB's live record of this
@@ -173,19 +175,19 @@ func (p *pgServer) liveByOID(ctx context.Context, oid int64) (run string, ok boo
 }
 
 // pgReadMarker returns the restage marker on a database, nil if none.
-func pgReadMarker(ctx context.Context, q pgQuerier, oid int64) (*marker, error) {
+func pgReadMarker(ctx context.Context, q pgQuerier, oid int64) (*local.Marker, error) {
 	s, err := postgres.DatabaseComment(ctx, q, oid)
 	if err != nil {
 		return nil, err
 	}
-	if m, ok := parseMarker(s); ok {
+	if m, ok := local.ParseMarker(s); ok {
 		return &m, nil
 	}
 	return nil, nil
 }
 
 // pgMark writes a marker as the database's comment.
-func pgMark(ctx context.Context, q pgQuerier, name string, m marker) error {
+func pgMark(ctx context.Context, q pgQuerier, name string, m local.Marker) error {
 	if err := postgres.SetDatabaseComment(ctx, q, name, m.String()); err != nil {
 		return fmt.Errorf("mark %s as restage's: %w", name, err)
 	}
@@ -206,11 +208,11 @@ func (p *pgServer) recoverFromMarkers(ctx context.Context, c *pgx.Conn) error {
 	type found struct {
 		name string
 		oid  int64
-		m    marker
+		m    local.Marker
 	}
 	var marked []found
 	for _, d := range dbs {
-		if m, ok := parseMarker(d.Comment); ok && m.Target == p.cfg.Target && m.Run != "" && m.Name != "" {
+		if m, ok := local.ParseMarker(d.Comment); ok && m.Target == p.cfg.Target && m.Run != "" && m.Name != "" {
 			marked = append(marked, found{d.Name, d.OID, m})
 		}
 	}

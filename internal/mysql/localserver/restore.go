@@ -1,4 +1,4 @@
-package local
+package localserver
 
 import (
 	"context"
@@ -9,17 +9,19 @@ import (
 	"os"
 	"os/exec"
 
+	"github.com/restage/restage/internal/local"
+
 	"github.com/go-sql-driver/mysql"
 	"golang.org/x/sync/errgroup"
 
 	mysqlengine "github.com/restage/restage/internal/mysql"
 )
 
-// create creates database name with the source's character set and
+// Create creates database name with the source's character set and
 // collation and marks it as runID's copy. MySQL keeps no database
 // identity beyond its name and no per-database CONNECT: until Users
 // grants access, only global privileges (the admin) reach it.
-func (p *mysqlServer) create(ctx context.Context, name, runID string) error {
+func (p *mysqlServer) Create(ctx context.Context, name, runID string) error {
 	srcDB, err := mysqlOpen(p.src)
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
@@ -32,10 +34,10 @@ func (p *mysqlServer) create(ctx context.Context, name, runID string) error {
 	if _, err := p.admin.ExecContext(ctx, create); err != nil {
 		return fmt.Errorf("create database: %w", mysqlScrub(err))
 	}
-	return p.markDB(ctx, p.admin, name, marker{Target: p.cfg.Target, Run: runID, Name: name, Role: "copy"})
+	return p.markDB(ctx, p.admin, name, local.Marker{Target: p.cfg.Target, Run: runID, Name: name, Role: "copy"})
 }
 
-// copy pipes a consistent dump of the source into database name:
+// Copy pipes a consistent dump of the source into database name:
 //
 //	mariadb-dump --single-transaction … source | rewrite | mariadb name
 //
@@ -46,7 +48,7 @@ func (p *mysqlServer) create(ctx context.Context, name, runID string) error {
 // (--skip-lock-tables). Only metadata locks are held, which block DDL on
 // production while a table is read, never reads or writes. Non-InnoDB
 // tables (MyISAM) are copied as they are read, without a snapshot.
-func (p *mysqlServer) copy(ctx context.Context, name string) error {
+func (p *mysqlServer) Copy(ctx context.Context, name string) error {
 	if err := p.copyDump(ctx, name, nil, func(dst io.Writer, src io.Reader) error {
 		return mysqlengine.RewriteDump(dst, src, p.sourceName, name)
 	}); err != nil {

@@ -1,14 +1,16 @@
-package local
+package localserver
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/restage/restage/internal/local"
+	"github.com/restage/restage/internal/local/localtest"
 
 	"github.com/restage/restage/internal/config"
 	"github.com/restage/restage/internal/exitcode"
@@ -17,29 +19,9 @@ import (
 	"github.com/restage/restage/internal/transform"
 )
 
-// sakilaMasking is the mask + verify pass of an examples/rules file for
-// Sakila.
-func sakilaMasking(t *testing.T, rulesFile string) *refresh.Masking {
-	t.Helper()
-	path := "../../examples/rules/" + rulesFile
-	text, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules, err := config.ParseRules(path, text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := transform.NewKey([]byte("stream-copy-test-key-0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &refresh.Masking{Rules: rules, RulesText: text, Key: key, Workers: 2, BatchSize: 500}
-}
-
 func mySakilaMasking(t *testing.T) *refresh.Masking {
 	t.Helper()
-	return sakilaMasking(t, "sakila-mysql.yaml")
+	return localtest.SakilaMasking(t, "sakila-mysql.yaml")
 }
 
 // checksum is CHECKSUM TABLE of schema.table.
@@ -164,7 +146,7 @@ func TestMySQLRestoreMaskedSakila(t *testing.T) {
 		t.Fatalf("Mask after the masking copy: %v", err)
 	}
 	if err := m.VerifyMasked(ctx, eng); err != nil {
-		t.Fatalf("VerifyMasked on the masking copy: %v (%s)", err, jsonString(t, m.Verify))
+		t.Fatalf("VerifyMasked on the masking copy: %v (%s)", err, localtest.JSONString(t, m.Verify))
 	}
 	if m.Report.Rows == 0 || !strings.Contains(m.Note(), "while copying") {
 		t.Errorf("report: %d masked rows, note %q", m.Report.Rows, m.Note())
@@ -183,7 +165,7 @@ func TestMySQLRestoreMaskedSakila(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer peng.Close()
-	maskedInPlaceEqual(t, inPlace, peng, masked, e.checksum, plain.Name, streamed.Name)
+	localtest.MaskedInPlaceEqual(t, inPlace, peng, masked, e.checksum, plain.Name, streamed.Name)
 }
 
 // TestMySQLRestoreMaskedDriftRefusesFirst: a personal column without a
@@ -202,13 +184,13 @@ func TestMySQLRestoreMaskedDriftRefusesFirst(t *testing.T) {
 	if !used || db != nil || exitcode.Of(err) != exitcode.Refused {
 		t.Fatalf("RestoreMasked: db %v, used %v, err %v (exit %d); want a refusal, exit 4, nothing created", db, used, err, exitcode.Of(err))
 	}
-	if m.Drift == nil || !strings.Contains(jsonString(t, m.Drift), "mobile_tel") {
+	if m.Drift == nil || !strings.Contains(localtest.JSONString(t, m.Drift), "mobile_tel") {
 		t.Errorf("the drift report does not name customer.mobile_tel")
 	}
 	if strings.Contains(err.Error(), "080-1234") {
 		t.Errorf("the error quotes a value: %v", err)
 	}
-	if e.exists(DBName(e.target, "d1")) {
+	if e.exists(local.DBName(e.target, "d1")) {
 		t.Errorf("the refused copy created its database")
 	}
 	if got := e.checksum(e.src, "customer"); got != before {
@@ -234,7 +216,7 @@ func TestMySQLRestoreMaskedFallsBack(t *testing.T) {
 	if used || db != nil || err != nil {
 		t.Fatalf("RestoreMasked: db %v, used %v, %v; want the plain path", db, used, err)
 	}
-	if e.exists(DBName(e.target, "f1")) {
+	if e.exists(local.DBName(e.target, "f1")) {
 		t.Errorf("the fallback created its database")
 	}
 }
@@ -302,7 +284,7 @@ tables:
 		t.Fatal(err)
 	}
 	if err := m.VerifyMasked(ctx, eng); err != nil {
-		t.Fatalf("VerifyMasked: %v (%s)", err, jsonString(t, m.Verify))
+		t.Fatalf("VerifyMasked: %v (%s)", err, localtest.JSONString(t, m.Verify))
 	}
 	if n := e.count("SELECT COUNT(*) FROM " + mysqlQuote(streamed.Name) + ".orders o JOIN " + mysqlQuote(streamed.Name) +
 		".customer c ON c.id = o.customer_id WHERE o.ship_first <> c.first_name"); n != 0 {

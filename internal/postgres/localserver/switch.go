@@ -1,10 +1,12 @@
-package local
+package localserver
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/restage/restage/internal/local"
 
 	"github.com/jackc/pgx/v5"
 
@@ -85,9 +87,9 @@ func (p *pgServer) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, err
 		switch len(live) {
 		case 0:
 			in.HandMade = true
-			prev = p.dbFor(holdingName(p.cfg.Target, db.RunID), "")
+			prev = p.DBFor(local.HoldingName(p.cfg.Target, db.RunID), "")
 		case 1:
-			prev = p.dbFor(live[0].Name, live[0].RunID)
+			prev = p.DBFor(live[0].Name, live[0].RunID)
 		default:
 			return nil, fmt.Errorf("switch %s: the control DB records %d live DBs for database oid %d", db.Name, len(live), in.OldOID)
 		}
@@ -105,18 +107,18 @@ func (p *pgServer) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, err
 	if err := p.writeIntent(ctx, c, in); err != nil {
 		return nil, fmt.Errorf("switch %s: %w", db.Name, err)
 	}
-	swapPause(ctx, p.cfg, p.log, "intent")
+	local.SwapPause(ctx, p.cfg, p.log, "intent")
 	// fail finishes the swap from its intent record after a failure: back,
 	// unless the COMMIT went through although the session reported an
 	// error. A cancelled context closes c mid-statement, so it uses a
 	// session of its own.
 	fail := func(err error) (*refresh.DB, error) {
-		if errors.Is(err, errTestKilled) {
+		if errors.Is(err, local.ErrTestKilled) {
 			return nil, err
 		}
 		cctx, cancel := pgCleanupCtx(ctx)
 		defer cancel()
-		dir, ferr := p.finishSwap(cctx)
+		dir, ferr := p.FinishSwap(cctx)
 		switch {
 		case ferr != nil:
 			log.Error("rolling the switch back failed; the next run or `restage sweep` finishes it from the intent record", "error", ferr.Error())
@@ -141,7 +143,7 @@ func (p *pgServer) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, err
 		if err := postgres.AllowConnections(ctx, c, name, false); err != nil {
 			return fail(fmt.Errorf("block connections: %w", err))
 		}
-		swapPause(ctx, p.cfg, p.log, []string{"block-new", "block-staging"}[i])
+		local.SwapPause(ctx, p.cfg, p.log, []string{"block-new", "block-staging"}[i])
 	}
 	for _, name := range blocked {
 		if err := postgres.EmptyDatabase(ctx, c, name); err != nil {
@@ -151,7 +153,7 @@ func (p *pgServer) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, err
 	if err := p.hook("blocked"); err != nil {
 		return fail(err)
 	}
-	swapPause(ctx, p.cfg, p.log, "blocked")
+	local.SwapPause(ctx, p.cfg, p.log, "blocked")
 
 	// 4. Both renames, the records and the intent's end, atomically.
 	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
@@ -198,7 +200,7 @@ func (p *pgServer) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, err
 	if err != nil {
 		return fail(err)
 	}
-	swapPause(ctx, p.cfg, p.log, "committed")
+	local.SwapPause(ctx, p.cfg, p.log, "committed")
 	if prev != nil {
 		log.Info("switched", "previous", prev.Name, "hand_made", in.HandMade)
 	} else {
@@ -222,7 +224,7 @@ type pgSwapIntent struct {
 
 // pgIntentTable holds at most one pending swap per target (the run lock
 // serializes swaps).
-const pgIntentTable = "restage_" + swapIntentTable
+const pgIntentTable = "restage_" + local.SwapIntentTable
 
 const pgIntentDDL = `CREATE TABLE IF NOT EXISTS ` + pgIntentTable + ` (
 	target     text PRIMARY KEY,
@@ -246,13 +248,13 @@ func (p *pgServer) writeIntent(ctx context.Context, c *pgx.Conn, in pgSwapIntent
 	return nil
 }
 
-// finishSwap finishes an interrupted swap of this target from its intent
+// FinishSwap finishes an interrupted swap of this target from its intent
 // record: forward when the database behind the staging name is the new
 // one (the rename transaction committed), back otherwise — both databases
 // get their recorded datallowconn again under their old names. Every
 // statement is idempotent. It returns "" when no swap was pending, else
 // "forward" or "back". The caller holds the run lock, or is the swap.
-func (p *pgServer) finishSwap(ctx context.Context) (string, error) {
+func (p *pgServer) FinishSwap(ctx context.Context) (string, error) {
 	c, err := p.control(ctx)
 	if err != nil {
 		return "", err
@@ -279,7 +281,7 @@ func (p *pgServer) finishSwap(ctx context.Context) (string, error) {
 	if rec == nil {
 		return "", fmt.Errorf("finish swap to %s: not in the control DB: %w", in.NewDB, refresh.ErrNotOurs)
 	}
-	if err := p.owner().check(rec.claim()); err != nil {
+	if err := p.owner().Check(rec.Claim()); err != nil {
 		return "", fmt.Errorf("finish swap: %w", err)
 	}
 	behind, err := pgDBOID(ctx, c, in.Staging)

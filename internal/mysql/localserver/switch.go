@@ -1,4 +1,4 @@
-package local
+package localserver
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/restage/restage/internal/local"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -61,7 +63,7 @@ func (p *mysqlServer) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, 
 	s := &mySwitch{p: p, conn: conn, in: mySwapIntent{NewDB: db.Name, Staging: p.stagingName, NewRun: rec.RunID}}
 	written, err := s.run(ctx)
 	if err != nil {
-		if errors.Is(err, errTestKilled) {
+		if errors.Is(err, local.ErrTestKilled) {
 			return nil, err
 		}
 		if !written {
@@ -79,7 +81,7 @@ func (p *mysqlServer) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, 
 	if s.in.HoldDB == "" {
 		return nil, nil
 	}
-	return p.dbFor(s.in.HoldDB, s.in.HoldRun), nil
+	return p.DBFor(s.in.HoldDB, s.in.HoldRun), nil
 }
 
 // mySwapIntent is the MySQL swap's intent record: every object to move or
@@ -120,7 +122,7 @@ func (s *mySwitch) step(ctx context.Context, name string, fn func(context.Contex
 	if err := fn(ctx); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	swapPause(ctx, s.p.cfg, s.p.log, name)
+	local.SwapPause(ctx, s.p.cfg, s.p.log, name)
 	return nil
 }
 
@@ -210,13 +212,13 @@ func (s *mySwitch) plan(ctx context.Context) error {
 	case len(live) == 1:
 		in.HoldDB, in.HoldRun = live[0].Name, live[0].RunID
 	default:
-		in.HoldDB = holdingName(p.cfg.Target, in.NewRun)
+		in.HoldDB = local.HoldingName(p.cfg.Target, in.NewRun)
 		in.HoldMade = true
 	}
 	if len(in.HoldDB) > 64 {
 		return fmt.Errorf("holding database name %s is longer than 64 characters", in.HoldDB)
 	}
-	if why := p.protected(in.HoldDB); why != "" {
+	if why := p.Protected(in.HoldDB); why != "" {
 		return fmt.Errorf("holding database %s: %s", in.HoldDB, why)
 	}
 	if exists, err = p.schemaExists(ctx, s.conn, in.HoldDB); err != nil {
@@ -268,7 +270,7 @@ func (s *mySwitch) createHolding(ctx context.Context) error {
 			return err
 		}
 		if !ok {
-			if err := p.record(ctx, s.conn, record{Name: in.HoldDB, Target: p.cfg.Target, State: myStateCreating, Origin: in.Staging}); err != nil {
+			if err := p.record(ctx, s.conn, local.ControlRecord{Name: in.HoldDB, Target: p.cfg.Target, State: myStateCreating, Origin: in.Staging}); err != nil {
 				return err
 			}
 		}
@@ -276,7 +278,7 @@ func (s *mySwitch) createHolding(ctx context.Context) error {
 	if err := s.exec(ctx, "CREATE DATABASE IF NOT EXISTS "+mysqlQuote(in.HoldDB)+" CHARACTER SET "+in.HoldCharset[0]+" COLLATE "+in.HoldCharset[1]); err != nil {
 		return err
 	}
-	hold := marker{Target: p.cfg.Target, Run: in.HoldRun, Name: in.HoldDB, Role: "holding"}
+	hold := local.Marker{Target: p.cfg.Target, Run: in.HoldRun, Name: in.HoldDB, Role: "holding"}
 	if in.HoldMade {
 		hold.Origin = in.Staging
 	}
@@ -476,14 +478,14 @@ func (s *mySwitch) ensureObjects(ctx context.Context, objs []mysqlObject, from, 
 
 // intentTable is the quoted swap_intent table of the control DB.
 func (p *mysqlServer) intentTable() string {
-	return mysqlQuote(p.cfg.ControlDB) + "." + mysqlQuote(swapIntentTable)
+	return mysqlQuote(p.cfg.ControlDB) + "." + mysqlQuote(local.SwapIntentTable)
 }
 
-// finishSwap rolls an interrupted swap of this target forward (its RENAME
+// FinishSwap rolls an interrupted swap of this target forward (its RENAME
 // TABLE happened: staging already serves the new tables) or back (it did
 // not, or rolling forward fails), from the intent record. The caller holds the run lock. It returns
 // "" when no swap was pending, else "forward" or "back".
-func (p *mysqlServer) finishSwap(ctx context.Context) (string, error) {
+func (p *mysqlServer) FinishSwap(ctx context.Context) (string, error) {
 	var body []byte
 	err := p.admin.QueryRowContext(ctx, "SELECT body FROM "+p.intentTable()+" WHERE target = ?", p.cfg.Target).Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -505,7 +507,7 @@ func (p *mysqlServer) finishSwap(ctx context.Context) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("finish swap to %s: not in the control DB: %w", s.in.NewDB, refresh.ErrNotOurs)
 	}
-	if err := p.owner().check(rec.claim()); err != nil {
+	if err := p.owner().Check(rec.Claim()); err != nil {
 		return "", fmt.Errorf("finish swap: %w", err)
 	}
 	if s.conn, err = p.admin.Conn(ctx); err != nil {

@@ -1,14 +1,14 @@
-package local
+package localserver
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os/exec"
 	"strings"
 	"testing"
 
-	"github.com/restage/restage/internal/mask"
+	"github.com/restage/restage/internal/local"
+	"github.com/restage/restage/internal/local/localtest"
 
 	"github.com/restage/restage/internal/exitcode"
 	"github.com/restage/restage/internal/postgres"
@@ -18,7 +18,7 @@ import (
 
 func pgSakilaMasking(t *testing.T) *refresh.Masking {
 	t.Helper()
-	return sakilaMasking(t, "sakila-postgres.yaml")
+	return localtest.SakilaMasking(t, "sakila-postgres.yaml")
 }
 
 // pgSchemaDump is pg_dump --schema-only of db, without the per-run
@@ -151,7 +151,7 @@ func TestPGRestoreMaskedSakila(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer peng.Close()
-	maskedInPlaceEqual(t, inPlace, peng, masked, func(db, tb string) string { return pgTableSum(t, db, tb) }, plain.Name, streamed.Name)
+	localtest.MaskedInPlaceEqual(t, inPlace, peng, masked, func(db, tb string) string { return pgTableSum(t, db, tb) }, plain.Name, streamed.Name)
 
 	// The baselines came from the copy's stream: an original put back
 	// into the masking copy is found by the verification gate.
@@ -181,44 +181,16 @@ func TestPGRestoreMaskedDriftRefusesFirst(t *testing.T) {
 	if !used || db != nil || exitcode.Of(err) != exitcode.Refused {
 		t.Fatalf("RestoreMasked: db %v, used %v, err %v (exit %d); want a refusal, exit 4, nothing created", db, used, err, exitcode.Of(err))
 	}
-	if m.Drift == nil || !strings.Contains(jsonString(t, m.Drift), "mobile_tel") {
+	if m.Drift == nil || !strings.Contains(localtest.JSONString(t, m.Drift), "mobile_tel") {
 		t.Errorf("the drift report does not name customer.mobile_tel")
 	}
 	if strings.Contains(err.Error(), "080-1234") {
 		t.Errorf("the error quotes a value: %v", err)
 	}
-	if pgExists(t, DBName(f.target, "d1")) {
+	if pgExists(t, local.DBName(f.target, "d1")) {
 		t.Errorf("the refused copy created its database")
 	}
 	if got := pgTableSum(t, f.src, "public.customer"); got != before {
 		t.Errorf("the source changed")
-	}
-}
-
-func jsonString(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// maskedInPlaceEqual masks the plain copy (eng) in place with m and
-// compares every masked table with the masking copy's: sum is a table's
-// checksum in a database.
-func maskedInPlaceEqual(t *testing.T, m *refresh.Masking, eng mask.Engine, masked map[string][]string, sum func(db, table string) string, plain, streamed string) {
-	t.Helper()
-	ctx := context.Background()
-	if err := m.Check(ctx, eng); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Mask(ctx, eng); err != nil {
-		t.Fatal(err)
-	}
-	for tb := range masked {
-		if a, b := sum(plain, tb), sum(streamed, tb); a != b {
-			t.Errorf("%s: masked in place and masked while copying differ", tb)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package local
+package localserver
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/restage/restage/internal/local"
 
 	"github.com/jackc/pgx/v5"
 
@@ -93,8 +95,8 @@ type pgFixture struct {
 	src     string // source database
 	staging string // the staging name
 	ctl     string // control database
-	cfg     Config
-	p       *provider
+	cfg     local.Config
+	p       *local.Provider
 	s       *pgServer // p's server
 }
 
@@ -102,7 +104,7 @@ type pgFixture struct {
 // control DB, and a provider. With handMade, a database already sits behind
 // the staging name. Everything restage creates for the target is dropped
 // when the test ends.
-func pgSetup(t *testing.T, handMade bool, mod func(*Config)) *pgFixture {
+func pgSetup(t *testing.T, handMade bool, mod func(*local.Config)) *pgFixture {
 	t.Helper()
 	srcDSN, src := testdb.Postgres(t)
 	f := &pgFixture{src: src, target: "t" + pgRandom(t)}
@@ -133,7 +135,7 @@ func pgSetup(t *testing.T, handMade bool, mod func(*Config)) *pgFixture {
 			}
 		}
 	})
-	f.cfg = Config{
+	f.cfg = local.Config{
 		Target:     f.target,
 		SourceDSN:  srcDSN,
 		StagingDSN: pgTestDSN(t, f.staging),
@@ -148,16 +150,16 @@ func pgSetup(t *testing.T, handMade bool, mod func(*Config)) *pgFixture {
 }
 
 // pg is p's PostgreSQL server (its test hooks and records).
-func pg(p *provider) *pgServer { return p.server.(*pgServer) }
+func pg(p *local.Provider) *pgServer { return p.Server.(*pgServer) }
 
-func (f *pgFixture) provider(t *testing.T) *provider {
+func (f *pgFixture) provider(t *testing.T) *local.Provider {
 	t.Helper()
-	prov, err := New(f.cfg)
+	prov, err := newProvider(f.cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() { prov.Close() })
-	return prov.(*provider)
+	return prov
 }
 
 func (f *pgFixture) state(t *testing.T, name string) string {
@@ -228,7 +230,7 @@ func TestPGRestoreSakila(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
-	if want := DBName(f.target, "r1"); db.Name != want || db.RunID != "r1" {
+	if want := local.DBName(f.target, "r1"); db.Name != want || db.RunID != "r1" {
 		t.Fatalf("Restore returned %s run %s, want %s run r1", db.Name, db.RunID, want)
 	}
 	if got := f.state(t, db.Name); got != "ready" {
@@ -369,7 +371,7 @@ func TestPGRestoreConsistentUnderWrites(t *testing.T) {
 func TestPGRestoreRefusesExistingName(t *testing.T) {
 	t.Parallel()
 	f := pgSetup(t, false, nil)
-	name := DBName(f.target, "r1")
+	name := local.DBName(f.target, "r1")
 	pgExec(t, "postgres", "CREATE DATABASE "+pgIdent(name))
 	pgExec(t, name, "CREATE TABLE keep (id int)")
 	db, err := f.p.Restore(context.Background(), "r1")
@@ -380,7 +382,7 @@ func TestPGRestoreRefusesExistingName(t *testing.T) {
 		// A DB handed back would be discarded by the pipeline.
 		t.Errorf("Restore returned %v for a database it did not create", db)
 	}
-	if err := f.p.Discard(context.Background(), f.p.dbFor(name, "r1")); !errors.Is(err, refresh.ErrNotOurs) {
+	if err := f.p.Discard(context.Background(), f.p.DBFor(name, "r1")); !errors.Is(err, refresh.ErrNotOurs) {
 		t.Errorf("Discard of an unrecorded database: %v, want ErrNotOurs", err)
 	}
 	if got := pgString(t, name, "SELECT count(*)::text FROM keep"); got != "0" {
@@ -405,7 +407,7 @@ func TestPGLock(t *testing.T) {
 		t.Errorf("second Lock's error does not name the holder: %v", err)
 	}
 	// Another target is independent.
-	g := pgSetup(t, false, func(c *Config) { c.ControlDB = f.ctl })
+	g := pgSetup(t, false, func(c *local.Config) { c.ControlDB = f.ctl })
 	relG, err := g.p.Lock(ctx, "r1")
 	if err != nil {
 		t.Fatalf("Lock of another target: %v", err)
@@ -575,9 +577,9 @@ func TestPGRetireRefuses(t *testing.T) {
 	ctx := context.Background()
 	_, other := testdb.Postgres(t)
 	for name, db := range map[string]*refresh.DB{
-		"unrecorded": f.p.dbFor(other, ""),
-		"source":     f.p.dbFor(f.src, ""),
-		"staging":    f.p.dbFor(f.staging, ""),
+		"unrecorded": f.p.DBFor(other, ""),
+		"source":     f.p.DBFor(f.src, ""),
+		"staging":    f.p.DBFor(f.staging, ""),
 	} {
 		if err := f.p.Retire(ctx, db); !errors.Is(err, refresh.ErrNotOurs) {
 			t.Errorf("Retire %s: %v, want ErrNotOurs", name, err)
@@ -590,14 +592,14 @@ func TestPGRetireRefuses(t *testing.T) {
 	g := f.cfg
 	g.Adopt = f.src
 	g.StagingDSN = pgTestDSN(t, f.staging)
-	if _, err := New(g); err == nil {
+	if _, err := newProvider(g); err == nil {
 		t.Errorf("New with the source adopted: no error")
 	}
 }
 
 func TestPGKeepLast(t *testing.T) {
 	t.Parallel()
-	f := pgSetup(t, false, func(c *Config) { c.KeepLast = 1 })
+	f := pgSetup(t, false, func(c *local.Config) { c.KeepLast = 1 })
 	ctx := context.Background()
 	var dbs []*refresh.DB
 	for i := 1; i <= 3; i++ {
@@ -639,9 +641,9 @@ func TestPGSweep(t *testing.T) {
 	// A run that failed after its restore and never discarded.
 	failed := f.restore(t, "r3", "failed")
 	// Recorded, but the database never got created.
-	pgExec(t, f.ctl, "INSERT INTO restage_databases (name, target, run_id, state) VALUES ("+pgLiteral(DBName(f.target, "r4"))+", "+pgLiteral(f.target)+", 'r4', 'creating')")
+	pgExec(t, f.ctl, "INSERT INTO restage_databases (name, target, run_id, state) VALUES ("+pgLiteral(local.DBName(f.target, "r4"))+", "+pgLiteral(f.target)+", 'r4', 'creating')")
 	// Not recorded: someone else's, even with restage's naming.
-	stray := DBName(f.target, "stray")
+	stray := local.DBName(f.target, "stray")
 	pgExec(t, "postgres", "CREATE DATABASE "+pgIdent(stray))
 
 	got, err := f.p.Sweep(ctx)
@@ -652,7 +654,7 @@ func TestPGSweep(t *testing.T) {
 	if want := []string{killed.Name, failed.Name}; !slices.Equal(got, want) {
 		t.Errorf("Sweep = %v, want %v", got, want)
 	}
-	for _, n := range []string{killed.Name, failed.Name, DBName(f.target, "r4")} {
+	for _, n := range []string{killed.Name, failed.Name, local.DBName(f.target, "r4")} {
 		if pgExists(t, n) || f.state(t, n) != "discarded" {
 			t.Errorf("%s: exists=%v state=%s; want dropped and discarded", n, pgExists(t, n), f.state(t, n))
 		}
@@ -685,7 +687,7 @@ func TestPGDiscard(t *testing.T) {
 		t.Errorf("after Discard: exists=%v state=%s", pgExists(t, db.Name), f.state(t, db.Name))
 	}
 	// Never created: nothing to do.
-	if err := f.p.Discard(ctx, f.p.dbFor(DBName(f.target, "r9"), "r9")); err != nil {
+	if err := f.p.Discard(ctx, f.p.DBFor(local.DBName(f.target, "r9"), "r9")); err != nil {
 		t.Errorf("Discard of a DB never created: %v", err)
 	}
 	// The live DB is not discarded.
@@ -987,4 +989,15 @@ func TestPGRestoreFailureReportsPsql(t *testing.T) {
 	if err := f.p.Discard(context.Background(), db); err != nil || pgExists(t, db.Name) {
 		t.Errorf("Discard after a failed restore: %v", err)
 	}
+}
+
+// newProvider is the local provider over this engine's server, as
+// engines.NewLocal opens it (the registry imports this package, so its
+// tests can't import the registry).
+func newProvider(cfg local.Config) (*local.Provider, error) {
+	srv, err := newServer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return local.New(srv.cfg, srv), nil
 }

@@ -1,4 +1,23 @@
-package local
+// Package localserver is the PostgreSQL engine's server for the local
+// provider (internal/local drives it through local.Server): the control
+// database, the copies' databases, pg_dump | psql and the snapshot copy,
+// the database-rename switch and the staging roles, on an ordinary
+// PostgreSQL server. It is part of the engine's home (internal/postgres)
+// and uses the engine's SQL; a package of its own only because it speaks
+// the pipeline's types (internal/refresh), which the engine package can't
+// import (refresh and the gates' tests open engines).
+// docs/local-postgres.md describes the design; the files split it by
+// concern:
+//
+//	server.go    connections, control DB, databases, lock, ping
+//	owner.go     identity, staging ownership, markers
+//	restore.go   create like the source; pg_dump | psql
+//	stream.go    the masking copy (one exported snapshot, COPY in parallel)
+//	switch.go    the rename switch and its recovery
+//	users.go     staging roles, production logins
+//	preserve.go  preserved rows
+//	history.go   the run history and the source's row estimates
+package localserver
 
 import (
 	"context"
@@ -12,16 +31,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/restage/restage/internal/local"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/restage/restage/internal/dsn"
-	"github.com/restage/restage/internal/engines"
 	"github.com/restage/restage/internal/postgres"
 	"github.com/restage/restage/internal/refresh"
 )
 
-var _ server = (*pgServer)(nil)
+var _ local.Server = (*pgServer)(nil)
 
 // pgServer is the local provider on PostgreSQL servers. Every database
 // operation on the staging server runs on a short-lived admin connection to
@@ -29,7 +49,7 @@ var _ server = (*pgServer)(nil)
 // never stand in the way of a rename or a drop. docs/local-postgres.md
 // describes the whole design.
 type pgServer struct {
-	cfg     Config
+	cfg     local.Config
 	log     *slog.Logger
 	src     dsn.DSN
 	stg     dsn.DSN
@@ -46,28 +66,41 @@ type pgServer struct {
 	lockConns  map[*pgx.Conn]struct{} // sessions holding run locks
 	closedDown bool
 	// srcName is the source database's name on the staging server when
-	// preflight found them to be one cluster (postgres_owner.go).
+	// preflight found them to be one cluster (owner.go).
 	srcName      string
 	identityDone bool // source and staging were compared by the servers
+}
+
+// parseOwn is the engine's ParseDSN for a connection string that must be
+// PostgreSQL's.
+func parseOwn(s string) (dsn.DSN, error) {
+	d, ok, err := postgres.ParseDSN(s)
+	if !ok && err == nil {
+		return dsn.DSN{}, errors.New("not a " + postgres.DSNForms)
+	}
+	return d, err
 }
 
 // pgSessionParams apply to every connection restage opens.
 var pgSessionParams = map[string]string{"application_name": "restage"}
 
-// newPostgres returns the local provider for PostgreSQL. cfg has been
-// validated by New.
-func newPostgres(cfg Config) (*pgServer, error) {
+// New returns the local provider's server for PostgreSQL (internal/
+// engines registers it). It does not connect: the first method that needs
+// the server does.
+func New(cfg local.Config) (local.Server, error) { return newServer(cfg) }
+
+func newServer(cfg local.Config) (*pgServer, error) {
+	if err := cfg.Validate(parseOwn); err != nil {
+		return nil, err
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.ControlDB == "" {
-		cfg.ControlDB = "restage_control"
-	}
-	src, err := engines.ParseDSN(cfg.SourceDSN)
+	src, err := parseOwn(cfg.SourceDSN)
 	if err != nil {
 		return nil, fmt.Errorf("source DSN: %w", err)
 	}
-	stg, err := engines.ParseDSN(cfg.StagingDSN)
+	stg, err := parseOwn(cfg.StagingDSN)
 	if err != nil {
 		return nil, fmt.Errorf("staging DSN: %w", err)
 	}
@@ -177,7 +210,7 @@ func (p *pgServer) adminDSN(name string) string {
 	return u.String()
 }
 
-func (p *pgServer) dbFor(name, runID string) *refresh.DB {
+func (p *pgServer) DBFor(name, runID string) *refresh.DB {
 	return &refresh.DB{
 		Name:     name,
 		RunID:    runID,
@@ -282,9 +315,9 @@ func (p *pgServer) createControlDB(ctx context.Context) error {
 
 const pgRecordCols = `name, target, run_id, state, coalesce(db_oid, 0), coalesce(original_name, '')`
 
-func pgScanRecords(rows pgx.Rows) ([]record, error) {
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (record, error) {
-		var rec record
+func pgScanRecords(rows pgx.Rows) ([]local.ControlRecord, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (local.ControlRecord, error) {
+		var rec local.ControlRecord
 		err := r.Scan(&rec.Name, &rec.Target, &rec.RunID, &rec.State, &rec.OID, &rec.Origin)
 		return rec, err
 	})
@@ -298,7 +331,7 @@ type pgQuerier interface {
 }
 
 // pgLookup returns the control row for name, nil if there is none.
-func pgLookup(ctx context.Context, q pgQuerier, name string) (*record, error) {
+func pgLookup(ctx context.Context, q pgQuerier, name string) (*local.ControlRecord, error) {
 	rows, err := q.Query(ctx, "SELECT "+pgRecordCols+" FROM "+pgControlTable+" WHERE name = $1", name)
 	if err != nil {
 		return nil, pgScrub(err)
@@ -331,10 +364,10 @@ func pgLockKey(target string) int64 {
 	return int64(h.Sum64())
 }
 
-// tryLock takes a session-level advisory lock on a dedicated session to
+// TryLock takes a session-level advisory lock on a dedicated session to
 // the control DB. The server releases it when that session ends, so a killed
 // process can't leave it behind.
-func (p *pgServer) tryLock(ctx context.Context, runID string) (func(), error) {
+func (p *pgServer) TryLock(ctx context.Context, runID string) (func(), error) {
 	c, err := p.control(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("lock target %s: %w", p.cfg.Target, err)
@@ -400,7 +433,7 @@ func pgAppName(s string) string {
 
 // ---- the control store and databases (provider.go's server) ----
 
-func (p *pgServer) ctlEnsure(ctx context.Context) error {
+func (p *pgServer) EnsureControl(ctx context.Context) error {
 	c, err := p.control(ctx)
 	if err != nil {
 		return err
@@ -419,7 +452,7 @@ func (p *pgServer) withControl(ctx context.Context, f func(c *pgx.Conn) error) e
 	return f(c)
 }
 
-func (p *pgServer) ctlLookup(ctx context.Context, name string) (r record, ok bool, err error) {
+func (p *pgServer) Lookup(ctx context.Context, name string) (r local.ControlRecord, ok bool, err error) {
 	err = p.withControl(ctx, func(c *pgx.Conn) error {
 		rec, err := pgLookup(ctx, c, name)
 		if err != nil {
@@ -433,7 +466,7 @@ func (p *pgServer) ctlLookup(ctx context.Context, name string) (r record, ok boo
 	return r, ok, err
 }
 
-func (p *pgServer) ctlInsert(ctx context.Context, r record) error {
+func (p *pgServer) Insert(ctx context.Context, r local.ControlRecord) error {
 	return p.withControl(ctx, func(c *pgx.Conn) error {
 		tag, err := c.Exec(ctx, "INSERT INTO "+pgControlTable+" (name, target, run_id, state, db_oid, original_name) VALUES ($1, $2, $3, $4, nullif($5, 0), nullif($6, '')) ON CONFLICT (name) DO NOTHING",
 			r.Name, r.Target, r.RunID, r.State, r.OID, r.Origin)
@@ -447,11 +480,11 @@ func (p *pgServer) ctlInsert(ctx context.Context, r record) error {
 	})
 }
 
-func (p *pgServer) ctlSetState(ctx context.Context, name, state string) error {
+func (p *pgServer) SetState(ctx context.Context, name, state string) error {
 	return p.withControl(ctx, func(c *pgx.Conn) error { return pgSetState(ctx, c, name, state) })
 }
 
-func (p *pgServer) ctlList(ctx context.Context, states ...string) (recs []record, err error) {
+func (p *pgServer) List(ctx context.Context, states ...string) (recs []local.ControlRecord, err error) {
 	err = p.withControl(ctx, func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, "SELECT "+pgRecordCols+" FROM "+pgControlTable+
 			" WHERE target = $1 AND state = ANY($2) ORDER BY updated_at DESC, name", p.cfg.Target, states)
@@ -466,8 +499,8 @@ func (p *pgServer) ctlList(ctx context.Context, states ...string) (recs []record
 	return recs, err
 }
 
-// protected says why restage must never drop or create database name.
-func (p *pgServer) protected(name string) string {
+// Protected says why restage must never drop or create database name.
+func (p *pgServer) Protected(name string) string {
 	switch {
 	case name == "":
 		return "empty name"
@@ -483,7 +516,7 @@ func (p *pgServer) protected(name string) string {
 	return ""
 }
 
-func (p *pgServer) dbState(ctx context.Context, name string) (exists bool, oid int64, err error) {
+func (p *pgServer) DBState(ctx context.Context, name string) (exists bool, oid int64, err error) {
 	err = p.withControl(ctx, func(c *pgx.Conn) error {
 		oid, err = pgDBOID(ctx, c, name)
 		return err
@@ -491,21 +524,21 @@ func (p *pgServer) dbState(ctx context.Context, name string) (exists bool, oid i
 	return oid != 0, oid, err
 }
 
-// dropDB drops database name. FORCE ends sessions on this database only:
+// Drop drops database name. FORCE ends sessions on this database only:
 // it is restage's own (never production, never the live staging DB).
-func (p *pgServer) dropDB(ctx context.Context, name string) error {
+func (p *pgServer) Drop(ctx context.Context, name string) error {
 	return p.withControl(ctx, func(c *pgx.Conn) error {
 		_, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgIdent(name)+" WITH (FORCE)")
 		return pgScrub(err)
 	})
 }
 
-func (p *pgServer) recoverMarkers(ctx context.Context) error {
+func (p *pgServer) RecoverMarkers(ctx context.Context) error {
 	return p.withControl(ctx, func(c *pgx.Conn) error { return p.recoverFromMarkers(ctx, c) })
 }
 
-// ping logs in to db as the admin and runs SELECT 1.
-func (p *pgServer) ping(ctx context.Context, db *refresh.DB) error {
+// Ping logs in to db as the admin and runs SELECT 1.
+func (p *pgServer) Ping(ctx context.Context, db *refresh.DB) error {
 	c, err := p.connect(ctx, db.Name)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package local
+package localserver
 
 import (
 	"context"
@@ -7,12 +7,14 @@ import (
 	"sort"
 	"time"
 
+	"github.com/restage/restage/internal/local"
+
 	"github.com/restage/restage/internal/mask"
 	mysqlengine "github.com/restage/restage/internal/mysql"
 	"github.com/restage/restage/internal/refresh"
 )
 
-// restoreMasked fills the new DB in one pass, masking rows on their way:
+// StreamRestore fills the new DB in one pass, masking rows on their way:
 // the drift gate runs on the source first (nothing is created when it
 // refuses), then the same dump as Restore's (mariadb-dump
 // --single-transaction: one consistent snapshot, no lock that blocks
@@ -23,7 +25,7 @@ import (
 // The dump's snapshot is its own, so the gates' baselines are taken from
 // the stream itself (refresh.StreamCapture): the masked rows' originals
 // as they pass, every other table's row count as the dump printed it.
-func (p *mysqlServer) restoreMasked(ctx context.Context, runID string, m *refresh.Masking, restore restoreFunc) (*refresh.DB, bool, error) {
+func (p *mysqlServer) StreamRestore(ctx context.Context, runID string, m *refresh.Masking, restore local.RestoreFunc) (*refresh.DB, bool, error) {
 	src, err := mysqlengine.Open(ctx, p.src.FormatDSN())
 	if err != nil {
 		return nil, false, fmt.Errorf("restore: open source %s: %w", p.sourceName, err)

@@ -1,4 +1,4 @@
-package local
+package localserver
 
 import (
 	"context"
@@ -7,16 +7,18 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/restage/restage/internal/local"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/restage/restage/internal/postgres"
 )
 
-// create creates database name with the source's encoding and collation
-// (pg_dump without --create carries neither), owned by the admin login,
+// Create creates database name with the source's encoding and collation
+// (pg_dump without --Create carries neither), owned by the admin login,
 // marked as runID's copy, its OID recorded; until Users grants access,
 // only the admin (its owner) and superusers may connect: the copy is not
 // masked yet.
-func (p *pgServer) create(ctx context.Context, name, runID string) error {
+func (p *pgServer) Create(ctx context.Context, name, runID string) error {
 	create, err := p.createStatement(ctx, name)
 	if err != nil {
 		return err
@@ -25,7 +27,7 @@ func (p *pgServer) create(ctx context.Context, name, runID string) error {
 		if _, err := c.Exec(ctx, create); err != nil {
 			return fmt.Errorf("create database: %w", pgScrub(err))
 		}
-		if err := pgMark(ctx, c, name, marker{Target: p.cfg.Target, Run: runID, Name: name, Role: "copy"}); err != nil {
+		if err := pgMark(ctx, c, name, local.Marker{Target: p.cfg.Target, Run: runID, Name: name, Role: "copy"}); err != nil {
 			return err
 		}
 		oid, err := pgDBOID(ctx, c, name)
@@ -39,11 +41,11 @@ func (p *pgServer) create(ctx context.Context, name, runID string) error {
 	})
 }
 
-// copy pipes pg_dump of the source into psql on database name: pg_dump
+// Copy pipes pg_dump of the source into psql on database name: pg_dump
 // reads the source in one repeatable-read snapshot taking only ACCESS
 // SHARE locks (production keeps reading and writing; its own DDL waits
 // for the dump).
-func (p *pgServer) copy(ctx context.Context, name string) error {
+func (p *pgServer) Copy(ctx context.Context, name string) error {
 	if err := p.dumpRestore(ctx, name); err != nil {
 		return fmt.Errorf("copy from %s: %w", p.src.Target(), err)
 	}
