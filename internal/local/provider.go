@@ -30,49 +30,65 @@ var _ refresh.Provider = (*Provider)(nil)
 var _ refresh.StreamingRestorer = (*Provider)(nil)
 var _ refresh.History = (*Provider)(nil)
 
-// Server is one engine's side of the local provider. Its refresh methods
-// (Switch, Users, Preserve, the run history, Close) are the engine's
-// whole steps; the rest are the primitives provider's steps are made of.
-// Every error is scrubbed by the engine and names no password.
+// Server is one engine's side of the local provider, implemented in the
+// engine's home (internal/<engine>/localserver) and opened by its Kind.Local
+// in internal/engines. It is made of small contracts by concern; Provider
+// drives them in one step order for every engine. Every error is scrubbed
+// by the engine and names no password.
 type Server interface {
-	// Switch puts db behind the staging name with the engine's atomic
-	// move, from an intent record that finishSwap can finish after a kill
-	// (intent.go); it returns the previous staging DB.
-	Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, error)
+	Guard
+	ControlStore
+	Databases
+	Copier
+	Switcher
+	// Users, Preserve and the run history (Record, Recent, RowEstimates)
+	// are the engine's whole steps: refresh.Provider's, as they are.
 	Users(ctx context.Context, db *refresh.DB, users []refresh.StagingUser) error
 	Preserve(ctx context.Context, db *refresh.DB, specs []refresh.PreserveSpec) (int64, error)
 	Record(ctx context.Context, rec refresh.RunRecord) error
 	Recent(ctx context.Context, n int) ([]refresh.RunRecord, error)
 	RowEstimates(ctx context.Context) (map[string]int64, error)
+	// Close ends the server's sessions (and so its locks).
 	Close() error
+}
 
+// Guard is what stands before any change: identity, adoption, the lock.
+type Guard interface {
 	// Preflight runs once before the first lock: it asks the servers
 	// whether source and staging are one (refusing the source behind any
 	// name restage writes) and refuses a hand-made staging DB that is not
 	// adopted. Refusals wrap refresh.ErrBadInput. An unreachable source
-	// leaves the identity check to ensureIdentity.
+	// leaves the identity check to EnsureIdentity (ErrSourceUnreachable).
 	Preflight(ctx context.Context) error
-	// EnsureIdentity runs the identity check if preflight could not.
+	// EnsureIdentity runs the identity check if Preflight could not.
 	EnsureIdentity(ctx context.Context) error
 	// TryLock takes the target's run lock on a session of its own (the
 	// server frees it when the session ends); a lock held elsewhere is an
 	// error wrapping refresh.ErrLocked that names the holder.
 	TryLock(ctx context.Context, runID string) (release func(), err error)
-	// Ping logs in to db as the admin and runs one query.
-	Ping(ctx context.Context, db *refresh.DB) error
-	// DBFor describes database name on the staging server.
-	DBFor(name, runID string) *refresh.DB
+}
 
-	// The control store: restage's records on the staging server.
+// ControlStore is restage's records on the staging server (MySQL: a
+// table in the control schema; PostgreSQL: a control database), in the
+// states of internal/lifecycle.
+type ControlStore interface {
 	EnsureControl(ctx context.Context) error
 	Lookup(ctx context.Context, name string) (ControlRecord, bool, error)
 	// Insert records a new database; one recorded already is an error.
 	Insert(ctx context.Context, r ControlRecord) error
 	SetState(ctx context.Context, name, state string) error
-	// List lists this target's records in states, most recently
-	// updated first.
+	// List lists this target's records in states, most recently updated
+	// first.
 	List(ctx context.Context, states ...string) ([]ControlRecord, error)
+	// RecoverMarkers records the databases a lost control DB forgot, from
+	// the markers on them (marker.go).
+	RecoverMarkers(ctx context.Context) error
+}
 
+// Databases are the databases on the staging server.
+type Databases interface {
+	// DBFor describes database name on the staging server.
+	DBFor(name, runID string) *refresh.DB
 	// Protected says why restage must never drop or create database
 	// name (the source, the staging name, the control DB, a system
 	// database), or "".
@@ -80,26 +96,40 @@ type Server interface {
 	// DBState reports whether database name exists and its identity where
 	// the engine has one (PostgreSQL's OID; 0 on MySQL).
 	DBState(ctx context.Context, name string) (exists bool, oid int64, err error)
-	// Drop drops database name, ending its sessions, and forgets what
-	// the server keeps about it (MySQL: its grants).
-	Drop(ctx context.Context, name string) error
-	// FinishSwap finishes a swap a killed run left half done, from its
-	// intent record: "" when none was pending, else "forward" or "back".
-	FinishSwap(ctx context.Context) (string, error)
-	// RecoverMarkers records the databases a lost control DB forgot, from
-	// the markers on them (marker.go).
-	RecoverMarkers(ctx context.Context) error
-
 	// Create creates database name for runID like the source (character
 	// set, encoding), marked as the run's copy, its identity recorded,
 	// open to the admin only.
 	Create(ctx context.Context, name, runID string) error
-	// Copy fills database name with a plain Copy of the source.
+	// Drop drops database name, ending its sessions, and forgets what the
+	// server keeps about it (MySQL: its grants).
+	Drop(ctx context.Context, name string) error
+	// Ping logs in to db as the admin and runs one query.
+	Ping(ctx context.Context, db *refresh.DB) error
+}
+
+// Copier fills a new database from the source.
+type Copier interface {
+	// Copy fills database name with a plain copy of the source, from one
+	// consistent snapshot that blocks none of production's writes.
 	Copy(ctx context.Context, name string) error
-	// StreamRestore is refresh.StreamingRestorer's RestoreMasked: it
-	// checks the source and, when the engine can stream it, calls restore
-	// with the masking copy.
-	StreamRestore(ctx context.Context, runID string, m *refresh.Masking, restore RestoreFunc) (*refresh.DB, bool, error)
+	// StreamRestore is refresh.StreamingRestorer's RestoreMasked: it runs
+	// the drift gate on the source and, when the engine can stream it,
+	// calls restore with the masking copy; handled is false when it
+	// can't (the pipeline then copies plainly and masks in place).
+	StreamRestore(ctx context.Context, runID string, m *refresh.Masking, restore RestoreFunc) (db *refresh.DB, handled bool, err error)
+}
+
+// Switcher is the engine's atomic move behind the staging name, with the
+// intent-record discipline of intent.go.
+type Switcher interface {
+	// Switch puts db behind the staging name and returns the previous
+	// staging DB (nil on the first run). A failure leaves the old staging
+	// DB serving; a kill leaves the intent record for FinishSwap.
+	Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, error)
+	// FinishSwap finishes a swap a killed run left half done, from its
+	// intent record, after checking the record names a database of this
+	// target: "" when none was pending, else "forward" or "back".
+	FinishSwap(ctx context.Context) (string, error)
 }
 
 // RestoreFunc is provider.restore: record, create and fill a new DB.
@@ -415,6 +445,9 @@ func (p *Provider) Discard(ctx context.Context, db *refresh.DB) error {
 func (p *Provider) drop(ctx context.Context, r ControlRecord, state lifecycle.State) (existed bool, err error) {
 	if why := p.Protected(r.Name); why != "" {
 		return false, fmt.Errorf("refusing to drop %s: %s: %w", r.Name, why, refresh.ErrNotOurs)
+	}
+	if err := lifecycle.Move(lifecycle.State(r.State), state); err != nil {
+		return false, fmt.Errorf("drop %s: %w", r.Name, err)
 	}
 	exists, oid, err := p.DBState(ctx, r.Name)
 	if err != nil {

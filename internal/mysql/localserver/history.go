@@ -6,10 +6,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/restage/restage/internal/local"
-
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/refresh"
 )
 

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/restage/restage/internal/local"
-
 	"github.com/restage/restage/internal/refresh"
 )
 

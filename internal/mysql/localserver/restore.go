@@ -9,11 +9,10 @@ import (
 	"os"
 	"os/exec"
 
-	"github.com/restage/restage/internal/local"
-
 	"github.com/go-sql-driver/mysql"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/restage/restage/internal/local"
 	mysqlengine "github.com/restage/restage/internal/mysql"
 )
 

@@ -29,12 +29,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/restage/restage/internal/local"
-
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/restage/restage/internal/dsn"
 	"github.com/restage/restage/internal/lifecycle"
+	"github.com/restage/restage/internal/local"
 	mysqlengine "github.com/restage/restage/internal/mysql"
 	"github.com/restage/restage/internal/refresh"
 )

@@ -15,11 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/restage/restage/internal/local"
-
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/restage/restage/internal/engine"
+	"github.com/restage/restage/internal/local"
 	mysqlengine "github.com/restage/restage/internal/mysql"
 	"github.com/restage/restage/internal/preserve"
 	"github.com/restage/restage/internal/refresh"
@@ -627,6 +626,15 @@ func TestMySQLSweepDiscard(t *testing.T) {
 	}
 	if err := e.p.Discard(ctx, &refresh.DB{Name: stranger}); !errors.Is(err, refresh.ErrNotOurs) {
 		t.Errorf("discard unrecorded: %v, want ErrNotOurs", err)
+	}
+	// Never created (the run failed before recording it): nothing to do.
+	if err := e.p.Discard(ctx, e.s.DBFor(local.DBName(e.target, "r9"), "r9")); err != nil {
+		t.Errorf("discard of a DB never created: %v", err)
+	}
+	// Another run's DB is not this run's to discard.
+	other := e.restore("r4")
+	if err := e.p.Discard(ctx, e.s.DBFor(other.Name, "r5")); !errors.Is(err, refresh.ErrNotOurs) || !e.exists(other.Name) {
+		t.Errorf("discard of another run's DB: %v (exists %v), want ErrNotOurs and kept", err, e.exists(other.Name))
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/restage/restage/internal/local"
-
 	"github.com/restage/restage/internal/mask"
 	mysqlengine "github.com/restage/restage/internal/mysql"
 	"github.com/restage/restage/internal/refresh"

@@ -9,11 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/restage/restage/internal/local"
-
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/restage/restage/internal/config"
+	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/refresh"
 	"github.com/restage/restage/internal/testdb"
 	"github.com/restage/restage/internal/transform"

@@ -8,10 +8,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/restage/restage/internal/local"
-
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/restage/restage/internal/local"
 	mysqlengine "github.com/restage/restage/internal/mysql"
 	"github.com/restage/restage/internal/refresh"
 )

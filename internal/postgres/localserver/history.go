@@ -5,10 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/restage/restage/internal/local"
-
 	"github.com/jackc/pgx/v5"
 
+	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/refresh"
 )
 

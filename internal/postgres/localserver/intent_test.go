@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/restage/restage/internal/local"
-
 	"github.com/restage/restage/internal/refresh"
 )
 

@@ -7,9 +7,8 @@ import (
 	"os/exec"
 	"strings"
 
-	"github.com/restage/restage/internal/local"
-
 	"github.com/jackc/pgx/v5"
+	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/postgres"
 )
 

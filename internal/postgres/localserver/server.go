@@ -31,12 +31,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/restage/restage/internal/local"
-
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/restage/restage/internal/dsn"
+	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/postgres"
 	"github.com/restage/restage/internal/refresh"
 )

@@ -15,10 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/restage/restage/internal/local"
-
 	"github.com/jackc/pgx/v5"
 
+	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/preserve"
 	"github.com/restage/restage/internal/refresh"
 	"github.com/restage/restage/internal/testdb"

@@ -7,11 +7,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/restage/restage/internal/local"
-
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/mask"
 	"github.com/restage/restage/internal/postgres"
 	"github.com/restage/restage/internal/refresh"

@@ -6,11 +6,10 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/restage/restage/internal/local"
-
 	"github.com/jackc/pgx/v5"
 
 	"github.com/restage/restage/internal/lifecycle"
+	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/postgres"
 	"github.com/restage/restage/internal/refresh"
 )
