@@ -217,6 +217,35 @@ func (p *Provider) Credentials(context.Context, *refresh.DB) (string, error) {
 	return "no-op: local servers keep their logins", nil
 }
 
+// ---- switch ----
+
+// Switch puts db behind the staging name with the engine's move, once the
+// control records say db is this run's ready copy of this target (the one
+// ownership rule): a DB restage did not create for this run is never
+// swapped in, whatever its name.
+func (p *Provider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, error) {
+	if db == nil {
+		return nil, errors.New("switch: no database")
+	}
+	if err := p.EnsureControl(ctx); err != nil {
+		return nil, fmt.Errorf("switch %s: %w", db.Name, err)
+	}
+	r, ok, err := p.Lookup(ctx, db.Name)
+	if err != nil {
+		return nil, fmt.Errorf("switch %s: %w", db.Name, err)
+	}
+	if !ok || r.Target != p.cfg.Target || r.RunID == "" || r.RunID != db.RunID {
+		return nil, fmt.Errorf("switch %s: not recorded as created by this run for target %s: %w", db.Name, p.cfg.Target, refresh.ErrNotOurs)
+	}
+	if err := p.owner().Check(r.Claim()); err != nil {
+		return nil, fmt.Errorf("switch: %w", err)
+	}
+	if r.State != string(lifecycle.Ready) {
+		return nil, fmt.Errorf("switch %s: it is %s, not ready", db.Name, r.State)
+	}
+	return p.Server.Switch(ctx, db)
+}
+
 // ---- restore ----
 
 var runIDRE = regexp.MustCompile(`^[a-z0-9_]+$`)

@@ -828,3 +828,19 @@ func newProvider(cfg local.Config) (*local.Provider, error) {
 	}
 	return local.New(srv.cfg, srv), nil
 }
+
+// TestMySQLSwitchRefusesAnotherRunsDB: the provider swaps in only the DB
+// the control records give to this run, ready.
+func TestMySQLSwitchRefusesAnotherRunsDB(t *testing.T) {
+	t.Parallel()
+	e := newMyEnv(t, false)
+	ctx := context.Background()
+	e.smallSchema(e.src, "src")
+	db := e.restore("r1")
+	if _, err := e.p.Switch(ctx, e.s.DBFor(db.Name, "r2")); !errors.Is(err, refresh.ErrNotOurs) {
+		t.Fatalf("switch of another run's DB: %v, want ErrNotOurs", err)
+	}
+	if e.exists(e.staging) || e.state(db.Name) != "ready" {
+		t.Errorf("after the refusal: staging exists %v, %s is %s", e.exists(e.staging), db.Name, e.state(db.Name))
+	}
+}

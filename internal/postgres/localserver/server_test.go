@@ -1000,3 +1000,18 @@ func newProvider(cfg local.Config) (*local.Provider, error) {
 	}
 	return local.New(srv.cfg, srv), nil
 }
+
+// TestPGSwitchRefusesAnotherRunsDB: the provider swaps in only the DB the
+// control records give to this run, ready.
+func TestPGSwitchRefusesAnotherRunsDB(t *testing.T) {
+	t.Parallel()
+	f := pgSetup(t, false, nil)
+	ctx := context.Background()
+	db := f.restore(t, "r1", "x")
+	if _, err := f.p.Switch(ctx, f.s.DBFor(db.Name, "r2")); !errors.Is(err, refresh.ErrNotOurs) {
+		t.Fatalf("switch of another run's DB: %v, want ErrNotOurs", err)
+	}
+	if pgExists(t, f.staging) || f.state(t, db.Name) != "ready" {
+		t.Errorf("after the refusal: staging exists %v, %s is %s", pgExists(t, f.staging), db.Name, f.state(t, db.Name))
+	}
+}
