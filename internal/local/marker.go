@@ -12,7 +12,7 @@ import (
 // has no database comment: there the control DB is the only record (see
 // docs/local-mysql.md).
 //
-// A Marker alone never makes a database restage's: it is looked for only
+// A marker alone never makes a database restage's: it is looked for only
 // on databases whose name matches restage_% (or the staging name), and it
 // must name this target.
 type Marker struct {

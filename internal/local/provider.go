@@ -12,7 +12,7 @@ import (
 	"github.com/restage/restage/internal/refresh"
 )
 
-// Provider is the local Provider for every engine. The step order of a
+// Provider is the local provider for every engine. The step order of a
 // copy's life, its control records' states (internal/lifecycle), the run
 // lock's place before anything changes and the one ownership rule
 // (ownership.go) are written here once; what only an engine knows — its
@@ -135,7 +135,7 @@ type Switcher interface {
 // RestoreFunc is provider.restore: record, create and fill a new DB.
 type RestoreFunc func(ctx context.Context, runID string, fill func(ctx context.Context, name string) error) (*refresh.DB, error)
 
-// ControlRecord is one control ControlRecord: a database restage created (or moved out
+// ControlRecord is one control record: a database restage created (or moved out
 // of the staging name) and where it is in its life.
 type ControlRecord struct {
 	Name   string

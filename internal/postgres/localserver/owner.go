@@ -38,7 +38,7 @@ func (p *pgServer) maintenance(ctx context.Context) (*pgx.Conn, error) {
 // adopted or control name (compared by OID), and refuses a hand-made
 // database behind the staging name that is not adopted. Refusals wrap
 // refresh.ErrBadInput. An unreachable source leaves the identity check
-// to Restore (see the MySQL Preflight for why).
+// to Restore (see the MySQL preflight for why).
 func (p *pgServer) Preflight(ctx context.Context) error {
 	c, err := p.maintenance(ctx)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 )
 
 // Create creates database name with the source's encoding and collation
-// (pg_dump without --Create carries neither), owned by the admin login,
+// (pg_dump without --create carries neither), owned by the admin login,
 // marked as runID's copy, its OID recorded; until Users grants access,
 // only the admin (its owner) and superusers may connect: the copy is not
 // masked yet.
