@@ -4,4 +4,5 @@ package local
 // postgres.SameServer, engines.SameDatabase): host names can't tell
 // whether two connection strings reach one server, so the servers are
 // asked. The local provider uses them before its lock (preflight,
-// Server.Preflight and EnsureIdentity, in each engine's localserver).
+// Guard.CheckIdentity, in each engine's localserver; Provider.preflight
+// and Restore call it).

@@ -54,14 +54,15 @@ type Server interface {
 
 // Guard is what stands before any change: identity, adoption, the lock.
 type Guard interface {
-	// Preflight runs once before the first lock: it asks the servers
-	// whether source and staging are one (refusing the source behind any
-	// name restage writes) and refuses a hand-made staging DB that is not
-	// adopted. Refusals wrap refresh.ErrBadInput. An unreachable source
-	// leaves the identity check to EnsureIdentity (ErrSourceUnreachable).
-	Preflight(ctx context.Context) error
-	// EnsureIdentity runs the identity check if Preflight could not.
-	EnsureIdentity(ctx context.Context) error
+	// CheckIdentity asks the servers whether source and staging are one
+	// (host names can't tell) and refuses the source behind any name
+	// restage writes (refresh.ErrBadInput). Once the servers were
+	// compared it does nothing. A source it can't reach is
+	// ErrSourceUnreachable.
+	CheckIdentity(ctx context.Context) error
+	// CheckStaging refuses (refresh.ErrBadInput) a hand-made database
+	// behind the staging name that is not adopted.
+	CheckStaging(ctx context.Context) error
 	// TryLock takes the target's run lock on a session of its own (the
 	// server frees it when the session ends); a lock held elsewhere is an
 	// error wrapping refresh.ErrLocked that names the holder.
@@ -160,8 +161,8 @@ func New(cfg Config, srv Server) *Provider {
 }
 
 // ErrSourceUnreachable marks a failed connection to the source in a
-// server's preflight: the identity check is then left to EnsureIdentity,
-// which Restore runs before it creates anything.
+// server's identity check: preflight goes on, and Restore checks again
+// before it creates anything.
 var ErrSourceUnreachable = errors.New("source unreachable")
 
 func (p *Provider) owner() Owner { return Owner{Target: p.cfg.Target, Adopt: p.cfg.Adopt} }
@@ -176,7 +177,7 @@ func (p *Provider) mayDrop(r ControlRecord) bool {
 
 // Lock runs the preflight (once) and takes the target's run lock.
 func (p *Provider) Lock(ctx context.Context, runID string) (func(), error) {
-	if err := p.preflighted.do(ctx, p.Preflight); err != nil {
+	if err := p.preflighted.do(ctx, p.preflight); err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", p.cfg.Target, err)
 	}
 	release, err := p.TryLock(ctx, runID)
@@ -185,6 +186,20 @@ func (p *Provider) Lock(ctx context.Context, runID string) (func(), error) {
 	}
 	p.log.Info("lock taken", "step", "lock", "target", p.cfg.Target, "run", runID)
 	return release, nil
+}
+
+// preflight runs once before the first lock, before anything is created:
+// identity by server, then the staging DB's ownership. A source it can't
+// reach does not stop it — `restage sweep` must be able to finish a swap
+// while production is down — and Restore, which needs the source anyway,
+// runs the identity check before it records anything.
+func (p *Provider) preflight(ctx context.Context) error {
+	if err := p.CheckIdentity(ctx); errors.Is(err, ErrSourceUnreachable) {
+		p.log.Warn("source unreachable: the same-server check runs again before restore", "step", "prepare", "target", p.cfg.Target, "error", err.Error())
+	} else if err != nil {
+		return err
+	}
+	return p.CheckStaging(ctx)
 }
 
 // Ready logs in to db as the admin and runs one query, retrying with
@@ -271,7 +286,7 @@ func (p *Provider) restore(ctx context.Context, runID string, fill func(ctx cont
 	if !runIDRE.MatchString(runID) {
 		return nil, fmt.Errorf("restore %s: run id %q: want lower-case letters, digits or underscores", p.cfg.Target, runID)
 	}
-	if err := p.EnsureIdentity(ctx); err != nil {
+	if err := p.CheckIdentity(ctx); err != nil {
 		return nil, fmt.Errorf("restore %s: %w", name, err)
 	}
 	if why := p.Protected(name); why != "" {

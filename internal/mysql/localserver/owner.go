@@ -25,22 +25,16 @@ func (p *mysqlServer) owner() local.Owner {
 	return local.Owner{Target: p.cfg.Target, Adopt: p.cfg.Adopt}
 }
 
-// Preflight runs before the run takes its lock or creates anything. It
-// asks the servers whether staging and source are one server (whatever
-// the DSNs' host names say), refuses the source behind the staging,
-// adopted or control name, and refuses a hand-made database behind the
-// staging name that is not adopted. Refusals wrap refresh.ErrBadInput.
-//
-// An unreachable source does not stop it: `restage sweep` must be able to
-// finish a swap while production is down. The identity check then waits
-// for Restore, which needs the source anyway and runs it before creating
-// anything.
-func (p *mysqlServer) Preflight(ctx context.Context) error {
-	conn, err := p.admin.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("connect to staging server %s: %w", p.endpoint, mysqlRedact(mysqlScrub(err), p.stg.Passwd))
+// learn reads, once, what the staging server's rules are: how it
+// compares database names (lower_case_table_names) and whether it keeps
+// database comments (markers).
+func (p *mysqlServer) learn(ctx context.Context, conn *sql.Conn) error {
+	p.mu.Lock()
+	known := p.commentsKnown
+	p.mu.Unlock()
+	if known {
+		return nil
 	}
-	defer conn.Close()
 	lctn, err := mysqlengine.LowerCaseNames(ctx, conn)
 	if err != nil {
 		return err
@@ -52,29 +46,50 @@ func (p *mysqlServer) Preflight(ctx context.Context) error {
 	p.mu.Lock()
 	p.lctn, p.comments, p.commentsKnown = lctn, comments, true
 	p.mu.Unlock()
-	if err := p.checkIdentity(ctx, conn); errors.Is(err, local.ErrSourceUnreachable) {
-		p.log.Warn("source unreachable: the same-server check runs again before restore", "step", "prepare", "target", p.cfg.Target, "error", err)
-	} else if err != nil {
-		return err
-	}
-	return p.checkStaging(ctx, conn)
+	return nil
 }
 
-// EnsureIdentity runs the identity check if preflight could not (Restore
-// calls it before it records or creates anything).
-func (p *mysqlServer) EnsureIdentity(ctx context.Context) error {
+// staging opens an admin session on the staging server, its rules learnt.
+func (p *mysqlServer) staging(ctx context.Context) (*sql.Conn, error) {
+	conn, err := p.admin.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to staging server %s: %w", p.endpoint, mysqlRedact(mysqlScrub(err), p.stg.Passwd))
+	}
+	if err := p.learn(ctx, conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// CheckIdentity asks the servers whether staging and source are one and
+// refuses the source behind the staging, adopted or control name (wrapping
+// refresh.ErrBadInput); once the servers were compared it does nothing.
+// A source it can't reach is local.ErrSourceUnreachable.
+func (p *mysqlServer) CheckIdentity(ctx context.Context) error {
 	p.mu.Lock()
 	done := p.identityDone
 	p.mu.Unlock()
 	if done {
 		return nil
 	}
-	conn, err := p.admin.Conn(ctx)
+	conn, err := p.staging(ctx)
 	if err != nil {
-		return fmt.Errorf("connect to staging server %s: %w", p.endpoint, mysqlRedact(mysqlScrub(err), p.stg.Passwd))
+		return err
 	}
 	defer conn.Close()
 	return p.checkIdentity(ctx, conn)
+}
+
+// CheckStaging refuses (refresh.ErrBadInput) a staging schema that holds
+// anything restage did not put there, unless it is adopted.
+func (p *mysqlServer) CheckStaging(ctx context.Context) error {
+	conn, err := p.staging(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return p.checkStaging(ctx, conn)
 }
 
 // checkIdentity asks the servers whether staging and source are one, and

@@ -32,30 +32,12 @@ func (p *pgServer) maintenance(ctx context.Context) (*pgx.Conn, error) {
 	return nil, fmt.Errorf("connect to a maintenance database on the staging server: %w", err)
 }
 
-// Preflight runs before the run takes its lock or creates anything. It
-// asks the servers whether staging and source are one cluster (whatever
-// the DSNs' host names say), refuses the source behind the staging,
-// adopted or control name (compared by OID), and refuses a hand-made
-// database behind the staging name that is not adopted. Refusals wrap
-// refresh.ErrBadInput. An unreachable source leaves the identity check
-// to Restore (see the MySQL preflight for why).
-func (p *pgServer) Preflight(ctx context.Context) error {
-	c, err := p.maintenance(ctx)
-	if err != nil {
-		return err
-	}
-	defer pgClose(c)
-	if err := p.checkIdentity(ctx, c); errors.Is(err, local.ErrSourceUnreachable) {
-		p.log.Warn("source unreachable: the same-server check runs again before restore", "step", "prepare", "error", err)
-	} else if err != nil {
-		return err
-	}
-	return p.checkStaging(ctx, c)
-}
-
-// EnsureIdentity runs the identity check if preflight could not (Restore
-// calls it before it records or creates anything).
-func (p *pgServer) EnsureIdentity(ctx context.Context) error {
+// CheckIdentity asks the servers whether staging and source are one
+// cluster and refuses the source (by OID) behind the staging, adopted or
+// control name (wrapping refresh.ErrBadInput); once the servers were
+// compared it does nothing. A source it can't reach is
+// local.ErrSourceUnreachable.
+func (p *pgServer) CheckIdentity(ctx context.Context) error {
 	p.mu.Lock()
 	done := p.identityDone
 	p.mu.Unlock()
@@ -68,6 +50,18 @@ func (p *pgServer) EnsureIdentity(ctx context.Context) error {
 	}
 	defer pgClose(c)
 	return p.checkIdentity(ctx, c)
+}
+
+// CheckStaging refuses (refresh.ErrBadInput) a database behind the
+// staging name that restage did not create for this target, unless it is
+// adopted.
+func (p *pgServer) CheckStaging(ctx context.Context) error {
+	c, err := p.maintenance(ctx)
+	if err != nil {
+		return err
+	}
+	defer pgClose(c)
+	return p.checkStaging(ctx, c)
 }
 
 // checkIdentity asks the servers whether staging and source are one
