@@ -20,7 +20,7 @@ import (
 // its Server (internal/mysql/localserver, internal/postgres/localserver,
 // registered in internal/engines), whose steps Provider drives.
 type Provider struct {
-	Server
+	srv         Server
 	cfg         Config
 	log         *slog.Logger
 	preflighted onceOK
@@ -29,6 +29,7 @@ type Provider struct {
 var _ refresh.Provider = (*Provider)(nil)
 var _ refresh.StreamingRestorer = (*Provider)(nil)
 var _ refresh.History = (*Provider)(nil)
+var _ refresh.RowEstimator = (*Provider)(nil)
 
 // Server is one engine's side of the local provider, implemented in the
 // engine's home (internal/<engine>/localserver) and opened by its Kind.Local
@@ -157,7 +158,7 @@ func New(cfg Config, srv Server) *Provider {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Provider{Server: srv, cfg: cfg, log: cfg.Log}
+	return &Provider{srv: srv, cfg: cfg, log: cfg.Log}
 }
 
 // ErrSourceUnreachable marks a failed connection to the source in a
@@ -165,12 +166,41 @@ func New(cfg Config, srv Server) *Provider {
 // before it creates anything.
 var ErrSourceUnreachable = errors.New("source unreachable")
 
+// Server is the engine's server under p, for tests and tools that drive
+// its primitives themselves; the pipeline goes through p's steps.
+func (p *Provider) Server() Server { return p.srv }
+
+// Users, Preserve, the run history and Close are the engine's own steps.
+
+func (p *Provider) Users(ctx context.Context, db *refresh.DB, users []refresh.StagingUser) error {
+	return p.srv.Users(ctx, db, users)
+}
+
+func (p *Provider) Preserve(ctx context.Context, db *refresh.DB, specs []refresh.PreserveSpec) (int64, error) {
+	return p.srv.Preserve(ctx, db, specs)
+}
+
+func (p *Provider) Record(ctx context.Context, rec refresh.RunRecord) error {
+	return p.srv.Record(ctx, rec)
+}
+
+func (p *Provider) Recent(ctx context.Context, n int) ([]refresh.RunRecord, error) {
+	return p.srv.Recent(ctx, n)
+}
+
+func (p *Provider) RowEstimates(ctx context.Context) (map[string]int64, error) {
+	return p.srv.RowEstimates(ctx)
+}
+
+// Close ends the server's sessions (and so the run locks they hold).
+func (p *Provider) Close() error { return p.srv.Close() }
+
 func (p *Provider) owner() Owner { return Owner{Target: p.cfg.Target, Adopt: p.cfg.Adopt} }
 
 // mayDrop reports whether restage may drop the recorded database: never a
 // protected one, else the one ownership rule.
 func (p *Provider) mayDrop(r ControlRecord) bool {
-	return p.Protected(r.Name) == "" && p.owner().Check(r.Claim()) == nil
+	return p.srv.Protected(r.Name) == "" && p.owner().Check(r.Claim()) == nil
 }
 
 // ---- lock, ready, credentials ----
@@ -180,7 +210,7 @@ func (p *Provider) Lock(ctx context.Context, runID string) (func(), error) {
 	if err := p.preflighted.do(ctx, p.preflight); err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", p.cfg.Target, err)
 	}
-	release, err := p.TryLock(ctx, runID)
+	release, err := p.srv.TryLock(ctx, runID)
 	if err != nil {
 		return nil, err
 	}
@@ -194,12 +224,12 @@ func (p *Provider) Lock(ctx context.Context, runID string) (func(), error) {
 // while production is down — and Restore, which needs the source anyway,
 // runs the identity check before it records anything.
 func (p *Provider) preflight(ctx context.Context) error {
-	if err := p.CheckIdentity(ctx); errors.Is(err, ErrSourceUnreachable) {
+	if err := p.srv.CheckIdentity(ctx); errors.Is(err, ErrSourceUnreachable) {
 		p.log.Warn("source unreachable: the same-server check runs again before restore", "step", "prepare", "target", p.cfg.Target, "error", err.Error())
 	} else if err != nil {
 		return err
 	}
-	return p.CheckStaging(ctx)
+	return p.srv.CheckStaging(ctx)
 }
 
 // Ready logs in to db as the admin and runs one query, retrying with
@@ -210,7 +240,7 @@ func (p *Provider) Ready(ctx context.Context, db *refresh.DB) error {
 	wait := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
-		err := p.Ping(actx, db)
+		err := p.srv.Ping(actx, db)
 		acancel()
 		if err == nil {
 			return nil
@@ -242,10 +272,10 @@ func (p *Provider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, err
 	if db == nil {
 		return nil, errors.New("switch: no database")
 	}
-	if err := p.EnsureControl(ctx); err != nil {
+	if err := p.srv.EnsureControl(ctx); err != nil {
 		return nil, fmt.Errorf("switch %s: %w", db.Name, err)
 	}
-	r, ok, err := p.Lookup(ctx, db.Name)
+	r, ok, err := p.srv.Lookup(ctx, db.Name)
 	if err != nil {
 		return nil, fmt.Errorf("switch %s: %w", db.Name, err)
 	}
@@ -258,7 +288,7 @@ func (p *Provider) Switch(ctx context.Context, db *refresh.DB) (*refresh.DB, err
 	if r.State != string(lifecycle.Ready) {
 		return nil, fmt.Errorf("switch %s: it is %s, not ready", db.Name, r.State)
 	}
-	return p.Server.Switch(ctx, db)
+	return p.srv.Switch(ctx, db)
 }
 
 // ---- restore ----
@@ -271,13 +301,13 @@ var runIDRE = regexp.MustCompile(`^[a-z0-9_]+$`)
 // records it "ready". On error the returned DB (non-nil once recorded) is
 // what the caller passes to Discard.
 func (p *Provider) Restore(ctx context.Context, runID string) (*refresh.DB, error) {
-	return p.restore(ctx, runID, p.Copy)
+	return p.restore(ctx, runID, p.srv.Copy)
 }
 
 // RestoreMasked is Restore with the engine's masking copy, when the engine
 // can stream the source (refresh.StreamingRestorer).
 func (p *Provider) RestoreMasked(ctx context.Context, runID string, m *refresh.Masking) (*refresh.DB, bool, error) {
-	return p.StreamRestore(ctx, runID, m, p.restore)
+	return p.srv.StreamRestore(ctx, runID, m, p.restore)
 }
 
 // restore creates and records the new DB and fills it with fill.
@@ -286,27 +316,27 @@ func (p *Provider) restore(ctx context.Context, runID string, fill func(ctx cont
 	if !runIDRE.MatchString(runID) {
 		return nil, fmt.Errorf("restore %s: run id %q: want lower-case letters, digits or underscores", p.cfg.Target, runID)
 	}
-	if err := p.CheckIdentity(ctx); err != nil {
+	if err := p.srv.CheckIdentity(ctx); err != nil {
 		return nil, fmt.Errorf("restore %s: %w", name, err)
 	}
-	if why := p.Protected(name); why != "" {
+	if why := p.srv.Protected(name); why != "" {
 		return nil, fmt.Errorf("restore into %s: %s", name, why)
 	}
-	if err := p.EnsureControl(ctx); err != nil {
+	if err := p.srv.EnsureControl(ctx); err != nil {
 		return nil, fmt.Errorf("restore %s: %w", name, err)
 	}
-	exists, _, err := p.DBState(ctx, name)
+	exists, _, err := p.srv.DBState(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("restore %s: %w", name, err)
 	}
 	if exists {
 		return nil, fmt.Errorf("restore %s: a database by that name exists already; restage did not create it in this run and leaves it alone", name)
 	}
-	if err := p.Insert(ctx, ControlRecord{Name: name, Target: p.cfg.Target, RunID: runID, State: string(lifecycle.Creating)}); err != nil {
+	if err := p.srv.Insert(ctx, ControlRecord{Name: name, Target: p.cfg.Target, RunID: runID, State: string(lifecycle.Creating)}); err != nil {
 		return nil, fmt.Errorf("restore %s: %w", name, err)
 	}
-	db := p.DBFor(name, runID)
-	if err := p.Create(ctx, name, runID); err != nil {
+	db := p.srv.DBFor(name, runID)
+	if err := p.srv.Create(ctx, name, runID); err != nil {
 		return db, fmt.Errorf("restore %s: %w", name, err)
 	}
 	log := p.log.With("step", "restore", "target", p.cfg.Target, "db", name)
@@ -315,7 +345,7 @@ func (p *Provider) restore(ctx context.Context, runID string, fill func(ctx cont
 	if err := fill(ctx, name); err != nil {
 		return db, fmt.Errorf("restore %s: %w", name, err)
 	}
-	if err := p.SetState(ctx, name, string(lifecycle.Ready)); err != nil {
+	if err := p.srv.SetState(ctx, name, string(lifecycle.Ready)); err != nil {
 		return db, fmt.Errorf("restore %s: mark ready: %w", name, err)
 	}
 	log.Info("restored", "duration", time.Since(start).Round(time.Millisecond).String())
@@ -330,17 +360,17 @@ func (p *Provider) restore(ctx context.Context, runID string, fill func(ctx cont
 // (creating, ready) and previous DBs beyond KeepLast. Live DBs, unrecorded
 // DBs and hand-made data that is not adopted stay.
 func (p *Provider) Sweep(ctx context.Context) ([]string, error) {
-	if err := p.EnsureControl(ctx); err != nil {
+	if err := p.srv.EnsureControl(ctx); err != nil {
 		return nil, fmt.Errorf("sweep %s: %w", p.cfg.Target, err)
 	}
 	// Nothing else is safe to remove while staging is half swapped.
-	if _, err := p.FinishSwap(ctx); err != nil {
+	if _, err := p.srv.FinishSwap(ctx); err != nil {
 		return nil, fmt.Errorf("sweep %s: %w", p.cfg.Target, err)
 	}
-	if err := p.RecoverMarkers(ctx); err != nil {
+	if err := p.srv.RecoverMarkers(ctx); err != nil {
 		return nil, fmt.Errorf("sweep %s: %w", p.cfg.Target, err)
 	}
-	recs, err := p.List(ctx, string(lifecycle.Creating), string(lifecycle.Ready), string(lifecycle.Previous))
+	recs, err := p.srv.List(ctx, string(lifecycle.Creating), string(lifecycle.Ready), string(lifecycle.Previous))
 	if err != nil {
 		return nil, fmt.Errorf("sweep %s: %w", p.cfg.Target, err)
 	}
@@ -382,13 +412,13 @@ func (p *Provider) Retire(ctx context.Context, prev *refresh.DB) error {
 	if prev == nil {
 		return nil
 	}
-	if why := p.Protected(prev.Name); why != "" {
+	if why := p.srv.Protected(prev.Name); why != "" {
 		return fmt.Errorf("retire %s: %s: %w", prev.Name, why, refresh.ErrNotOurs)
 	}
-	if err := p.EnsureControl(ctx); err != nil {
+	if err := p.srv.EnsureControl(ctx); err != nil {
 		return fmt.Errorf("retire %s: %w", prev.Name, err)
 	}
-	r, ok, err := p.Lookup(ctx, prev.Name)
+	r, ok, err := p.srv.Lookup(ctx, prev.Name)
 	if err != nil {
 		return fmt.Errorf("retire %s: %w", prev.Name, err)
 	}
@@ -398,12 +428,12 @@ func (p *Provider) Retire(ctx context.Context, prev *refresh.DB) error {
 		}
 		// The adopted DB: recorded first, so that a failed drop is
 		// finished by the next Sweep.
-		_, oid, err := p.DBState(ctx, prev.Name)
+		_, oid, err := p.srv.DBState(ctx, prev.Name)
 		if err != nil {
 			return fmt.Errorf("retire %s: %w", prev.Name, err)
 		}
 		r = ControlRecord{Name: prev.Name, Target: p.cfg.Target, State: string(lifecycle.Previous), Origin: prev.Name, OID: oid}
-		if err := p.Insert(ctx, r); err != nil {
+		if err := p.srv.Insert(ctx, r); err != nil {
 			return fmt.Errorf("retire %s: record adoption: %w", prev.Name, err)
 		}
 	}
@@ -423,7 +453,7 @@ func (p *Provider) Retire(ctx context.Context, prev *refresh.DB) error {
 		}
 		return nil
 	}
-	recs, err := p.List(ctx, string(lifecycle.Previous))
+	recs, err := p.srv.List(ctx, string(lifecycle.Previous))
 	if err != nil {
 		return fmt.Errorf("retire %s: %w", prev.Name, err)
 	}
@@ -451,15 +481,15 @@ func (p *Provider) Discard(ctx context.Context, db *refresh.DB) error {
 	if db == nil {
 		return nil
 	}
-	if err := p.EnsureControl(ctx); err != nil {
+	if err := p.srv.EnsureControl(ctx); err != nil {
 		return fmt.Errorf("discard %s: %w", db.Name, err)
 	}
-	r, ok, err := p.Lookup(ctx, db.Name)
+	r, ok, err := p.srv.Lookup(ctx, db.Name)
 	if err != nil {
 		return fmt.Errorf("discard %s: %w", db.Name, err)
 	}
 	if !ok {
-		exists, _, err := p.DBState(ctx, db.Name)
+		exists, _, err := p.srv.DBState(ctx, db.Name)
 		if err != nil {
 			return fmt.Errorf("discard %s: %w", db.Name, err)
 		}
@@ -487,13 +517,13 @@ func (p *Provider) Discard(ctx context.Context, db *refresh.DB) error {
 // recorded) and records state. existed says whether a database was
 // dropped.
 func (p *Provider) drop(ctx context.Context, r ControlRecord, state lifecycle.State) (existed bool, err error) {
-	if why := p.Protected(r.Name); why != "" {
+	if why := p.srv.Protected(r.Name); why != "" {
 		return false, fmt.Errorf("refusing to drop %s: %s: %w", r.Name, why, refresh.ErrNotOurs)
 	}
 	if err := lifecycle.Move(lifecycle.State(r.State), state); err != nil {
 		return false, fmt.Errorf("drop %s: %w", r.Name, err)
 	}
-	exists, oid, err := p.DBState(ctx, r.Name)
+	exists, oid, err := p.srv.DBState(ctx, r.Name)
 	if err != nil {
 		return false, fmt.Errorf("drop %s: %w", r.Name, err)
 	}
@@ -502,12 +532,12 @@ func (p *Provider) drop(ctx context.Context, r ControlRecord, state lifecycle.St
 		return false, fmt.Errorf("drop %s: the database by that name is not the one restage recorded (oid %d, recorded %d); not touching it", r.Name, oid, r.OID)
 	}
 	if exists {
-		if err := p.Drop(ctx, r.Name); err != nil {
+		if err := p.srv.Drop(ctx, r.Name); err != nil {
 			return false, fmt.Errorf("drop %s: %w", r.Name, err)
 		}
 		p.log.Info("dropped database", "target", p.cfg.Target, "db", r.Name, "run_id", r.RunID, "state", string(state))
 	}
-	if err := p.SetState(ctx, r.Name, string(state)); err != nil {
+	if err := p.srv.SetState(ctx, r.Name, string(state)); err != nil {
 		return exists, fmt.Errorf("drop %s: mark %s: %w", r.Name, state, err)
 	}
 	return exists, nil

@@ -107,7 +107,7 @@ func (e *myEnv) provider() *local.Provider {
 }
 
 // my is p's MySQL server (its test hooks and records).
-func my(p *local.Provider) *mysqlServer { return p.Server.(*mysqlServer) }
+func my(p *local.Provider) *mysqlServer { return p.Server().(*mysqlServer) }
 
 func (e *myEnv) exec(stmts ...string) {
 	e.t.Helper()

@@ -39,7 +39,7 @@ func TestPGSwitchKilledThenSwept(t *testing.T) {
 		}
 		p := f.provider(t)
 		// Sweep also drops the ready new DB; keep it for the next round.
-		if _, err := p.FinishSwap(ctx); err != nil {
+		if _, err := pg(p).FinishSwap(ctx); err != nil {
 			t.Fatalf("kill at %s: finish: %v", step, err)
 		}
 		if got := allow(); got != want {
@@ -77,7 +77,7 @@ func TestSweepRefusesAnIntentForADBNotOurs(t *testing.T) {
 		t.Fatalf("switch returned %v", err)
 	}
 	pgExec(t, f.ctl, "UPDATE "+pgControlTable+" SET target = 'someone_else' WHERE name = "+pgLiteral(db.Name))
-	if _, err := f.provider(t).FinishSwap(ctx); !errors.Is(err, refresh.ErrNotOurs) {
+	if _, err := pg(f.provider(t)).FinishSwap(ctx); !errors.Is(err, refresh.ErrNotOurs) {
 		t.Fatalf("finish: %v, want ErrNotOurs", err)
 	}
 	if got := pgString(t, "postgres", "SELECT datallowconn::text FROM pg_database WHERE datname = $1", db.Name); got != "false" {

@@ -149,7 +149,7 @@ func pgSetup(t *testing.T, handMade bool, mod func(*local.Config)) *pgFixture {
 }
 
 // pg is p's PostgreSQL server (its test hooks and records).
-func pg(p *local.Provider) *pgServer { return p.Server.(*pgServer) }
+func pg(p *local.Provider) *pgServer { return p.Server().(*pgServer) }
 
 func (f *pgFixture) provider(t *testing.T) *local.Provider {
 	t.Helper()
@@ -381,7 +381,7 @@ func TestPGRestoreRefusesExistingName(t *testing.T) {
 		// A DB handed back would be discarded by the pipeline.
 		t.Errorf("Restore returned %v for a database it did not create", db)
 	}
-	if err := f.p.Discard(context.Background(), f.p.DBFor(name, "r1")); !errors.Is(err, refresh.ErrNotOurs) {
+	if err := f.p.Discard(context.Background(), f.s.DBFor(name, "r1")); !errors.Is(err, refresh.ErrNotOurs) {
 		t.Errorf("Discard of an unrecorded database: %v, want ErrNotOurs", err)
 	}
 	if got := pgString(t, name, "SELECT count(*)::text FROM keep"); got != "0" {
@@ -576,9 +576,9 @@ func TestPGRetireRefuses(t *testing.T) {
 	ctx := context.Background()
 	_, other := testdb.Postgres(t)
 	for name, db := range map[string]*refresh.DB{
-		"unrecorded": f.p.DBFor(other, ""),
-		"source":     f.p.DBFor(f.src, ""),
-		"staging":    f.p.DBFor(f.staging, ""),
+		"unrecorded": f.s.DBFor(other, ""),
+		"source":     f.s.DBFor(f.src, ""),
+		"staging":    f.s.DBFor(f.staging, ""),
 	} {
 		if err := f.p.Retire(ctx, db); !errors.Is(err, refresh.ErrNotOurs) {
 			t.Errorf("Retire %s: %v, want ErrNotOurs", name, err)
@@ -686,7 +686,7 @@ func TestPGDiscard(t *testing.T) {
 		t.Errorf("after Discard: exists=%v state=%s", pgExists(t, db.Name), f.state(t, db.Name))
 	}
 	// Never created: nothing to do.
-	if err := f.p.Discard(ctx, f.p.DBFor(local.DBName(f.target, "r9"), "r9")); err != nil {
+	if err := f.p.Discard(ctx, f.s.DBFor(local.DBName(f.target, "r9"), "r9")); err != nil {
 		t.Errorf("Discard of a DB never created: %v", err)
 	}
 	// The live DB is not discarded.
