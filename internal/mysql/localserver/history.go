@@ -55,7 +55,7 @@ func (p *mysqlServer) Record(ctx context.Context, rec refresh.RunRecord) error {
 }
 
 // Recent returns up to n recorded runs, newest first; it creates nothing
-// (see the PostgreSQL provider).
+// (see the PostgreSQL server).
 func (p *mysqlServer) Recent(ctx context.Context, n int) ([]refresh.RunRecord, error) {
 	rows, err := p.admin.QueryContext(ctx, "SELECT record FROM "+p.historyTable()+" WHERE target = ? ORDER BY started_at DESC, run_id DESC LIMIT ?", p.cfg.Target, n)
 	if code := mysqlCode(err); code == 1049 || code == 1146 { // unknown database, no such table

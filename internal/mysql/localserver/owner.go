@@ -193,7 +193,7 @@ func (p *mysqlServer) servingMarker(ctx context.Context, q mysqlQuerier) (*local
 	return &local.Marker{Target: r.Target, Run: r.RunID, Role: "staging"}, nil
 }
 
-// schemaComments reports (once per provider) whether database comments
+// schemaComments reports (once per server) whether database comments
 // can carry markers on this server.
 func (p *mysqlServer) schemaComments(ctx context.Context, q mysqlQuerier) bool {
 	p.mu.Lock()

@@ -344,7 +344,7 @@ func (p *mysqlServer) records(ctx context.Context, states ...string) ([]local.Co
 	return out, rows.Err()
 }
 
-// ---- the control store (provider.go's server) ----
+// ---- the control store (local.ControlStore) and databases (local.Databases) ----
 
 func (p *mysqlServer) EnsureControl(ctx context.Context) error { return p.ensureControl(ctx) }
 

@@ -42,7 +42,7 @@ import (
 
 var _ local.Server = (*pgServer)(nil)
 
-// pgServer is the local provider on PostgreSQL servers. Every database
+// pgServer is the local provider's server on PostgreSQL. Every database
 // operation on the staging server runs on a short-lived admin connection to
 // the control DB: it is never renamed or dropped, so restage's own sessions
 // never stand in the way of a rename or a drop. docs/local-postgres.md
@@ -430,7 +430,7 @@ func pgAppName(s string) string {
 	return s
 }
 
-// ---- the control store and databases (provider.go's server) ----
+// ---- the control store (local.ControlStore) and databases (local.Databases) ----
 
 func (p *pgServer) EnsureControl(ctx context.Context) error {
 	c, err := p.control(ctx)
