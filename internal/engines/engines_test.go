@@ -7,6 +7,7 @@ import (
 
 	"github.com/restage/restage/internal/dsn"
 	"github.com/restage/restage/internal/engine"
+	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/testdb"
 )
 
@@ -131,6 +132,43 @@ func TestSameDatabaseAskedOfTheServer(t *testing.T) {
 			same, err := SameDatabase(ctx, src, testdb.Respell(t, other, alias))
 			if err != nil || same {
 				t.Errorf("SameDatabase(source, another database via %s) = %v, %v; want false", alias, same, err)
+			}
+		})
+	}
+}
+
+// TestNewLocalRefusesBadConfig: the local provider's configuration is
+// checked offline, every problem at once, before any server is opened.
+func TestNewLocalRefusesBadConfig(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cfg  local.Config
+		want []string
+	}{
+		{"everything", local.Config{Target: "Bad-Target", SourceDSN: "postgres://u:secret1@db:5432/prod",
+			StagingDSN: "u:secret2@tcp(db:3306)/stg", KeepLast: -1},
+			[]string{`target "Bad-Target"`, "source is postgres but staging is mysql", "keep-last must be ≥ 0"}},
+		{"staging is the source", local.Config{Target: "app", SourceDSN: "postgres://u:secret1@db:5432/prod",
+			StagingDSN: "postgres://u:secret1@db:5432/prod"},
+			[]string{"the staging DSN names the production source database"}},
+		{"adopt is the source", local.Config{Target: "app", SourceDSN: "u:secret1@tcp(db:3306)/prod",
+			StagingDSN: "u:secret1@tcp(db:3306)/stg", Adopt: "prod"},
+			[]string{"adopt names the production source database"}},
+		{"unparsable", local.Config{Target: "app", SourceDSN: "nonsense", StagingDSN: "postgres://u:secret2@db:5432/stg"},
+			[]string{"source DSN:"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := NewLocal(c.cfg)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("error %q shows a password", err)
 			}
 		})
 	}
