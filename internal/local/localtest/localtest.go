@@ -6,13 +6,16 @@ package localtest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/restage/restage/internal/config"
+	"github.com/restage/restage/internal/exitcode"
 	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/mask"
 	"github.com/restage/restage/internal/refresh"
@@ -129,4 +132,112 @@ func repoRoot(t *testing.T) string {
 		}
 		dir = up
 	}
+}
+
+// World is what the shared local-provider tests ask of an engine's test
+// fixture: its target and control DB, and its server, looked at from
+// outside the provider.
+type World struct {
+	Target    string
+	ControlDB string
+	// Exists reports whether a database exists on the staging server.
+	Exists func(name string) bool
+	// Recorded is a database's control record state, "" when unrecorded.
+	Recorded func(name string) string
+	// SourceSum is a checksum of one table of the source (name without
+	// schema).
+	SourceSum func(table string) string
+}
+
+// RefusedBeforeAnything: p's configuration puts the production source
+// behind a name restage writes (reached under another host name); Lock
+// refuses with ErrBadInput naming the production source, and nothing —
+// not even the control DB — is created, the source's table unchanged.
+func RefusedBeforeAnything(t *testing.T, p refresh.Provider, w World, table string) {
+	t.Helper()
+	before := w.SourceSum(table)
+	rel, err := p.Lock(context.Background(), "r1")
+	if err == nil {
+		rel()
+		t.Fatal("Lock succeeded with the source behind the staging configuration")
+	}
+	if !errors.Is(err, refresh.ErrBadInput) || !strings.Contains(err.Error(), "production source") {
+		t.Errorf("Lock: %v; want ErrBadInput naming the production source", err)
+	}
+	if w.Exists(w.ControlDB) {
+		t.Error("the control DB was created by a refused run")
+	}
+	if w.SourceSum(table) != before {
+		t.Error("the source changed")
+	}
+}
+
+// SourceDownLeavesIdentityToRestore: with production down, the lock and
+// the sweep still work (`restage sweep` must finish a half-done swap), and
+// Restore, which needs the source, fails before it records or creates
+// anything.
+func SourceDownLeavesIdentityToRestore(t *testing.T, p refresh.Provider, w World) {
+	t.Helper()
+	ctx := context.Background()
+	rel, err := p.Lock(ctx, "r1")
+	if err != nil {
+		t.Fatalf("Lock with the source down: %v", err)
+	}
+	defer rel()
+	if _, err := p.Sweep(ctx); err != nil {
+		t.Fatalf("Sweep with the source down: %v", err)
+	}
+	if _, err := p.Restore(ctx, "r1"); err == nil || !strings.Contains(err.Error(), "source") {
+		t.Fatalf("Restore with the source down: %v, want a source error", err)
+	}
+	name := local.DBName(w.Target, "r1")
+	if s := recorded(w, name); s != "" || w.Exists(name) {
+		t.Errorf("the copy is recorded %q, exists %v; want neither", s, w.Exists(name))
+	}
+}
+
+// DriftRefusesFirst: the source has a personal column (mobile_tel, values
+// 080-1234-…) without a rule; the masking copy refuses (exit 4) before
+// anything is created, the drift report names the column, the error quotes
+// no value and the source is unchanged.
+func DriftRefusesFirst(t *testing.T, p refresh.StreamingRestorer, m *refresh.Masking, w World) {
+	t.Helper()
+	before := w.SourceSum("customer")
+	db, used, err := p.RestoreMasked(context.Background(), "d1", m)
+	if !used || db != nil || exitcode.Of(err) != exitcode.Refused {
+		t.Fatalf("RestoreMasked: db %v, used %v, err %v (exit %d); want a refusal, exit 4, nothing created", db, used, err, exitcode.Of(err))
+	}
+	if m.Drift == nil || !strings.Contains(JSONString(t, m.Drift), "mobile_tel") {
+		t.Errorf("the drift report does not name customer.mobile_tel")
+	}
+	if strings.Contains(err.Error(), "080-1234") {
+		t.Errorf("the error quotes a value: %v", err)
+	}
+	if name := local.DBName(w.Target, "d1"); w.Exists(name) || recorded(w, name) != "" {
+		t.Errorf("the refused copy created or recorded its database")
+	}
+	if w.SourceSum("customer") != before {
+		t.Errorf("the source changed")
+	}
+}
+
+// SwitchRefusesAnotherRunsDB: db is run r1's ready copy; Switch of it
+// described as run r2's is ErrNotOurs, and nothing moves: no staging
+// database appears, the copy stays ready.
+func SwitchRefusesAnotherRunsDB(t *testing.T, p *local.Provider, db *refresh.DB, staging string, w World) {
+	t.Helper()
+	if _, err := p.Switch(context.Background(), p.Server().DBFor(db.Name, "r2")); !errors.Is(err, refresh.ErrNotOurs) {
+		t.Fatalf("switch of another run's DB: %v, want ErrNotOurs", err)
+	}
+	if w.Exists(staging) || recorded(w, db.Name) != "ready" {
+		t.Errorf("after the refusal: staging exists %v, %s is %q", w.Exists(staging), db.Name, recorded(w, db.Name))
+	}
+}
+
+// recorded is w.Recorded, "" while there is no control DB at all.
+func recorded(w World, name string) string {
+	if !w.Exists(w.ControlDB) {
+		return ""
+	}
+	return w.Recorded(name)
 }

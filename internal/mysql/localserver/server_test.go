@@ -19,6 +19,7 @@ import (
 
 	"github.com/restage/restage/internal/engine"
 	"github.com/restage/restage/internal/local"
+	"github.com/restage/restage/internal/local/localtest"
 	mysqlengine "github.com/restage/restage/internal/mysql"
 	"github.com/restage/restage/internal/preserve"
 	"github.com/restage/restage/internal/refresh"
@@ -164,6 +165,19 @@ func (e *myEnv) state(name string) string {
 		return "unrecorded"
 	}
 	return r.State
+}
+
+// world is the fixture as the shared tests (localtest) see it.
+func (e *myEnv) world() localtest.World {
+	return localtest.World{Target: e.target, ControlDB: e.cfg.ControlDB, Exists: e.exists,
+		Recorded: func(name string) string {
+			if s := e.state(name); s != "unrecorded" {
+				return s
+			}
+			return ""
+		},
+		SourceSum: func(table string) string { return e.checksum(e.src, table) },
+	}
 }
 
 func (e *myEnv) exists(name string) bool {
@@ -834,13 +848,6 @@ func newProvider(cfg local.Config) (*local.Provider, error) {
 func TestMySQLSwitchRefusesAnotherRunsDB(t *testing.T) {
 	t.Parallel()
 	e := newMyEnv(t, false)
-	ctx := context.Background()
 	e.smallSchema(e.src, "src")
-	db := e.restore("r1")
-	if _, err := e.p.Switch(ctx, e.s.DBFor(db.Name, "r2")); !errors.Is(err, refresh.ErrNotOurs) {
-		t.Fatalf("switch of another run's DB: %v, want ErrNotOurs", err)
-	}
-	if e.exists(e.staging) || e.state(db.Name) != "ready" {
-		t.Errorf("after the refusal: staging exists %v, %s is %s", e.exists(e.staging), db.Name, e.state(db.Name))
-	}
+	localtest.SwitchRefusesAnotherRunsDB(t, e.p, e.restore("r1"), e.staging, e.world())
 }

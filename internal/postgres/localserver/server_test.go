@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/restage/restage/internal/local"
+	"github.com/restage/restage/internal/local/localtest"
 	"github.com/restage/restage/internal/preserve"
 	"github.com/restage/restage/internal/refresh"
 	"github.com/restage/restage/internal/testdb"
@@ -159,6 +160,15 @@ func (f *pgFixture) provider(t *testing.T) *local.Provider {
 	}
 	t.Cleanup(func() { prov.Close() })
 	return prov
+}
+
+// world is the fixture as the shared tests (localtest) see it.
+func (f *pgFixture) world(t *testing.T) localtest.World {
+	return localtest.World{Target: f.target, ControlDB: f.ctl,
+		Exists:    func(name string) bool { return pgExists(t, name) },
+		Recorded:  func(name string) string { return f.state(t, name) },
+		SourceSum: func(table string) string { return pgTableSum(t, f.src, "public."+table) },
+	}
 }
 
 func (f *pgFixture) state(t *testing.T, name string) string {
@@ -1006,12 +1016,5 @@ func newProvider(cfg local.Config) (*local.Provider, error) {
 func TestPGSwitchRefusesAnotherRunsDB(t *testing.T) {
 	t.Parallel()
 	f := pgSetup(t, false, nil)
-	ctx := context.Background()
-	db := f.restore(t, "r1", "x")
-	if _, err := f.p.Switch(ctx, f.s.DBFor(db.Name, "r2")); !errors.Is(err, refresh.ErrNotOurs) {
-		t.Fatalf("switch of another run's DB: %v, want ErrNotOurs", err)
-	}
-	if pgExists(t, f.staging) || f.state(t, db.Name) != "ready" {
-		t.Errorf("after the refusal: staging exists %v, %s is %s", pgExists(t, f.staging), db.Name, f.state(t, db.Name))
-	}
+	localtest.SwitchRefusesAnotherRunsDB(t, f.p, f.restore(t, "r1", "x"), f.staging, f.world(t))
 }

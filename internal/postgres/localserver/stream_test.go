@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/restage/restage/internal/local"
 	"github.com/restage/restage/internal/local/localtest"
 
 	"github.com/restage/restage/internal/exitcode"
@@ -174,23 +173,5 @@ func TestPGRestoreMaskedDriftRefusesFirst(t *testing.T) {
 	pgExec(t, f.src,
 		"ALTER TABLE customer ADD COLUMN mobile_tel varchar(20)",
 		"UPDATE customer SET mobile_tel = '080-1234-' || lpad(customer_id::text, 4, '0')")
-	before := pgTableSum(t, f.src, "public.customer")
-
-	m := pgSakilaMasking(t)
-	db, used, err := f.p.RestoreMasked(context.Background(), "d1", m)
-	if !used || db != nil || exitcode.Of(err) != exitcode.Refused {
-		t.Fatalf("RestoreMasked: db %v, used %v, err %v (exit %d); want a refusal, exit 4, nothing created", db, used, err, exitcode.Of(err))
-	}
-	if m.Drift == nil || !strings.Contains(localtest.JSONString(t, m.Drift), "mobile_tel") {
-		t.Errorf("the drift report does not name customer.mobile_tel")
-	}
-	if strings.Contains(err.Error(), "080-1234") {
-		t.Errorf("the error quotes a value: %v", err)
-	}
-	if pgExists(t, local.DBName(f.target, "d1")) {
-		t.Errorf("the refused copy created its database")
-	}
-	if got := pgTableSum(t, f.src, "public.customer"); got != before {
-		t.Errorf("the source changed")
-	}
+	localtest.DriftRefusesFirst(t, f.p, pgSakilaMasking(t), f.world(t))
 }
