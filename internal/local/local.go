@@ -51,6 +51,10 @@ type Config struct {
 	TestPauseAt string
 }
 
+// DefaultControlDB is the control DB's name when the configuration names
+// none.
+const DefaultControlDB = "restage_control"
+
 var targetRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,29}$`)
 
 // Validate checks the configuration offline, every problem at once, and
@@ -83,7 +87,7 @@ func (c *Config) Validate(parse func(string) (dsn.DSN, error)) error {
 		}
 	}
 	if c.ControlDB == "" {
-		c.ControlDB = "restage_control"
+		c.ControlDB = DefaultControlDB
 	}
 	if c.KeepLast < 0 {
 		errs = append(errs, fmt.Errorf("keep-last must be ≥ 0, got %d", c.KeepLast))

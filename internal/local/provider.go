@@ -155,6 +155,9 @@ func (r ControlRecord) Claim() Claim {
 // New returns the local provider over srv, the server of the engine
 // cfg's DSNs name (internal/engines.NewLocal validates cfg and opens both).
 func New(cfg Config, srv Server) *Provider {
+	if cfg.ControlDB == "" {
+		cfg.ControlDB = DefaultControlDB
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}

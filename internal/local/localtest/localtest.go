@@ -241,3 +241,14 @@ func recorded(w World, name string) string {
 	}
 	return w.Recorded(name)
 }
+
+// NewProvider is the local provider over the server open (an engine's
+// localserver.New) makes for cfg, as engines.NewLocal opens it: a
+// localserver's own tests can't import the registry, which imports them.
+func NewProvider(cfg local.Config, open func(local.Config) (local.Server, error)) (*local.Provider, error) {
+	srv, err := open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return local.New(cfg, srv), nil
+}

@@ -1000,16 +1000,8 @@ func TestPGRestoreFailureReportsPsql(t *testing.T) {
 	}
 }
 
-// newProvider is the local provider over this engine's server, as
-// engines.NewLocal opens it (the registry imports this package, so its
-// tests can't import the registry).
-func newProvider(cfg local.Config) (*local.Provider, error) {
-	srv, err := newServer(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return local.New(srv.cfg, srv), nil
-}
+// newProvider is the local provider over this engine's server.
+func newProvider(cfg local.Config) (*local.Provider, error) { return localtest.NewProvider(cfg, New) }
 
 // TestPGSwitchRefusesAnotherRunsDB: the provider swaps in only the DB the
 // control records give to this run, ready.
