@@ -252,3 +252,29 @@ func NewProvider(cfg local.Config, open func(local.Config) (local.Server, error)
 	}
 	return local.New(cfg, srv), nil
 }
+
+// FailAt is a switch test hook that fails the step named step with err
+// (local.ErrTestKilled: as a SIGKILL there would) and lets every other
+// step run.
+func FailAt(step string, err error) func(string) error {
+	return func(s string) error {
+		if s == step {
+			return err
+		}
+		return nil
+	}
+}
+
+// GatesPass runs what the pipeline runs on a masking copy after it is
+// made — the mask step (only post-mask SQL is left to do) and
+// verification — on eng, the copy, and fails the test on a refusal.
+func GatesPass(t *testing.T, m *refresh.Masking, eng mask.Engine) {
+	t.Helper()
+	ctx := context.Background()
+	if err := m.Mask(ctx, eng); err != nil {
+		t.Fatalf("Mask after the masking copy: %v", err)
+	}
+	if err := m.VerifyMasked(ctx, eng); err != nil {
+		t.Fatalf("VerifyMasked on the masking copy: %v (%s)", err, JSONString(t, m.Verify))
+	}
+}

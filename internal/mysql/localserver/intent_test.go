@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/restage/restage/internal/local"
+	"github.com/restage/restage/internal/local/localtest"
 	"github.com/restage/restage/internal/refresh"
 )
 
@@ -36,12 +37,7 @@ func TestMySQLSwitchKilledThenSwept(t *testing.T) {
 			db := e.restore("r1")
 			oldStaging := e.snapshot(e.staging)
 			newDB := e.snapshot(db.Name)
-			e.s.failAt = func(s string) error {
-				if s == step {
-					return local.ErrTestKilled
-				}
-				return nil
-			}
+			e.s.failAt = localtest.FailAt(step, local.ErrTestKilled)
 			if _, err := e.p.Switch(ctx, db); !errors.Is(err, local.ErrTestKilled) {
 				t.Fatalf("handMade=%v, kill before %s: switch returned %v", handMade, step, err)
 			}
@@ -97,27 +93,14 @@ func TestMySQLSweepGoesBackWhenForwardFails(t *testing.T) {
 	t.Parallel()
 	e := newMyEnv(t, false)
 	ctx := context.Background()
-	e.smallSchema(e.src, "new")
-	e.exec("CREATE DATABASE " + mysqlQuote(e.staging))
-	e.smallSchema(e.staging, "old")
-	db := e.restore("r1")
+	db := e.handMade()
 	oldStaging := e.snapshot(e.staging)
-	e.s.failAt = func(s string) error {
-		if s == "create-previous-objects" {
-			return local.ErrTestKilled
-		}
-		return nil
-	}
+	e.s.failAt = localtest.FailAt("create-previous-objects", local.ErrTestKilled)
 	if _, err := e.p.Switch(ctx, db); !errors.Is(err, local.ErrTestKilled) {
 		t.Fatalf("switch returned %v", err)
 	}
 	p := e.provider()
-	my(p).failAt = func(s string) error {
-		if s == "create-new-objects" {
-			return errors.New("injected failure")
-		}
-		return nil
-	}
+	my(p).failAt = localtest.FailAt("create-new-objects", errors.New("injected failure"))
 	if _, err := p.Sweep(ctx); err != nil {
 		t.Fatalf("sweep: %v", err)
 	}
@@ -142,16 +125,8 @@ func TestSweepRefusesAnIntentForADBNotOurs(t *testing.T) {
 	t.Parallel()
 	e := newMyEnv(t, false)
 	ctx := context.Background()
-	e.smallSchema(e.src, "new")
-	e.exec("CREATE DATABASE " + mysqlQuote(e.staging))
-	e.smallSchema(e.staging, "old")
-	db := e.restore("r1")
-	e.s.failAt = func(s string) error {
-		if s == "drop-new-objects" {
-			return local.ErrTestKilled
-		}
-		return nil
-	}
+	db := e.handMade()
+	e.s.failAt = localtest.FailAt("drop-new-objects", local.ErrTestKilled)
 	if _, err := e.p.Switch(ctx, db); !errors.Is(err, local.ErrTestKilled) {
 		t.Fatalf("switch returned %v", err)
 	}

@@ -167,6 +167,16 @@ func (e *myEnv) state(name string) string {
 	return r.State
 }
 
+// handMade fills the source with a small schema ("new"), puts a hand-made
+// staging DB ("old") behind the staging name and restores run r1's copy.
+func (e *myEnv) handMade() *refresh.DB {
+	e.t.Helper()
+	e.smallSchema(e.src, "new")
+	e.exec("CREATE DATABASE " + mysqlQuote(e.staging))
+	e.smallSchema(e.staging, "old")
+	return e.restore("r1")
+}
+
 // world is the fixture as the shared tests (localtest) see it.
 func (e *myEnv) world() localtest.World {
 	return localtest.World{Target: e.target, ControlDB: e.cfg.ControlDB, Exists: e.exists,
@@ -528,22 +538,14 @@ func TestMySQLSwitchRollback(t *testing.T) {
 	t.Parallel()
 	e := newMyEnv(t, false)
 	ctx := context.Background()
-	e.smallSchema(e.src, "new")
-	e.exec("CREATE DATABASE " + mysqlQuote(e.staging))
-	e.smallSchema(e.staging, "old")
-	db := e.restore("r1")
+	db := e.handMade()
 	oldStaging := e.snapshot(e.staging)
 	newDB := e.snapshot(db.Name)
 
 	steps := []string{"create-staging", "capture", "create-holding", "drop-new-objects", "drop-staging-objects",
 		"rename", "record", "create-new-objects", "create-previous-objects", "drop-new-database"}
 	for _, step := range steps {
-		e.s.failAt = func(s string) error {
-			if s == step {
-				return errors.New("injected failure")
-			}
-			return nil
-		}
+		e.s.failAt = localtest.FailAt(step, errors.New("injected failure"))
 		_, err := e.p.Switch(ctx, db)
 		if err == nil || !strings.Contains(err.Error(), "injected failure") {
 			t.Fatalf("fail at %s: switch returned %v", step, err)

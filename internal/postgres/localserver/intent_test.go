@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/restage/restage/internal/local"
+	"github.com/restage/restage/internal/local/localtest"
 	"github.com/restage/restage/internal/refresh"
 )
 
@@ -25,12 +26,7 @@ func TestPGSwitchKilledThenSwept(t *testing.T) {
 	}
 	want := f.staging + "=true," + db.Name + "=true"
 	for _, step := range []string{"intent", "blocked", "renamed-old", "renamed-new", "recorded"} {
-		f.s.testHook = func(s string) error {
-			if s == step {
-				return local.ErrTestKilled
-			}
-			return nil
-		}
+		f.s.testHook = localtest.FailAt(step, local.ErrTestKilled)
 		if _, err := f.p.Switch(ctx, db); !errors.Is(err, local.ErrTestKilled) {
 			t.Fatalf("kill at %s: switch returned %v", step, err)
 		}
@@ -67,12 +63,7 @@ func TestSweepRefusesAnIntentForADBNotOurs(t *testing.T) {
 	ctx := context.Background()
 	pgExec(t, f.staging, "CREATE TABLE marker (v text)", "INSERT INTO marker VALUES ('old')")
 	db := f.restore(t, "r1", "new")
-	f.s.testHook = func(s string) error {
-		if s == "blocked" {
-			return local.ErrTestKilled
-		}
-		return nil
-	}
+	f.s.testHook = localtest.FailAt("blocked", local.ErrTestKilled)
 	if _, err := f.p.Switch(ctx, db); !errors.Is(err, local.ErrTestKilled) {
 		t.Fatalf("switch returned %v", err)
 	}

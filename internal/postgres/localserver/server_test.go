@@ -557,12 +557,7 @@ func TestPGSwitchFailureRollsBack(t *testing.T) {
 	pgExec(t, f.staging, "CREATE TABLE marker (v text)", "INSERT INTO marker VALUES ('old')")
 	db := f.restore(t, "r1", "new")
 	for _, step := range []string{"blocked", "renamed-old", "renamed-new", "recorded"} {
-		f.s.testHook = func(s string) error {
-			if s == step {
-				return errors.New("injected failure")
-			}
-			return nil
-		}
+		f.s.testHook = localtest.FailAt(step, errors.New("injected failure"))
 		prev, err := f.p.Switch(ctx, db)
 		if err == nil || !strings.Contains(err.Error(), "injected failure") {
 			t.Fatalf("Switch failing at %s: %v, %v", step, prev, err)
